@@ -1,0 +1,89 @@
+# unpoold build. `make` builds build/unpoold; `make test` builds and runs
+# every test, plain and under ASan+UBSan, and ends with "N passed, N failed".
+#
+# BUILD picks the output folder (several builds can coexist: build/,
+# build/asan, ...). SAN=1 builds with AddressSanitizer + UBSan.
+
+CC      ?= cc
+BUILD   ?= build
+SAN     ?=
+PKGS     = libmicrohttpd libcjson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     = -Wall -Wextra -Werror
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(WARN) -pthread -I. $(PKG_CFLAGS)
+ifeq ($(SAN),1)
+OPT      = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+OPT      = -O2
+endif
+CFLAGS  ?=
+ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+LDLIBS   = $(PKG_LIBS) -lopenblas -lm -pthread
+ifeq ($(SAN),1)
+LDLIBS  += -fsanitize=address,undefined
+endif
+
+KERNEL_SRC = $(wildcard kernels/*.c)
+API_SRC    = $(wildcard api/*.c)
+SERVER_SRC = $(wildcard server/*.c)
+SERVER_ASM = $(wildcard server/*.S)
+KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+API_OBJ    = $(API_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_ASM:%.S=$(BUILD)/%.o)
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRC  = $(wildcard tests/integration/test_*.c)
+INTEG_BIN  = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT_SRC = $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all run test test-build check-build clean bench fuzz
+all: $(BUILD)/unpoold
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Objects are linked directly (not through the archives) so every object
+# file is in every binary, whatever references it.
+LIB_OBJ = $(API_OBJ) $(KERNEL_OBJ)
+
+$(BUILD)/unpoold: $(SERVER_OBJ) $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $(SERVER_OBJ) $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/integration/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
+
+test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN)
+
+run: $(BUILD)/unpoold
+	./$(BUILD)/unpoold
+
+# Every test program prints one line per case and a closing
+# "N passed, N failed"; tests/run_all.sh adds them up.
+test:
+	bash tests/run_all.sh
+
+# libFuzzer targets for every decoder, FUZZ_SECONDS each (default 60).
+fuzz:
+	bash tests/fuzz/run.sh
+
+bench: $(BUILD)/unpoold
+	bash bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

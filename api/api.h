@@ -1,0 +1,123 @@
+/* api.h -- the boundary between the daemon (server/) and the wire formats.
+ *
+ * The server knows sockets, threads and HTTP framing; the api knows bytes:
+ * it turns a request's headers-of-interest, query and body into a ready
+ * up_plan (decode + validate), and a finished plan into response bytes
+ * (encode). Nothing here touches a socket or a thread, so every codec is
+ * unit-testable and fuzzable on plain buffers.
+ *
+ *   up_call c; up_call_init(&c);
+ *   if (up_call_decode_v1(&c, op, &req, &limits, &err) < 0) -> up_problem_response()
+ *   ... server runs c.plan over [0, c.plan.work_units) on its workers ...
+ *   up_call_encode(&c, &fault, &timing, request_id, &resp, &err)
+ *   up_call_free(&c);
+ */
+#ifndef UP_API_H
+#define UP_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../kernels/error.h"
+#include "../kernels/op.h"
+
+/* A growable byte buffer (buf.c). Response bodies are built in one. */
+typedef struct up_buf {
+    char *data;
+    size_t len, cap;
+    int failed;      /* an allocation failed; contents are unusable */
+} up_buf;
+
+void up_buf_init(up_buf *b);
+int up_buf_reserve(up_buf *b, size_t extra);
+int up_buf_append(up_buf *b, const void *p, size_t n);
+int up_buf_puts(up_buf *b, const char *s);
+int up_buf_printf(up_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void up_buf_free(up_buf *b);
+/* Hand the bytes over (caller frees with free()); b is left empty. */
+char *up_buf_steal(up_buf *b, size_t *len);
+
+typedef struct up_kv {
+    const char *key;
+    const char *value;
+} up_kv;
+
+/* What the api needs of one HTTP request. Strings may be NULL (absent). */
+typedef struct up_http_req {
+    const char *content_type;
+    const char *accept;
+    const char *inference_header_length;  /* KServe binary extension */
+    const up_kv *query;
+    int n_query;
+    char *body;          /* owned by the server, alive until the response is sent */
+    size_t body_len;
+} up_http_req;
+
+/* A response the server sends as is. */
+typedef struct up_http_resp {
+    int status;
+    const char *content_type;   /* static string */
+    up_buf body;
+    char extra_header_name[48]; /* e.g. "Inference-Header-Content-Length"; "" none */
+    char extra_header_value[32];
+} up_http_resp;
+
+typedef struct up_limits {
+    int64_t max_elements;          /* per tensor (inputs and outputs) */
+    int64_t max_request_elements;  /* all inputs of one request together */
+    int max_json_depth;
+    int max_inputs;
+} up_limits;
+
+typedef struct up_timing {
+    double decode_ms, queue_ms, compute_ms, encode_ms, total_ms;
+} up_timing;
+
+enum { UP_PROTO_V1 = 0, UP_PROTO_KSERVE = 1 };
+enum { UP_FMT_JSON = 0, UP_FMT_NPY = 1, UP_FMT_SAFETENSORS = 2 };
+
+/* One decoded op request. */
+typedef struct up_call {
+    up_plan plan;
+    int proto;                 /* UP_PROTO_* */
+    int out_format;            /* UP_FMT_*, from Accept */
+    int out_b64;               /* JSON outputs as data_b64 */
+    int out_select;            /* output index for .npy answers, -1 = default */
+    int kserve_binary_out;     /* KServe: answer with binary output data */
+    char kserve_id[128];       /* KServe request "id", echoed */
+    void *codec_state;         /* codec-private, freed by up_call_free */
+    void (*codec_state_free)(void *);
+} up_call;
+
+void up_call_init(up_call *c);
+void up_call_free(up_call *c);
+
+/* Decode a POST /v1/ops/{op} request (JSON, .npy or safetensors, chosen by
+ * Content-Type) and prepare the plan. -1 with err filled on any problem. */
+int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
+                      const up_limits *lim, up_error *err);
+/* Decode a POST /v2/models/{op}/infer request. */
+int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
+                          const up_limits *lim, up_error *err);
+/* Turn a run plan into the answer (faults become a 422 in err). Sets
+ * t->encode_ms itself before writing the timing object. */
+int up_call_encode(up_call *c, const up_fault *fault, up_timing *t,
+                   const char *request_id, up_http_resp *resp, up_error *err);
+
+/* Errors: v1 answers are application/problem+json (RFC 9457), /v2 answers
+ * KServe's {"error": "..."}. */
+int up_err_status(const up_error *err);
+void up_problem_response(const up_error *err, const char *request_id, const char *path,
+                         up_http_resp *resp);
+void up_kserve_error_response(const up_error *err, up_http_resp *resp);
+
+/* GET /v1/ops, GET /v2, GET /v2/models/{op}: documents made from the
+ * registry. */
+int up_ops_document(up_http_resp *resp);
+int up_kserve_server_metadata(up_http_resp *resp);
+int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp);
+
+void up_http_resp_init(up_http_resp *r);
+void up_http_resp_free(up_http_resp *r);
+
+#endif

@@ -1,0 +1,64 @@
+/* codecs.h -- the wire formats behind api.h, one file each.
+ *
+ * call.c decodes the request framing common to every format (Accept,
+ * query options, limits) and dispatches on Content-Type to a decoder here;
+ * encode.c dispatches on the negotiated output format to an encoder here.
+ * Decoders fill c->plan.params and c->plan.raw[] only; call.c then runs
+ * up_call_prepare(). Encoders read c->plan.result[] (outputs already in the
+ * client's dtype and layout). */
+#ifndef UP_CODECS_H
+#define UP_CODECS_H
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+
+/* ---- shared by the decoders (call.c, params_parse.c) ---- */
+
+/* Limits, then up_plan_prepare(). */
+int up_call_prepare(up_call *c, const up_limits *lim, up_error *err);
+/* Accept -> c->out_format (406 when nothing we can produce is acceptable). */
+int up_call_negotiate(up_call *c, const up_http_req *req, up_error *err);
+/* Query string: output_format=b64, output=NAME, and (when params_allowed)
+ * op params such as kernel_size=2&output_size=4,4. Unknown keys -> 422. */
+int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err);
+
+/* One op param from a JSON value (number, list, bool, string) or from text
+ * ("2", "2,3", "[2,3]", "true", "nearest-exact"). Unknown name -> 422 naming
+ * it; wrong type or bad syntax -> 400; field is "params.<name>"
+ * unless field_prefix overrides "params". */
+int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char *field_prefix,
+                       up_error *err);
+int up_param_from_text(up_plan *p, const char *name, const char *text, const char *field_prefix,
+                       up_error *err);
+
+/* base64 (base64.c): standard alphabet, padding required on decode. */
+size_t up_b64_encoded_len(size_t n);
+void up_b64_encode(const unsigned char *src, size_t n, char *dst); /* NUL-terminates */
+/* Returns decoded length or -1 on bad input; dst must hold n/4*3 bytes. */
+long long up_b64_decode(const char *src, size_t n, unsigned char *dst);
+
+/* ---- JSON (json_decode.c / json_encode.c) ---- */
+int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
+                        up_error *err);
+int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,
+                        up_http_resp *resp, up_error *err);
+/* One JSON tensor ({dtype, shape, data|data_b64} or nested lists) -> t
+ * (owned copy). default_dtype applies to nested lists. field names it. */
+int up_json_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
+                      const up_limits *lim, up_tensor *t, up_error *err);
+
+/* ---- NumPy .npy (npy.c) ---- */
+int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
+                       up_error *err);
+int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err);
+
+/* ---- safetensors (safetensors.c) ---- */
+int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
+                               up_error *err);
+int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err);
+
+/* ---- KServe v2 (kserve.c): up_call_decode_kserve in api.h, and ---- */
+int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err);
+
+#endif

@@ -1,0 +1,641 @@
+/* kserve.c -- the KServe Open Inference Protocol v2 (REST), each op a model.
+ *
+ * Triton, KServe, Seldon/MLServer and OpenVINO Model Server speak this
+ * protocol, so their clients (tritonclient.http among them) work against
+ * unpoold unchanged:
+ *
+ *   request  {"id"?, "parameters"?: {op params, binary_data_output},
+ *             "inputs": [{"name", "shape", "datatype",
+ *                         "data" | "parameters": {"binary_data_size": N}}],
+ *             "outputs"?: [{"name", "parameters"?: {"binary_data": bool}}]}
+ *   response {"model_name", "model_version": "1", "id"?, "parameters",
+ *             "outputs": [{"name", "datatype", "shape",
+ *                          "data" | "parameters": {"binary_data_size": N}}]}
+ *
+ * The binary tensor data extension: with Inference-Header-Content-Length
+ * the body is that many bytes of JSON followed by the raw little-endian
+ * tensors of the inputs that declare binary_data_size, in input order; the
+ * answer is framed the same way. JSON "data" arrays are flat row-major
+ * (nested lists are accepted and flattened).
+ *
+ * Op params travel in the request "parameters"; KServe clients often send
+ * only scalars, so list params may come as strings ("4,4"). Triton's
+ * scheduling params are understood: priority and timeout are accepted and
+ * ignored (the daemon's own deadline applies), sequence_* are a 422 because
+ * the ops are stateless.
+ *
+ * Zero copy: a binary input whose bytes are aligned for its dtype becomes
+ * a view into the request body. One that is not (the JSON in front has any
+ * length) is moved down, inside the same body, to an aligned spot in the
+ * JSON header region, which is dead once parsed (cJSON keeps its own
+ * copies): a memmove instead of a fresh allocation plus copy. Only when no
+ * aligned spot is free below it does the input get its own copy. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/convert.h"
+#include "codecs.h"
+#include "numfmt.h"
+
+#ifndef UP_VERSION
+#define UP_VERSION "0.1.0"
+#endif
+
+/* Which outputs the request asked for, and in which form. */
+typedef struct ks_state {
+    int n_req;                  /* outputs listed in "outputs"; 0 = all of them */
+    int req[UP_MAX_OUTPUTS];    /* op output indices in request order */
+    int binary[UP_MAX_OUTPUTS]; /* by op output index: 1, 0, or -1 = request default */
+} ks_state;
+
+static const struct {
+    const char *name;
+    up_dtype dt;
+} ks_dtypes[] = {
+    {"FP32", UP_F32},   {"FP64", UP_F64}, {"FP16", UP_F16}, {"BF16", UP_BF16},
+    {"INT64", UP_I64},  {"INT32", UP_I32}, {"INT16", UP_I16}, {"INT8", UP_I8},
+    {"UINT8", UP_U8},   {"BOOL", UP_BOOL},
+};
+
+static up_dtype ks_dtype_from(const char *s)
+{
+    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
+        if (strcmp(ks_dtypes[i].name, s) == 0) return ks_dtypes[i].dt;
+    return UP_DT_INVALID;
+}
+
+static const char *ks_dtype_name(up_dtype dt)
+{
+    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
+        if (ks_dtypes[i].dt == dt) return ks_dtypes[i].name;
+    return NULL;
+}
+
+/* ---- decoding: request parameters -------------------------------------- */
+
+static int read_parameters(up_call *c, const cJSON *params, up_error *err)
+{
+    const cJSON *k;
+    if (!cJSON_IsObject(params))
+        return up_errorf(err, UP_E_MALFORMED, "parameters", "parameters must be an object");
+    cJSON_ArrayForEach(k, params) {
+        const char *name = k->string;
+        if (strcmp(name, "binary_data_output") == 0) {
+            if (!cJSON_IsBool(k))
+                return up_errorf(err, UP_E_MALFORMED, "parameters.binary_data_output",
+                                 "binary_data_output must be true or false");
+            c->kserve_binary_out = cJSON_IsTrue(k);
+        } else if (strcmp(name, "priority") == 0 || strcmp(name, "timeout") == 0) {
+            if (!cJSON_IsNumber(k))
+                return up_errorf(err, UP_E_MALFORMED, "parameters", "%s must be a number", name);
+        } else if (strncmp(name, "sequence_", 9) == 0) {
+            return up_errorf(err, UP_E_INVALID, "parameters", "%.40s: unpoold models are "
+                             "stateless; sequences are not supported", name);
+        } else if (up_param_from_json(&c->plan, name, k, "parameters", err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- decoding: JSON tensor data ---------------------------------------- */
+
+/* Leaves of a (possibly nested) data array; -1 when too deep. */
+static int64_t count_leaves(const cJSON *a, int depth)
+{
+    int64_t n = 0;
+    const cJSON *e;
+    if (depth > UP_MAX_RANK) return -1;
+    cJSON_ArrayForEach(e, a) {
+        if (cJSON_IsArray(e)) {
+            int64_t m = count_leaves(e, depth + 1);
+            if (m < 0) return -1;
+            n += m;
+        } else {
+            n++;
+        }
+    }
+    return n;
+}
+
+/* One JSON element into slot i of t, range-checked for integer types. */
+static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field, up_error *err)
+{
+    double v;
+    unsigned char *d = (unsigned char *)t->data + (size_t)i * up_dtype_size(t->dtype);
+    if (t->dtype == UP_BOOL && cJSON_IsBool(e)) {
+        d[0] = cJSON_IsTrue(e) ? 1 : 0;
+        return 0;
+    }
+    if (!cJSON_IsNumber(e))
+        return up_errorf(err, UP_E_MALFORMED, field, "data element %lld is not a number",
+                         (long long)i);
+    v = e->valuedouble;
+    switch (t->dtype) {
+    case UP_F32: { float f = (float)v; memcpy(d, &f, 4); return 0; }
+    case UP_F64: memcpy(d, &v, 8); return 0;
+    case UP_F16: { uint16_t h = up_f32_to_f16((float)v); memcpy(d, &h, 2); return 0; }
+    case UP_BF16: { uint16_t h = up_f32_to_bf16((float)v); memcpy(d, &h, 2); return 0; }
+    default: break;
+    }
+    {
+        static const struct { up_dtype dt; double lo, hi; } r[] = {
+            {UP_I64, -9223372036854775808.0, 9223372036854775807.0},
+            {UP_I32, -2147483648.0, 2147483647.0}, {UP_I16, -32768, 32767},
+            {UP_I8, -128, 127}, {UP_U8, 0, 255}, {UP_BOOL, 0, 1}};
+        size_t k = 0;
+        while (r[k].dt != t->dtype) k++;
+        if (v != floor(v) || v < r[k].lo || v >= r[k].hi + 1)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "data element %lld (%g) is not a %s value", (long long)i, v,
+                             ks_dtype_name(t->dtype));
+        int64_t x = (int64_t)v;
+        switch (t->dtype) {
+        case UP_I64: memcpy(d, &x, 8); break;
+        case UP_I32: { int32_t y = (int32_t)x; memcpy(d, &y, 4); break; }
+        case UP_I16: { int16_t y = (int16_t)x; memcpy(d, &y, 2); break; }
+        default: d[0] = (unsigned char)(x & 0xff); break;
+        }
+    }
+    return 0;
+}
+
+static int fill_leaves(up_tensor *t, const cJSON *a, int64_t *i, const char *field, up_error *err)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) {
+        if (cJSON_IsArray(e)) {
+            if (fill_leaves(t, e, i, field, err) < 0) return -1;
+        } else if (store_elem(t, (*i)++, e, field, err) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *shape,
+                            int64_t numel, const cJSON *data, const char *field, up_error *err)
+{
+    int64_t n = count_leaves(data, 1), i = 0;
+    if (n < 0) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
+    if (n != numel)
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "data has %lld elements; shape needs %lld", (long long)n, (long long)numel);
+    if (up_tensor_alloc(t, dt, rank, shape) < 0)
+        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+    return fill_leaves(t, data, &i, field, err);
+}
+
+/* ---- decoding: binary tensor data -------------------------------------- */
+
+typedef struct ks_binary {
+    char *base;     /* the request body */
+    size_t pos;     /* next unread byte of the binary region */
+    size_t len;     /* body length */
+    size_t floor;   /* bytes below this may be reused (dead JSON, moved data) */
+} ks_binary;
+
+static uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) / a * a; }
+
+/* The next nbytes of the binary region as tensor t: in place when aligned,
+ * else moved down into dead space, else copied. */
+static int tensor_from_binary(ks_binary *bin, up_tensor *t, up_dtype dt, int rank,
+                              const int64_t *shape, size_t nbytes, const char *field,
+                              up_error *err)
+{
+    size_t es = up_dtype_size(dt);
+    char *src = bin->base + bin->pos;
+    if (nbytes > bin->len - bin->pos)
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "binary_data_size %zu runs past the end of the body (%zu bytes left)",
+                         nbytes, bin->len - bin->pos);
+    bin->pos += nbytes;
+    if ((uintptr_t)src % es == 0) {
+        up_tensor_view(t, dt, rank, shape, src);
+        bin->floor = bin->pos;
+        return 0;
+    }
+    {
+        uintptr_t lo = (uintptr_t)(bin->base + bin->floor);
+        uintptr_t dst = align_up(lo, 64);
+        if (dst > (uintptr_t)src) dst = align_up(lo, es);
+        if (dst <= (uintptr_t)src) {
+            memmove((void *)dst, src, nbytes);
+            up_tensor_view(t, dt, rank, shape, (void *)dst);
+            bin->floor = (size_t)((char *)dst - bin->base) + nbytes;
+            return 0;
+        }
+    }
+    if (up_tensor_alloc(t, dt, rank, shape) < 0)
+        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+    memcpy(t->data, src, nbytes);
+    bin->floor = bin->pos;
+    return 0;
+}
+
+/* ---- decoding: one input ----------------------------------------------- */
+
+static int read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
+{
+    const cJSON *e;
+    *rank = 0;
+    if (!cJSON_IsArray(s))
+        return up_errorf(err, UP_E_MALFORMED, field, "shape must be a list of integers");
+    cJSON_ArrayForEach(e, s) {
+        double v;
+        if (*rank >= UP_MAX_RANK)
+            return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
+        v = cJSON_IsNumber(e) ? e->valuedouble : -1;
+        if (!(v >= 0) || v != floor(v) || v > 9007199254740992.0)
+            return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
+        shape[(*rank)++] = (int64_t)v;
+    }
+    return 0;
+}
+
+/* binary_data_size from the input's parameters: 1 and *n when present. */
+static int binary_size(const cJSON *params, size_t *n, const char *field, up_error *err)
+{
+    const cJSON *k;
+    int have = 0;
+    if (!params) return 0;
+    if (!cJSON_IsObject(params))
+        return up_errorf(err, UP_E_MALFORMED, field, "parameters must be an object");
+    cJSON_ArrayForEach(k, params) {
+        if (strcmp(k->string, "binary_data_size") == 0) {
+            double v = cJSON_IsNumber(k) ? k->valuedouble : -1;
+            if (!(v >= 0) || v != floor(v) || v > 9007199254740992.0)
+                return up_errorf(err, UP_E_MALFORMED, field,
+                                 "binary_data_size must be a non-negative integer");
+            *n = (size_t)v;
+            have = 1;
+        } else if (strncmp(k->string, "shared_memory_", 14) == 0) {
+            return up_errorf(err, UP_E_INVALID, field, "shared memory is not supported");
+        } else {
+            return up_errorf(err, UP_E_INVALID, field, "unknown input parameter \"%.40s\"",
+                             k->string);
+        }
+    }
+    return have;
+}
+
+static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limits *lim,
+                      up_error *err)
+{
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
+    const cJSON *dtj = cJSON_GetObjectItemCaseSensitive(in, "datatype");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(in, "data");
+    char field[UP_ERR_FIELD_LEN];
+    int64_t shape[UP_MAX_RANK], numel, nbytes;
+    int rank, idx, has_bin;
+    size_t bsize = 0;
+    up_dtype dt;
+
+    if (!cJSON_IsObject(in) || !cJSON_IsString(name))
+        return up_errorf(err, UP_E_MALFORMED, "inputs", "each input needs a name");
+    snprintf(field, sizeof(field), "inputs.%.64s", name->valuestring);
+    idx = up_op_input_index(c->plan.op, name->valuestring);
+    if (idx < 0)
+        return up_errorf(err, UP_E_INVALID, field, "model %s has no input \"%.64s\"",
+                         c->plan.op->name, name->valuestring);
+    if (c->plan.raw[idx].data)
+        return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
+    if (!cJSON_IsString(dtj))
+        return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
+    dt = ks_dtype_from(dtj->valuestring);
+    if (dt == UP_DT_INVALID)
+        return up_errorf(err, UP_E_INVALID, field,
+                         "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
+                         "INT16 INT8 UINT8 BOOL are)", dtj->valuestring);
+    if (read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0)
+        return -1;
+    if (up_shape_numel(shape, rank, &numel) < 0 ||
+        up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0)
+        return up_errorf(err, UP_E_MALFORMED, field, "shape overflows");
+    if (lim && lim->max_elements > 0 && numel > lim->max_elements)
+        return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
+                         (long long)numel, (long long)lim->max_elements);
+    has_bin = binary_size(cJSON_GetObjectItemCaseSensitive(in, "parameters"), &bsize, field, err);
+    if (has_bin < 0) return -1;
+    if (has_bin && data)
+        return up_errorf(err, UP_E_MALFORMED, field, "both data and binary_data_size given");
+    if (has_bin) {
+        if (!bin->base)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "binary_data_size without an Inference-Header-Content-Length header");
+        if ((uint64_t)nbytes != bsize)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "binary_data_size is %zu; shape and %s need %lld", bsize,
+                             dtj->valuestring, (long long)nbytes);
+        return tensor_from_binary(bin, &c->plan.raw[idx], dt, rank, shape, bsize, field, err);
+    }
+    if (!cJSON_IsArray(data))
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "input needs a data list or parameters.binary_data_size");
+    return tensor_from_json(&c->plan.raw[idx], dt, rank, shape, numel, data, field, err);
+}
+
+/* ---- decoding: requested outputs --------------------------------------- */
+
+static int read_outputs(up_call *c, const cJSON *outs, ks_state *st, up_error *err)
+{
+    const cJSON *o;
+    if (!cJSON_IsArray(outs))
+        return up_errorf(err, UP_E_MALFORMED, "outputs", "outputs must be a list");
+    cJSON_ArrayForEach(o, outs) {
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(o, "parameters"), *k;
+        int idx;
+        if (!cJSON_IsObject(o) || !cJSON_IsString(name))
+            return up_errorf(err, UP_E_MALFORMED, "outputs", "each output needs a name");
+        idx = up_op_output_index(c->plan.op, name->valuestring);
+        if (idx < 0)
+            return up_errorf(err, UP_E_INVALID, "outputs", "model %s has no output \"%.64s\"",
+                             c->plan.op->name, name->valuestring);
+        for (int j = 0; j < st->n_req; j++)
+            if (st->req[j] == idx)
+                return up_errorf(err, UP_E_MALFORMED, "outputs", "output %s requested twice",
+                                 name->valuestring);
+        st->req[st->n_req++] = idx;
+        if (params && !cJSON_IsObject(params))
+            return up_errorf(err, UP_E_MALFORMED, "outputs", "parameters must be an object");
+        cJSON_ArrayForEach(k, params) {
+            if (strcmp(k->string, "binary_data") == 0 && cJSON_IsBool(k))
+                st->binary[idx] = cJSON_IsTrue(k);
+            else
+                return up_errorf(err, UP_E_INVALID, "outputs",
+                                 "output parameter \"%.40s\" is not supported", k->string);
+        }
+    }
+    return 0;
+}
+
+/* ---- decoding: the request --------------------------------------------- */
+
+static int parse_header_length(const char *s, size_t body_len, size_t *out, up_error *err)
+{
+    uint64_t v = 0;
+    const char *p = s;
+    while (*p == ' ') p++;
+    if (*p < '0' || *p > '9') goto bad;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (UINT64_MAX - 9) / 10) goto bad;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    while (*p == ' ') p++;
+    if (*p) goto bad;
+    if (v > body_len)
+        return up_errorf(err, UP_E_MALFORMED, "headers.inference-header-content-length",
+                         "Inference-Header-Content-Length %llu is past the end of the %zu-byte body",
+                         (unsigned long long)v, body_len);
+    *out = (size_t)v;
+    return 0;
+bad:
+    return up_errorf(err, UP_E_MALFORMED, "headers.inference-header-content-length",
+                     "Inference-Header-Content-Length must be a byte count");
+}
+
+static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_limits *lim,
+                        ks_state *st, up_error *err)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "parameters");
+    const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs"), *in;
+    if (id) {
+        if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(c->kserve_id))
+            return up_errorf(err, UP_E_MALFORMED, "id", "id must be a string of at most %zu bytes",
+                             sizeof(c->kserve_id) - 1);
+        snprintf(c->kserve_id, sizeof(c->kserve_id), "%s", id->valuestring);
+    }
+    if (params && read_parameters(c, params, err) < 0) return -1;
+    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) == 0)
+        return up_errorf(err, UP_E_MALFORMED, "inputs", "inputs must be a non-empty list");
+    cJSON_ArrayForEach(in, inputs)
+        if (read_input(c, in, bin, lim, err) < 0) return -1;
+    if (bin->base && bin->pos != bin->len)
+        return up_errorf(err, UP_E_MALFORMED, "body",
+                         "%zu bytes after the JSON header are not claimed by any binary_data_size",
+                         bin->len - bin->pos);
+    if (outs && read_outputs(c, outs, st, err) < 0) return -1;
+    return 0;
+}
+
+int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
+                          const up_limits *lim, up_error *err)
+{
+    size_t hlen = req->body_len;
+    ks_binary bin = {0};
+    ks_state *st;
+    cJSON *root = NULL;
+    int rc = -1;
+
+    up_call_init(c);
+    up_plan_init(&c->plan, op);
+    c->proto = UP_PROTO_KSERVE;
+    c->out_format = UP_FMT_JSON;
+    st = calloc(1, sizeof(*st));
+    if (!st) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
+    for (int i = 0; i < UP_MAX_OUTPUTS; i++) st->binary[i] = -1;
+    c->codec_state = st;
+    c->codec_state_free = free;
+
+    if (req->inference_header_length) {
+        if (parse_header_length(req->inference_header_length, req->body_len, &hlen, err) < 0)
+            return -1;
+        bin.base = req->body;
+        bin.pos = hlen;
+        bin.len = req->body_len;
+        bin.floor = 0; /* the JSON header is dead once parsed */
+    }
+    if (!req->body || hlen == 0)
+        return up_errorf(err, UP_E_MALFORMED, "body", "empty inference request");
+    root = cJSON_ParseWithLength(req->body, hlen);
+    if (!cJSON_IsObject(root)) {
+        up_errorf(err, UP_E_MALFORMED, "body", "the inference request is not a JSON object");
+        goto err;
+    }
+    if (read_request(c, root, &bin, lim, st, err) < 0) goto err;
+    cJSON_Delete(root);
+    return up_call_prepare(c, lim, err);
+err:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+/* A JSON string literal (the request id comes from the client). */
+static void put_json_string(up_buf *b, const char *s)
+{
+    up_buf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') up_buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20) up_buf_printf(b, "\\u%04x", ch);
+        else up_buf_append(b, s, 1);
+    }
+    up_buf_puts(b, "\"");
+}
+
+static size_t fmt_elem(const up_tensor *t, int64_t i, char *out)
+{
+    const unsigned char *d = (const unsigned char *)t->data + (size_t)i * up_dtype_size(t->dtype);
+    switch (t->dtype) {
+    case UP_F32: { float f; memcpy(&f, d, 4); return up_fmt_f32(f, out); }
+    case UP_F64: { double v; memcpy(&v, d, 8); return up_fmt_f64(v, out); }
+    case UP_F16: { uint16_t h; memcpy(&h, d, 2); return up_fmt_f16(h, out); }
+    case UP_BF16: { uint16_t h; memcpy(&h, d, 2); return up_fmt_bf16(h, out); }
+    case UP_I64: { int64_t v; memcpy(&v, d, 8); return up_fmt_i64(v, out); }
+    case UP_I32: { int32_t v; memcpy(&v, d, 4); return up_fmt_i64(v, out); }
+    case UP_I16: { int16_t v; memcpy(&v, d, 2); return up_fmt_i64(v, out); }
+    case UP_I8: return up_fmt_i64((int8_t)d[0], out);
+    case UP_U8: return up_fmt_i64(d[0], out);
+    case UP_BOOL: memcpy(out, d[0] ? "true" : "false", d[0] ? 4 : 5); return d[0] ? 4 : 5;
+    default: return 0;
+    }
+}
+
+static void put_json_data(up_buf *b, const up_tensor *t)
+{
+    int64_t n = up_tensor_numel(t);
+    char num[UP_NUMFMT_MAX + 1];
+    /* a rough size up front saves most regrowth of a big answer */
+    up_buf_reserve(b, (size_t)n * 12 + 16);
+    up_buf_puts(b, "[");
+    for (int64_t i = 0; i < n && !b->failed; i++) {
+        size_t k = 0;
+        if (i) num[k++] = ',';
+        k += fmt_elem(t, i, num + k);
+        up_buf_append(b, num, k);
+    }
+    up_buf_puts(b, "]");
+}
+
+static void put_output(up_buf *b, const up_call *c, int i, int binary)
+{
+    const up_tensor *r = &c->plan.result[i];
+    up_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", c->plan.op->outputs[i].name,
+                  ks_dtype_name(r->dtype));
+    for (int d = 0; d < r->rank; d++)
+        up_buf_printf(b, "%s%lld", d ? "," : "", (long long)r->shape[d]);
+    if (binary) {
+        up_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", up_tensor_nbytes(r));
+    } else {
+        up_buf_puts(b, "],\"data\":");
+        put_json_data(b, r);
+        up_buf_puts(b, "}");
+    }
+}
+
+int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
+{
+    const ks_state *st = c->codec_state;
+    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = 0, any_bin = 0;
+    size_t blob_bytes = 0, json_len;
+    up_buf *b = &resp->body;
+
+    if (st && st->n_req) {
+        for (int k = 0; k < st->n_req; k++) list[n++] = st->req[k];
+    } else {
+        for (int i = 0; i < c->plan.op->n_outputs; i++) list[n++] = i;
+    }
+    for (int k = 0; k < n; k++) {
+        int i = list[k], flag = st ? st->binary[i] : -1;
+        if (!ks_dtype_name(c->plan.result[i].dtype))
+            return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
+                             up_dtype_name(c->plan.result[i].dtype));
+        bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
+        if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);
+        any_bin |= bin[k];
+    }
+    up_buf_reserve(b, 1024 + blob_bytes);
+    up_buf_printf(b, "{\"model_name\":\"%s\",\"model_version\":\"1\"", c->plan.op->name);
+    if (c->kserve_id[0]) {
+        up_buf_puts(b, ",\"id\":");
+        put_json_string(b, c->kserve_id);
+    }
+    if (t)
+        up_buf_printf(b, ",\"parameters\":{\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"compute_ms\":%.3f}",
+                      t->decode_ms, t->queue_ms, t->compute_ms);
+    up_buf_puts(b, ",\"outputs\":[");
+    for (int k = 0; k < n; k++) {
+        if (k) up_buf_puts(b, ",");
+        put_output(b, c, list[k], bin[k]);
+    }
+    up_buf_puts(b, "]}");
+    json_len = b->len;
+    for (int k = 0; k < n; k++)
+        if (bin[k]) up_buf_append(b, c->plan.result[list[k]].data, up_tensor_nbytes(&c->plan.result[list[k]]));
+    if (b->failed) return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the answer");
+    resp->status = 200;
+    if (any_bin) {
+        resp->content_type = "application/octet-stream";
+        snprintf(resp->extra_header_name, sizeof(resp->extra_header_name), "%s",
+                 "Inference-Header-Content-Length");
+        snprintf(resp->extra_header_value, sizeof(resp->extra_header_value), "%zu", json_len);
+    } else {
+        resp->content_type = "application/json";
+    }
+    return 0;
+}
+
+/* ---- metadata ----------------------------------------------------------- */
+
+int up_kserve_server_metadata(up_http_resp *resp)
+{
+    up_buf_printf(&resp->body,
+                  "{\"name\":\"unpoold\",\"version\":\"%s\","
+                  "\"extensions\":[\"binary_tensor_data\",\"parameters\"]}",
+                  UP_VERSION);
+    if (resp->body.failed) return -1;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    return 0;
+}
+
+/* The rank a tensor is shown with: KServe has no variable rank, so the 2d
+ * form (N, C, H, W) stands for every op that has one; -1 marks every
+ * variable dim. */
+static int shown_rank(const up_op_def *op, up_io_kind kind)
+{
+    int nsp = op->min_spatial <= 2 && op->max_spatial >= 2 ? 2 : op->min_spatial;
+    if (kind == UP_IO_BIAS) return 1;
+    if (kind == UP_IO_SAMPLES) return 3;
+    return 2 + nsp;
+}
+
+static const char *shown_dtype(up_io_kind kind)
+{
+    return kind == UP_IO_INDICES ? "INT64" : kind == UP_IO_MASK ? "UINT8" : "FP32";
+}
+
+static void put_io_list(up_buf *b, const up_op_def *op, const up_io_def *io, int n)
+{
+    up_buf_puts(b, "[");
+    for (int i = 0; i < n; i++) {
+        int r = shown_rank(op, io[i].kind);
+        up_buf_printf(b, "%s{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", i ? "," : "",
+                      io[i].name, shown_dtype(io[i].kind));
+        for (int d = 0; d < r; d++) up_buf_printf(b, "%s-1", d ? "," : "");
+        up_buf_puts(b, "]}");
+    }
+    up_buf_puts(b, "]");
+}
+
+int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp)
+{
+    up_buf *b = &resp->body;
+    up_buf_printf(b, "{\"name\":\"%s\",\"versions\":[\"1\"],\"platform\":\"unpoold\",\"inputs\":",
+                  op->name);
+    put_io_list(b, op, op->inputs, op->n_inputs);
+    up_buf_puts(b, ",\"outputs\":");
+    put_io_list(b, op, op->outputs, op->n_outputs);
+    up_buf_puts(b, "}");
+    if (b->failed) return -1;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    return 0;
+}

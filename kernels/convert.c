@@ -1,0 +1,193 @@
+/* convert.c -- dtype casts and channels-last <-> channels-first permutes.
+ *
+ * The half conversions are the classic bit-exact ones (round to nearest,
+ * ties to even; NaN stays NaN; overflow to infinity), matching PyTorch's
+ * c10::Half and c10::BFloat16 casts from float. These run once per element
+ * per request at the edge, so plain scalar code is enough for now. */
+#include "convert.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float up_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        /* zero or subnormal: value = man * 2^-24, exact in float */
+        float v = (float)man * 5.9604644775390625e-8f;
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t up_f32_to_f16(float f)
+{
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t abs = u & 0x7fffffffu;
+    if (abs >= 0x7f800000u) /* inf or nan */
+        return (uint16_t)(sign | 0x7c00 | (abs > 0x7f800000u ? 0x200 | ((abs >> 13) & 0x3ff) : 0));
+    if (abs >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* rounds to >= 65520: inf */
+    if (abs < 0x38800000u) {
+        /* result is subnormal or zero: let the FPU round, value * 2^24 */
+        float v = bits_f32(abs) * 16777216.0f;
+        return (uint16_t)(sign | (uint16_t)lrintf(v));
+    }
+    uint32_t mant_odd = (abs >> 13) & 1;
+    abs += 0xc8000fffu + mant_odd; /* rebias exponent (-112 << 23) and round */
+    return (uint16_t)(sign | (abs >> 13));
+}
+
+float up_bf16_to_f32(uint16_t b) { return bits_f32((uint32_t)b << 16); }
+
+uint16_t up_f32_to_bf16(float f)
+{
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+double up_load_f64(const up_tensor *t, int64_t i)
+{
+    const void *d = t->data;
+    switch (t->dtype) {
+    case UP_F32: return ((const float *)d)[i];
+    case UP_F64: return ((const double *)d)[i];
+    case UP_F16: return up_f16_to_f32(((const uint16_t *)d)[i]);
+    case UP_BF16: return up_bf16_to_f32(((const uint16_t *)d)[i]);
+    case UP_I64: return (double)((const int64_t *)d)[i];
+    case UP_I32: return ((const int32_t *)d)[i];
+    case UP_I16: return ((const int16_t *)d)[i];
+    case UP_I8: return ((const int8_t *)d)[i];
+    case UP_U8: return ((const uint8_t *)d)[i];
+    case UP_BOOL: return ((const uint8_t *)d)[i] != 0;
+    default: return 0;
+    }
+}
+
+int64_t up_load_i64(const up_tensor *t, int64_t i)
+{
+    const void *d = t->data;
+    switch (t->dtype) {
+    case UP_I64: return ((const int64_t *)d)[i];
+    case UP_I32: return ((const int32_t *)d)[i];
+    case UP_I16: return ((const int16_t *)d)[i];
+    case UP_I8: return ((const int8_t *)d)[i];
+    case UP_U8: return ((const uint8_t *)d)[i];
+    case UP_BOOL: return ((const uint8_t *)d)[i] != 0;
+    default: return (int64_t)up_load_f64(t, i);
+    }
+}
+
+static void store(up_tensor *t, int64_t i, double v, int64_t iv, int is_int)
+{
+    void *d = t->data;
+    switch (t->dtype) {
+    case UP_F32: ((float *)d)[i] = (float)v; break;
+    case UP_F64: ((double *)d)[i] = v; break;
+    case UP_F16: ((uint16_t *)d)[i] = up_f32_to_f16((float)v); break;
+    case UP_BF16: ((uint16_t *)d)[i] = up_f32_to_bf16((float)v); break;
+    case UP_I64: ((int64_t *)d)[i] = is_int ? iv : (int64_t)v; break;
+    case UP_I32: ((int32_t *)d)[i] = (int32_t)(is_int ? iv : (int64_t)v); break;
+    case UP_I16: ((int16_t *)d)[i] = (int16_t)(is_int ? iv : (int64_t)v); break;
+    case UP_I8: ((int8_t *)d)[i] = (int8_t)(is_int ? iv : (int64_t)v); break;
+    case UP_U8: ((uint8_t *)d)[i] = (uint8_t)(is_int ? iv : (int64_t)v); break;
+    case UP_BOOL: ((uint8_t *)d)[i] = is_int ? iv != 0 : v != 0; break;
+    default: break;
+    }
+}
+
+int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
+{
+    int64_t n = up_tensor_numel(src);
+    if (up_tensor_alloc(dst, dt, src->rank, src->shape) < 0) return -1;
+    if (src->dtype == dt) {
+        memcpy(dst->data, src->data, up_tensor_nbytes(src));
+        return 0;
+    }
+    /* The common cases get tight loops; the rest goes through double. A
+     * float32 -> half store must round from the float32 value (double
+     * rounding through double is exact here since float32 -> double is). */
+    if (src->dtype == UP_F16 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = up_f16_to_f32(((const uint16_t *)src->data)[i]);
+    } else if (src->dtype == UP_BF16 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = up_bf16_to_f32(((const uint16_t *)src->data)[i]);
+    } else if (src->dtype == UP_F32 && dt == UP_F16) {
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst->data)[i] = up_f32_to_f16(((const float *)src->data)[i]);
+    } else if (src->dtype == UP_F32 && dt == UP_BF16) {
+        for (int64_t i = 0; i < n; i++)
+            ((uint16_t *)dst->data)[i] = up_f32_to_bf16(((const float *)src->data)[i]);
+    } else if (up_dtype_is_float(src->dtype)) {
+        for (int64_t i = 0; i < n; i++) store(dst, i, up_load_f64(src, i), 0, 0);
+    } else {
+        for (int64_t i = 0; i < n; i++) store(dst, i, 0, up_load_i64(src, i), 1);
+    }
+    return 0;
+}
+
+/* Permute between (N, S, C) and (N, C, S) where S is the product of the
+ * spatial sizes: a batch of 2-d transposes of (S x C) <-> (C x S). */
+static void transpose_batch(const char *src, char *dst, int64_t N, int64_t rows, int64_t cols,
+                            size_t es)
+{
+    for (int64_t n = 0; n < N; n++) {
+        const char *s = src + (size_t)(n * rows * cols) * es;
+        char *d = dst + (size_t)(n * rows * cols) * es;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++)
+                memcpy(d + (size_t)(c * rows + r) * es, s + (size_t)(r * cols + c) * es, es);
+    }
+}
+
+int up_to_channels_first(const up_tensor *src, up_tensor *dst)
+{
+    int64_t shape[UP_MAX_RANK], S = 1;
+    int r = src->rank;
+    if (r < 3) return -1;
+    shape[0] = src->shape[0];
+    shape[1] = src->shape[r - 1];
+    for (int i = 1; i < r - 1; i++) {
+        shape[i + 1] = src->shape[i];
+        S *= src->shape[i];
+    }
+    if (up_tensor_alloc(dst, src->dtype, r, shape) < 0) return -1;
+    transpose_batch(src->data, dst->data, shape[0], S, shape[1], up_dtype_size(src->dtype));
+    return 0;
+}
+
+int up_to_channels_last(const up_tensor *src, up_tensor *dst)
+{
+    int64_t shape[UP_MAX_RANK], S = 1;
+    int r = src->rank;
+    if (r < 3) return -1;
+    shape[0] = src->shape[0];
+    shape[r - 1] = src->shape[1];
+    for (int i = 2; i < r; i++) {
+        shape[i - 1] = src->shape[i];
+        S *= src->shape[i];
+    }
+    if (up_tensor_alloc(dst, src->dtype, r, shape) < 0) return -1;
+    transpose_batch(src->data, dst->data, shape[0], src->shape[1], S, up_dtype_size(src->dtype));
+    return 0;
+}

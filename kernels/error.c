@@ -1,0 +1,45 @@
+/* error.c -- recording (field, message) error items; see error.h. */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void up_error_clear(up_error *e)
+{
+    e->kind = UP_OK;
+    e->n = 0;
+}
+
+int up_errorf(up_error *e, up_err_kind kind, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    if (!e) return -1;
+    if (e->kind == UP_OK) e->kind = kind;
+    if (e->n >= UP_ERR_MAX_ITEMS) return -1;
+    up_err_item *it = &e->items[e->n++];
+    snprintf(it->field, sizeof(it->field), "%s", field ? field : "");
+    va_start(ap, fmt);
+    vsnprintf(it->message, sizeof(it->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *up_err_kind_title(up_err_kind kind)
+{
+    switch (kind) {
+    case UP_OK: return "OK";
+    case UP_E_MALFORMED: return "Bad Request";
+    case UP_E_UNAUTHORIZED: return "Unauthorized";
+    case UP_E_NOT_FOUND: return "Not Found";
+    case UP_E_METHOD: return "Method Not Allowed";
+    case UP_E_NOT_ACCEPTABLE: return "Not Acceptable";
+    case UP_E_TOO_LARGE: return "Content Too Large";
+    case UP_E_MEDIA_TYPE: return "Unsupported Media Type";
+    case UP_E_INVALID: return "Unprocessable Content";
+    case UP_E_OVERLOADED: return "Service Unavailable";
+    case UP_E_DEADLINE: return "Gateway Timeout";
+    case UP_E_INTERNAL: return "Internal Server Error";
+    }
+    return "Error";
+}

@@ -1,0 +1,49 @@
+/* error.h -- precise, layered errors without knowing about HTTP.
+ *
+ * Every layer reports what went wrong as a kind (what class of mistake) plus
+ * one or more (field, message) pairs, e.g. ("params.kernel_size", "expected 2
+ * values for a 2d input, got 3"). The kind is mapped to an HTTP status by
+ * api/problem.c only, so kernels stay free of any transport. */
+#ifndef UP_ERROR_H
+#define UP_ERROR_H
+
+#include <stddef.h>
+
+typedef enum up_err_kind {
+    UP_OK = 0,
+    UP_E_MALFORMED,    /* syntax or wrong types in the request      -> 400 */
+    UP_E_UNAUTHORIZED, /* missing or wrong API key                  -> 401 */
+    UP_E_NOT_FOUND,    /* unknown op or path                        -> 404 */
+    UP_E_METHOD,       /* wrong method                              -> 405 */
+    UP_E_NOT_ACCEPTABLE, /* Accept cannot be met                    -> 406 */
+    UP_E_TOO_LARGE,    /* body, tensor or output over a limit       -> 413 */
+    UP_E_MEDIA_TYPE,   /* unsupported Content-Type                  -> 415 */
+    UP_E_INVALID,      /* valid syntax, invalid meaning             -> 422 */
+    UP_E_OVERLOADED,   /* queue or memory budget full               -> 503 */
+    UP_E_DEADLINE,     /* deadline passed before the kernel ran     -> 504 */
+    UP_E_INTERNAL      /* a bug, or out of memory                   -> 500 */
+} up_err_kind;
+
+#define UP_ERR_MAX_ITEMS 8
+#define UP_ERR_FIELD_LEN 96
+#define UP_ERR_MSG_LEN 320
+
+typedef struct up_err_item {
+    char field[UP_ERR_FIELD_LEN];   /* "inputs.indices", "params.stride", "" */
+    char message[UP_ERR_MSG_LEN];
+} up_err_item;
+
+typedef struct up_error {
+    up_err_kind kind;
+    int n;                          /* items used */
+    up_err_item items[UP_ERR_MAX_ITEMS];
+} up_error;
+
+void up_error_clear(up_error *e);
+/* Record one item (first call also sets the kind; later calls keep the
+ * first kind). Always returns -1 so callers can `return up_errorf(...)`. */
+int up_errorf(up_error *e, up_err_kind kind, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *up_err_kind_title(up_err_kind kind); /* "Unprocessable Content" ... */
+
+#endif

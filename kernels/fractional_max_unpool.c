@@ -1,0 +1,348 @@
+/* fractional_max_unpool.c -- the seed's "fractional max unpooling" in its
+ * two forms.
+ *
+ * Without indices it is linear/bilinear/trilinear interpolation at
+ * fractional source coordinates. Per axis, every output coordinate reads two
+ * source coordinates (lo, hi = min(lo + 1, in - 1)) with weights
+ * (1 - lambda, lambda), and the source coordinate is
+ *
+ *   asymmetric     src = dst * scale                      (the seed)
+ *   half_pixel     src = max((dst + 0.5) * scale - 0.5, 0) (align_corners=False)
+ *   align_corners  src = dst * (in - 1) / (out - 1), 0 when out = 1
+ *
+ * with scale = 1 / scale_factor or in / out rounded to the compute type. The
+ * arithmetic is PyTorch 1.13's CPU kernel for channels-first tensors, which
+ * (built for AVX2) fuses multiply-adds: src = fma(scale, dst + 0.5, -0.5) in
+ * double, lambda = (T)(src - lo), and each axis combines its two neighbours
+ * as fma(a, 1 - lambda, b * lambda), outermost axis last. Calling fma()
+ * explicitly reproduces those roundings on every machine, so the goldens
+ * can be bit-exact. Like PyTorch, half_pixel and align_corners copy an axis
+ * whose output size equals its input size; asymmetric follows the seed's
+ * formula there too. Per-axis (lo, hi, weights) are computed once in
+ * prepare, so the inner loop does no division.
+ *
+ * With indices (from fractional_max_pool) it is max_unpool's scatter into
+ * output_size: zero the (n, c) plane, then write each value of x at its
+ * index, walking x in row-major order so the last colliding element wins.
+ * A work unit is one output row for interpolation and one (n, c) plane for
+ * the scatter (collisions stay inside one unit). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index_layout.h"
+#include "ops.h"
+
+enum { CT_ASYMMETRIC = 0, CT_HALF_PIXEL = 1, CT_ALIGN_CORNERS = 2, FMU_SCATTER = 3 };
+
+/* Per-axis neighbours and weights; weights are float or double (the
+ * compute type). */
+typedef struct lin_axis {
+    const int64_t *lo, *hi;
+    const void *wlo, *whi;
+} lin_axis;
+
+typedef struct lin_tab {
+    lin_axis ax[UP_MAX_SPATIAL];
+    int64_t in_stride[UP_MAX_SPATIAL];
+    int64_t in_plane;
+    int64_t rows;                /* output rows per plane */
+    int64_t buf[];               /* storage behind ax[] (int64 and double) */
+} lin_tab;
+
+/* ---- prepare ------------------------------------------------------------ */
+
+static int check_spatial_in(const up_geom *g, up_error *err)
+{
+    for (int d = 0; d < g->nsp; d++)
+        if (g->in[d] < 1)
+            return up_errorf(err, UP_E_INVALID, "inputs.x",
+                             "every spatial size of x must be >= 1, got %lld in dim %d",
+                             (long long)g->in[d], d);
+    return 0;
+}
+
+/* Interpolation form: exactly one of scale_factor and output_size. Sets
+ * g->out and g->scale (1 / scale_factor or in / out, in double). */
+static int resolve_interp_size(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    double sf[UP_MAX_SPATIAL];
+    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
+    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    if (has_sf < 0 || has_os < 0) return -1;
+    if (has_sf == has_os) {
+        const char *m = has_sf ? "give scale_factor or output_size, not both"
+                               : "one of scale_factor or output_size is required";
+        up_errorf(err, UP_E_INVALID, "params.scale_factor", "%s", m);
+        return up_errorf(err, UP_E_INVALID, "params.output_size", "%s", m);
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        if (has_os) {
+            g->scale[d] = (double)g->in[d] / (double)g->out[d];
+            continue;
+        }
+        double o = floor((double)g->in[d] * sf[d]); /* PyTorch: in double */
+        if (o >= 0x1p50)
+            return up_errorf(err, UP_E_TOO_LARGE, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d too large", sf[d], d);
+        if (o < 1)
+            return up_errorf(err, UP_E_INVALID, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d empty: floor(%lld * %g) = 0",
+                             sf[d], d, (long long)g->in[d], sf[d]);
+        g->out[d] = (int64_t)o;
+        g->scale[d] = 1.0 / sf[d];
+    }
+    return 0;
+}
+
+/* Source position of output coordinate i (double, >= 0) given the scale
+ * already rounded to the compute type. */
+static double source_pos(int ct, double scale, int64_t i)
+{
+    if (ct != CT_HALF_PIXEL) return scale * (double)i;
+    double s = fma(scale, (double)i + 0.5, -0.5);
+    return s < 0 ? 0 : s;
+}
+
+/* Scale of axis d in the compute type, as area_pixel_compute_scale<T>. */
+static double axis_scale(const up_plan *p, int d, int has_os)
+{
+    const up_geom *g = &p->g;
+    int64_t in = g->in[d], out = g->out[d];
+    int f64 = p->compute == UP_F64;
+    if (g->mode == CT_ALIGN_CORNERS) {
+        if (out <= 1) return 0;
+        return f64 ? (double)(in - 1) / (double)(out - 1)
+                   : (double)((float)(in - 1) / (float)(out - 1));
+    }
+    if (has_os) return f64 ? (double)in / (double)out : (double)((float)in / (float)out);
+    return f64 ? g->scale[d] : (double)(float)g->scale[d];
+}
+
+static void fill_axis(const up_plan *p, int d, int64_t *lo, int64_t *hi, void *wlo, void *whi)
+{
+    const up_geom *g = &p->g;
+    int64_t in = g->in[d], out = g->out[d];
+    double scale = axis_scale(p, d, up_plan_param_set(p, "output_size"));
+    int copy = out == in && g->mode != CT_ASYMMETRIC;
+    for (int64_t i = 0; i < out; i++) {
+        double s = copy ? (double)i : source_pos(g->mode, scale, i);
+        int64_t l = (int64_t)s;
+        if (l > in - 1) l = in - 1;
+        lo[i] = l;
+        hi[i] = l < in - 1 ? l + 1 : l;
+        if (p->compute == UP_F64) {
+            double lam = copy ? 0 : s - (double)l;
+            ((double *)whi)[i] = lam;
+            ((double *)wlo)[i] = 1.0 - lam;
+        } else {
+            float lam = copy ? 0 : (float)(s - (double)l);
+            ((float *)whi)[i] = lam;
+            ((float *)wlo)[i] = 1.0f - lam;
+        }
+    }
+}
+
+/* One allocation: the header, then per axis lo[out], hi[out], wlo[out],
+ * whi[out] (8 bytes each, enough for either weight type). */
+static int build_table(up_plan *p, up_error *err)
+{
+    const up_geom *g = &p->g;
+    int64_t total = 0, bytes;
+    lin_tab *t;
+    for (int d = 0; d < g->nsp; d++)
+        if (up_add_i64(total, g->out[d], &total) < 0) goto too_large;
+    if (up_mul_i64(total, 4 * (int64_t)sizeof(int64_t), &bytes) < 0 ||
+        up_add_i64(bytes, (int64_t)sizeof(*t), &bytes) < 0)
+        goto too_large;
+    t = malloc((size_t)bytes);
+    if (!t) return up_errorf(err, UP_E_INTERNAL, "", "out of memory for interpolation tables");
+    int64_t *at = t->buf;
+    t->rows = 1;
+    t->in_plane = 1;
+    for (int d = g->nsp - 1; d >= 0; d--) {
+        t->in_stride[d] = t->in_plane;
+        t->in_plane *= g->in[d];
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        int64_t o = g->out[d];
+        fill_axis(p, d, at, at + o, at + 2 * o, at + 3 * o);
+        t->ax[d] = (lin_axis){at, at + o, at + 2 * o, at + 3 * o};
+        at += 4 * o;
+        if (d < g->nsp - 1) t->rows *= o;
+    }
+    p->scratch = t;
+    p->scratch_free = free;
+    return 0;
+too_large:
+    return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
+}
+
+static int prepare_interp(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    int64_t numel = 0;
+    g->mode = up_param_enum(p, "coordinate_transform");
+    if (resolve_interp_size(p, err) < 0) return -1;
+    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
+    p->work_units = 0;
+    if (numel == 0) return 0;
+    if (build_table(p, err) < 0) return -1;
+    int64_t ow = g->out[g->nsp - 1];
+    p->work_units = numel / ow;
+    p->unit_cost = (1 + (2 << (g->nsp - 1))) * ow * (int64_t)up_dtype_size(p->compute);
+    return 0;
+}
+
+static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
+{
+    up_geom *g = &p->g;
+    const up_tensor *x = &p->in[0];
+    int64_t plane_in = 1, plane_out = 1;
+    if (up_plan_param_set(p, "scale_factor"))
+        return up_errorf(err, UP_E_INVALID, "params.scale_factor",
+                         "scale_factor does not apply with indices: give output_size");
+    int has_os = up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    if (has_os < 0) return -1;
+    if (!has_os)
+        return up_errorf(err, UP_E_INVALID, "params.output_size",
+                         "output_size is required with indices (the fractional_max_pool "
+                         "input size)");
+    if (idx->rank != x->rank || memcmp(idx->shape, x->shape, sizeof(int64_t) * (size_t)x->rank)) {
+        char a[96], b[96];
+        up_shape_format(a, sizeof a, idx->shape, idx->rank);
+        up_shape_format(b, sizeof b, x->shape, x->rank);
+        return up_errorf(err, UP_E_INVALID, "inputs.indices",
+                         "indices must have the shape of x %s, got %s", b, a);
+    }
+    g->mode = FMU_SCATTER;
+    g->index_layout = up_param_enum(p, "index_layout");
+    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    for (int d = 0; d < g->nsp; d++) {
+        plane_in *= g->in[d];
+        plane_out *= g->out[d];
+    }
+    p->work_units = g->N * g->C;
+    p->unit_cost = plane_out * (int64_t)up_dtype_size(p->compute) +
+                   plane_in * (int64_t)(up_dtype_size(p->compute) + sizeof(int64_t));
+    return 0;
+}
+
+int prepare_fractional_max_unpool(up_plan *p, up_error *err)
+{
+    int ii = up_op_input_index(p->op, "indices");
+    if (check_spatial_in(&p->g, err) < 0) return -1;
+    if (ii >= 0 && up_tensor_present(&p->in[ii])) return prepare_scatter(p, &p->in[ii], err);
+    return prepare_interp(p, err);
+}
+
+/* ---- kernels ------------------------------------------------------------ */
+
+/* Scatter form: one (n, c) plane per unit. Bad indices are skipped and the
+ * first one (lowest flat position in x) is reported. */
+#define SCATTER_BODY(T)                                                            \
+    do {                                                                           \
+        const up_geom *g = &p->g;                                                  \
+        const int64_t *ix = p->in[ii].data;                                        \
+        const T *x = p->in[0].data;                                                \
+        T *y = p->out[0].data;                                                     \
+        int64_t pin = 1, pout = 1;                                                 \
+        for (int d = 0; d < g->nsp; d++) {                                         \
+            pin *= g->in[d];                                                       \
+            pout *= g->out[d];                                                     \
+        }                                                                          \
+        for (int64_t u = begin; u < end; u++) {                                    \
+            int64_t n = u / g->C, c = u % g->C;                                    \
+            T *dst = y + u * pout;                                                 \
+            memset(dst, 0, (size_t)pout * sizeof(T));                              \
+            for (int64_t e = u * pin; e < (u + 1) * pin; e++) {                    \
+                int64_t pos = up_index_to_plane(g->index_layout, ix[e], n, c, g->C, pout); \
+                if (pos >= 0) {                                                    \
+                    dst[pos] = x[e];                                               \
+                } else if (fault->elem < 0 || e < fault->elem) {                   \
+                    fault->elem = e;                                               \
+                    fault->value = ix[e];                                          \
+                    fault->input = ii;                                             \
+                }                                                                  \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
+/* Interpolation form. LERP combines two neighbours as PyTorch does:
+ * fma(a, w_lo, b * w_hi). Axis 0 is outermost, the innermost axis is the
+ * row. */
+#define LINEAR_BODY(T, FMA)                                                        \
+    do {                                                                           \
+        const lin_tab *t = p->scratch;                                             \
+        const up_geom *g = &p->g;                                                  \
+        const int last = g->nsp - 1;                                               \
+        const int64_t ow = g->out[last];                                           \
+        const int64_t *wl = t->ax[last].lo, *wh = t->ax[last].hi;                  \
+        const T *a = t->ax[last].wlo, *b = t->ax[last].whi;                        \
+        const T *x = p->in[0].data;                                                \
+        T *y = p->out[0].data;                                                     \
+        for (int64_t u = begin; u < end; u++) {                                    \
+            int64_t r = u % t->rows;                                               \
+            const T *base = x + (u / t->rows) * t->in_plane;                       \
+            T *row = y + u * ow;                                                   \
+            if (g->nsp == 1) {                                                     \
+                for (int64_t i = 0; i < ow; i++)                                   \
+                    row[i] = LERP(FMA, base[wl[i]], base[wh[i]], a[i], b[i]);      \
+                continue;                                                          \
+            }                                                                      \
+            int64_t oh = r % g->out[last - 1], od = r / g->out[last - 1];          \
+            const lin_axis *H = &t->ax[last - 1];                                  \
+            const T hl = ((const T *)H->wlo)[oh], hh = ((const T *)H->whi)[oh];    \
+            const int64_t h0 = H->lo[oh] * t->in_stride[last - 1];                 \
+            const int64_t h1 = H->hi[oh] * t->in_stride[last - 1];                 \
+            if (g->nsp == 2) {                                                     \
+                const T *s0 = base + h0, *s1 = base + h1;                          \
+                for (int64_t i = 0; i < ow; i++)                                   \
+                    row[i] = LERP(FMA, LERP(FMA, s0[wl[i]], s0[wh[i]], a[i], b[i]), \
+                                  LERP(FMA, s1[wl[i]], s1[wh[i]], a[i], b[i]), hl, hh); \
+                continue;                                                          \
+            }                                                                      \
+            const lin_axis *D = &t->ax[0];                                         \
+            const T dl = ((const T *)D->wlo)[od], dh = ((const T *)D->whi)[od];    \
+            const T *s00 = base + D->lo[od] * t->in_stride[0] + h0;                \
+            const T *s01 = base + D->lo[od] * t->in_stride[0] + h1;                \
+            const T *s10 = base + D->hi[od] * t->in_stride[0] + h0;                \
+            const T *s11 = base + D->hi[od] * t->in_stride[0] + h1;                \
+            for (int64_t i = 0; i < ow; i++) {                                     \
+                T v00 = LERP(FMA, s00[wl[i]], s00[wh[i]], a[i], b[i]);             \
+                T v01 = LERP(FMA, s01[wl[i]], s01[wh[i]], a[i], b[i]);             \
+                T v10 = LERP(FMA, s10[wl[i]], s10[wh[i]], a[i], b[i]);             \
+                T v11 = LERP(FMA, s11[wl[i]], s11[wh[i]], a[i], b[i]);             \
+                row[i] = LERP(FMA, LERP(FMA, v00, v01, hl, hh),                    \
+                              LERP(FMA, v10, v11, hl, hh), dl, dh);                \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
+#define LERP(FMA, lo, hi, wlo, whi) FMA((lo), (wlo), (hi) * (whi))
+
+/* fma() is a libm call unless the compiler may use the FMA instructions;
+ * on x86-64 the kernels are also built for FMA-capable CPUs and picked at
+ * load time. Both versions round identically: fma() is exact by definition. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FMA_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define FMA_CLONES
+#endif
+
+#define FMU_KERNEL(T, SUFFIX, FMA)                                                 \
+    FMA_CLONES void compute_forward_fractional_max_unpool_##SUFFIX(                \
+        const up_plan *p, int64_t begin, int64_t end, up_fault *fault)             \
+    {                                                                              \
+        if (p->g.mode == FMU_SCATTER) {                                            \
+            const int ii = up_op_input_index(p->op, "indices");                    \
+            SCATTER_BODY(T);                                                       \
+        } else {                                                                   \
+            LINEAR_BODY(T, FMA);                                                   \
+        }                                                                          \
+    }
+
+FMU_KERNEL(float, f32, fmaf)
+FMU_KERNEL(double, f64, fma)

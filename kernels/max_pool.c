@@ -1,0 +1,218 @@
+/* max_pool.c -- max pooling with argmax indices, as PyTorch's
+ * max_pool{1,2,3}d(return_indices=True) computes them on the CPU.
+ *
+ * Exactness against PyTorch means copying three of its habits, not just the
+ * idea of a maximum:
+ *   - the output size: floor or ceil of (in + 2p - d(k-1) - 1)/s + 1, and in
+ *     ceil mode one window less when the last would start in the right
+ *     padding;
+ *   - the scan: maxval starts at -inf, the index at the first in-bounds
+ *     window position, and an element wins when `val > maxval || isnan(val)`,
+ *     so a NaN wins and the LAST NaN of a window is the one reported, and a
+ *     window of all -inf reports its first position;
+ *   - the first position is computed before the scan from the clamped window
+ *     start, exactly as PyTorch does, so a window that lies wholly in the
+ *     padding (possible with dilation, e.g. in=1, k=2, p=1, d=2) reports
+ *     -inf and the same out-of-plane index PyTorch reports.
+ * The 1d and 2d cases run through the 3d loop with leading dims of size 1,
+ * which is what PyTorch does for 1d (it unsqueezes to 2d) and gives the same
+ * index arithmetic.
+ *
+ * Work units are (n, c) planes; indices are written in the plan's index
+ * layout through a per-plane affine map (pos * mul + add), which is what
+ * up_index_from_plane() computes, without a switch per element. */
+#include <math.h>
+
+#include "index_layout.h"
+#include "op.h"
+#include "ops.h"
+
+/* The spatial geometry as three dims (D, H, W), leading dims padded with
+ * the identity window (size 1, kernel 1, stride 1, no padding). */
+typedef struct pool3 {
+    int64_t in[3], out[3], k[3], s[3], p[3], d[3];
+} pool3;
+
+static void pool3_from_geom(const up_geom *g, pool3 *q)
+{
+    int lead = 3 - g->nsp;
+    for (int i = 0; i < 3; i++) {
+        int j = i - lead;
+        q->in[i] = j < 0 ? 1 : g->in[j];
+        q->out[i] = j < 0 ? 1 : g->out[j];
+        q->k[i] = j < 0 ? 1 : g->kernel[j];
+        q->s[i] = j < 0 ? 1 : g->stride[j];
+        q->p[i] = j < 0 ? 0 : g->pad[j];
+        q->d[i] = j < 0 ? 1 : g->dilation[j];
+    }
+}
+
+/* PyTorch's window of output position o along one dim: [*lo, *hi) stepping
+ * by dilation, lo clamped to the first position >= 0 on the dilation grid. */
+static inline void pool_window(const pool3 *q, int dim, int64_t o, int64_t *lo, int64_t *hi)
+{
+    int64_t a = o * q->s[dim] - q->p[dim];
+    int64_t b = a + (q->k[dim] - 1) * q->d[dim] + 1;
+    *hi = b < q->in[dim] ? b : q->in[dim];
+    while (a < 0) a += q->d[dim];
+    *lo = a;
+}
+
+/* Client index = plane position * mul + add, for plane (n, c). */
+static void index_affine(int layout, int64_t n, int64_t c, int64_t C, int64_t plane,
+                         int64_t *mul, int64_t *add)
+{
+    *add = up_index_from_plane(layout, 0, n, c, C, plane);
+    *mul = up_index_from_plane(layout, 1, n, c, C, plane) - *add;
+}
+
+#define MAX_POOL_KERNEL(SFX, T)                                                          \
+    static void max_pool_plane_##SFX(const pool3 *q, const T *x, T *y, int64_t *yi,      \
+                                     int64_t mul, int64_t add)                           \
+    {                                                                                    \
+        const int64_t IH = q->in[1], IW = q->in[2];                                      \
+        for (int64_t od = 0; od < q->out[0]; od++) {                                     \
+            int64_t d0, d1;                                                              \
+            pool_window(q, 0, od, &d0, &d1);                                             \
+            for (int64_t oh = 0; oh < q->out[1]; oh++) {                                 \
+                int64_t h0, h1;                                                          \
+                pool_window(q, 1, oh, &h0, &h1);                                         \
+                for (int64_t ow = 0; ow < q->out[2]; ow++) {                             \
+                    int64_t w0, w1;                                                      \
+                    pool_window(q, 2, ow, &w0, &w1);                                     \
+                    int64_t best = (d0 * IH + h0) * IW + w0;                             \
+                    T m = (T)-INFINITY;                                                  \
+                    for (int64_t z = d0; z < d1; z += q->d[0]) {                         \
+                        for (int64_t r = h0; r < h1; r += q->d[1]) {                     \
+                            const int64_t row = (z * IH + r) * IW;                       \
+                            for (int64_t w = w0; w < w1; w += q->d[2]) {                 \
+                                T v = x[row + w];                                        \
+                                if (v > m || isnan(v)) {                                 \
+                                    m = v;                                               \
+                                    best = row + w;                                      \
+                                }                                                        \
+                            }                                                            \
+                        }                                                                \
+                    }                                                                    \
+                    *y++ = m;                                                            \
+                    *yi++ = best * mul + add;                                            \
+                }                                                                        \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+                                                                                         \
+    void compute_forward_max_pool_##SFX(const up_plan *p, int64_t begin, int64_t end,    \
+                                        up_fault *fault)                                 \
+    {                                                                                    \
+        pool3 q;                                                                         \
+        int64_t pin, pout;                                                               \
+        (void)fault;                                                                     \
+        pool3_from_geom(&p->g, &q);                                                      \
+        pin = q.in[0] * q.in[1] * q.in[2];                                               \
+        pout = q.out[0] * q.out[1] * q.out[2];                                           \
+        const T *x = (const T *)p->in[0].data;                                           \
+        T *y = (T *)p->out[0].data;                                                      \
+        int64_t *yi = (int64_t *)p->out[1].data;                                         \
+        for (int64_t u = begin; u < end; u++) {                                          \
+            int64_t mul, add;                                                            \
+            index_affine(p->g.index_layout, u / p->g.C, u % p->g.C, p->g.C, pin, &mul,   \
+                         &add);                                                          \
+            max_pool_plane_##SFX(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add); \
+        }                                                                                \
+    }
+
+MAX_POOL_KERNEL(f32, float)
+MAX_POOL_KERNEL(f64, double)
+
+/* ---- prepare: PyTorch's checks and output size -------------------------- */
+
+/* floor(a / b) for b > 0, any sign of a (PyTorch's div_rtn). */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* Output size along dim i, or an error naming what made it < 1. */
+static int pool_out_size(up_plan *p, int i, up_error *err)
+{
+    up_geom *g = &p->g;
+    int64_t span, num, out;
+    /* span = d(k-1) + 1; num = in + 2p - span (+ s - 1 in ceil mode). Sizes
+     * come off the wire: every step is checked. */
+    if (up_mul_i64(g->dilation[i], g->kernel[i] - 1, &span) < 0 || up_add_i64(span, 1, &span) < 0 ||
+        up_add_i64(g->in[i], 2 * g->pad[i], &num) < 0 || up_add_i64(num, -span, &num) < 0 ||
+        (g->ceil_mode && up_add_i64(num, g->stride[i] - 1, &num) < 0))
+        return up_errorf(err, UP_E_INVALID, "params.kernel_size",
+                         "kernel_size, dilation and padding overflow in dim %d", i);
+    out = floor_div(num, g->stride[i]) + 1;
+    /* PyTorch: in ceil mode the last window must start inside the input or
+     * the left padding. */
+    if (g->ceil_mode && out > 0 && (out - 1) * g->stride[i] >= g->in[i] + g->pad[i]) out--;
+    if (out < 1)
+        return up_errorf(err, UP_E_INVALID, "params.kernel_size",
+                         "output would be empty in dim %d: input size %lld, padding %lld, "
+                         "dilated kernel %lld, stride %lld give %lld; it must be >= 1",
+                         i, (long long)g->in[i], (long long)g->pad[i], (long long)span,
+                         (long long)g->stride[i], (long long)out);
+    /* The kernel computes window ends o * s - p + span without checks: make
+     * sure the last one fits (only absurd strides or kernels can fail). */
+    if (up_mul_i64(out - 1, g->stride[i], &num) < 0 || up_add_i64(num, span, &num) < 0)
+        return up_errorf(err, UP_E_INVALID, "params.stride",
+                         "stride and kernel_size overflow in dim %d", i);
+    g->out[i] = out;
+    return 0;
+}
+
+static int pool_read_params(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, "stride")) {
+        if (up_param_spatial(p, "stride", -1, 1, g->stride, err) < 0) return -1;
+    } else {
+        for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
+    }
+    if (up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0) return -1;
+    if (up_param_spatial(p, "dilation", 1, 1, g->dilation, err) < 0) return -1;
+    g->ceil_mode = up_param_int(p, "ceil_mode", 0) != 0;
+    g->index_layout = up_param_enum(p, "index_layout");
+    return 0;
+}
+
+int prepare_max_pool(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    int64_t pin = 1, pout = 1, cost;
+    if (pool_read_params(p, err) < 0) return -1;
+    if (g->C < 1)
+        return up_errorf(err, UP_E_INVALID, "inputs.x",
+                         "expected at least one channel, got C = %lld", (long long)g->C);
+    for (int i = 0; i < g->nsp; i++) {
+        if (g->in[i] < 1)
+            return up_errorf(err, UP_E_INVALID, "inputs.x",
+                             "expected non-empty spatial dims, got size 0 in dim %d", i);
+        /* PyTorch compares with the undilated kernel: pad <= kernel_size / 2. */
+        if (g->pad[i] > g->kernel[i] / 2)
+            return up_errorf(err, UP_E_INVALID, "params.padding",
+                             "padding must be at most half of kernel_size, got padding %lld "
+                             "for kernel_size %lld in dim %d",
+                             (long long)g->pad[i], (long long)g->kernel[i], i);
+    }
+    for (int i = 0; i < g->nsp; i++)
+        if (pool_out_size(p, i, err) < 0) return -1;
+    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0 ||
+        up_plan_set_output(p, 1, UP_I64, g->N, g->C, g->out, err) < 0)
+        return -1;
+    for (int i = 0; i < g->nsp; i++) {
+        pin *= g->in[i];   /* products of validated tensor sizes: no overflow */
+        pout *= g->out[i];
+    }
+    p->work_units = g->N * g->C;
+    /* Bytes per plane: read the input plane (windows overlap in cache),
+     * write values and int64 indices. */
+    cost = pin * (int64_t)up_dtype_size(p->compute) +
+           pout * (int64_t)(up_dtype_size(p->compute) + sizeof(int64_t));
+    p->unit_cost = cost > 0 ? cost : 1;
+    return 0;
+}

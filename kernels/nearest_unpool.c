@@ -1,0 +1,220 @@
+/* nearest_unpool.c -- nearest-neighbour upsampling (and down-sampling),
+ * PyTorch's interpolate(mode="nearest" | "nearest-exact").
+ *
+ * Source coordinates are a per-axis function of the output coordinate, so
+ * prepare computes them once per axis (a few KB at most) and the kernel is a
+ * gather with no arithmetic in its inner loop. The index arithmetic copies
+ * PyTorch 1.13's CPU kernel for channels-first tensors, rounding included:
+ *
+ *   scale   = 1 / scale_factor, or in / out, in the compute type
+ *   nearest = min(floorf(dst * scale), in - 1)
+ *   exact   = min(floorf(max((dst + 0.5) * scale - 0.5, 0) + 0.5), in - 1)
+ *
+ * where floorf() first rounds its argument to float, also for float64 data.
+ * PyTorch's channels-last kernel differs from this in two special cases
+ * (out == in copies, out == 2 * in halves the index, even when a
+ * scale_factor such as 1.1 or 2.1 says otherwise); unpoold gives the
+ * channels-first answer whatever the layout, so a result never depends on
+ * how the client laid out memory.
+ *
+ * A work unit is one output row (the innermost spatial axis of one (n, c)
+ * plane): fine enough to split a single large image across workers, coarse
+ * enough that the per-unit divisions do not matter. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops.h"
+
+enum { MODE_NEAREST = 0, MODE_NEAREST_EXACT = 1 };
+
+/* Per-axis source coordinates and the strides to turn them into offsets. */
+typedef struct nearest_tab {
+    const int64_t *src[UP_MAX_SPATIAL]; /* out[d] entries each */
+    int64_t in_stride[UP_MAX_SPATIAL];  /* elements between steps of axis d in x */
+    int64_t in_plane;                   /* elements of one (n, c) plane of x */
+    int64_t rows;                       /* output rows per plane */
+    int64_t buf[];                      /* storage behind src[] */
+} nearest_tab;
+
+/* Validate scale_factor / output_size and resolve the output size and the
+ * coordinate scale of every axis (in double; the tables round it to the
+ * compute type). Exactly one of the two must be given. */
+static int resolve_size(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    double sf[UP_MAX_SPATIAL];
+    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
+    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    if (has_sf < 0 || has_os < 0) return -1;
+    if (has_sf == has_os) {
+        const char *m = has_sf ? "give scale_factor or output_size, not both"
+                               : "one of scale_factor or output_size is required";
+        up_errorf(err, UP_E_INVALID, "params.scale_factor", "%s", m);
+        return up_errorf(err, UP_E_INVALID, "params.output_size", "%s", m);
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        if (has_os) {
+            g->scale[d] = (double)g->in[d] / (double)g->out[d];
+            continue;
+        }
+        /* PyTorch: floor(in * scale_factor) in double. */
+        double o = floor((double)g->in[d] * sf[d]);
+        if (o >= 0x1p50)
+            return up_errorf(err, UP_E_TOO_LARGE, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d too large", sf[d], d);
+        if (o < 1)
+            return up_errorf(err, UP_E_INVALID, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d empty: floor(%lld * %g) = 0",
+                             sf[d], d, (long long)g->in[d], sf[d]);
+        g->out[d] = (int64_t)o;
+        g->scale[d] = 1.0 / sf[d];
+    }
+    return 0;
+}
+
+/* floorf() of PyTorch's source coordinate, clamped to the last input index.
+ * v >= 0 always; the clamp is done in double so a huge v never reaches an
+ * out-of-range float -> int64 conversion. */
+static int64_t clamp_floorf(double v, int64_t in)
+{
+    double f = floorf((float)v);
+    return f >= (double)(in - 1) ? in - 1 : (int64_t)f;
+}
+
+/* Source coordinate of output coordinate i in float32 arithmetic. The
+ * separate statements keep every operation rounded on its own (no fused
+ * multiply-add), as in PyTorch's float kernel. */
+static int64_t src_f32(int mode, float scale, int64_t i, int64_t in)
+{
+    if (mode == MODE_NEAREST) {
+        float v = (float)i * scale;
+        return clamp_floorf(v, in);
+    }
+    float prod = scale * ((float)i + 0.5f);
+    float real = prod - 0.5f;
+    if (real < 0) real = 0;
+    return clamp_floorf((double)real + 0.5, in);
+}
+
+/* The same in float64 arithmetic (PyTorch's double kernel keeps the scale
+ * in double but still floors through floorf). */
+static int64_t src_f64(int mode, double scale, int64_t i, int64_t in)
+{
+    if (mode == MODE_NEAREST) return clamp_floorf(scale * (double)i, in);
+    double prod = scale * ((double)i + 0.5);
+    double real = prod - 0.5;
+    if (real < 0) real = 0;
+    return clamp_floorf(real + 0.5, in);
+}
+
+static void fill_axis(const up_plan *p, int d, int64_t *src)
+{
+    const up_geom *g = &p->g;
+    int64_t in = g->in[d], out = g->out[d];
+    int has_os = up_plan_param_set(p, "output_size");
+    if (p->compute == UP_F64) {
+        double s = has_os ? (double)in / (double)out : g->scale[d];
+        for (int64_t i = 0; i < out; i++) src[i] = src_f64(g->mode, s, i, in);
+    } else {
+        /* compute_scales_value<float>: (float)(1.0 / sf) or (float)in / out. */
+        float s = has_os ? (float)in / (float)out : (float)g->scale[d];
+        for (int64_t i = 0; i < out; i++) src[i] = src_f32(g->mode, s, i, in);
+    }
+}
+
+static int build_table(up_plan *p, up_error *err)
+{
+    const up_geom *g = &p->g;
+    int64_t total = 0, bytes;
+    nearest_tab *t;
+    for (int d = 0; d < g->nsp; d++)
+        if (up_add_i64(total, g->out[d], &total) < 0) goto too_large;
+    if (up_mul_i64(total, (int64_t)sizeof(int64_t), &bytes) < 0 ||
+        up_add_i64(bytes, (int64_t)sizeof(*t), &bytes) < 0)
+        goto too_large;
+    t = malloc((size_t)bytes);
+    if (!t) return up_errorf(err, UP_E_INTERNAL, "", "out of memory for index tables");
+    int64_t *at = t->buf;
+    t->rows = 1;
+    t->in_plane = 1;
+    for (int d = g->nsp - 1; d >= 0; d--) {
+        t->in_stride[d] = t->in_plane;
+        t->in_plane *= g->in[d];
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        fill_axis(p, d, at);
+        t->src[d] = at;
+        at += g->out[d];
+        if (d < g->nsp - 1) t->rows *= g->out[d];
+    }
+    p->scratch = t;
+    p->scratch_free = free;
+    return 0;
+too_large:
+    return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
+}
+
+int prepare_nearest_unpool(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    int64_t numel = 0;
+    for (int d = 0; d < g->nsp; d++)
+        if (g->in[d] < 1)
+            return up_errorf(err, UP_E_INVALID, "inputs.x",
+                             "every spatial size of x must be >= 1, got %lld in dim %d",
+                             (long long)g->in[d], d);
+    g->mode = up_param_enum(p, "mode");
+    if (resolve_size(p, err) < 0) return -1;
+    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
+    p->work_units = 0;
+    if (numel == 0) return 0; /* nothing to compute, no tables needed */
+    if (build_table(p, err) < 0) return -1;
+    p->work_units = numel / g->out[g->nsp - 1];
+    p->unit_cost = 2 * g->out[g->nsp - 1] * (int64_t)up_dtype_size(p->compute);
+    return 0;
+}
+
+/* Offset inside an x plane of the source row feeding output row r. */
+static int64_t source_row(const nearest_tab *t, const up_geom *g, int64_t r)
+{
+    int64_t off = 0;
+    for (int d = g->nsp - 2; d >= 0; d--) {
+        off += t->src[d][r % g->out[d]] * t->in_stride[d];
+        r /= g->out[d];
+    }
+    return off;
+}
+
+/* One body for both compute types. Rows of one plane that read the same
+ * source row (every other row when upsampling by 2) are copied from the
+ * previous output row instead of gathered again. */
+#define NEAREST_KERNEL(T, SUFFIX)                                                  \
+    void compute_forward_nearest_unpool_##SUFFIX(const up_plan *p, int64_t begin,  \
+                                                 int64_t end, up_fault *fault)     \
+    {                                                                              \
+        const nearest_tab *t = p->scratch;                                         \
+        const up_geom *g = &p->g;                                                  \
+        const int64_t ow = g->out[g->nsp - 1];                                     \
+        const int64_t *sw = t->src[g->nsp - 1];                                    \
+        const T *x = p->in[0].data;                                                \
+        T *y = p->out[0].data;                                                     \
+        int64_t prev_src = -1;                                                     \
+        (void)fault;                                                               \
+        for (int64_t u = begin; u < end; u++) {                                    \
+            int64_t plane = u / t->rows;                                           \
+            int64_t src = plane * t->in_plane + source_row(t, g, u % t->rows);     \
+            T *row = y + u * ow;                                                   \
+            if (src == prev_src) {                                                 \
+                memcpy(row, row - ow, (size_t)ow * sizeof(T));                     \
+                continue;                                                          \
+            }                                                                      \
+            const T *s = x + src;                                                  \
+            for (int64_t i = 0; i < ow; i++) row[i] = s[sw[i]];                    \
+            prev_src = src;                                                        \
+        }                                                                          \
+    }
+
+NEAREST_KERNEL(float, f32)
+NEAREST_KERNEL(double, f64)

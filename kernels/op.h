@@ -1,0 +1,217 @@
+/* op.h -- the op registry and the plan of one op invocation.
+ *
+ * An op is data: a name, its inputs, outputs and params (with types,
+ * defaults and docs), a prepare function (validate + output shapes) and one
+ * kernel per compute dtype. Routing, GET /v1/ops, KServe model metadata and
+ * the docs all read the same table (registry.c), so adding an op is one table
+ * entry plus its kernel file.
+ *
+ * A plan is one invocation: the params the client gave, the inputs in
+ * canonical form (channels-first, compute dtype, int64 indices, uint8 mask),
+ * the resolved geometry, and the outputs. Its life:
+ *
+ *   up_plan_init(&p, op);                  fill p.params, p.raw[]    (api/)
+ *   up_plan_prepare(&p, &err);             canonicalise, op->prepare, allocate
+ *   up_plan_run(&p, begin, end, &fault)    from any number of workers, over
+ *                                          disjoint ranges of [0, p.work_units)
+ *   up_plan_finish(&p, &fault, &err);      faults -> error; outputs -> client's
+ *                                          dtype and layout in p.result[]
+ *   up_plan_free(&p);
+ *
+ * Kernel contract: a kernel given [begin, end) writes every output element
+ * that belongs to those work units (outputs are NOT zeroed beforehand, so a
+ * scatter kernel zero-fills its own planes: one pass over memory) and nothing
+ * else, so chunks never race and the result does not depend on the split.
+ * When several inputs target one output position, the one last in row-major
+ * order of x wins: kernels walk x in row-major order within a unit, and
+ * collisions can only happen inside one unit. */
+#ifndef UP_OP_H
+#define UP_OP_H
+
+#include "error.h"
+#include "tensor.h"
+
+#define UP_MAX_INPUTS 4
+#define UP_MAX_OUTPUTS 2
+#define UP_MAX_PARAMS 12
+
+/* ---- params ------------------------------------------------------------ */
+
+typedef enum up_param_type {
+    UP_P_INT,           /* one integer: groups, seed */
+    UP_P_BOOL,          /* ceil_mode */
+    UP_P_SPATIAL_INT,   /* one integer for every spatial dim, or one per dim */
+    UP_P_SIZE,          /* output_size: one, one per spatial dim, or full shape */
+    UP_P_SPATIAL_FLOAT, /* scale_factor, output_ratio: one or one per dim */
+    UP_P_ENUM           /* one of choices[] ('-' and '_' are the same) */
+} up_param_type;
+
+typedef struct up_param_def {
+    const char *name;
+    up_param_type type;
+    const char *default_text;      /* as documented; NULL = no default */
+    const char *const *choices;    /* UP_P_ENUM: NULL-terminated, [0] default */
+    const char *doc;
+} up_param_def;
+
+typedef struct up_param_value {
+    int set;                 /* the client gave it */
+    int n;                   /* how many numbers were given (1..UP_MAX_RANK) */
+    int64_t i[UP_MAX_RANK];  /* INT, BOOL (0/1), SPATIAL_INT, SIZE */
+    double f[UP_MAX_RANK];   /* SPATIAL_FLOAT */
+    int choice;              /* ENUM: index into choices[] */
+} up_param_value;
+
+typedef struct up_params {
+    up_param_value v[UP_MAX_PARAMS]; /* same order as op->params */
+} up_params;
+
+/* ---- inputs and outputs ------------------------------------------------ */
+
+typedef enum up_io_kind {
+    UP_IO_VALUES,   /* float tensor in the layout of x (x, y) */
+    UP_IO_INDICES,  /* int64/int32, in the layout of x, index_layout applies */
+    UP_IO_MASK,     /* any numeric dtype, in the layout of x, nonzero counts */
+    UP_IO_SAMPLES,  /* (N, C, dims) floats in [0, 1) */
+    UP_IO_WEIGHT,   /* conv weight, PyTorch layout whatever params.layout */
+    UP_IO_BIAS      /* 1-d */
+} up_io_kind;
+
+typedef struct up_io_def {
+    const char *name;
+    up_io_kind kind;
+    int required;
+    const char *doc;
+} up_io_def;
+
+/* ---- plan -------------------------------------------------------------- */
+
+enum { UP_LAYOUT_CHANNELS_FIRST = 0, UP_LAYOUT_CHANNELS_LAST = 1 };
+enum { UP_IDX_PLANE = 0, UP_IDX_TENSOR, UP_IDX_HWC, UP_IDX_NHWC };
+
+/* Resolved geometry, filled by op->prepare. Spatial arrays use [0, nsp). */
+typedef struct up_geom {
+    int nsp;                       /* spatial dims: 1, 2 or 3 */
+    int64_t N, C;                  /* batch, channels of x */
+    int64_t C_out;                 /* channels of y (conv_transpose) */
+    int64_t in[UP_MAX_SPATIAL];    /* spatial size of x */
+    int64_t out[UP_MAX_SPATIAL];   /* spatial size of y */
+    int64_t kernel[UP_MAX_SPATIAL];
+    int64_t stride[UP_MAX_SPATIAL];
+    int64_t pad[UP_MAX_SPATIAL];
+    int64_t dilation[UP_MAX_SPATIAL];
+    int64_t out_pad[UP_MAX_SPATIAL];
+    int64_t groups;
+    double scale[UP_MAX_SPATIAL];  /* source step per output step */
+    int mode;                      /* op-specific enum choice */
+    int ceil_mode;
+    int index_layout;              /* UP_IDX_* */
+} up_geom;
+
+/* The first bad element a kernel met (e.g. an index outside its plane). */
+typedef struct up_fault {
+    int64_t elem;   /* flat row-major position in the canonical input; -1 none */
+    int64_t value;  /* the offending value */
+    int input;      /* which input (index into op->inputs) */
+} up_fault;
+
+struct up_plan;
+typedef struct up_op_def up_op_def;
+
+typedef int (*up_prepare_fn)(struct up_plan *p, up_error *err);
+typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end,
+                             up_fault *fault);
+
+struct up_op_def {
+    const char *name;            /* URL segment */
+    const char *summary;
+    const char *semantics;       /* the reference it matches, for docs */
+    int min_spatial, max_spatial;
+    const up_io_def *inputs;
+    int n_inputs;
+    const up_io_def *outputs;
+    int n_outputs;
+    const up_param_def *params;
+    int n_params;
+    up_prepare_fn prepare;
+    up_kernel_fn kernel_f32;
+    up_kernel_fn kernel_f64;
+};
+
+typedef struct up_plan {
+    const up_op_def *op;
+    up_params params;
+    int64_t max_elements;          /* per tensor limit, 0 = none (set by caller) */
+
+    /* What the client sent, by op->inputs order; data NULL when absent.
+     * May borrow from the request body. */
+    up_tensor raw[UP_MAX_INPUTS];
+
+    /* Canonical inputs (channels-first, compute dtype, int64 indices,
+     * uint8 0/1 mask); views of raw[] when no conversion was needed. */
+    up_tensor in[UP_MAX_INPUTS];
+    /* Outputs in compute dtype, channels-first. op->prepare sets dtype, rank
+     * and shape; up_plan_prepare allocates them (uninitialised). */
+    up_tensor out[UP_MAX_OUTPUTS];
+    /* Outputs as the client gets them (storage dtype, client layout);
+     * views of out[] when no conversion was needed. */
+    up_tensor result[UP_MAX_OUTPUTS];
+
+    up_dtype storage;              /* dtype of x as sent */
+    up_dtype compute;              /* UP_F32 or UP_F64 */
+    int layout;                    /* UP_LAYOUT_* */
+    up_geom g;
+    int64_t work_units;            /* kernels run over [0, work_units) */
+    int64_t unit_cost;             /* rough bytes touched per unit (chunking hint) */
+
+    void *scratch;                 /* op-private, freed with scratch_free */
+    void (*scratch_free)(void *);
+} up_plan;
+
+/* ---- registry (registry.c) --------------------------------------------- */
+
+const up_op_def *up_op_find(const char *name);  /* NULL if unknown */
+int up_op_count(void);
+const up_op_def *up_op_at(int i);
+int up_op_param_index(const up_op_def *op, const char *name);  /* -1 if none */
+int up_op_input_index(const up_op_def *op, const char *name);  /* -1 if none */
+int up_op_output_index(const up_op_def *op, const char *name); /* -1 if none */
+
+/* ---- plan life (plan.c) ------------------------------------------------ */
+
+void up_plan_init(up_plan *p, const up_op_def *op);
+int up_plan_prepare(up_plan *p, up_error *err);
+void up_plan_run(const up_plan *p, int64_t begin, int64_t end, up_fault *fault);
+void up_fault_init(up_fault *f);
+void up_fault_merge(up_fault *into, const up_fault *from); /* keep the first */
+int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
+void up_plan_free(up_plan *p);
+/* Convenience: prepare, run everything on this thread, finish. */
+int up_plan_execute(up_plan *p, up_error *err);
+
+/* ---- param access for op->prepare (params.c) --------------------------- */
+
+const up_param_value *up_plan_param(const up_plan *p, const char *name);
+int up_plan_param_set(const up_plan *p, const char *name);
+/* Spatial int param -> out[nsp]; def used when unset (def < 0: required).
+ * Checks the count (1 or nsp) and that every value >= min. */
+int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
+                     int64_t out[UP_MAX_SPATIAL], up_error *err);
+/* Same for floats; every value must be > 0 and finite. Returns 1 if set,
+ * 0 if unset, -1 on error. */
+int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPATIAL],
+                       up_error *err);
+/* output_size -> spatial sizes. Accepts one value, nsp values, or the full
+ * shape (N, C, *spatial) whose N and C must equal the given ones.
+ * Returns 1 if set, 0 if unset, -1 on error. */
+int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
+                         int64_t out[UP_MAX_SPATIAL], up_error *err);
+int up_param_enum(const up_plan *p, const char *name);      /* choice, default 0 */
+int64_t up_param_int(const up_plan *p, const char *name, int64_t def);
+
+/* Sets p->out[i] to a rank-(2+nsp) channels-first shape with the given
+ * dtype and checks numel against p->max_elements (413) and overflow. */
+int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
+                       const int64_t *spatial, up_error *err);
+
+#endif

@@ -1,0 +1,133 @@
+/* params.c -- typed access to an op's params for its prepare function.
+ *
+ * The wire layer has already parsed every param into an up_param_value
+ * according to its declared type; what is left here is the part every op
+ * shares: broadcasting "one number for every spatial dim", checking counts
+ * and ranges, and reading output_size in either of its spellings. */
+#include <math.h>
+#include <stdio.h>
+
+#include "op.h"
+
+const up_param_value *up_plan_param(const up_plan *p, const char *name)
+{
+    int i = up_op_param_index(p->op, name);
+    return i < 0 ? NULL : &p->params.v[i];
+}
+
+int up_plan_param_set(const up_plan *p, const char *name)
+{
+    const up_param_value *v = up_plan_param(p, name);
+    return v && v->set;
+}
+
+static int count_ok(const up_param_value *v, int nsp)
+{
+    return v->n == 1 || v->n == nsp;
+}
+
+int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
+                     int64_t out[UP_MAX_SPATIAL], up_error *err)
+{
+    char field[64];
+    const up_param_value *v = up_plan_param(p, name);
+    int nsp = p->g.nsp;
+    snprintf(field, sizeof(field), "params.%s", name);
+    if (!v || !v->set) {
+        if (def < 0) return up_errorf(err, UP_E_INVALID, field, "%s is required", name);
+        for (int d = 0; d < nsp; d++) out[d] = def;
+        return 0;
+    }
+    if (!count_ok(v, nsp))
+        return up_errorf(err, UP_E_INVALID, field,
+                         "expected 1 or %d values for a %dd input, got %d", nsp, nsp, v->n);
+    for (int d = 0; d < nsp; d++) {
+        out[d] = v->i[v->n == 1 ? 0 : d];
+        if (out[d] < min)
+            return up_errorf(err, UP_E_INVALID, field, "every value must be >= %lld, got %lld",
+                             (long long)min, (long long)out[d]);
+    }
+    return 0;
+}
+
+int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPATIAL],
+                       up_error *err)
+{
+    char field[64];
+    const up_param_value *v = up_plan_param(p, name);
+    int nsp = p->g.nsp;
+    snprintf(field, sizeof(field), "params.%s", name);
+    if (!v || !v->set) return 0;
+    if (!count_ok(v, nsp))
+        return up_errorf(err, UP_E_INVALID, field,
+                         "expected 1 or %d values for a %dd input, got %d", nsp, nsp, v->n);
+    for (int d = 0; d < nsp; d++) {
+        out[d] = v->f[v->n == 1 ? 0 : d];
+        if (!isfinite(out[d]) || out[d] <= 0)
+            return up_errorf(err, UP_E_INVALID, field,
+                             "every value must be a finite number > 0, got %g", out[d]);
+    }
+    return 1;
+}
+
+int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
+                         int64_t out[UP_MAX_SPATIAL], up_error *err)
+{
+    char field[64];
+    const up_param_value *v = up_plan_param(p, name);
+    int nsp = p->g.nsp, off = 0;
+    snprintf(field, sizeof(field), "params.%s", name);
+    if (!v || !v->set) return 0;
+    if (v->n == nsp + 2) {
+        if (v->i[0] != N || v->i[1] != C)
+            return up_errorf(err, UP_E_INVALID, field,
+                             "a full shape must start with (N, C) = (%lld, %lld), got (%lld, %lld)",
+                             (long long)N, (long long)C, (long long)v->i[0], (long long)v->i[1]);
+        off = 2;
+    } else if (!count_ok(v, nsp)) {
+        return up_errorf(err, UP_E_INVALID, field,
+                         "expected 1 or %d spatial sizes, or the full shape of %d, got %d values",
+                         nsp, nsp + 2, v->n);
+    }
+    for (int d = 0; d < nsp; d++) {
+        out[d] = v->i[v->n == 1 ? 0 : off + d];
+        if (out[d] < 1)
+            return up_errorf(err, UP_E_INVALID, field, "every size must be >= 1, got %lld",
+                             (long long)out[d]);
+    }
+    return 1;
+}
+
+int up_param_enum(const up_plan *p, const char *name)
+{
+    const up_param_value *v = up_plan_param(p, name);
+    return (v && v->set) ? v->choice : 0;
+}
+
+int64_t up_param_int(const up_plan *p, const char *name, int64_t def)
+{
+    const up_param_value *v = up_plan_param(p, name);
+    return (v && v->set) ? v->i[0] : def;
+}
+
+int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
+                       const int64_t *spatial, up_error *err)
+{
+    int64_t shape[UP_MAX_RANK], n;
+    int rank = 2 + p->g.nsp;
+    char field[64];
+    snprintf(field, sizeof(field), "outputs.%s", p->op->outputs[i].name);
+    shape[0] = N;
+    shape[1] = C;
+    for (int d = 0; d < p->g.nsp; d++) shape[2 + d] = spatial[d];
+    if (up_shape_numel(shape, rank, &n) < 0 || n > ((int64_t)1 << 50))
+        return up_errorf(err, UP_E_TOO_LARGE, field, "output shape overflows");
+    if (p->max_elements > 0 && n > p->max_elements)
+        return up_errorf(err, UP_E_TOO_LARGE, field,
+                         "output would have %lld elements, over the limit of %lld",
+                         (long long)n, (long long)p->max_elements);
+    p->out[i].dtype = dt;
+    p->out[i].rank = rank;
+    for (int d = 0; d < rank; d++) p->out[i].shape[d] = shape[d];
+    return 0;
+}

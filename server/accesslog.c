@@ -1,0 +1,127 @@
+/* accesslog.c -- access and event lines in text or JSON (see accesslog.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "config.h"
+
+static int log_format = UP_LOG_TEXT;
+
+void up_log_init(int format) { log_format = format; }
+
+typedef struct line {
+    char b[4096];
+    size_t n;
+} line;
+
+static void put(line *l, const char *s, size_t n)
+{
+    if (n > sizeof(l->b) - 2 - l->n) n = sizeof(l->b) - 2 - l->n;
+    memcpy(l->b + l->n, s, n);
+    l->n += n;
+}
+
+static void putf(line *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(line *l, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = sizeof(l->b) - 2 - l->n;
+    int k = vsnprintf(l->b + l->n, room + 1, fmt, ap);
+    va_end(ap);
+    if (k > 0) l->n += (size_t)k < room ? (size_t)k : room;
+}
+
+/* Printable ASCII passes; quotes, backslashes and everything else become
+ * escapes valid both in JSON strings and in our text format. */
+static void put_escaped(line *l, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') put(l, (const char *)&c, 1);
+        else putf(l, "\\u%04x", c);
+    }
+}
+
+static void put_time(line *l)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    putf(l, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+}
+
+static void emit(line *l)
+{
+    l->b[l->n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, l->b, l->n);
+    (void)w; /* nowhere to report a failing stderr */
+}
+
+void up_log_access(const up_access *a)
+{
+    line l = {.n = 0};
+    const up_timing *t = a->timing;
+    if (log_format == UP_LOG_JSON) {
+        put(&l, "{\"ts\":\"", 7);
+        put_time(&l);
+        put(&l, "\",\"method\":\"", 12);
+        put_escaped(&l, a->method);
+        put(&l, "\",\"path\":\"", 10);
+        put_escaped(&l, a->path);
+        put(&l, "\",\"op\":\"", 8);
+        put_escaped(&l, a->op ? a->op : "");
+        putf(&l, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu", a->status,
+             (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out);
+        if (t)
+            putf(&l, ",\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"compute_ms\":%.3f,\"encode_ms\":%.3f",
+                 t->decode_ms, t->queue_ms, t->compute_ms, t->encode_ms);
+        putf(&l, ",\"total_ms\":%.3f,\"request_id\":\"", a->total_ms);
+        put_escaped(&l, a->request_id);
+        put(&l, "\"}", 2);
+    } else {
+        put_time(&l);
+        put(&l, " ", 1);
+        put_escaped(&l, a->method);
+        put(&l, " ", 1);
+        put_escaped(&l, a->path);
+        put(&l, " op=", 4);
+        put_escaped(&l, a->op ? a->op : "-");
+        putf(&l, " status=%d in=%llu out=%llu", a->status, (unsigned long long)a->bytes_in,
+             (unsigned long long)a->bytes_out);
+        if (t)
+            putf(&l, " decode_ms=%.3f queue_ms=%.3f compute_ms=%.3f encode_ms=%.3f", t->decode_ms,
+                 t->queue_ms, t->compute_ms, t->encode_ms);
+        putf(&l, " total_ms=%.3f rid=", a->total_ms);
+        put_escaped(&l, a->request_id);
+    }
+    emit(&l);
+}
+
+void up_log_event(const char *level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    line l = {.n = 0};
+    if (log_format == UP_LOG_JSON) {
+        put(&l, "{\"ts\":\"", 7);
+        put_time(&l);
+        putf(&l, "\",\"level\":\"%s\",\"msg\":\"", level);
+        put_escaped(&l, msg);
+        put(&l, "\"}", 2);
+    } else {
+        put_time(&l);
+        putf(&l, " unpoold %s: ", level);
+        put_escaped(&l, msg);
+    }
+    emit(&l);
+}

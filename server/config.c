@@ -1,0 +1,239 @@
+/* config.c -- flags and UNPOOLD_* environment variables -> up_config.
+ *
+ * One table drives parsing, the environment names and --help, so a flag
+ * cannot be documented without being parsed or vice versa. Numbers are
+ * parsed strictly (whole string, range-checked): "--workers 4x" is an error,
+ * not 4. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+typedef enum { F_LISTEN, F_INT, F_LOGFMT, F_PATH } flag_kind;
+
+typedef struct flag_def {
+    const char *name;   /* without the leading "--" */
+    flag_kind kind;
+    int64_t min, max;   /* F_INT */
+    size_t offset;      /* into up_config */
+    const char *arg;    /* metavariable for --help */
+    const char *doc;
+} flag_def;
+
+#define OFF(f) offsetof(up_config, f)
+#define MIB (1024 * 1024)
+
+static const flag_def flags[] = {
+    {"listen", F_LISTEN, 0, 0, 0, "HOST:PORT",
+     "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
+     "[::1]:8080 for IPv6)"},
+    {"workers", F_INT, 1, 1024, OFF(workers), "N", "worker threads (default: online cores)"},
+    {"queue", F_INT, 1, 1000000, OFF(queue), "N",
+     "jobs waiting to start before 503 (default 256)"},
+    {"max-body-mb", F_INT, 1, 1 << 20, OFF(max_body_bytes), "N",
+     "largest request body in MiB, 413 above (default 256)"},
+    {"max-elements", F_INT, 1, INT64_MAX / 16, OFF(max_elements), "N",
+     "largest tensor (input or output) in elements, 413 above (default 67108864)"},
+    {"max-request-elements", F_INT, 1, INT64_MAX / 16, OFF(max_request_elements), "N",
+     "all inputs of one request together, 413 above (default 2 x max-elements)"},
+    {"timeout-ms", F_INT, 0, 86400000, OFF(timeout_ms), "N",
+     "default deadline for a job to start, 504 after it; X-Request-Timeout-Ms "
+     "overrides per request (default 0 = none)"},
+    {"idle-timeout-s", F_INT, 1, 86400, OFF(conn_timeout_s), "N",
+     "close connections idle for this long (default 60)"},
+    {"drain-timeout-ms", F_INT, 0, 3600000, OFF(drain_timeout_ms), "N",
+     "on SIGTERM/SIGINT, longest wait for in-flight requests (default 30000)"},
+    {"log-format", F_LOGFMT, 0, 0, OFF(log_format), "text|json",
+     "access and event log format on stderr (default text)"},
+    {"tls-cert", F_PATH, 0, 0, OFF(tls_cert), "FILE",
+     "PEM certificate (chain); with --tls-key serves HTTPS"},
+    {"tls-key", F_PATH, 0, 0, OFF(tls_key), "FILE", "PEM private key for --tls-cert"},
+    {"api-key-file", F_PATH, 0, 0, OFF(api_key_file), "FILE",
+     "one API key per line; requests then need \"Authorization: Bearer KEY\" "
+     "(health routes stay open)"},
+};
+#define N_FLAGS ((int)(sizeof(flags) / sizeof(flags[0])))
+
+void up_config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: unpoold [flags]\n\n"
+            "unpoold serves unpooling-family tensor ops over HTTP (see README.md).\n"
+            "Every flag may also be set as UNPOOLD_<FLAG> in the environment\n"
+            "(--max-body-mb -> UNPOOLD_MAX_BODY_MB); the command line wins.\n\n");
+    for (int i = 0; i < N_FLAGS; i++) {
+        char left[64];
+        snprintf(left, sizeof(left), "--%s %s", flags[i].name, flags[i].arg);
+        fprintf(out, "  %-30s %s\n", left, flags[i].doc);
+    }
+    fprintf(out, "  %-30s %s\n  %-30s %s\n", "--help", "print this help and exit",
+            "--version", "print the version and exit");
+    fprintf(out, "\nSignals: SIGTERM/SIGINT drain (readiness false, stop accepting,\n"
+                 "finish in-flight requests, exit 0); SIGHUP is ignored.\n"
+                 "Exit status: 0 after a clean drain, 2 on a bad flag or when the\n"
+                 "address cannot be bound.\n");
+}
+
+static void defaults(up_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+    c->listen_port = 8080;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = n > 0 ? (int)n : 1;
+    c->queue = 256;
+    c->max_body_bytes = 256;  /* MiB until finalised */
+    c->max_elements = 64 * MIB;
+    c->max_request_elements = 0;
+    c->timeout_ms = 0;
+    c->conn_timeout_s = 60;
+    c->drain_timeout_ms = 30000;
+    c->log_format = UP_LOG_TEXT;
+}
+
+static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    if (!*s) return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces). */
+static int parse_listen(up_config *c, const char *s)
+{
+    const char *colon;
+    char host[256];
+    int64_t port;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':') return -1;
+        if ((size_t)(rb - s - 1) >= sizeof(host)) return -1;
+        memcpy(host, s + 1, (size_t)(rb - s - 1));
+        host[rb - s - 1] = 0;
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof(host)) return -1;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = 0;
+    }
+    if (parse_i64(colon + 1, 0, 65535, &port) < 0) return -1;
+    snprintf(c->listen_host, sizeof(c->listen_host), "%s", host[0] ? host : "0.0.0.0");
+    c->listen_port = (int)port;
+    return 0;
+}
+
+static int apply(up_config *c, const flag_def *f, const char *v, const char *from)
+{
+    char *base = (char *)c;
+    int64_t n;
+    switch (f->kind) {
+    case F_LISTEN:
+        if (parse_listen(c, v) == 0) return 0;
+        fprintf(stderr, "unpoold: %s: expected HOST:PORT (port 0-65535), got \"%s\"\n", from, v);
+        return -1;
+    case F_INT:
+        if (parse_i64(v, f->min, f->max, &n) < 0) {
+            fprintf(stderr, "unpoold: %s: expected an integer in [%lld, %lld], got \"%s\"\n",
+                    from, (long long)f->min, (long long)f->max, v);
+            return -1;
+        }
+        if (f->offset == OFF(workers) || f->offset == OFF(queue))
+            *(int *)(base + f->offset) = (int)n;
+        else
+            *(int64_t *)(base + f->offset) = n;
+        return 0;
+    case F_LOGFMT:
+        if (strcmp(v, "text") == 0) c->log_format = UP_LOG_TEXT;
+        else if (strcmp(v, "json") == 0) c->log_format = UP_LOG_JSON;
+        else {
+            fprintf(stderr, "unpoold: %s: expected text or json, got \"%s\"\n", from, v);
+            return -1;
+        }
+        return 0;
+    case F_PATH:
+        if (strlen(v) >= 1024) {
+            fprintf(stderr, "unpoold: %s: path too long\n", from);
+            return -1;
+        }
+        snprintf(base + f->offset, 1024, "%s", v);
+        return 0;
+    }
+    return -1;
+}
+
+/* --max-body-mb -> UNPOOLD_MAX_BODY_MB */
+static void env_name(const char *flag, char *out, size_t cap)
+{
+    size_t j = (size_t)snprintf(out, cap, "UNPOOLD_");
+    for (size_t i = 0; flag[i] && j + 1 < cap; i++)
+        out[j++] = flag[i] == '-' ? '_' : (char)(flag[i] >= 'a' && flag[i] <= 'z' ? flag[i] - 32 : flag[i]);
+    out[j] = 0;
+}
+
+static const flag_def *find_flag(const char *name, size_t len)
+{
+    for (int i = 0; i < N_FLAGS; i++)
+        if (strlen(flags[i].name) == len && memcmp(flags[i].name, name, len) == 0) return &flags[i];
+    return NULL;
+}
+
+static int finalise(up_config *c)
+{
+    c->max_body_bytes *= MIB;
+    if (!c->max_request_elements) c->max_request_elements = 2 * c->max_elements;
+    if (!!c->tls_cert[0] != !!c->tls_key[0]) {
+        fprintf(stderr, "unpoold: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    return 0;
+}
+
+int up_config_load(up_config *c, int argc, char **argv)
+{
+    char env[64], from[96];
+    defaults(c);
+    for (int i = 0; i < N_FLAGS; i++) {
+        env_name(flags[i].name, env, sizeof(env));
+        const char *v = getenv(env);
+        if (v && apply(c, &flags[i], v, env) < 0) return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            up_config_usage(stdout);
+            return 1;
+        }
+        if (strcmp(a, "--version") == 0) {
+            printf("unpoold 0.1.0\n");
+            return 1;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "unpoold: unexpected argument \"%s\" (see --help)\n", a);
+            return 2;
+        }
+        const char *eq = strchr(a + 2, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        const flag_def *f = find_flag(a + 2, len);
+        if (!f) {
+            fprintf(stderr, "unpoold: unknown flag \"%.*s\" (see --help)\n", (int)len + 2, a);
+            return 2;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            fprintf(stderr, "unpoold: --%s needs a value (%s)\n", f->name, f->arg);
+            return 2;
+        }
+        snprintf(from, sizeof(from), "--%s", f->name);
+        if (apply(c, f, v, from) < 0) return 2;
+    }
+    return finalise(c);
+}

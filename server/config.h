@@ -1,0 +1,37 @@
+/* config.h -- the daemon's settings: command-line flags and UNPOOLD_* env.
+ *
+ * Every flag has an environment twin (--max-body-mb <-> UNPOOLD_MAX_BODY_MB)
+ * so containers can be configured without a wrapper script; a flag given on
+ * the command line wins over the environment. Bad values are start-up
+ * errors (exit 2) naming the flag, never silently clamped. */
+#ifndef UP_SRV_CONFIG_H
+#define UP_SRV_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum { UP_LOG_TEXT = 0, UP_LOG_JSON = 1 };
+
+typedef struct up_config {
+    char listen_host[256];
+    int listen_port;              /* 0 = ephemeral (the log line names the real one) */
+    int workers;                  /* default: online cores */
+    int queue;                    /* jobs waiting to start */
+    int64_t max_body_bytes;       /* from --max-body-mb */
+    int64_t max_elements;         /* per tensor */
+    int64_t max_request_elements; /* all inputs of one request */
+    int64_t timeout_ms;           /* default deadline to start; 0 = none */
+    int64_t conn_timeout_s;       /* idle connection timeout */
+    int64_t drain_timeout_ms;     /* longest wait for in-flight work on SIGTERM */
+    int log_format;               /* UP_LOG_* */
+    char tls_cert[1024];          /* "" = plain HTTP */
+    char tls_key[1024];
+    char api_key_file[1024];      /* "" = no authentication */
+} up_config;
+
+/* Fill cfg from defaults, then env, then argv. Returns 0 to run, 1 when
+ * --help/--version was printed (exit 0), 2 on a bad flag (message printed). */
+int up_config_load(up_config *cfg, int argc, char **argv);
+void up_config_usage(FILE *out);
+
+#endif

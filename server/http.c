@@ -1,0 +1,482 @@
+/* http.c -- the libmicrohttpd front end: daemon start/drain/stop, request
+ * state, body gathering, and the common shape of every answer.
+ *
+ * MHD runs one internal thread with epoll and suspend/resume. That thread
+ * only parses HTTP, copies bodies into one buffer per request (preallocated
+ * from Content-Length, capped by --max-body-mb) and answers the small GET
+ * routes; every tensor-sized step (decode, kernel, encode) runs on the
+ * worker pool while the connection is suspended (opcall.c). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accesslog.h"
+#include "listen.h"
+#include "metrics.h"
+#include "request.h"
+
+/* ---- answers ---------------------------------------------------------- */
+
+struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_extra *x)
+{
+    size_t len = 0;
+    char *body = up_buf_steal(&resp->body, &len);
+    struct MHD_Response *m;
+    if (!body && len == 0)
+        m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    else
+        m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!m) {
+        free(body);
+        return NULL;
+    }
+    r->status = resp->status;
+    r->bytes_out = len;
+    MHD_add_response_header(m, "X-Request-Id", r->id);
+    if (resp->content_type) MHD_add_response_header(m, "Content-Type", resp->content_type);
+    if (resp->extra_header_name[0])
+        MHD_add_response_header(m, resp->extra_header_name, resp->extra_header_value);
+    if (atomic_load(&r->srv->draining)) MHD_add_response_header(m, "Connection", "close");
+    if (x && x->allow) MHD_add_response_header(m, "Allow", x->allow);
+    if (x && x->retry_after) MHD_add_response_header(m, "Retry-After", x->retry_after);
+    if (x && x->www_authenticate)
+        MHD_add_response_header(m, "WWW-Authenticate", "Bearer realm=\"unpoold\"");
+    if (x && x->server_timing) {
+        char st[192];
+        const up_timing *t = &r->timing;
+        snprintf(st, sizeof(st),
+                 "decode;dur=%.3f, queue;dur=%.3f, compute;dur=%.3f, encode;dur=%.3f, "
+                 "total;dur=%.3f",
+                 t->decode_ms, t->queue_ms, t->compute_ms, t->encode_ms, t->total_ms);
+        MHD_add_response_header(m, "Server-Timing", st);
+    }
+    return m;
+}
+
+enum MHD_Result up_req_send(up_req *r, up_http_resp *resp, const up_resp_extra *x)
+{
+    struct MHD_Response *m = up_req_build(r, resp, x);
+    up_http_resp_free(resp);
+    if (!m) return MHD_NO;
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    r->queued = 1;
+    return rc;
+}
+
+void up_req_error_body(up_req *r, const up_error *err, up_http_resp *resp)
+{
+    if (r->route.kserve) up_kserve_error_response(err, resp);
+    else up_problem_response(err, r->id, r->path, resp);
+    if (!resp->status) resp->status = up_err_status(err);
+}
+
+enum MHD_Result up_req_send_error(up_req *r, const up_error *err, const up_resp_extra *x)
+{
+    up_http_resp resp;
+    up_http_resp_init(&resp);
+    up_req_error_body(r, err, &resp);
+    return up_req_send(r, &resp, x);
+}
+
+/* ---- request state ---------------------------------------------------- */
+
+static char *dup_header(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return v ? strdup(v) : NULL;
+}
+
+static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    up_req *r = cls;
+    (void)kind;
+    if (r->n_query >= UP_MAX_QUERY) {
+        r->query_overflow = 1;
+        return MHD_NO;
+    }
+    up_kv *kv = &r->query[r->n_query];
+    kv->key = strdup(key ? key : "");
+    kv->value = strdup(value ? value : "");
+    r->n_query++;
+    return (kv->key && kv->value) ? MHD_YES : MHD_NO;
+}
+
+static void req_free(up_req *r)
+{
+    if (r->call_inited) up_call_free(&r->call);
+    if (r->response) MHD_destroy_response(r->response);
+    for (int i = 0; i < r->n_query; i++) {
+        free((char *)r->query[i].key);
+        free((char *)r->query[i].value);
+    }
+    free(r->content_type);
+    free(r->accept);
+    free(r->ihcl);
+    free(r->body);
+    free(r->path);
+    free(r);
+}
+
+static up_req *req_new(up_server *s, struct MHD_Connection *c, const char *url,
+                       const char *method)
+{
+    up_req *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->srv = s;
+    r->conn = c;
+    r->method = method;
+    r->t_arrival = up_now_ns();
+    r->path = strndup(url ? url : "", 2048);
+    if (!r->path) {
+        free(r);
+        return NULL;
+    }
+    up_reqid_make(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id"), r->id);
+    up_route_match(r->path, &r->route);
+    return r;
+}
+
+/* ---- first call: headers only ------------------------------------------ */
+
+/* Record an error answered once the request is complete: answering before
+ * the body is read makes libmicrohttpd close the connection, which is right
+ * only when the body must not be read at all (413, 401: see reject_now). */
+static enum MHD_Result reject(up_req *r, up_err_kind kind, const char *field,
+                              const up_resp_extra *x, const char *fmt, const char *arg)
+{
+    up_error_clear(&r->err);
+    up_errorf(&r->err, kind, field, fmt, arg);
+    r->rejected = 1;
+    if (x) r->reject_extra = *x;
+    return MHD_YES;
+}
+
+static enum MHD_Result reject_now(up_req *r, up_err_kind kind, const char *field,
+                                  const up_resp_extra *x, const char *fmt, const char *arg)
+{
+    reject(r, kind, field, x, fmt, arg);
+    return up_req_send_error(r, &r->err, x);
+}
+
+/* Content-Length and X-Request-Timeout-Ms; the body buffer is allocated
+ * once here when the length is known. */
+static enum MHD_Result prepare_post(up_req *r)
+{
+    const up_config *cfg = &r->srv->cfg;
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    const char *to = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Timeout-Ms");
+    r->timeout_ms = cfg->timeout_ms;
+    if (to) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(to, &end, 10);
+        if (errno || end == to || *end || v < 1 || v > 86400000)
+            return reject(r, UP_E_MALFORMED, "headers.X-Request-Timeout-Ms", NULL,
+                          "expected milliseconds in [1, 86400000], got \"%s\"", to);
+        r->timeout_ms = v;
+        r->timeout_from_header = 1;
+    }
+    if (cl) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (errno || (long long)n > cfg->max_body_bytes || n > (unsigned long long)cfg->max_body_bytes) {
+            up_error e;
+            up_error_clear(&e);
+            up_errorf(&e, UP_E_TOO_LARGE, "body",
+                      "Content-Length %s is over the limit of %lld bytes (--max-body-mb)", cl,
+                      (long long)cfg->max_body_bytes);
+            return up_req_send_error(r, &e, NULL);
+        }
+        if (n > 0 && !(r->body = malloc(n))) {
+            up_error e;
+            up_error_clear(&e);
+            up_errorf(&e, UP_E_OVERLOADED, "body", "cannot allocate %llu bytes for the body", n);
+            return up_req_send_error(r, &e, &(up_resp_extra){.retry_after = "1"});
+        }
+        r->body_cap = n;
+    }
+    r->content_type = dup_header(r->conn, "Content-Type");
+    r->accept = dup_header(r->conn, "Accept");
+    r->ihcl = dup_header(r->conn, "Inference-Header-Content-Length");
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, copy_arg, r);
+    if (r->query_overflow)
+        return reject(r, UP_E_MALFORMED, "query", NULL, "more than %s query parameters", "64");
+    return MHD_YES;
+}
+
+static enum MHD_Result first_call(up_req *r)
+{
+    up_server *s = r->srv;
+    const up_route *rt = &r->route;
+    char msg[96];
+    if (rt->kind == UP_R_NONE)
+        return reject(r, UP_E_NOT_FOUND, "path", NULL, "no route %s (see GET /openapi.yaml)",
+                      r->path);
+    if (!rt->open && s->auth &&
+        !up_auth_check(s->auth, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                            "Authorization")))
+        return reject_now(r, UP_E_UNAUTHORIZED, "headers.Authorization",
+                      &(up_resp_extra){.www_authenticate = 1}, "%s",
+                      "missing or unknown API key (Authorization: Bearer KEY)");
+    if (!up_route_method_ok(rt, r->method)) {
+        snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: %s", r->method,
+                 up_route_allow(rt));
+        return reject(r, UP_E_METHOD, "method", &(up_resp_extra){.allow = up_route_allow(rt)},
+                      "%s", msg);
+    }
+    if (rt->has_op && !rt->op)
+        return reject(r, UP_E_NOT_FOUND, "op", NULL, "unknown op \"%s\" (see GET /v1/ops)",
+                      rt->op_name);
+    if (!rt->is_post) return MHD_YES; /* answered when complete, keeping the connection */
+    if (atomic_load(&s->draining))
+        return reject(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"}, "%s",
+                      "the server is shutting down; retry on another instance");
+    return prepare_post(r);
+}
+
+/* ---- body ------------------------------------------------------------- */
+
+static enum MHD_Result body_append(up_req *r, const char *data, size_t n)
+{
+    size_t max = (size_t)r->srv->cfg.max_body_bytes;
+    r->bytes_in += n;
+    if (n > max - r->body_len) {
+        /* libmicrohttpd cannot answer in the middle of an upload: free the
+         * buffer, drop the rest and answer 413 when the body ends */
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%zu", max);
+        return reject(r, UP_E_TOO_LARGE, "body", NULL,
+                      "the body is over the limit of %s bytes (--max-body-mb)", lim);
+    }
+    if (r->body_len + n > r->body_cap) {
+        /* chunked (or a short Content-Length): grow geometrically */
+        size_t cap = r->body_cap ? r->body_cap : 65536;
+        while (cap < r->body_len + n) cap = cap > max / 2 ? max : cap * 2;
+        char *b = realloc(r->body, cap);
+        if (!b) {
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            return reject(r, UP_E_OVERLOADED, "body", &(up_resp_extra){.retry_after = "1"},
+                          "%s", "out of memory for the body; retry later");
+        }
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, data, n);
+    r->body_len += n;
+    return MHD_YES;
+}
+
+/* ---- MHD callbacks ---------------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    up_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        if (!(r = req_new(cls, conn, url, method))) return MHD_NO;
+        *con_cls = r;
+        up_metrics_in_flight(+1);
+        return first_call(r);
+    }
+    if (r->queued) {
+        /* answered early (413, 404 ...): drop whatever body still comes */
+        r->bytes_in += *upload_data_size;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->job_done) {
+        /* resumed: the worker left the answer here (NULL: out of memory,
+         * close the connection) */
+        if (!r->response) return MHD_NO;
+        enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->status, r->response);
+        MHD_destroy_response(r->response);
+        r->response = NULL;
+        r->queued = 1;
+        return rc;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (r->rejected || !r->route.is_post) {
+            /* not ours to keep: count and drop; a stream far past the body
+             * limit is cut off rather than read forever */
+            r->bytes_in += n;
+            return r->bytes_in / 4 > (uint64_t)r->srv->cfg.max_body_bytes ? MHD_NO : MHD_YES;
+        }
+        return body_append(r, upload_data, n);
+    }
+    if (r->rejected) return up_req_send_error(r, &r->err, &r->reject_extra);
+    if (!r->route.is_post) return up_handle_get(r);
+    return up_op_begin(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    up_req *r = *con_cls;
+    (void)cls;
+    (void)conn;
+    (void)toe; /* a request that got no answer (client gone) logs status 0 */
+    if (!r) return;
+    *con_cls = NULL;
+    int status = r->queued ? r->status : 0;
+    if (status) up_metrics_request(r->route.op ? up_op_index(r->route.op) : -1, status,
+                                   r->bytes_in, r->queued ? r->bytes_out : 0);
+    up_access a = {
+        .method = r->method,
+        .path = r->path,
+        .op = r->route.op ? r->route.op->name : NULL,
+        .request_id = r->id,
+        .status = status,
+        .bytes_in = r->bytes_in,
+        .bytes_out = r->queued ? r->bytes_out : 0,
+        .timing = r->ran_job ? &r->timing : NULL,
+        .total_ms = (double)(up_now_ns() - r->t_arrival) / 1e6,
+    };
+    up_log_access(&a);
+    req_free(r);
+    up_metrics_in_flight(-1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = 0;
+    up_log_event("warn", "libmicrohttpd: %s", msg);
+}
+
+/* ---- life ------------------------------------------------------------- */
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || n > (1 << 22) || fseek(f, 0, SEEK_SET) < 0)
+        goto done;
+    if (!(buf = malloc((size_t)n + 1))) goto done;
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+        goto done;
+    }
+    buf[n] = 0;
+done:
+    fclose(f);
+    return buf;
+}
+
+static int load_tls(up_server *s)
+{
+    if (!s->cfg.tls_cert[0]) return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        up_log_event("error", "--tls-cert: this libmicrohttpd was built without TLS");
+        return -1;
+    }
+    if (!(s->tls_cert_pem = read_file(s->cfg.tls_cert))) {
+        up_log_event("error", "--tls-cert %s: cannot read", s->cfg.tls_cert);
+        return -1;
+    }
+    if (!(s->tls_key_pem = read_file(s->cfg.tls_key))) {
+        up_log_event("error", "--tls-key %s: cannot read", s->cfg.tls_key);
+        return -1;
+    }
+    return 0;
+}
+
+int up_server_start(up_server *s)
+{
+    int auth_err = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    s->listen_fd = -1;
+    s->limits.max_elements = s->cfg.max_elements;
+    s->limits.max_request_elements = s->cfg.max_request_elements;
+    s->limits.max_json_depth = 64;
+    s->limits.max_inputs = 16;
+    s->auth = up_auth_load(s->cfg.api_key_file, &auth_err);
+    if (auth_err || load_tls(s) < 0) return 2;
+    if (s->tls_cert_pem) flags |= MHD_USE_TLS;
+    s->listen_fd = up_listen_open(s->cfg.listen_host, s->cfg.listen_port, s->bound,
+                                  sizeof(s->bound));
+    if (s->listen_fd < 0) return 2;
+    if (!(s->pool = up_pool_create(s->cfg.workers, s->cfg.queue))) {
+        up_log_event("error", "cannot start %d worker threads", s->cfg.workers);
+        return 2;
+    }
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
+        {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.conn_timeout_s, NULL},
+        /* headers plus read buffer per connection: 128 KiB reads large
+         * bodies in fewer calls than the 32 KiB default */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(128 * 1024), NULL},
+        {s->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem},
+        {s->tls_key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                              MHD_OPTION_END);
+    if (!s->mhd) {
+        up_log_event("error", "libmicrohttpd did not start on %s%s", s->bound,
+                     s->tls_cert_pem ? " (check --tls-cert/--tls-key)" : "");
+        return 2;
+    }
+    up_log_event("info", "listening on %s://%s workers=%d queue=%d max_body_mb=%lld",
+                 s->tls_cert_pem ? "https" : "http", s->bound, s->cfg.workers, s->cfg.queue,
+                 (long long)(s->cfg.max_body_bytes >> 20));
+    return 0;
+}
+
+int up_server_drain(up_server *s)
+{
+    atomic_store(&s->draining, 1);
+    if (s->mhd) {
+        MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+            s->listen_fd = -1;
+        }
+    }
+    uint64_t until = up_now_ns() + (uint64_t)s->cfg.drain_timeout_ms * 1000000u;
+    struct timespec nap = {0, 2 * 1000 * 1000};
+    while (up_metrics_in_flight_now() > 0) {
+        if (up_now_ns() > until) return -1;
+        nanosleep(&nap, NULL);
+    }
+    return 0;
+}
+
+void up_server_stop(up_server *s)
+{
+    if (s->mhd) MHD_stop_daemon(s->mhd);
+    s->mhd = NULL;
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    s->listen_fd = -1;
+    up_pool_destroy(s->pool);
+    s->pool = NULL;
+    up_auth_free(s->auth);
+    s->auth = NULL;
+    free(s->tls_cert_pem);
+    free(s->tls_key_pem);
+    s->tls_cert_pem = s->tls_key_pem = NULL;
+}

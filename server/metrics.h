@@ -1,0 +1,32 @@
+/* metrics.h -- Prometheus counters, gauges and latency histograms.
+ *
+ * Everything is a fixed array of relaxed atomics indexed by (op, status) or
+ * (phase, bucket): recording is a handful of atomic adds with no lock and no
+ * allocation, so the hot path pays nothing measurable; GET /metrics sums and
+ * prints them. Label sets are closed (the op table, the contract's statuses),
+ * so the series count is bounded whatever clients send. */
+#ifndef UP_SRV_METRICS_H
+#define UP_SRV_METRICS_H
+
+#include <stdint.h>
+
+#include "../api/api.h"
+
+enum { UP_PHASE_DECODE, UP_PHASE_QUEUE, UP_PHASE_COMPUTE, UP_PHASE_ENCODE, UP_PHASE_TOTAL,
+       UP_PHASE_COUNT };
+
+typedef struct up_gauges {
+    int64_t queue_depth, busy_workers, workers, in_flight, draining;
+} up_gauges;
+
+/* op_index: index in the op table, or -1 for non-op routes. */
+void up_metrics_request(int op_index, int status, uint64_t bytes_in, uint64_t bytes_out);
+/* Phase durations of an op request that ran through the pool. */
+void up_metrics_phases(const up_timing *t);
+void up_metrics_chunks(int64_t n);
+void up_metrics_in_flight(int delta);
+int64_t up_metrics_in_flight_now(void);
+/* The Prometheus text exposition (version 0.0.4). */
+int up_metrics_render(up_buf *out, const up_gauges *g);
+
+#endif

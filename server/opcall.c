@@ -1,0 +1,136 @@
+/* opcall.c -- the op path: body complete -> queued job -> decode, chunks,
+ * encode on workers -> answer, with the connection suspended in between.
+ *
+ * Decode runs on a worker, not on the MHD thread. Measured (README
+ * "Decisions"): decoding a large JSON or .npy body takes milliseconds to
+ * seconds, and MHD's single event thread would stall every other
+ * connection for that long; on a worker it costs nothing extra for small
+ * requests (the job needs a worker anyway) and large bodies decode in
+ * parallel. The price: a full queue answers 503 even to a malformed body.
+ *
+ * Ordering that keeps suspend/resume race-free: reserve a queue slot,
+ * suspend the connection, then submit. The worker resumes only after the
+ * answer is stored in the request, and touches nothing after resuming. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accesslog.h"
+#include "metrics.h"
+#include "request.h"
+
+int up_op_index(const up_op_def *op)
+{
+    for (int i = 0; i < up_op_count(); i++)
+        if (up_op_at(i) == op) return i;
+    return -1;
+}
+
+static double ms(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
+
+/* Worker: the job was taken off the queue in time; decode the request. */
+static void job_start(up_job *j)
+{
+    up_req *r = j->owner;
+    up_http_req hr = {
+        .content_type = r->content_type,
+        .accept = r->accept,
+        .inference_header_length = r->ihcl,
+        .query = r->query,
+        .n_query = r->n_query,
+        .body = r->body,
+        .body_len = r->body_len,
+    };
+    int rc;
+    up_call_init(&r->call);
+    r->call_inited = 1;
+    up_error_clear(&r->err);
+    if (r->route.kind == UP_R_V2_INFER)
+        rc = up_call_decode_kserve(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
+    else
+        rc = up_call_decode_v1(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
+    if (rc < 0) {
+        r->decode_failed = 1;
+        return;
+    }
+    j->plan = &r->call.plan;
+}
+
+static void deadline_error(up_req *r, const up_job *j)
+{
+    up_error_clear(&r->err);
+    up_errorf(&r->err, UP_E_DEADLINE, r->timeout_from_header ? "headers.X-Request-Timeout-Ms" : "timeout",
+              "the deadline of %lld ms passed before the kernel ran (%.1f ms waiting for a "
+              "worker)",
+              (long long)r->timeout_ms, ms(j->t_submit, j->t_start));
+}
+
+/* Worker that finished the job's last chunk (or found it expired, or saw
+ * its decode fail): encode, store the answer, resume the connection. */
+static void job_complete(up_job *j)
+{
+    up_req *r = j->owner;
+    up_http_resp resp;
+    up_resp_extra x = {.server_timing = 1};
+    int failed = 1;
+
+    up_http_resp_init(&resp);
+    r->timing.queue_ms = ms(j->t_submit, j->t_start);
+    r->timing.decode_ms = ms(j->t_start, j->t_decoded);
+    r->timing.compute_ms = ms(j->t_compute_begin, j->t_compute_end);
+    r->ran_job = 1;
+    if (j->expired) deadline_error(r, j);
+    else if (!r->decode_failed) {
+        uint64_t t0 = up_now_ns();
+        /* the time so far; up_call_encode adds its own share to it */
+        r->timing.total_ms = ms(r->t_body, t0);
+        failed = up_call_encode(&r->call, &j->fault, &r->timing, r->id, &resp, &r->err) < 0;
+        if (!r->timing.encode_ms) r->timing.encode_ms = ms(t0, up_now_ns());
+    }
+    if (failed) {
+        up_http_resp_free(&resp);
+        up_http_resp_init(&resp);
+        up_req_error_body(r, &r->err, &resp);
+    }
+    if (failed) r->timing.total_ms = ms(r->t_body, up_now_ns());
+    if (!resp.status) resp.status = 200;
+    up_metrics_chunks(j->n_chunks);
+    up_metrics_phases(&r->timing);
+
+    /* the plan and the body are not needed any more: free them before the
+     * answer goes out, so peak memory is input + output, not more */
+    if (r->call_inited) up_call_free(&r->call);
+    r->call_inited = 0;
+    free(r->body);
+    r->body = NULL;
+
+    r->response = up_req_build(r, &resp, &x);
+    up_http_resp_free(&resp);
+    if (!r->response) {
+        /* out of memory for the response object itself: the connection
+         * is closed by MHD when the handler finds no answer */
+        up_log_event("error", "request %s: cannot build the response", r->id);
+    }
+    r->job_done = 1;
+    MHD_resume_connection(r->conn);
+}
+
+enum MHD_Result up_op_begin(up_req *r)
+{
+    up_server *s = r->srv;
+    r->t_body = up_now_ns();
+    if (up_pool_reserve(s->pool) < 0) {
+        up_error e;
+        up_error_clear(&e);
+        up_errorf(&e, UP_E_OVERLOADED, "queue",
+                  "the job queue is full (%d waiting); retry later", s->cfg.queue);
+        return up_req_send_error(r, &e, &(up_resp_extra){.retry_after = "1"});
+    }
+    r->job.start = job_start;
+    r->job.complete = job_complete;
+    r->job.owner = r;
+    r->job.deadline_ns = r->timeout_ms > 0 ? r->t_arrival + (uint64_t)r->timeout_ms * 1000000u : 0;
+    MHD_suspend_connection(r->conn);
+    up_pool_submit(s->pool, &r->job);
+    return MHD_YES;
+}

@@ -1,0 +1,69 @@
+/* pool.h -- one worker pool shared by every request.
+ *
+ * A job goes through three steps, all on workers so the HTTP event thread
+ * never does tensor-sized work:
+ *   1. waiting in a bounded FIFO (up_pool_submit fails at once when full:
+ *      the caller answers 503);
+ *   2. started by one worker: deadline check (expired -> complete without
+ *      running, 504), then job->start() decodes the request into a plan;
+ *   3. the plan's [0, work_units) is cut into chunks. A small plan runs as
+ *      one chunk on the worker that started it; a large one is published on
+ *      a "running" list where every idle worker takes chunks from it. Chunk
+ *      claims take the pool lock once per chunk (never per element); the
+ *      worker that finishes the last chunk calls job->complete().
+ * Chunks are disjoint ranges, so results do not depend on the worker count. */
+#ifndef UP_SRV_POOL_H
+#define UP_SRV_POOL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../kernels/op.h"
+
+typedef struct up_job up_job;
+
+struct up_job {
+    /* Set by the owner before up_pool_submit. */
+    void (*start)(up_job *j);     /* decode; set j->plan to run, or leave it NULL */
+    void (*complete)(up_job *j);  /* encode and answer; the job is the owner's again */
+    void *owner;
+    uint64_t deadline_ns;         /* monotonic; 0 = none */
+
+    /* Set by start(). */
+    const up_plan *plan;
+
+    /* Results, valid in complete(). */
+    int expired;                  /* deadline passed before it started */
+    up_fault fault;               /* merged over all chunks */
+    uint64_t t_submit, t_start, t_decoded, t_compute_begin, t_compute_end; /* ns */
+    int64_t n_chunks;
+
+    /* Pool-private. */
+    int64_t next_chunk;           /* guarded by the pool lock */
+    atomic_int_fast64_t remaining;
+    up_job *next;
+};
+
+typedef struct up_pool up_pool;
+
+up_pool *up_pool_create(int workers, int queue_cap);
+/* Admission in two steps, so the caller can suspend its connection between
+ * them without a window where a finished job resumes a connection that is
+ * not suspended yet: reserve a queue slot (-1 when the queue is full: answer
+ * 503 at once), then submit into it (never fails). */
+int up_pool_reserve(up_pool *p);
+void up_pool_submit(up_pool *p, up_job *j);
+/* Waits for every queued and running job, then joins the workers. */
+void up_pool_destroy(up_pool *p);
+
+int up_pool_workers(const up_pool *p);
+int64_t up_pool_queue_depth(up_pool *p);
+int64_t up_pool_busy_workers(up_pool *p);
+
+/* How many chunks a plan is cut into for this pool (exposed for tests of
+ * the policy and for metrics). */
+int64_t up_pool_chunks_for(const up_pool *p, const up_plan *plan);
+
+uint64_t up_now_ns(void);
+
+#endif

@@ -1,0 +1,90 @@
+/* request.h -- the state of one HTTP request, from its headers to the
+ * access-log line, shared by the front end (http.c), the GET handlers
+ * (handlers.c) and the op path (opcall.c).
+ *
+ * The request owns its body buffer (the decoded plan may borrow from it),
+ * the decoded call and the job; it is freed when libmicrohttpd reports the
+ * request completed. While its job runs the connection is suspended, so the
+ * MHD thread never touches the request at the same time as a worker. */
+#ifndef UP_SRV_REQUEST_H
+#define UP_SRV_REQUEST_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "../api/api.h"
+#include "pool.h"
+#include "reqid.h"
+#include "routes.h"
+#include "server.h"
+
+#define UP_MAX_QUERY 64
+
+/* Extra headers of one answer. */
+typedef struct up_resp_extra {
+    const char *allow;           /* 405 */
+    const char *retry_after;     /* 503 */
+    int www_authenticate;        /* 401 */
+    int server_timing;           /* op answers: from r->timing */
+} up_resp_extra;
+
+typedef struct up_req {
+    up_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;           /* MHD's string, alive for the request */
+    char *path;                   /* copy, for logs and problem "instance" paths */
+    up_route route;
+    char id[UP_REQID_MAX];
+
+    /* headers and query the api needs, copied at the first call */
+    char *content_type, *accept, *ihcl;
+    up_kv query[UP_MAX_QUERY];
+    int n_query;
+    int query_overflow;
+
+    /* body */
+    char *body;
+    size_t body_len, body_cap;
+    uint64_t bytes_in;            /* received, including discarded bytes */
+
+    /* timing (monotonic ns) */
+    uint64_t t_arrival, t_body;
+    int64_t timeout_ms;           /* 0 = none */
+    int timeout_from_header;
+
+    /* the op path */
+    up_job job;
+    up_call call;
+    int call_inited, decode_failed, ran_job, job_done;
+    up_error err;
+    up_timing timing;
+
+    /* an error found in the headers, answered when the request is complete */
+    int rejected;
+    up_resp_extra reject_extra;
+
+    /* the answer */
+    struct MHD_Response *response; /* built, waiting to be queued */
+    int status, queued;
+    uint64_t bytes_out;
+} up_req;
+
+
+/* Build an MHD response from resp (takes its body) with the standard
+ * headers (X-Request-Id, Content-Type, Connection: close while draining)
+ * and the extras; sets r->status and r->bytes_out. NULL on OOM. */
+struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_extra *x);
+/* Queue a response now (MHD thread only). */
+enum MHD_Result up_req_send(up_req *r, up_http_resp *resp, const up_resp_extra *x);
+/* An error answer in the route's format (problem+json, or KServe's). */
+void up_req_error_body(up_req *r, const up_error *err, up_http_resp *resp);
+enum MHD_Result up_req_send_error(up_req *r, const up_error *err, const up_resp_extra *x);
+
+/* handlers.c: GET routes, answered on the MHD thread (all are small). */
+enum MHD_Result up_handle_get(up_req *r);
+
+/* opcall.c: the op path. Called when the body is complete. */
+enum MHD_Result up_op_begin(up_req *r);
+int up_op_index(const up_op_def *op);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# run.sh -- build every libFuzzer target (clang, -fsanitize=fuzzer,address,
+# undefined) and run each for FUZZ_SECONDS (default 60) on its committed
+# seed corpus. New inputs go to a scratch folder, so the committed seeds do
+# not churn; a crash leaves its input in build/fuzz/ and fails the run.
+# Ends with "N passed, N failed" (one case per target).
+set -u
+cd "$(dirname "$0")/../.."
+secs=${FUZZ_SECONDS:-60}
+out=build/fuzz
+mkdir -p "$out"
+CC=${FUZZ_CC:-clang}
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -I. $(pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+srcs=$(ls api/*.c kernels/*.c)
+libs="$(pkg-config --libs libcjson) -lopenblas -lm -pthread"
+pass=0; fail=0
+for t in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$t" .c)
+    if ! $CC $flags -o "$out/$name" "$t" $srcs $libs; then
+        echo "FAIL $name (build)"; fail=$((fail + 1)); continue
+    fi
+    work=$(mktemp -d)
+    seeds=tests/fuzz/corpus/${name#fuzz_}
+    echo "== $name: ${secs}s"
+    if "$out/$name" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=10 \
+        -artifact_prefix="$out/$name-" -print_final_stats=1 "$work" "$seeds" \
+        >"$out/$name.log" 2>&1; then
+        echo "ok   $name ($(grep -E 'stat::number_of_executed_units' "$out/$name.log" | awk '{print $2}') runs)"
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name"; tail -n 40 "$out/$name.log"; fail=$((fail + 1))
+    fi
+    rm -rf "$work"
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,131 @@
+/* golden.c -- see golden.h. */
+#include "golden.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/convert.h"
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        } else {
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int golden_load(golden_set *g, const char *dir)
+{
+    DIR *d;
+    struct dirent *de;
+    char *names[256];
+    int nn = 0;
+    memset(g, 0, sizeof(*g));
+    if (!dir) dir = getenv("UNPOOLD_GOLDEN_DIR");
+    if (!dir) dir = "tests/golden/cases";
+    if (!(d = opendir(dir))) return -1;
+    while ((de = readdir(d)) && nn < 256) {
+        size_t L = strlen(de->d_name);
+        if (L > 5 && !strcmp(de->d_name + L - 5, ".json")) names[nn++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)nn, sizeof(char *), cmp_str);
+    g->files = calloc((size_t)nn + 1, sizeof(cJSON *));
+    for (int i = 0; i < nn; i++) {
+        char path[1024];
+        size_t len;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        char *text = read_file(path, &len);
+        cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
+        free(text);
+        if (!root) {
+            fprintf(stdout, "    cannot parse %s\n", path);
+            free(names[i]);
+            continue;
+        }
+        g->files[g->n_files++] = root;
+        cJSON *cases = cJSON_GetObjectItemCaseSensitive(root, "cases"), *c;
+        const cJSON *fam = cJSON_GetObjectItemCaseSensitive(root, "family");
+        int nc = cJSON_GetArraySize(cases);
+        g->cases = realloc(g->cases, sizeof(cJSON *) * (size_t)(g->n_cases + nc));
+        g->names = realloc(g->names, sizeof(char *) * (size_t)(g->n_cases + nc));
+        cJSON_ArrayForEach(c, cases) {
+            const cJSON *nm = cJSON_GetObjectItemCaseSensitive(c, "name");
+            char full[256];
+            snprintf(full, sizeof(full), "%s/%s", cJSON_IsString(fam) ? fam->valuestring : names[i],
+                     cJSON_IsString(nm) ? nm->valuestring : "?");
+            g->cases[g->n_cases] = c;
+            g->names[g->n_cases++] = strdup(full);
+        }
+        free(names[i]);
+    }
+    return g->n_files ? 0 : -1;
+}
+
+void golden_free(golden_set *g)
+{
+    for (int i = 0; i < g->n_files; i++) cJSON_Delete(g->files[i]);
+    for (int i = 0; i < g->n_cases; i++) free(g->names[i]);
+    free(g->files);
+    free(g->cases);
+    free(g->names);
+    memset(g, 0, sizeof(*g));
+}
+
+int golden_compare(const up_tensor *got, const up_tensor *expected, double atol, double rtol,
+                   char *why, size_t cap)
+{
+    int64_t n;
+    char a[96], b[96];
+    if (got->dtype != expected->dtype) {
+        snprintf(why, cap, "dtype %s, expected %s", up_dtype_name(got->dtype),
+                 up_dtype_name(expected->dtype));
+        return 0;
+    }
+    if (got->rank != expected->rank ||
+        memcmp(got->shape, expected->shape, sizeof(int64_t) * (size_t)got->rank)) {
+        up_shape_format(a, sizeof(a), got->shape, got->rank);
+        up_shape_format(b, sizeof(b), expected->shape, expected->rank);
+        snprintf(why, cap, "shape %s, expected %s", a, b);
+        return 0;
+    }
+    n = up_tensor_numel(got);
+    for (int64_t i = 0; i < n; i++) {
+        if (up_dtype_is_float(got->dtype)) {
+            double x = up_load_f64(got, i), y = up_load_f64(expected, i);
+            if (isnan(x) && isnan(y)) continue;
+            if (x == y) continue;
+            if (fabs(x - y) <= atol + rtol * fabs(y)) continue;
+            snprintf(why, cap, "element %lld: got %.17g, expected %.17g (atol %g, rtol %g)",
+                     (long long)i, x, y, atol, rtol);
+            return 0;
+        } else {
+            int64_t x = up_load_i64(got, i), y = up_load_i64(expected, i);
+            if (x == y) continue;
+            snprintf(why, cap, "element %lld: got %lld, expected %lld", (long long)i,
+                     (long long)x, (long long)y);
+            return 0;
+        }
+    }
+    return 1;
+}

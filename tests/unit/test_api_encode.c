@@ -1,0 +1,365 @@
+/* test_api_encode.c -- the v1 JSON answer (encode.c, json_encode.c) and
+ * the GET /v1/ops document (ops_doc.c).
+ *
+ * Answers are read back with cJSON and checked field by field; float data
+ * is read back with strtof from the raw text (not through a double) so a
+ * value that does not round-trip exactly is caught. One case encodes a
+ * 1M-element float32 output and prints the throughput. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/api.h"
+#include "api/codecs.h"
+#include "kernels/convert.h"
+#include "tests/support/harness.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_N (1 << 16)
+#else
+#define BIG_N (1 << 20)
+#endif
+
+static const up_limits limits = {.max_elements = 1 << 26, .max_json_depth = 64};
+
+/* POST /v1/ops/{op} with a JSON body, run on this thread, encode. */
+static int run_json(const char *op, const char *body, const char *query_key, const char *query_val,
+                    const char *request_id, up_http_resp *resp, up_error *err)
+{
+    up_call c;
+    up_kv q = {query_key, query_val};
+    up_http_req req = {.content_type = "application/json", .query = &q, .n_query = query_key ? 1 : 0};
+    up_timing t = {.decode_ms = 1, .queue_ms = 2, .compute_ms = 3, .total_ms = 6};
+    up_fault f;
+    int rc = -1;
+    req.body = strdup(body);
+    req.body_len = strlen(body);
+    up_http_resp_init(resp);
+    up_error_clear(err);
+    up_fault_init(&f);
+    if (up_call_decode_v1(&c, up_op_find(op), &req, &limits, err) < 0) goto out;
+    if (query_key && up_call_query(&c, &req, 1, err) < 0) goto out;
+    up_plan_run(&c.plan, 0, c.plan.work_units, &f);
+    rc = up_call_encode(&c, &f, &t, request_id, resp, err);
+out:
+    up_call_free(&c);
+    free(req.body);
+    return rc;
+}
+
+static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+/* The raw text of the "data" array of output `name`, from the answer. */
+static const char *raw_data(const char *body, const char *name)
+{
+    char key[64];
+    const char *p;
+    snprintf(key, sizeof(key), "\"%s\":{", name);
+    p = strstr(body, key);
+    p = p ? strstr(p, "\"data\":[") : NULL;
+    return p ? p + 8 : NULL;
+}
+
+static int shape_is(const cJSON *shape, int rank, const int64_t *want)
+{
+    if (cJSON_GetArraySize(shape) != rank) return 0;
+    for (int i = 0; i < rank; i++)
+        if (cJSON_GetArrayItem(shape, i)->valuedouble != (double)want[i]) return 0;
+    return 1;
+}
+
+static void test_design_example(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": {\"dtype\": \"float32\", \"shape\": [1, 1, 1, 1], "
+                       "\"data\": [4]}, \"indices\": [[[[3]]]]}, "
+                       "\"params\": {\"kernel_size\": 2, \"stride\": 2}}";
+    CHECK(run_json("max_unpool", body, NULL, NULL, "req-1", &r, &err) == 0);
+    CHECK(r.status == 200);
+    CHECK(r.content_type && strcmp(r.content_type, "application/json") == 0);
+    const char *want = "{\"op\":\"max_unpool\",\"request_id\":\"req-1\",\"outputs\":"
+                       "{\"y\":{\"dtype\":\"float32\",\"shape\":[1,1,2,2],"
+                       "\"data\":[0,0,0,4]}},\"timing\":{";
+    CHECKF(r.body.data && strncmp(r.body.data, want, strlen(want)) == 0, "got %s",
+           r.body.data ? r.body.data : "(null)");
+    cJSON *j = cJSON_Parse(r.body.data);
+    CHECK(j != NULL);
+    const cJSON *t = get(j, "timing");
+    CHECK(cJSON_IsObject(t));
+    const char *names[] = {"decode_ms", "queue_ms", "compute_ms", "encode_ms", "total_ms"};
+    for (int i = 0; i < 5; i++) CHECK(cJSON_IsNumber(get(t, names[i])));
+    /* the caller's phases are kept; encode is added to the total */
+    CHECK(get(t, "decode_ms")->valuedouble == 1 && get(t, "compute_ms")->valuedouble == 3);
+    CHECK(get(t, "encode_ms")->valuedouble >= 0);
+    CHECK(fabs(get(t, "total_ms")->valuedouble - 6 - get(t, "encode_ms")->valuedouble) < 0.0015);
+    /* timing is the last member */
+    CHECK(j && j->child && j->child->next && !strcmp(cJSON_GetArrayItem(j, 3)->string, "timing"));
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+static void test_pool_two_outputs(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": [[[[1, 2], [3, 4]]]]}, \"params\": {\"kernel_size\": 2}}";
+    CHECK(run_json("max_pool", body, NULL, NULL, "a", &r, &err) == 0);
+    cJSON *j = cJSON_Parse(r.body.data);
+    const cJSON *o = get(j, "outputs");
+    CHECK(cJSON_GetArraySize(o) == 2);
+    CHECK(!strcmp(get(get(o, "indices"), "dtype")->valuestring, "int64"));
+    CHECK(get(get(o, "indices"), "data")->child->valuedouble == 3);
+    CHECK(get(get(o, "y"), "data")->child->valuedouble == 4);
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+
+    /* ?output=indices: only that one */
+    CHECK(run_json("max_pool", body, "output", "indices", "a", &r, &err) == 0);
+    j = cJSON_Parse(r.body.data);
+    o = get(j, "outputs");
+    CHECK(cJSON_GetArraySize(o) == 1 && get(o, "indices") && !get(o, "y"));
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+static void test_fault_is_422(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": [[[[4]]]], \"indices\": [[[[7]]]]}, "
+                       "\"params\": {\"kernel_size\": 2}}";
+    CHECK(run_json("max_unpool", body, NULL, NULL, "a", &r, &err) < 0);
+    CHECK(err.kind == UP_E_INVALID);
+    CHECK(up_err_status(&err) == 422);
+    CHECK(err.n >= 1 && !strcmp(err.items[0].field, "inputs.indices"));
+    CHECK(err.n >= 1 && strstr(err.items[0].message, "7") != NULL);
+    up_http_resp_free(&r);
+}
+
+static void test_b64_output(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": {\"dtype\": \"float64\", \"shape\": [1, 1, 2], "
+                       "\"data\": [0.1, -2.5]}}, \"params\": {\"scale_factor\": 2}}";
+    CHECK(run_json("nearest_unpool", body, "output_format", "b64", "a", &r, &err) == 0);
+    cJSON *j = cJSON_Parse(r.body.data);
+    const cJSON *y = get(get(j, "outputs"), "y");
+    CHECK(!strcmp(get(y, "dtype")->valuestring, "float64"));
+    CHECK(get(y, "data") == NULL);
+    const cJSON *b = get(y, "data_b64");
+    CHECK(cJSON_IsString(b));
+    if (cJSON_IsString(b)) {
+        double v[4];
+        size_t n = strlen(b->valuestring);
+        CHECK(n == 44);
+        CHECK(up_b64_decode(b->valuestring, n, (unsigned char *)v) == 32);
+        CHECK(v[0] == 0.1 && v[1] == 0.1 && v[2] == -2.5 && v[3] == -2.5);
+    }
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+/* NaN and infinities are JSON strings; half types print their own
+ * shortest text. */
+static void test_specials_and_halves(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": {\"dtype\": \"float32\", \"shape\": [1, 1, 4], "
+                       "\"data\": [\"NaN\", \"Infinity\", \"-Infinity\", -0.0]}}, "
+                       "\"params\": {\"scale_factor\": 1}}";
+    CHECK(run_json("nearest_unpool", body, NULL, NULL, "a", &r, &err) == 0);
+    CHECK(r.body.data && strstr(r.body.data, "\"data\":[\"NaN\",\"Infinity\",\"-Infinity\",-0.0]"));
+    up_http_resp_free(&r);
+
+    /* float16(0.1) and bfloat16(0.1) print as 0.1, not as their float32 value */
+    uint16_t h = up_f32_to_f16(0.1f), bf = up_f32_to_bf16(0.1f);
+    char b64[16], req[256];
+    up_b64_encode((const unsigned char *)&h, 2, b64);
+    snprintf(req, sizeof(req),
+             "{\"inputs\": {\"x\": {\"dtype\": \"float16\", \"shape\": [1, 1, 1], \"data_b64\": \"%s\"}}, "
+             "\"params\": {\"scale_factor\": 2}}", b64);
+    CHECK(run_json("nearest_unpool", req, NULL, NULL, "a", &r, &err) == 0);
+    CHECK(r.body.data && strstr(r.body.data, "\"dtype\":\"float16\",\"shape\":[1,1,2],\"data\":[0.1,0.1]"));
+    up_http_resp_free(&r);
+    up_b64_encode((const unsigned char *)&bf, 2, b64);
+    snprintf(req, sizeof(req),
+             "{\"inputs\": {\"x\": {\"dtype\": \"bfloat16\", \"shape\": [1, 1, 1], \"data_b64\": \"%s\"}}, "
+             "\"params\": {\"scale_factor\": 1}}", b64);
+    CHECK(run_json("nearest_unpool", req, NULL, NULL, "a", &r, &err) == 0);
+    CHECK(r.body.data && strstr(r.body.data, "\"dtype\":\"bfloat16\",\"shape\":[1,1,1],\"data\":[0.1]"));
+    up_http_resp_free(&r);
+}
+
+static void test_channels_last(void)
+{
+    up_http_resp r;
+    up_error err;
+    /* (N, W, C) = (1, 2, 2): channel 0 = [1, 2], channel 1 = [10, 20] */
+    const char *body = "{\"inputs\": {\"x\": [[[1, 10], [2, 20]]]}, "
+                       "\"params\": {\"scale_factor\": 2, \"layout\": \"channels_last\"}}";
+    const int64_t shape[] = {1, 4, 2};
+    CHECK(run_json("nearest_unpool", body, NULL, NULL, "a", &r, &err) == 0);
+    cJSON *j = cJSON_Parse(r.body.data);
+    const cJSON *y = get(get(j, "outputs"), "y");
+    CHECK(shape_is(get(y, "shape"), 3, shape));
+    CHECK(r.body.data && strstr(r.body.data, "\"data\":[1,10,1,10,2,20,2,20]"));
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+/* A request id may hold anything the client sent: the answer stays valid
+ * JSON. */
+static void test_request_id_escaped(void)
+{
+    up_http_resp r;
+    up_error err;
+    const char *body = "{\"inputs\": {\"x\": [[[1]]]}, \"params\": {\"scale_factor\": 1}}";
+    CHECK(run_json("nearest_unpool", body, NULL, NULL, "a\"b\\c\n\x01\xff\xc3\xa9", &r, &err) == 0);
+    cJSON *j = cJSON_Parse(r.body.data);
+    CHECK(j != NULL);
+    CHECK(j && !strcmp(get(j, "request_id")->valuestring, "a\"b\\c\n\x01\xef\xbf\xbd\xc3\xa9"));
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A big float32 output straight through up_json_encode_call: every value
+ * reads back exactly with strtof, and the throughput is printed. */
+static void test_big_output(void)
+{
+    up_call c;
+    up_http_resp r;
+    up_error err;
+    up_timing t = {0};
+    const int64_t shape[] = {1, 4, BIG_N / 4};
+    uint64_t s = 12345;
+    up_call_init(&c);
+    up_plan_init(&c.plan, up_op_find("nearest_unpool"));
+    up_http_resp_init(&r);
+    up_error_clear(&err);
+    CHECK(up_tensor_alloc(&c.plan.result[0], UP_F32, 3, shape) == 0);
+    float *v = c.plan.result[0].data;
+    for (int i = 0; i < BIG_N; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        v[i] = (float)((double)(int64_t)s / 9.2e18 * (i % 3 ? 1.0 : 1e4));
+    }
+    double t0 = now_s();
+    CHECK(up_json_encode_call(&c, &t, "big", &r, &err) == 0);
+    double el = now_s() - t0;
+    printf("    json encode: %d float32 in %.1f ms: %.0f MB/s of JSON, %.1f ns/value\n", BIG_N,
+           el * 1e3, (double)r.body.len / el / 1e6, el * 1e9 / BIG_N);
+    CHECK(t.encode_ms > 0 && fabs(t.encode_ms - t.total_ms) < 1e-9);
+    const char *p = raw_data(r.body.data, "y");
+    int bad = 0;
+    for (int i = 0; p && i < BIG_N; i++) {
+        char *end;
+        float f = strtof(p, &end);
+        if (memcmp(&f, &v[i], 4) != 0 && bad++ < 3)
+            printf("    value %d: text \"%.20s\" != %.9g\n", i, p, (double)v[i]);
+        p = end + 1; /* the comma (or the closing bracket) */
+    }
+    CHECK(p != NULL);
+    CHECK(bad == 0);
+    up_http_resp_free(&r);
+    up_call_free(&c);
+}
+
+static void test_empty_output(void)
+{
+    up_call c;
+    up_http_resp r;
+    up_error err;
+    up_timing t = {0};
+    const int64_t shape[] = {0, 1, 3};
+    up_call_init(&c);
+    up_plan_init(&c.plan, up_op_find("nearest_unpool"));
+    up_http_resp_init(&r);
+    CHECK(up_tensor_alloc(&c.plan.result[0], UP_F32, 3, shape) == 0);
+    CHECK(up_json_encode_call(&c, &t, NULL, &r, &err) == 0);
+    CHECK(r.body.data && strstr(r.body.data, "\"request_id\":null,") != NULL);
+    CHECK(r.body.data && strstr(r.body.data, "\"shape\":[0,1,3],\"data\":[]}") != NULL);
+    up_http_resp_free(&r);
+    up_call_free(&c);
+}
+
+/* ---- GET /v1/ops ---- */
+
+static const cJSON *find_named(const cJSON *arr, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const cJSON *n = get(e, "name");
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, name)) return e;
+    }
+    return NULL;
+}
+
+static void test_ops_document(void)
+{
+    up_http_resp r;
+    up_http_resp_init(&r);
+    CHECK(up_ops_document(&r) == 0);
+    CHECK(r.status == 200 && r.content_type && !strcmp(r.content_type, "application/json"));
+    cJSON *j = cJSON_Parse(r.body.data);
+    const cJSON *ops = get(j, "ops");
+    CHECK(cJSON_GetArraySize(ops) == up_op_count());
+    /* every op of the registry, with every input, output and param */
+    for (int i = 0; i < up_op_count(); i++) {
+        const up_op_def *def = up_op_at(i);
+        const cJSON *o = find_named(ops, def->name);
+        CHECKF(o != NULL, "op %s missing", def->name);
+        if (!o) continue;
+        CHECK(cJSON_GetArraySize(get(o, "inputs")) == def->n_inputs);
+        CHECK(cJSON_GetArraySize(get(o, "outputs")) == def->n_outputs);
+        CHECK(cJSON_GetArraySize(get(o, "params")) == def->n_params);
+        CHECK(cJSON_GetArraySize(get(o, "spatial_dims")) == def->max_spatial - def->min_spatial + 1);
+        for (int k = 0; k < def->n_params; k++)
+            CHECK(find_named(get(o, "params"), def->params[k].name) != NULL);
+        CHECK(cJSON_IsString(get(o, "summary")) && cJSON_IsString(get(o, "semantics")));
+    }
+    const cJSON *mu = find_named(ops, "max_unpool");
+    const cJSON *stride = find_named(get(mu, "params"), "stride");
+    CHECK(cJSON_IsNull(get(stride, "default")) && !strcmp(get(stride, "default_from")->valuestring, "kernel_size"));
+    CHECK(!strcmp(get(find_named(get(mu, "params"), "kernel_size"), "type")->valuestring, "spatial_int"));
+    CHECK(get(find_named(get(mu, "params"), "padding"), "default")->valuedouble == 0);
+    const cJSON *il = find_named(get(mu, "params"), "index_layout");
+    CHECK(cJSON_GetArraySize(get(il, "choices")) == 4 && !strcmp(get(il, "default")->valuestring, "plane"));
+    const cJSON *ind = find_named(get(mu, "inputs"), "indices");
+    CHECK(cJSON_IsFalse(get(ind, "required")) && !strcmp(get(ind, "kind")->valuestring, "indices"));
+    CHECK(!strcmp(get(ind, "dtypes")->child->valuestring, "int64"));
+    const cJSON *mp = find_named(ops, "max_pool");
+    CHECK(cJSON_IsFalse(get(find_named(get(mp, "params"), "ceil_mode"), "default")));
+    CHECK(!strcmp(get(find_named(get(mp, "outputs"), "indices"), "dtypes")->child->valuestring, "int64"));
+    const cJSON *fmp = find_named(ops, "fractional_max_pool");
+    CHECK(cJSON_GetArraySize(get(fmp, "spatial_dims")) == 2 && get(fmp, "spatial_dims")->child->valuedouble == 2);
+    cJSON_Delete(j);
+    up_http_resp_free(&r);
+}
+
+int main(void)
+{
+    RUN(test_design_example);
+    RUN(test_pool_two_outputs);
+    RUN(test_fault_is_422);
+    RUN(test_b64_output);
+    RUN(test_specials_and_halves);
+    RUN(test_channels_last);
+    RUN(test_request_id_escaped);
+    RUN(test_big_output);
+    RUN(test_empty_output);
+    RUN(test_ops_document);
+    return th_summary();
+}
