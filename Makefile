@@ -51,6 +51,9 @@ $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# openapi.S embeds openapi.yaml with .incbin, which -MMD does not track.
+$(BUILD)/server/openapi.o: openapi.yaml
+
 # Objects are linked directly (not through the archives) so every object
 # file is in every binary, whatever references it.
 LIB_OBJ = $(API_OBJ) $(KERNEL_OBJ)

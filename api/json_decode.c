@@ -36,7 +36,7 @@ static int json_depth(const char *s, size_t n, int limit)
     return max;
 }
 
-/* A JSON number (or NaN/Infinity spelled as a string, or null for NaN). */
+/* A JSON number (or NaN/Infinity spelled as a string, null for NaN, true/false). */
 static int json_number(const cJSON *v, double *out)
 {
     if (cJSON_IsNumber(v)) {
@@ -45,6 +45,10 @@ static int json_number(const cJSON *v, double *out)
     }
     if (cJSON_IsNull(v)) {
         *out = NAN;
+        return 0;
+    }
+    if (cJSON_IsBool(v)) { /* NumPy's tolist() of a bool tensor */
+        *out = cJSON_IsTrue(v);
         return 0;
     }
     if (cJSON_IsString(v)) {

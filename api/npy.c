@@ -210,6 +210,32 @@ static void swap_bytes(unsigned char *dst, const unsigned char *src, size_t es)
     for (size_t k = 0; k < es; k++) dst[k] = src[es - 1 - k];
 }
 
+/* n contiguous big-endian elements: the compiler turns these loops into
+ * bswap/vector shuffles, several times faster than swap_bytes per element. */
+static void swap_run(unsigned char *dst, const unsigned char *src, int64_t n, size_t es)
+{
+    for (int64_t i = 0; i < n; i++, dst += es, src += es) {
+        if (es == 2) {
+            uint16_t v;
+            memcpy(&v, src, 2);
+            v = __builtin_bswap16(v);
+            memcpy(dst, &v, 2);
+        } else if (es == 4) {
+            uint32_t v;
+            memcpy(&v, src, 4);
+            v = __builtin_bswap32(v);
+            memcpy(dst, &v, 4);
+        } else if (es == 8) {
+            uint64_t v;
+            memcpy(&v, src, 8);
+            v = __builtin_bswap64(v);
+            memcpy(dst, &v, 8);
+        } else {
+            swap_bytes(dst, src, es);
+        }
+    }
+}
+
 /* Owned C-order, little-endian copy of a Fortran-order and/or big-endian
  * payload. Walks the destination in C order and finds each source element
  * through the Fortran strides (first dim fastest). */
@@ -222,6 +248,13 @@ static int rewrite_payload(up_tensor *t, const unsigned char *src, const npy_hea
     if (up_tensor_alloc(t, dt, h->rank, h->shape) < 0) return -1;
     dst = t->data;
     n = up_tensor_numel(t);
+    if (!h->fortran) {
+        if (swap)
+            swap_run(dst, src, n, es);
+        else
+            memcpy(dst, src, (size_t)n * es);
+        return 0;
+    }
     for (int d = 0; d < h->rank; d++) fstride[d] = d ? fstride[d - 1] * h->shape[d - 1] : 1;
     for (int64_t i = 0; i < n; i++) {
         int64_t off = i;

@@ -6,10 +6,10 @@
  * the kernel produced, and 0.1f prints as 0.1, not 0.100000001490116.
  *
  * Spelling (JavaScript's Number.prototype.toString rules): integral values
- * without a fraction ("4"), plain decimals while the exponent is in
- * [-7, 21) ("0.000123", "1234.5"), otherwise exponent form ("1e-07" is
- * written "1e-7", "3.4028235e+38"). Negative zero is "-0.0" so parsers that
- * turn "-0" into the integer 0 (Python's json) keep the sign.
+ * without a fraction ("4"), plain decimals for magnitudes in [1e-6, 1e21)
+ * ("0.000123", "1234.5"), exponent form outside ("1e-7", "3.4028235e+38").
+ * Negative zero is "-0.0" so parsers that turn "-0" into the integer 0
+ * (Python's json) keep the sign.
  *
  * JSON has no NaN or infinity. They are written as the JSON strings "NaN",
  * "Infinity" and "-Infinity": valid JSON for every parser, the same words

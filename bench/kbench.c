@@ -18,7 +18,8 @@
  *
  * Output: one tab-separated line per row for bench/report.py:
  *   unpoold <case> <variant> <median_ms> <min_ms> <kernel_median_ms> <gflops>
- * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-l] */
+ * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-C cache-MiB] [-l]
+ * (-C sets bigbuf.c's cache limit; -C 0 shows what huge pages alone give). */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "kernels/bigbuf.h"
 #include "kernels/op.h"
 #include "server/pool.h"
 
@@ -121,7 +123,7 @@ static const bcase cases[] = {
     {"max_pool2d", OP_POOL, UP_F32, 4, {8, 64, 256, 256}, 0, 2},
     {"max_pool2d", OP_POOL, UP_F64, 4, {8, 64, 256, 256}, 0, 2},
     {"max_pool1d", OP_POOL, UP_F32, 3, {8, 64, 65536}, 0, 2},
-    {"max_pool3d", OP_POOL, UP_F32, 5, {8, 64, 32, 64, 64}, 0, 2},
+    {"max_pool3d", OP_POOL, UP_F32, 5, {8, 64, 16, 64, 64}, 0, 2},
     {"max_pool2d_small", OP_POOL, UP_F32, 4, {1, 1, 4, 4}, 0, 2},
     {"conv_transpose2d", OP_CONVT, UP_F32, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose2d", OP_CONVT, UP_F64, 4, {8, 64, 64, 64}, 32, 4},
@@ -445,12 +447,14 @@ static void bench_alloc(int reps)
         a = now_s(); /* glibc malloc: a fresh mmap, 4 KiB faults */
         m = aligned_alloc(64, n);
         memset(m, 0, n);
+        __asm__ volatile("" : : "r"(m) : "memory"); /* keep the stores */
         free(m);
         if (r >= 0) t[0][r] = now_s() - a;
         a = now_s(); /* mmap + MADV_HUGEPAGE: 2 MiB faults */
         m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         madvise(m, n, MADV_HUGEPAGE);
         memset(m, 0, n);
+        __asm__ volatile("" : : "r"(m) : "memory");
         munmap(m, n);
         if (r >= 0) t[1][r] = now_s() - a;
         if (!keep) {
@@ -469,24 +473,26 @@ static void bench_alloc(int reps)
 
 int main(int argc, char **argv)
 {
-    int workers = 2, reps = 7, opt;
+    int workers = 2, reps = 7, opt, cache_mb = -1;
     const char *only = NULL;
     up_pool *pool;
-    while ((opt = getopt(argc, argv, "w:r:c:l")) != -1) {
+    while ((opt = getopt(argc, argv, "w:r:c:C:l")) != -1) {
         switch (opt) {
         case 'w': workers = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
         case 'c': only = optarg; break;
+        case 'C': cache_mb = atoi(optarg); break;
         case 'l':
             for (int i = 0; i < N_CASES; i++)
                 printf("%s_%s\n", cases[i].name, cases[i].dt == UP_F64 ? "f64" : "f32");
             return 0;
         default:
-            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-l]\n");
+            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-l]\n");
             return 2;
         }
     }
     if (workers < 1 || reps < 1) return 2;
+    if (cache_mb >= 0) up_bigbuf_set_cache_limit((size_t)cache_mb << 20);
     pool = up_pool_create(workers, 16);
     if (!pool) return 1;
     for (int i = 0; i < N_CASES; i++) {
@@ -494,7 +500,8 @@ int main(int argc, char **argv)
         snprintf(full, sizeof(full), "%s_%s", cases[i].name,
                  cases[i].dt == UP_F64 ? "f64" : "f32");
         if (only && !strstr(full, only)) continue;
-        bench_case(pool, &cases[i], reps, workers == 1 ? "w1" : "pool");
+        bench_case(pool, &cases[i], reps,
+                   cache_mb == 0 ? "nocache" : workers == 1 ? "w1" : "pool");
     }
     if (!only || strstr("floor", only)) bench_floor(pool, reps);
     if (!only || strstr("alloc", only)) bench_alloc(reps);

@@ -363,16 +363,17 @@ def run_malformed(url, client):
         check("malformed_" + name, one)
 
     def kserve_malformed():
+        head = (b'{"inputs":[{"name":"x","shape":[100],"datatype":"FP32",'
+                b'"parameters":{"binary_data_size":400}}]}')
         req = urllib.request.Request("http://%s/v2/models/max_unpool/infer" % url,
-                                     data=b'{"inputs":[{"name":"x","shape":[1],"datatype":"FP32",'
-                                          b'"parameters":{"binary_data_size":400}}]}\x00\x00',
-                                     method="POST")
-        req.add_header("Inference-Header-Content-Length", "85")
+                                     data=head + b"\x00" * 8, method="POST")
+        req.add_header("Inference-Header-Content-Length", str(len(head)))
         try:
             urllib.request.urlopen(req, timeout=10)
         except urllib.error.HTTPError as e:
+            out = e.read()
             _assert(e.code == 400, e.code)
-            _assert(b'"error"' in e.read())
+            _assert(b'"error"' in out and b"past the end" in out, out)
             return
         raise AssertionError("no error")
     check("malformed_kserve_binary_size_past_end", kserve_malformed)

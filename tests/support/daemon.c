@@ -70,12 +70,13 @@ char *th_daemon_read_log(const th_daemon *d)
     return buf;
 }
 
-/* "listening on http://127.0.0.1:PORT" or https:// */
-static int find_port(const th_daemon *d)
+/* "listening on http://127.0.0.1:PORT" or https://; *tls set for https. */
+static int find_port(const th_daemon *d, int *tls)
 {
     char *log = th_daemon_read_log(d);
     int port = -1;
     const char *p = log ? strstr(log, "listening on ") : NULL;
+    if (p) *tls = strncmp(p + 13, "https:", 6) == 0;
     if (p && (p = strstr(p, "127.0.0.1:"))) port = atoi(p + 10);
     free(log);
     return port;
@@ -122,9 +123,12 @@ int th_daemon_start(th_daemon *d, const char *const *args)
             th_daemon_dump_log(d);
             return -1;
         }
-        if (d->port <= 0) d->port = find_port(d);
-        if (d->port > 0 && healthy(d->port)) {
-            snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+        int tls = 0;
+        if (d->port <= 0) d->port = find_port(d, &tls);
+        /* the line is written once libmicrohttpd accepts; the plain-HTTP
+         * probe cannot speak TLS, so an HTTPS daemon is taken at its word */
+        if (d->port > 0 && (tls || healthy(d->port))) {
+            snprintf(d->base, sizeof(d->base), "%s://127.0.0.1:%d", tls ? "https" : "http", d->port);
             return 0;
         }
         nap_ms(10);

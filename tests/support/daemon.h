@@ -13,7 +13,7 @@
 typedef struct th_daemon {
     pid_t pid;
     int port;
-    char base[64];        /* "http://127.0.0.1:PORT" */
+    char base[64];        /* "http://127.0.0.1:PORT" (https:// with --tls-cert) */
     char log_path[64];
 } th_daemon;
 

@@ -1,0 +1,150 @@
+"""report.py -- turn bench/run.sh's results.tsv into the table `make bench`
+prints: medians side by side, the ratios the performance targets are stated
+in, and a PASS/FAIL line per target (all from this one run).
+
+Input lines (tab-separated), written by kbench, torch_ref.py, http_big.py
+and run.sh:
+    unpoold <case> <variant> <median_ms> <min_ms> <kernel_ms> <gflops>
+    torch   <case> ref       <median_ms> <min_ms> <median_ms> <gflops>
+    http    <row>  <impl>    <values...>
+Usage: report.py results.tsv
+"""
+import statistics
+import sys
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) >= 3:
+                rows.append(parts)
+    return rows
+
+
+def main():
+    rows = load(sys.argv[1])
+    ours, ref, http = {}, {}, {}
+    for r in rows:
+        if r[0] == "unpoold":
+            ours[(r[1], r[2])] = [float(v) for v in r[3:]]
+        elif r[0] == "torch":
+            ref[r[1]] = [float(v) for v in r[3:]]
+        elif r[0] == "http":
+            http.setdefault((r[1], r[2]), []).append(r[3:])
+    targets = []
+
+    def target(label, ok, detail):
+        targets.append((label, ok, detail))
+
+    floor = min((ours[k][0] for k in ours if k[1].startswith("floor_")), default=None)
+    print("== kernels, timed as the server runs them (plan prepare + output allocation +")
+    print("   kernel over all workers); ms are medians; 'kernel' is the compute phase alone")
+    print("%-24s %9s %9s %9s %8s %9s %8s" % ("case", "unpoold", "kernel", "pytorch",
+                                             "x torch", "k/floor", "GFLOP/s"))
+    cases = []
+    for (case, variant) in ours:
+        if variant == "pool" and case not in cases:
+            cases.append(case)
+    for case in cases:
+        t, _, k, gf = ours[(case, "pool")]
+        tr = ref.get(case)
+        speed = tr[0] / t if tr else None
+        is_unpool = case.startswith(("max_unpool", "nearest", "fmu")) and "small" not in case
+        kf = k / floor if floor and is_unpool else None
+        gfs = "%.1f / %.1f" % (gf, tr[3]) if gf else ""
+        print("%-24s %9.3f %9.3f %9s %8s %9s %8s" % (
+            case, t, k, "%.3f" % tr[0] if tr else "-", "%.2fx" % speed if speed else "-",
+            "%.2f" % kf if kf else "", gfs))
+        if case in ("max_unpool2d_f32", "nearest2d_f32", "fmu2d_f32") and tr:
+            target("%s >= 3x PyTorch" % case, speed >= 3.0, "%.2fx" % speed)
+            if kf:
+                target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
+        if case == "max_pool2d_f32" and tr:
+            target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
+        if case == "conv_transpose2d_f32" and tr:
+            target("conv_transpose2d_f32 >= 1.2x PyTorch GFLOP/s", gf >= 1.2 * tr[3],
+                   "%.1f vs %.1f GFLOP/s (%.2fx)" % (gf, tr[3], gf / tr[3]))
+
+    print()
+    print("== floor: plain zero-and-scatter over max_unpool2d_f32's bytes, prefaulted output")
+    for (case, variant), v in sorted(ours.items()):
+        if variant.startswith("floor_"):
+            print("   %-16s %8.3f ms" % (variant, v[0]))
+    print("   floor = best of them: %.3f ms" % floor if floor else "   (no floor rows)")
+
+    print()
+    print("== one big request: W workers vs 1 worker, and the buffer cache off (huge pages only)")
+    print("%-24s %9s %9s %8s %12s" % ("case", "W", "W=1", "speedup", "no cache"))
+    for case in cases:
+        if (case, "w1") not in ours:
+            continue
+        tw, t1 = ours[(case, "pool")][0], ours[(case, "w1")][0]
+        nc = ours.get((case, "nocache"))
+        print("%-24s %9.3f %9.3f %7.2fx %12s" % (case, tw, t1, t1 / tw,
+                                                 "%.3f" % nc[0] if nc else "-"))
+        if case in ("max_unpool2d_f32", "conv_transpose2d_f32"):
+            target("%s W >= 1.7x W=1" % case, t1 / tw >= 1.7, "%.2fx" % (t1 / tw))
+
+    print()
+    print("== what a fresh 128 MiB output costs (allocate + memset + free)")
+    for (case, variant), v in sorted(ours.items()):
+        if case.startswith("alloc"):
+            print("   %-16s %8.3f ms" % (variant, v[0]))
+
+    big = http.get(("big_safetensors_max_unpool", "unpoold"))
+    npy = http.get(("big_npy_nearest", "unpoold"))
+    if big or npy:
+        print()
+        print("== large binary requests over HTTP (Server-Timing medians, ms)")
+        print("%-30s %8s %8s %8s %8s %8s %12s" % ("request", "decode", "queue", "compute",
+                                                 "encode", "total", "dec+enc %"))
+        for name, v in (("safetensors max_unpool 64MiB", big), ("npy nearest x2 64MiB", npy)):
+            if not v:
+                continue
+            d = [float(x) for x in v[0]]
+            print("%-30s %8.2f %8.2f %8.2f %8.2f %8.2f %11.1f%%" % (name, *d[:5], d[5] * 100))
+            target("%s decode+encode < 20%%" % name, d[5] < 0.20, "%.1f%%" % (d[5] * 100))
+    rss = http.get(("rss_big_request", "unpoold"))
+    if rss:
+        idle, peak, inp, out = (int(x) for x in rss[0])
+        bound = (inp + out) * 1.10
+        print()
+        print("== daemon RSS, big safetensors request: idle %.0f MiB, peak %.0f MiB, growth %.0f MiB;"
+              % (idle / 1024, peak / 1024, (peak - idle) / 1024))
+        print("   input %.0f MiB + output %.0f MiB + 10%% = %.0f MiB allowed"
+              % (inp / 1024, out / 1024, bound / 1024))
+        target("peak RSS growth <= input + output + 10%", peak - idle <= bound,
+               "%.0f MiB vs %.0f MiB" % ((peak - idle) / 1024, bound / 1024))
+
+    wrk = {t: http.get(("wrk_small", t)) for t in ("bare", "unpoold")}
+    if wrk["bare"] and wrk["unpoold"]:
+        print()
+        print("== small JSON max_unpool (1,1,4,4), keep-alive, wrk -t2 -c64; medians of %d rounds"
+              % len(wrk["bare"]))
+        med = {}
+        for t, v in wrk.items():
+            rps = statistics.median(float(x[0]) for x in v)
+            p50 = statistics.median(float(x[1]) for x in v)
+            p99 = statistics.median(float(x[2]) for x in v)
+            bad = sum(int(x[3]) for x in v)
+            med[t] = (rps, p99)
+            print("   %-8s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms   non-2xx %d"
+                  % (t, rps, p50, p99, bad))
+        r = med["unpoold"][0] / med["bare"][0]
+        q = med["unpoold"][1] / med["bare"][1]
+        print("   unpoold / bare: %.0f%% of the requests/s, p99 %.2fx" % (r * 100, q))
+        target("small HTTP >= 60% of bare req/s", r >= 0.60, "%.0f%%" % (r * 100))
+        target("small HTTP p99 <= 1.5x bare", q <= 1.5, "%.2fx" % q)
+
+    print()
+    print("== targets (this run)")
+    for label, ok, detail in targets:
+        print("   %-4s %-48s %s" % ("PASS" if ok else "FAIL", label, detail))
+    npass = sum(1 for t in targets if t[1])
+    print("   %d of %d targets hold" % (npass, len(targets)))
+
+
+if __name__ == "__main__":
+    main()

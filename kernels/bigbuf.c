@@ -1,0 +1,183 @@
+/* bigbuf.c -- large buffers: huge-page mappings plus a small cache of freed
+ * blocks (see bigbuf.h for why).
+ *
+ * Two small tables under one mutex: the live blocks handed out (so a free
+ * can tell ours from malloc's without reading memory around the pointer) and
+ * the cached free blocks. A few large tensors per request means a few table
+ * scans per request; frees of small tensors skip the lock while no large
+ * block is live. Unmapping (milliseconds for a big block) happens after the
+ * lock is dropped.
+ *
+ * Reuse policy: the smallest cached block that holds the request and is at
+ * most twice its size (a small tensor must not pin a huge block); on free,
+ * the oldest blocks are evicted until the new one fits the limit. */
+#include "bigbuf.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIGBUF_ENABLED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIGBUF_ENABLED 0
+#endif
+#endif
+#ifndef BIGBUF_ENABLED
+#define BIGBUF_ENABLED 1
+#endif
+
+#define HUGE_2M ((size_t)2 << 20)
+#define MAX_LIVE 64   /* more live big tensors than this fall back to malloc */
+#define MAX_CACHED 8
+
+typedef struct block {
+    void *p;
+    size_t size;      /* mapped bytes, a multiple of 2 MiB */
+    uint64_t age;     /* cache: when it was freed (higher = newer) */
+} block;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static block live[MAX_LIVE];
+static block cached[MAX_CACHED];
+static int n_cached;
+static atomic_int n_live;
+static size_t cached_bytes, cache_limit = (size_t)256 << 20;
+static uint64_t clock_tick;
+
+/* A fresh 2 MiB-aligned mapping, so every full 2 MiB of it can be one huge
+ * page. */
+static void *map_aligned(size_t size)
+{
+    size_t span = size + HUGE_2M;
+    char *raw, *p;
+    if (span < size) return NULL;
+    raw = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    p = (char *)(((uintptr_t)raw + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1));
+    if (p > raw) munmap(raw, (size_t)(p - raw));
+    if (p + size < raw + span) munmap(p + size, (size_t)(raw + span - (p + size)));
+    madvise(p, size, MADV_HUGEPAGE); /* a hint: without THP we get 4 KiB pages */
+    return p;
+}
+
+/* Under mu: take the best cached block for size, or return 0. */
+static int cache_take(size_t size, block *out)
+{
+    int best = -1;
+    for (int i = 0; i < n_cached; i++) {
+        size_t s = cached[i].size;
+        if (s < size || s / 2 > size) continue;
+        if (best < 0 || s < cached[best].size) best = i;
+    }
+    if (best < 0) return 0;
+    *out = cached[best];
+    cached_bytes -= out->size;
+    cached[best] = cached[--n_cached];
+    return 1;
+}
+
+/* Under mu: drop cached blocks (oldest first) until `room` more bytes (and
+ * one more slot, if `slot`) fit the limit; the dropped blocks go to
+ * victims[] for unmapping. */
+static int cache_evict(size_t room, int slot, block *victims)
+{
+    int nv = 0;
+    while (n_cached > 0 &&
+           (cached_bytes + room > cache_limit || (slot && n_cached >= MAX_CACHED))) {
+        int old = 0;
+        for (int i = 1; i < n_cached; i++)
+            if (cached[i].age < cached[old].age) old = i;
+        victims[nv++] = cached[old];
+        cached_bytes -= cached[old].size;
+        cached[old] = cached[--n_cached];
+    }
+    return nv;
+}
+
+static void unmap_all(const block *v, int n)
+{
+    for (int i = 0; i < n; i++) munmap(v[i].p, v[i].size);
+}
+
+void *up_bigbuf_alloc(size_t bytes)
+{
+    block b = {0};
+    int slot = -1;
+    if (!BIGBUF_ENABLED || bytes < UP_BIGBUF_MIN) return NULL;
+    size_t size = (bytes + HUGE_2M - 1) & ~(HUGE_2M - 1);
+    if (size < bytes) return NULL;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < MAX_LIVE && slot < 0; i++)
+        if (!live[i].p) slot = i;
+    if (slot < 0) {
+        pthread_mutex_unlock(&mu);
+        return NULL;
+    }
+    if (!cache_take(size, &b)) {
+        live[slot].p = (void *)1; /* reserve the slot while mapping unlocked */
+        pthread_mutex_unlock(&mu);
+        b.p = map_aligned(size);
+        b.size = size;
+        pthread_mutex_lock(&mu);
+        if (!b.p) {
+            live[slot].p = NULL;
+            pthread_mutex_unlock(&mu);
+            return NULL;
+        }
+    }
+    live[slot] = b;
+    atomic_fetch_add(&n_live, 1);
+    pthread_mutex_unlock(&mu);
+    return b.p;
+}
+
+int up_bigbuf_free(void *p)
+{
+    block b, victims[MAX_CACHED + 1];
+    int nv = 0, found = -1;
+    if (!p || atomic_load(&n_live) == 0) return 0;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < MAX_LIVE && found < 0; i++)
+        if (live[i].p == p) found = i;
+    if (found < 0) {
+        pthread_mutex_unlock(&mu);
+        return 0;
+    }
+    b = live[found];
+    live[found].p = NULL;
+    atomic_fetch_sub(&n_live, 1);
+    if (b.size <= cache_limit) {
+        nv = cache_evict(b.size, 1, victims);
+        b.age = ++clock_tick;
+        cached[n_cached++] = b;
+        cached_bytes += b.size;
+    } else {
+        victims[nv++] = b;
+    }
+    pthread_mutex_unlock(&mu);
+    unmap_all(victims, nv);
+    return 1;
+}
+
+void up_bigbuf_set_cache_limit(size_t bytes)
+{
+    block victims[MAX_CACHED + 1];
+    int nv;
+    pthread_mutex_lock(&mu);
+    cache_limit = bytes;
+    nv = cache_evict(0, 0, victims);
+    pthread_mutex_unlock(&mu);
+    unmap_all(victims, nv);
+}
+
+size_t up_bigbuf_cached_bytes(void)
+{
+    size_t n;
+    pthread_mutex_lock(&mu);
+    n = cached_bytes;
+    pthread_mutex_unlock(&mu);
+    return n;
+}
