@@ -15,7 +15,7 @@
 # Prints the image size and the time each step took, then
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 IMAGE=${DOCKER_TEST_IMAGE:-localhost/unpoold:test}
 PORT=${DOCKER_TEST_PORT:-18480}
@@ -57,8 +57,8 @@ trap cleanup EXIT
 BODY='{"inputs": {"x": [[[[1,2],[3,4]]]]}, "params": {"kernel_size": 2}}'
 
 wait_healthy() { # up to 20 s
-    local i
-    for i in $(seq 1 200); do
+    local _
+    for _ in $(seq 1 200); do
         curl -fsS -m 1 -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -82,8 +82,8 @@ sys.exit(0 if ok else 1)
 EOF
 }
 metrics_ok() {
-    curl -sS -m 5 "http://127.0.0.1:$PORT/metrics" |
-        grep -q '^unpoold_requests_total{op="max_pool",status="200"} [1-9]'
+    curl -sS -m 5 -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" &&
+        grep -q '^unpoold_requests_total{op="max_pool",status="200"} [1-9]' "$TMP/metrics.txt"
 }
 
 # --- base images (buildah path) ------------------------------------------
@@ -143,6 +143,25 @@ image_size_bytes() {
     else buildah images --format '{{.Size}}' "$IMAGE" | head -n 1; fi
 }
 
+# --- compose file -------------------------------------------------------
+
+# Schema check of docker/compose.yaml by whichever Compose client is here
+# (nothing is started). Compose v1 (Debian's docker-compose) predates the
+# top-level `name:` key, so it checks the file without that line.
+compose_valid() {
+    if docker compose version >/dev/null 2>&1; then
+        docker compose -f docker/compose.yaml config -q
+    else
+        sed '/^name:/d' docker/compose.yaml >"$TMP/compose.yaml" &&
+            docker-compose --project-directory docker -f "$TMP/compose.yaml" config -q
+    fi
+}
+if docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; then
+    check "docker/compose.yaml passes the Compose client's schema" compose_valid
+else
+    echo "   no Compose client here: docker/compose.yaml not schema-checked"
+fi
+
 # --- engine --------------------------------------------------------------
 
 ENGINE=buildah
@@ -159,6 +178,7 @@ if [ "$ENGINE" = buildah ]; then
     t=$(now)
     if [ "${DOCKER_TEST_REBASE:-0}" = 1 ] || ! have_image "$BASE_FULL" || ! have_image "$BASE_SLIM"; then
         echo "== making base images with debootstrap from $MIRROR"
+        buildah rmi "$BASE_FULL" "$BASE_SLIM" >/dev/null 2>&1
         check "base images made with debootstrap" make_bases
         [ "$failed" -eq 0 ] || finish
         echo "   base images took $(($(now) - t)) s"
@@ -170,6 +190,9 @@ fi
 # --- build ---------------------------------------------------------------
 
 echo "== building $IMAGE"
+# The previous test image would stay behind untagged; drop it first.
+if [ "$ENGINE" = docker ]; then docker rmi "$IMAGE" >/dev/null 2>&1
+else buildah rmi "$IMAGE" >/dev/null 2>&1; fi
 t=$(now)
 if [ "$ENGINE" = docker ]; then
     docker build -f docker/Dockerfile -t "$IMAGE" . >"$TMP/build.log" 2>&1
@@ -249,8 +272,8 @@ if [ "$ENGINE" = docker ]; then
     uid=$(docker exec "$CTR" id -u)
     check "daemon runs as uid 10001 (got $uid)" test "$uid" = 10001
     hc_ok() {
-        local i s
-        for i in $(seq 1 30); do
+        local _ s
+        for _ in $(seq 1 30); do
             s=$(docker inspect -f '{{.State.Health.Status}}' "$CTR")
             [ "$s" = healthy ] && return 0
             sleep 1
@@ -275,8 +298,8 @@ else
     stopped() {
         [ -n "$dpid" ] || return 1
         kill -TERM "$dpid" || return 1
-        local i
-        for i in $(seq 1 100); do
+        local _
+        for _ in $(seq 1 100); do
             kill -0 "$DAEMON_PID" 2>/dev/null || break
             sleep 0.1
         done

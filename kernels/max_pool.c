@@ -103,36 +103,48 @@ static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
  * update order per output is PyTorch's (rows of the window in order, then
  * along W), so results are bit-identical to the scalar scan. */
 #define MAX_POOL_ROW_FAST(SFX, T, I)                                                     \
+    static inline __attribute__((always_inline)) void pool_block_##SFX(                  \
+        const pool3 *q, const T *x, int64_t d0, int64_t d1, int64_t h0, int64_t h1,       \
+        int64_t row0, int64_t n, const int64_t s, const int64_t k, T *restrict m,         \
+        I *restrict best)                                                                \
+    {                                                                                    \
+        const int64_t IH = q->in[1], IW = q->in[2];                                      \
+        const I first = (I)((d0 * IH + h0) * IW + row0);                                 \
+        for (int64_t i = 0; i < n; i++) {                                                \
+            m[i] = (T)-INFINITY;                                                         \
+            best[i] = first + (I)(i * s);                                                \
+        }                                                                                \
+        for (int64_t z = d0; z < d1; z += q->d[0])                                       \
+            for (int64_t r = h0; r < h1; r += q->d[1]) {                                 \
+                const int64_t row = (z * IH + r) * IW + row0;                            \
+                for (int64_t j = 0; j < k; j++) {                                        \
+                    const T *restrict xr = x + row + j;                                  \
+                    const I pos0 = (I)(row + j);                                         \
+                    for (int64_t i = 0; i < n; i++) {                                    \
+                        const T v = xr[i * s], mo = m[i];                                \
+                        const int c = (v > mo) | (v != v);                               \
+                        m[i] = c ? v : mo;                                               \
+                        best[i] = c ? pos0 + (I)(i * s) : best[i];                       \
+                    }                                                                    \
+                }                                                                        \
+            }                                                                            \
+    }                                                                                    \
+                                                                                         \
     POOL_CLONES static void pool_row_fast_##SFX(const pool3 *q, const T *x, int64_t d0,   \
                                                 int64_t d1, int64_t h0, int64_t h1,       \
                                                 int64_t ow0, int64_t ow1, T *y,           \
                                                 int64_t *yi, int64_t mul, int64_t add)    \
     {                                                                                    \
-        const int64_t IH = q->in[1], IW = q->in[2], s = q->s[2], k = q->k[2];            \
-        const int64_t sp = q->p[2];                                                       \
+        const int64_t s = q->s[2], k = q->k[2], sp = q->p[2];                            \
         T m[POOL_BLOCK];                                                                 \
         I best[POOL_BLOCK];                                                              \
         for (int64_t b0 = ow0; b0 < ow1; b0 += POOL_BLOCK) {                             \
             const int64_t n = ow1 - b0 < POOL_BLOCK ? ow1 - b0 : POOL_BLOCK;             \
-            const I first = (I)((d0 * IH + h0) * IW + b0 * s - sp);                      \
-            for (int64_t i = 0; i < n; i++) {                                            \
-                m[i] = (T)-INFINITY;                                                     \
-                best[i] = first + (I)(i * s);                                            \
-            }                                                                            \
-            for (int64_t z = d0; z < d1; z += q->d[0])                                   \
-                for (int64_t r = h0; r < h1; r += q->d[1]) {                             \
-                    const int64_t row = (z * IH + r) * IW + b0 * s - sp;                 \
-                    for (int64_t j = 0; j < k; j++) {                                    \
-                        const T *xr = x + row + j;                                       \
-                        const I pos0 = (I)(row + j);                                     \
-                        for (int64_t i = 0; i < n; i++) {                                \
-                            const T v = xr[i * s], mo = m[i];                            \
-                            const int c = (v > mo) | (v != v);                           \
-                            m[i] = c ? v : mo;                                           \
-                            best[i] = c ? pos0 + (I)(i * s) : best[i];                   \
-                        }                                                                \
-                    }                                                                    \
-                }                                                                        \
+            /* the common 2-wide window with stride 2 gets constant strides */           \
+            if (s == 2 && k == 2)                                                        \
+                pool_block_##SFX(q, x, d0, d1, h0, h1, b0 * 2 - sp, n, 2, 2, m, best);   \
+            else                                                                         \
+                pool_block_##SFX(q, x, d0, d1, h0, h1, b0 * s - sp, n, s, k, m, best);   \
             for (int64_t i = 0; i < n; i++) {                                            \
                 y[b0 + i] = m[i];                                                        \
                 yi[b0 + i] = (int64_t)best[i] * mul + add;                               \

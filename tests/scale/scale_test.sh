@@ -25,7 +25,7 @@
 # SCALE_PORT_BASE (default 18500: nginx on it, replicas on the next three
 # ports).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 
 BUILD=${BUILD:-build}
 BIN=$BUILD/unpoold
@@ -80,8 +80,8 @@ done
 # --- replicas ------------------------------------------------------------
 
 wait_http() { # url; up to 10 s
-    local i
-    for i in $(seq 1 100); do
+    local _
+    for _ in $(seq 1 100); do
         curl -fsS -m 1 -o /dev/null "$1" 2>/dev/null && return 0
         sleep 0.1
     done
@@ -93,7 +93,7 @@ wait_http() { # url; up to 10 s
 start_replica() { # index
     local i=$1
     "$BIN" --listen "127.0.0.1:${PORTS[$i]}" --workers 1 >>"$TMP/replica$i.log" 2>&1 &
-    PIDS[$i]=$!
+    PIDS[i]=$!
     wait_http "http://127.0.0.1:${PORTS[$i]}/healthz"
 }
 
@@ -102,8 +102,8 @@ stop_replica() { # index: SIGTERM drains; exit 0 expected
     [ -n "${PIDS[$i]}" ] || return 0
     kill -TERM "${PIDS[$i]}" 2>/dev/null
     wait "${PIDS[$i]}"; rc=$?
-    PIDS[$i]=""
-    return $rc
+    PIDS[i]=""
+    return "$rc"
 }
 
 # --- nginx ---------------------------------------------------------------
@@ -251,7 +251,7 @@ kill -USR1 "$NGINX_PID" 2>/dev/null # reopen the (emptied) access log
 sleep 0.2
 : >"$TMP/access.log"
 before=()
-for i in 0 1 2; do before[$i]=$(metric_count "${PORTS[$i]}"); done
+for i in 0 1 2; do before[i]=$(metric_count "${PORTS[$i]}"); done
 
 KILL_AT=$((DURATION * 3 / 10))
 RESTART_AT=$((DURATION * 6 / 10))
@@ -277,7 +277,7 @@ check "no failed client request across the kill (non-2xx, socket errors, wrong b
 grep '^RESULT' "$TMP/kill.out" | sed 's/^RESULT/   wrk:/'
 
 after=()
-for i in 0 1 2; do after[$i]=$(metric_count "${PORTS[$i]}"); done
+for i in 0 1 2; do after[i]=$(metric_count "${PORTS[$i]}"); done
 
 # Per-replica shares from nginx's log: which replica gave each final answer,
 # in the windows before the kill, while replica 1 was down, after restart.
