@@ -38,6 +38,7 @@ finish() {
 now() { date +%s; }
 
 TMP=$(mktemp -d /tmp/unpoold-docker-test.XXXXXX)
+ENGINE=buildah
 CTR=""
 DAEMON_PID=""
 cleanup() {
@@ -138,9 +139,12 @@ EOF
     import_rootfs "$root" "$BASE_SLIM"
 }
 
-image_size_bytes() {
-    if [ "$ENGINE" = docker ]; then docker image inspect -f '{{.Size}}' "$IMAGE"
-    else buildah images --format '{{.Size}}' "$IMAGE" | head -n 1; fi
+image_size() { # as "NNN MB", what `docker images` shows
+    if [ "$ENGINE" = docker ]; then
+        docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f MB", $1 / 1e6 }'
+    else
+        buildah images --format '{{.Size}}' "$IMAGE" | head -n 1
+    fi
 }
 
 # --- compose file -------------------------------------------------------
@@ -206,7 +210,7 @@ build_s=$(($(now) - t))
 check "image builds (${build_s} s)" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || finish
 
-size=$(image_size_bytes)
+size=$(image_size)
 # What a registry would store and a node would pull: the layers, gzipped.
 if [ "$ENGINE" = docker ]; then docker save "$IMAGE" >"$TMP/image.tar"
 else buildah push --quiet "$IMAGE" "docker-archive:$TMP/image.tar:$IMAGE" >/dev/null; fi

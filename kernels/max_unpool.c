@@ -91,12 +91,31 @@ static int64_t mask_first(const unpool3 *q, const uint8_t *m, int64_t od, int64_
     return -1;
 }
 
+/* The scatter of one plane. For the plane and tensor layouts an index is
+ * the plane position plus a per-plane offset, so the translation is hoisted
+ * out of the loop and one unsigned compare checks both bounds; hwc/nhwc need
+ * a division per element and go through up_index_to_plane(). The plane was
+ * just zeroed and is still in cache when the scatter writes into it. */
 #define MAX_UNPOOL_KERNEL(SFX, T)                                                         \
+    static void scatter_plane_##SFX(const T *xp, const int64_t *ip, T *yp, int64_t pin,  \
+                                    int64_t pout, int64_t base, int64_t u,               \
+                                    up_fault *fault)                                     \
+    {                                                                                     \
+        for (int64_t i = 0; i < pin; i++) {                                               \
+            const uint64_t pos = (uint64_t)ip[i] - (uint64_t)base;                        \
+            if (pos >= (uint64_t)pout || ip[i] < 0) {                                     \
+                note_fault(fault, u * pin + i, ip[i], IN_INDICES);                        \
+                continue;                                                                 \
+            }                                                                             \
+            yp[pos] = xp[i];                                                              \
+        }                                                                                 \
+    }                                                                                     \
+                                                                                          \
     static void unpool_indices_##SFX(const up_plan *p, int64_t begin, int64_t end,       \
                                      int64_t pin, int64_t pout, up_fault *fault)         \
     {                                                                                     \
-        const T *x = (const T *)p->in[IN_X].data;                                            \
-        const int64_t *ind = (const int64_t *)p->in[IN_INDICES].data;                              \
+        const T *x = (const T *)p->in[IN_X].data;                                         \
+        const int64_t *ind = (const int64_t *)p->in[IN_INDICES].data;                     \
         T *y = (T *)p->out[0].data;                                                       \
         const int64_t C = p->g.C;                                                         \
         const int layout = p->g.index_layout;                                             \
@@ -106,10 +125,15 @@ static int64_t mask_first(const unpool3 *q, const uint8_t *m, int64_t od, int64_
             const int64_t *ip = ind + u * pin;                                            \
             T *yp = y + u * pout;                                                         \
             memset(yp, 0, (size_t)pout * sizeof(T));                                      \
+            if (layout == UP_IDX_PLANE || layout == UP_IDX_TENSOR) {                      \
+                scatter_plane_##SFX(xp, ip, yp, pin, pout,                                \
+                                    layout == UP_IDX_TENSOR ? u * pout : 0, u, fault);    \
+                continue;                                                                 \
+            }                                                                             \
             for (int64_t i = 0; i < pin; i++) {                                           \
                 int64_t pos = up_index_to_plane(layout, ip[i], n, c, C, pout);            \
                 if (pos < 0) {                                                            \
-                    note_fault(fault, u * pin + i, ip[i], IN_INDICES);                             \
+                    note_fault(fault, u * pin + i, ip[i], IN_INDICES);                    \
                     continue;                                                             \
                 }                                                                         \
                 yp[pos] = xp[i];                                                          \

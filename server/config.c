@@ -45,6 +45,26 @@ static const flag_def flags[] = {
      "overrides per request (default 0 = none)"},
     {"idle-timeout-s", F_INT, 1, 86400, OFF(conn_timeout_s), "N",
      "close connections idle for this long (default 60)"},
+    {"header-timeout-s", F_INT, 1, 3600, OFF(header_timeout_s), "N",
+     "a request line and its headers must arrive within this many seconds, "
+     "else the connection is closed (slowloris; default 10)"},
+    {"body-timeout-s", F_INT, 1, 86400, OFF(body_timeout_s), "N",
+     "a request body must arrive within this many seconds after its headers, "
+     "else the connection is closed (default 120)"},
+    {"max-connections", F_INT, 1, 1000000, OFF(max_connections), "N",
+     "open connections in total; more wait in the listen backlog (default 1024)"},
+    {"max-connections-per-ip", F_INT, 0, 1000000, OFF(max_connections_per_ip), "N",
+     "open connections from one client address, more are closed at once "
+     "(default 0 = no limit)"},
+    {"max-header-kb", F_INT, 1, 1024, OFF(max_header_bytes), "N",
+     "request line plus headers in KiB, 431 above (default 32)"},
+    {"max-inflight-mb", F_INT, 1, 1 << 22, OFF(max_inflight_bytes), "N",
+     "memory budget in MiB for request bodies and outputs in flight; a request "
+     "that does not fit gets 503 with Retry-After (default 1024, at least --max-body-mb)"},
+    {"max-json-depth", F_INT, 2, 1024, OFF(max_json_depth), "N",
+     "deepest JSON nesting accepted, 400 deeper (default 64)"},
+    {"max-inputs", F_INT, 1, 64, OFF(max_inputs), "N",
+     "named input tensors per request, 413 above (default 16)"},
     {"drain-timeout-ms", F_INT, 0, 3600000, OFF(drain_timeout_ms), "N",
      "on SIGTERM/SIGINT, longest wait for in-flight requests (default 30000)"},
     {"log-format", F_LOGFMT, 0, 0, OFF(log_format), "text|json",
@@ -73,7 +93,8 @@ void up_config_usage(FILE *out)
     fprintf(out, "  %-30s %s\n  %-30s %s\n", "--help", "print this help and exit",
             "--version", "print the version and exit");
     fprintf(out, "\nSignals: SIGTERM/SIGINT drain (readiness false, stop accepting,\n"
-                 "finish in-flight requests, exit 0); SIGHUP is ignored.\n"
+                 "finish in-flight requests, exit 0); SIGHUP is ignored (logs go to\n"
+                 "stderr; nothing to reopen).\n"
                  "Exit status: 0 after a clean drain, 2 on a bad flag or when the\n"
                  "address cannot be bound.\n");
 }
@@ -92,6 +113,14 @@ static void defaults(up_config *c)
     c->timeout_ms = 0;
     c->conn_timeout_s = 60;
     c->drain_timeout_ms = 30000;
+    c->header_timeout_s = 10;
+    c->body_timeout_s = 120;
+    c->max_connections = 1024;
+    c->max_connections_per_ip = 0;
+    c->max_header_bytes = 32;      /* KiB until finalised */
+    c->max_inflight_bytes = 1024;  /* MiB until finalised */
+    c->max_json_depth = 64;
+    c->max_inputs = 16;
     c->log_format = UP_LOG_TEXT;
 }
 
@@ -188,7 +217,14 @@ static const flag_def *find_flag(const char *name, size_t len)
 
 static int finalise(up_config *c)
 {
+    if (c->max_inflight_bytes < c->max_body_bytes) {
+        fprintf(stderr, "unpoold: --max-inflight-mb (%lld) must be at least --max-body-mb (%lld)\n",
+                (long long)c->max_inflight_bytes, (long long)c->max_body_bytes);
+        return 2;
+    }
     c->max_body_bytes *= MIB;
+    c->max_inflight_bytes *= MIB;
+    c->max_header_bytes *= 1024;
     if (!c->max_request_elements) c->max_request_elements = 2 * c->max_elements;
     if (!!c->tls_cert[0] != !!c->tls_key[0]) {
         fprintf(stderr, "unpoold: --tls-cert and --tls-key go together\n");

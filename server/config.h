@@ -23,6 +23,14 @@ typedef struct up_config {
     int64_t timeout_ms;           /* default deadline to start; 0 = none */
     int64_t conn_timeout_s;       /* idle connection timeout */
     int64_t drain_timeout_ms;     /* longest wait for in-flight work on SIGTERM */
+    int64_t header_timeout_s;     /* request line + headers must arrive in this */
+    int64_t body_timeout_s;       /* the body must arrive in this after the headers */
+    int64_t max_connections;      /* open connections in total */
+    int64_t max_connections_per_ip;
+    int64_t max_header_bytes;     /* from --max-header-kb */
+    int64_t max_inflight_bytes;   /* from --max-inflight-mb: bodies + outputs */
+    int64_t max_json_depth;
+    int64_t max_inputs;
     int log_format;               /* UP_LOG_* */
     char tls_cert[1024];          /* "" = plain HTTP */
     char tls_key[1024];

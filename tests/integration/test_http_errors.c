@@ -142,6 +142,10 @@ static void status_503(void)
 {
     char *slow = tc_slow_body(40);
     tc_async a = {0}, b = {0};
+    /* the previous test's worker may still be finishing after its client
+     * got the answer: start from an idle pool so the counts below are ours */
+    CHECK(tc_wait_metric(&D, "unpoold_busy_workers", 0, 5000));
+    CHECK(tc_wait_metric(&D, "unpoold_queue_depth", 0, 5000));
     tc_async_start(&a, &D, "POST", "/v1/ops/conv_transpose", JSON_H, slow, strlen(slow));
     CHECK(tc_wait_metric(&D, "unpoold_busy_workers", 1, 5000));
     tc_async_start(&b, &D, "POST", "/v1/ops/conv_transpose", JSON_H, slow, strlen(slow));
@@ -164,8 +168,13 @@ static void status_504(void)
 {
     char *slow = tc_slow_body(40);
     tc_async a = {0};
+    /* the previous test's worker may still be finishing after its client
+     * got the answer: start from an idle pool so the counts below are ours */
+    CHECK(tc_wait_metric(&D, "unpoold_busy_workers", 0, 5000));
+    CHECK(tc_wait_metric(&D, "unpoold_queue_depth", 0, 5000));
     tc_async_start(&a, &D, "POST", "/v1/ops/conv_transpose", JSON_H, slow, strlen(slow));
     CHECK(tc_wait_metric(&D, "unpoold_busy_workers", 1, 5000));
+    CHECK(tc_wait_metric(&D, "unpoold_queue_depth", 0, 5000));
     static const char *const h[] = {"Content-Type: application/json", "X-Request-Timeout-Ms: 20", NULL};
     tc_resp r = post("/v1/ops/max_pool", h, SEED);
     CHECK(tc_problem_ok(&r, 504, "headers.X-Request-Timeout-Ms"));
