@@ -50,7 +50,7 @@ INTEG_BIN  = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRC = $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-build check-build clean bench fuzz
+.PHONY: all run test test-build clean bench fuzz docker-test scale-test k8s-validate
 all: $(BUILD)/unpoold
 
 $(BUILD)/%.o: %.c
@@ -63,6 +63,7 @@ $(BUILD)/%.o: %.S
 
 # openapi.S embeds openapi.yaml with .incbin, which -MMD does not track.
 $(BUILD)/server/openapi.o: openapi.yaml
+$(BUILD)/server/playground_page.o: server/playground.html
 
 # Objects are linked directly (not through the archives) so every object
 # file is in every binary, whatever references it.
@@ -95,6 +96,18 @@ fuzz:
 
 bench: $(BUILD)/unpoold
 	bash bench/run.sh
+
+# Deployment (docker/): build the image (docker, or buildah from a
+# debootstrapped base) and check it answers; three replicas behind nginx
+# with one killed mid-load; schema check of the Kubernetes manifests.
+docker-test:
+	bash docker/test.sh
+
+scale-test: $(BUILD)/unpoold
+	BUILD=$(BUILD) bash tests/scale/scale_test.sh
+
+k8s-validate:
+	$(or $(TEST_PYTHON),python3) docker/validate_k8s.py
 
 clean:
 	rm -rf build

@@ -342,6 +342,16 @@ int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim
         size_t at = end ? (size_t)(end - req->body) : 0;
         return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
     }
+    /* cJSON stops after the first value; anything but whitespace after it
+     * means the body is not one JSON document */
+    while (end && end < req->body + req->body_len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (end && end < req->body + req->body_len) {
+        cJSON_Delete(root);
+        return up_errorf(err, UP_E_MALFORMED, "", "unexpected bytes after the JSON value at byte %zu",
+                         (size_t)(end - req->body));
+    }
     rc = decode_root(c, root, lim, err);
     cJSON_Delete(root);
     if (rc < 0) return -1;

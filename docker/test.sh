@@ -96,12 +96,16 @@ have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 import_rootfs() { # rootfs dir, image name
     local c
     c=$(buildah from --pull=never scratch) || return 1
-    tar -C "$1" -cf "$TMP/rootfs.tar" . &&
+    if tar -C "$1" -cf "$TMP/rootfs.tar" . &&
         buildah add --quiet "$c" "$TMP/rootfs.tar" / >/dev/null &&
-        rm -f "$TMP/rootfs.tar" &&
         buildah config --cmd /bin/bash \
             --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c" &&
-        buildah commit --quiet --rm "$c" "$2" >/dev/null
+        buildah commit --quiet --rm "$c" "$2" >/dev/null; then
+        rm -f "$TMP/rootfs.tar"
+        return 0
+    fi
+    buildah rm "$c" >/dev/null 2>&1
+    return 1
 }
 
 # debian:bookworm is debootstrap's minbase (what Docker's image is built

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "budget.h"
+#include "conns.h"
 #include "metrics.h"
+#include "playground.h"
 #include "request.h"
 
 static enum MHD_Result send_json(up_req *r, int status, const char *json)
@@ -44,6 +47,9 @@ static enum MHD_Result send_metrics(up_req *r)
         .workers = up_pool_workers(s->pool),
         .in_flight = up_metrics_in_flight_now(),
         .draining = atomic_load(&s->draining),
+        .inflight_bytes = up_budget_used(),
+        .inflight_cap = up_budget_cap(),
+        .connections = up_conns_open(),
     };
     up_http_resp_init(&resp);
     resp.status = 200;
@@ -84,6 +90,8 @@ enum MHD_Result up_handle_get(up_req *r)
         return send_metrics(r);
     case UP_R_OPENAPI:
         return send_openapi(r);
+    case UP_R_PLAYGROUND:
+        return up_playground_send(r);
     case UP_R_V2_SERVER:
         return send_doc(r, up_kserve_server_metadata(&resp), &resp);
     case UP_R_V2_LIVE:

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "accesslog.h"
+#include "budget.h"
+#include "conns.h"
 #include "listen.h"
 #include "metrics.h"
 #include "request.h"
@@ -131,6 +133,8 @@ static up_req *req_new(up_server *s, struct MHD_Connection *c, const char *url,
     r->conn = c;
     r->method = method;
     r->t_arrival = up_now_ns();
+    r->link = up_conns_of(c);
+    r->fd = up_conns_fd(r->link);
     r->path = strndup(url ? url : "", 2048);
     if (!r->path) {
         free(r);
@@ -193,6 +197,16 @@ static enum MHD_Result prepare_post(up_req *r)
                       (long long)cfg->max_body_bytes);
             return up_req_send_error(r, &e, NULL);
         }
+        if (n > 0 && up_budget_take((int64_t)n, 0) < 0) {
+            up_error e;
+            up_error_clear(&e);
+            up_metrics_budget_refused();
+            up_errorf(&e, UP_E_OVERLOADED, "server",
+                      "the memory budget for requests in flight is full (%s bytes more would "
+                      "exceed --max-inflight-mb); retry later", cl);
+            return up_req_send_error(r, &e, &(up_resp_extra){.retry_after = "1"});
+        }
+        r->budget_held = (int64_t)n;
         if (n > 0 && !(r->body = malloc(n))) {
             up_error e;
             up_error_clear(&e);
@@ -215,6 +229,13 @@ static enum MHD_Result first_call(up_req *r)
     up_server *s = r->srv;
     const up_route *rt = &r->route;
     char msg[96];
+    const union MHD_ConnectionInfo *hs =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (hs && (int64_t)hs->header_size > s->cfg.max_header_bytes) {
+        snprintf(msg, sizeof(msg), "%zu bytes, over the limit of %lld (--max-header-kb)",
+                 hs->header_size, (long long)s->cfg.max_header_bytes);
+        return reject_now(r, UP_E_TOO_LARGE, "headers", NULL, "request line and headers: %s", msg);
+    }
     if (rt->kind == UP_R_NONE)
         return reject(r, UP_E_NOT_FOUND, "path", NULL, "no route %s (see GET /openapi.yaml)",
                       r->path);
@@ -252,6 +273,8 @@ static enum MHD_Result body_append(up_req *r, const char *data, size_t n)
         free(r->body);
         r->body = NULL;
         r->body_len = r->body_cap = 0;
+        up_budget_give(r->budget_held);
+        r->budget_held = 0;
         char lim[32];
         snprintf(lim, sizeof(lim), "%zu", max);
         return reject(r, UP_E_TOO_LARGE, "body", NULL,
@@ -261,6 +284,18 @@ static enum MHD_Result body_append(up_req *r, const char *data, size_t n)
         /* chunked (or a short Content-Length): grow geometrically */
         size_t cap = r->body_cap ? r->body_cap : 65536;
         while (cap < r->body_len + n) cap = cap > max / 2 ? max : cap * 2;
+        if (up_budget_take((int64_t)(cap - r->body_cap), r->budget_held) < 0) {
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            up_budget_give(r->budget_held);
+            r->budget_held = 0;
+            up_metrics_budget_refused();
+            return reject(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"},
+                          "%s", "the memory budget for requests in flight is full "
+                          "(--max-inflight-mb); retry later");
+        }
+        r->budget_held += (int64_t)(cap - r->body_cap);
         char *b = realloc(r->body, cap);
         if (!b) {
             free(r->body);
@@ -290,7 +325,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!(r = req_new(cls, conn, url, method))) return MHD_NO;
         *con_cls = r;
         up_metrics_in_flight(+1);
-        return first_call(r);
+        enum MHD_Result rc = first_call(r);
+        up_conns_phase(r->link, r->queued ? UP_CONN_BUSY : UP_CONN_BODY);
+        return rc;
     }
     if (r->queued) {
         /* answered early (413, 404 ...): drop whatever body still comes */
@@ -319,6 +356,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return body_append(r, upload_data, n);
     }
+    up_conns_phase(r->link, UP_CONN_BUSY);
     if (r->rejected) return up_req_send_error(r, &r->err, &r->reject_extra);
     if (!r->route.is_post) return up_handle_get(r);
     return up_op_begin(r);
@@ -329,11 +367,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     up_req *r = *con_cls;
     (void)cls;
-    (void)conn;
     (void)toe; /* a request that got no answer (client gone) logs status 0 */
     if (!r) return;
     *con_cls = NULL;
-    int status = r->queued ? r->status : 0;
+    /* 499 (the client closed first), as nginx logs it */
+    int status = r->dropped ? 499 : r->queued ? r->status : 0;
     if (status) up_metrics_request(r->route.op ? up_op_index(r->route.op) : -1, status,
                                    r->bytes_in, r->queued ? r->bytes_out : 0);
     up_access a = {
@@ -348,7 +386,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .total_ms = (double)(up_now_ns() - r->t_arrival) / 1e6,
     };
     up_log_access(&a);
+    up_budget_give(r->budget_held);
     req_free(r);
+    up_conns_phase(up_conns_of(conn), UP_CONN_IDLE);
     up_metrics_in_flight(-1);
 }
 
@@ -410,8 +450,9 @@ int up_server_start(up_server *s)
     s->listen_fd = -1;
     s->limits.max_elements = s->cfg.max_elements;
     s->limits.max_request_elements = s->cfg.max_request_elements;
-    s->limits.max_json_depth = 64;
-    s->limits.max_inputs = 16;
+    s->limits.max_json_depth = (int)s->cfg.max_json_depth;
+    s->limits.max_inputs = (int)s->cfg.max_inputs;
+    up_budget_init(s->cfg.max_inflight_bytes);
     s->auth = up_auth_load(s->cfg.api_key_file, &auth_err);
     if (auth_err || load_tls(s) < 0) return 2;
     if (s->tls_cert_pem) flags |= MHD_USE_TLS;
@@ -422,14 +463,25 @@ int up_server_start(up_server *s)
         up_log_event("error", "cannot start %d worker threads", s->cfg.workers);
         return 2;
     }
+    if (up_conns_start(s->cfg.conn_timeout_s, s->cfg.header_timeout_s, s->cfg.body_timeout_s) < 0) {
+        up_log_event("error", "cannot start the connection reaper thread");
+        return 2;
+    }
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, s},
         {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)up_conns_notify, s},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)up_conns_uri_seen, s},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->cfg.conn_timeout_s, NULL},
-        /* headers plus read buffer per connection: 128 KiB reads large
-         * bodies in fewer calls than the 32 KiB default */
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(128 * 1024), NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->cfg.max_connections, NULL},
+        {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)s->cfg.max_connections_per_ip, NULL},
+        /* headers plus read buffer per connection: --max-header-kb for
+         * headers (checked in first_call, 413) plus 128 KiB that reads
+         * large bodies in fewer calls than the 32 KiB default. Headers
+         * larger than the whole pool get libmicrohttpd's own 431. */
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+         (intptr_t)(s->cfg.max_header_bytes + 128 * 1024), NULL},
         {s->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert_pem},
         {s->tls_key_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key_pem},
         {MHD_OPTION_END, 0, NULL},
@@ -459,8 +511,12 @@ int up_server_drain(up_server *s)
     }
     uint64_t until = up_now_ns() + (uint64_t)s->cfg.drain_timeout_ms * 1000000u;
     struct timespec nap = {0, 2 * 1000 * 1000};
-    while (up_metrics_in_flight_now() > 0) {
+    /* done when nothing is in flight and no connection is mid-request, twice
+     * 20 ms apart: a request whose first bytes libmicrohttpd is reading
+     * right now is answered too, rather than cut by the stop */
+    for (int quiet = 0; quiet < 10;) {
         if (up_now_ns() > until) return -1;
+        quiet = up_metrics_in_flight_now() == 0 && up_conns_active() == 0 ? quiet + 1 : 0;
         nanosleep(&nap, NULL);
     }
     return 0;
@@ -472,6 +528,7 @@ void up_server_stop(up_server *s)
     s->mhd = NULL;
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
+    up_conns_stop();
     up_pool_destroy(s->pool);
     s->pool = NULL;
     up_auth_free(s->auth);

@@ -10,7 +10,8 @@
 #include "metrics.h"
 
 #define MAX_OPS 16
-static const int statuses[] = {200, 400, 401, 404, 405, 406, 408, 413, 415, 422, 500, 503, 504};
+static const int statuses[] = {200, 400, 401, 404, 405, 406, 408, 413, 415, 422, 431,
+                              499, 500, 503, 504};
 #define N_STATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
 /* +1: any other status, labelled "other" */
 
@@ -25,6 +26,9 @@ static atomic_uint_fast64_t hist[UP_PHASE_COUNT][N_BUCKET + 1];
 static atomic_uint_fast64_t hist_sum_ns[UP_PHASE_COUNT];
 static atomic_uint_fast64_t bytes_in, bytes_out, chunks;
 static atomic_int_fast64_t in_flight;
+static atomic_uint_fast64_t jobs_dropped, budget_refused;
+static atomic_uint_fast64_t conn_cut[3]; /* idle, headers, body */
+static const char *const cut_names[3] = {"idle", "headers", "body"};
 
 static int status_index(int status)
 {
@@ -67,6 +71,15 @@ void up_metrics_chunks(int64_t n)
 
 void up_metrics_in_flight(int delta) { atomic_fetch_add(&in_flight, delta); }
 int64_t up_metrics_in_flight_now(void) { return atomic_load(&in_flight); }
+
+void up_metrics_job_dropped(void) { atomic_fetch_add(&jobs_dropped, 1); }
+void up_metrics_budget_refused(void) { atomic_fetch_add(&budget_refused, 1); }
+uint64_t up_metrics_jobs_dropped(void) { return atomic_load(&jobs_dropped); }
+
+void up_metrics_conn_cut(int phase)
+{
+    if (phase >= 0 && phase < 3) atomic_fetch_add(&conn_cut[phase], 1);
+}
 
 static uint64_t ld(atomic_uint_fast64_t *a) { return atomic_load_explicit(a, memory_order_relaxed); }
 
@@ -139,5 +152,21 @@ int up_metrics_render(up_buf *o, const up_gauges *g)
     counter(o, "unpoold_received_bytes_total", "Request body bytes received.", ld(&bytes_in));
     counter(o, "unpoold_sent_bytes_total", "Response body bytes sent.", ld(&bytes_out));
     counter(o, "unpoold_chunks_total", "Kernel chunks run by the workers.", ld(&chunks));
+    gauge(o, "unpoold_inflight_bytes",
+          "Bytes of request bodies, outputs and answers held now (the memory budget in use).",
+          g->inflight_bytes);
+    gauge(o, "unpoold_inflight_bytes_limit", "The memory budget (--max-inflight-mb) in bytes.",
+          g->inflight_cap);
+    gauge(o, "unpoold_open_connections", "Client connections open now.", g->connections);
+    counter(o, "unpoold_jobs_dropped_total",
+            "Queued jobs dropped unrun because their client had disconnected.", ld(&jobs_dropped));
+    counter(o, "unpoold_budget_refused_total",
+            "Requests answered 503 because the memory budget was full.", ld(&budget_refused));
+    up_buf_puts(o, "# HELP unpoold_connections_cut_total Connections closed by a read deadline, "
+                   "by phase (idle, headers, body).\n"
+                   "# TYPE unpoold_connections_cut_total counter\n");
+    for (int i = 0; i < 3; i++)
+        up_buf_printf(o, "unpoold_connections_cut_total{phase=\"%s\"} %llu\n", cut_names[i],
+                      (unsigned long long)ld(&conn_cut[i]));
     return o->failed ? -1 : 0;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "accesslog.h"
+#include "budget.h"
+#include "conns.h"
 #include "metrics.h"
 #include "request.h"
 
@@ -27,6 +29,42 @@ int up_op_index(const up_op_def *op)
 }
 
 static double ms(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
+
+/* The outputs were allocated by decode; charge them to the memory budget
+ * before the kernel fills them (over it: 503, and they are freed at once). */
+static int charge_outputs(up_req *r)
+{
+    const up_plan *p = &r->call.plan;
+    int64_t n = 0;
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        n += (int64_t)up_tensor_nbytes(&p->out[i]);
+        if (p->result[i].data && p->result[i].data != p->out[i].data)
+            n += (int64_t)up_tensor_nbytes(&p->result[i]);
+    }
+    if (up_budget_take(n, r->budget_held) == 0) {
+        r->budget_held += n;
+        return 0;
+    }
+    up_metrics_budget_refused();
+    r->overloaded = 1;
+    up_error_clear(&r->err);
+    return up_errorf(&r->err, UP_E_OVERLOADED, "server",
+                     "the memory budget for requests in flight is full (the outputs need %lld "
+                     "bytes; --max-inflight-mb); retry later", (long long)n);
+}
+
+/* A dropped job: free everything and resume with no answer, so the
+ * handler closes the connection. */
+static void job_drop(up_req *r)
+{
+    free(r->body);
+    r->body = NULL;
+    up_budget_give(r->budget_held);
+    r->budget_held = 0;
+    r->response = NULL;
+    r->job_done = 1;
+    MHD_resume_connection(r->conn);
+}
 
 /* Worker: the job was taken off the queue in time; decode the request. */
 static void job_start(up_job *j)
@@ -42,6 +80,12 @@ static void job_start(up_job *j)
         .body_len = r->body_len,
     };
     int rc;
+    if (up_conns_peer_gone(r->fd)) {
+        /* nobody is waiting for the answer: do not decode or run it */
+        r->dropped = 1;
+        up_metrics_job_dropped();
+        return;
+    }
     up_call_init(&r->call);
     r->call_inited = 1;
     up_error_clear(&r->err);
@@ -49,7 +93,7 @@ static void job_start(up_job *j)
         rc = up_call_decode_kserve(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
     else
         rc = up_call_decode_v1(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
-    if (rc < 0) {
+    if (rc < 0 || charge_outputs(r) < 0) {
         r->decode_failed = 1;
         return;
     }
@@ -74,6 +118,10 @@ static void job_complete(up_job *j)
     up_resp_extra x = {.server_timing = 1};
     int failed = 1;
 
+    if (r->dropped) {
+        job_drop(r);
+        return;
+    }
     up_http_resp_init(&resp);
     r->timing.queue_ms = ms(j->t_submit, j->t_start);
     r->timing.decode_ms = ms(j->t_start, j->t_decoded);
@@ -93,6 +141,7 @@ static void job_complete(up_job *j)
         up_req_error_body(r, &r->err, &resp);
     }
     if (failed) r->timing.total_ms = ms(r->t_body, up_now_ns());
+    if (failed && r->overloaded) x.retry_after = "1";
     if (!resp.status) resp.status = 200;
     up_metrics_chunks(j->n_chunks);
     up_metrics_phases(&r->timing);
@@ -103,6 +152,10 @@ static void job_complete(up_job *j)
     r->call_inited = 0;
     free(r->body);
     r->body = NULL;
+    /* from here on only the answer is held, until it is sent */
+    up_budget_force((int64_t)resp.body.len);
+    up_budget_give(r->budget_held);
+    r->budget_held = (int64_t)resp.body.len;
 
     r->response = up_req_build(r, &resp, &x);
     up_http_resp_free(&resp);

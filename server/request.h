@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../api/api.h"
+#include "conns.h"
 #include "pool.h"
 #include "reqid.h"
 #include "routes.h"
@@ -32,6 +33,9 @@ typedef struct up_req {
     up_server *srv;
     struct MHD_Connection *conn;
     const char *method;           /* MHD's string, alive for the request */
+    up_conn *link;                /* the connection's phase record (may be NULL) */
+    int fd;                       /* its socket, for the peer check (-1 unknown) */
+    int64_t budget_held;          /* bytes charged to the memory budget */
     char *path;                   /* copy, for logs and problem "instance" paths */
     up_route route;
     char id[UP_REQID_MAX];
@@ -56,6 +60,8 @@ typedef struct up_req {
     up_job job;
     up_call call;
     int call_inited, decode_failed, ran_job, job_done;
+    int dropped;                  /* client gone before its job started: no answer */
+    int overloaded;               /* 503 from the memory budget: add Retry-After */
     up_error err;
     up_timing timing;
 

@@ -32,6 +32,7 @@ void up_route_match(const char *path, up_route *r)
         {"/readyz", UP_R_READYZ, 1},         {"/metrics", UP_R_METRICS, 0},
         {"/openapi.yaml", UP_R_OPENAPI, 0},  {"/v2", UP_R_V2_SERVER, 0},
         {"/v2/health/live", UP_R_V2_LIVE, 1}, {"/v2/health/ready", UP_R_V2_READY, 1},
+        {"/", UP_R_PLAYGROUND, 1},
     };
     memset(r, 0, sizeof(*r));
     if (!path) return;

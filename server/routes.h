@@ -22,6 +22,7 @@ typedef enum up_route_kind {
     UP_R_V2_READY,      /* GET  /v2/health/ready */
     UP_R_V2_MODEL,      /* GET  /v2/models/{op} */
     UP_R_V2_MODEL_READY,/* GET  /v2/models/{op}/ready */
+    UP_R_PLAYGROUND,    /* GET  / (the playground page, playground.c) */
     UP_R_V2_INFER       /* POST /v2/models/{op}/infer */
 } up_route_kind;
 

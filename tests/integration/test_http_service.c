@@ -139,6 +139,7 @@ static void openapi_matches_routes(void)
         {"GET", "/v2/health/live"}, {"GET", "/v2/health/ready"}, {"GET", "/v2/models/{op}"},
         {"GET", "/v2/models/{op}/ready"}, {"POST", "/v2/models/{op}/infer"}, {"GET", "/healthz"},
         {"GET", "/readyz"}, {"GET", "/metrics"}, {"GET", "/openapi.yaml"},
+        {"GET", "/"},
     };
     for (size_t k = 0; k < sizeof(contract) / sizeof(contract[0]); k++) {
         int found = 0;

@@ -11,6 +11,9 @@
 #   - while the replica is down its share goes to the other two, and it
 #     gets traffic again after it restarts;
 #   - the same for a replica drained with SIGTERM (a rollout's stop);
+#   - a 503 "queue full" is retried on another replica, and when every
+#     replica is full the client gets the 503 and its Retry-After, not a
+#     502 (stand-in replicas that always answer 503 make this exact);
 #   - requests/s through nginx with 1 and with 3 replicas. This machine
 #     class has 2 cores shared by wrk, nginx and every replica, so the
 #     figures show the proxy's overhead, not scale-out.
@@ -34,6 +37,7 @@ BENCH_S=${SCALE_BENCH_SECONDS:-5}
 BASE=${SCALE_PORT_BASE:-18500}
 LB_PORT=$BASE
 PORTS=($((BASE + 1)) $((BASE + 2)) $((BASE + 3)))
+FULL_PORTS=($((BASE + 4)) $((BASE + 5))) # stand-ins for replicas whose queue is full
 CONNS=16
 NGINX_CONF_SRC=docker/nginx.conf
 
@@ -53,10 +57,11 @@ finish() {
 TMP=$(mktemp -d /tmp/unpoold-scale.XXXXXX)
 chmod 755 "$TMP" # nginx workers may run as another user
 declare -a PIDS=("" "" "")
+declare -a FULL_PIDS=("" "")
 NGINX_PID=""
 cleanup() {
     local p
-    for p in "${PIDS[@]}" "$NGINX_PID"; do
+    for p in "${PIDS[@]}" "${FULL_PIDS[@]}" "$NGINX_PID"; do
         [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
     done
     wait 2>/dev/null
@@ -72,7 +77,7 @@ check "daemon builds ($BIN)" make -s BUILD="$BUILD" "$BIN"
 [ "$failed" -eq 0 ] || finish
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$LB_PORT" "${PORTS[@]}"; do
+for p in "$LB_PORT" "${PORTS[@]}" "${FULL_PORTS[@]}"; do
     check "port $p is free" port_free "$p"
 done
 [ "$failed" -eq 0 ] || finish
@@ -111,15 +116,16 @@ stop_replica() { # index: SIGTERM drains; exit 0 expected
 # docker/nginx.conf with its replica lines, listen and access_log swapped
 # for this run's; every other line -- balancing, keep-alive, retries,
 # timeouts -- is the compose file's own.
-gen_nginx() { # number of replicas, folder
-    local n=$1 dir=$2 params i servers=""
+gen_nginx() { # folder, upstream port...
+    local dir=$1 params p servers=""
+    shift
     mkdir -p "$dir"
     params=$(sed -n '/#@replicas-begin/,/#@replicas-end/p' "$NGINX_CONF_SRC" |
              sed -n 's/^[[:space:]]*server[[:space:]]\{1,\}[^[:space:];]*\(.*\);.*/\1/p' |
              sed 's/[[:space:]]resolve\b//')
     [ -n "$params" ] || { echo "   no server line between the @replicas markers"; return 1; }
-    for ((i = 0; i < n; i++)); do
-        servers+="    server 127.0.0.1:${PORTS[$i]}${params};\n"
+    for p in "$@"; do
+        servers+="    server 127.0.0.1:${p}${params};\n"
     done
     awk -v servers="$servers" -v listen="127.0.0.1:$LB_PORT" -v logfile="$TMP/access.log" '
         /#@replicas-begin/ { printf "%s", servers; skip = 1; next }
@@ -212,7 +218,7 @@ rate() { # wrk output file -> requests/s
 }
 p99() { field p99_ms "$1"; }
 
-# --- 1. throughput: direct, nginx + 1 replica, nginx + 3 replicas ---------
+# --- 1. throughput: direct and nginx + 1 replica (3 replicas in part 3) ---
 
 echo "== starting 3 replicas on ${PORTS[*]}"
 for i in 0 1 2; do
@@ -224,21 +230,102 @@ echo "== throughput, ${BENCH_S} s each, wrk 1 thread $CONNS connections"
 run_wrk "http://127.0.0.1:${PORTS[0]}/v1/ops/max_pool" "$BENCH_S" "$TMP/direct.out"
 check "direct to one replica: no failed request" no_failures "$TMP/direct.out"
 
-check "nginx config from $NGINX_CONF_SRC with 1 replica accepted" gen_nginx 1 "$TMP/nginx1"
+check "nginx config from $NGINX_CONF_SRC with 1 replica accepted" gen_nginx "$TMP/nginx1" "${PORTS[0]}"
 check "nginx with 1 replica up" start_nginx "$TMP/nginx1"
 run_wrk "http://127.0.0.1:$LB_PORT/v1/ops/max_pool" "$BENCH_S" "$TMP/lb1.out"
 check "nginx + 1 replica: no failed request" no_failures "$TMP/lb1.out"
 stop_nginx
 
-check "nginx config from $NGINX_CONF_SRC with 3 replicas accepted" gen_nginx 3 "$TMP/nginx3"
+# --- 2. 503 "queue full": retried on another replica, or passed on -------
+
+# A stand-in for a replica whose queue is full: answers every request with
+# unpoold's 503 and Retry-After: 1, and counts them. Deterministic, unlike
+# trying to fill a real replica's queue on two shared cores.
+cat >"$TMP/full_replica.py" <<'PYEOF'
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Full(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def answer(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b'{"type":"about:blank","title":"Service Unavailable","status":503}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Retry-After", "1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        sys.stderr.write("503\n")
+        sys.stderr.flush()
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Full).serve_forever()
+PYEOF
+start_full() { # index
+    python3 "$TMP/full_replica.py" "${FULL_PORTS[$1]}" 2>"$TMP/full$1.log" &
+    FULL_PIDS[$1]=$!
+    local _
+    for _ in $(seq 1 50); do
+        port_free "${FULL_PORTS[$1]}" || return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "full stand-in replica 0 up" start_full 0
+check "full stand-in replica 1 up" start_full 1
+
+echo "== ${BENCH_S} s of load on nginx with a real replica and a full one"
+check "nginx config: replica 0 + a full replica" gen_nginx "$TMP/nginx503" "${PORTS[0]}" "${FULL_PORTS[0]}"
+check "nginx with a full replica up" start_nginx "$TMP/nginx503"
+run_wrk "http://127.0.0.1:$LB_PORT/v1/ops/max_pool" "$BENCH_S" "$TMP/retry503.out"
+stop_nginx
+full_hits=$(wc -l <"$TMP/full0.log")
+check "no failed client request: every 503 was retried on the real replica" \
+    no_failures "$TMP/retry503.out"
+check "the full replica was asked and answered 503 ($full_hits times)" test "$full_hits" -gt 0
+
+# Every replica full: the client must get unpoold's 503 and Retry-After (a
+# balancer that ejected the replicas would answer 502 "no live upstreams").
+all_full_ok() {
+    local n code ra
+    for n in 1 2 3 4 5; do
+        curl -sS -m 5 -D "$TMP/allfull.h" -o /dev/null -d '{}' \
+            "http://127.0.0.1:$LB_PORT/v1/ops/max_pool" || return 1
+        code=$(awk 'NR == 1 { print $2 }' "$TMP/allfull.h")
+        ra=$(tr -d '\r' <"$TMP/allfull.h" | awk -F': ' 'tolower($1) == "retry-after" { print $2 }')
+        if [ "$code" != 503 ] || [ "$ra" != 1 ]; then
+            echo "   request $n: status $code, Retry-After '$ra'"
+            return 1
+        fi
+    done
+}
+check "nginx config: two full replicas" gen_nginx "$TMP/nginxfull" "${FULL_PORTS[@]}"
+check "nginx with two full replicas up" start_nginx "$TMP/nginxfull"
+check "every replica full: 5 of 5 clients get 503 with Retry-After: 1, never 502" all_full_ok
+stop_nginx
+for i in 0 1; do
+    kill -TERM "${FULL_PIDS[$i]}" 2>/dev/null
+    wait "${FULL_PIDS[$i]}" 2>/dev/null
+    FULL_PIDS[i]=""
+done
+
+# --- 3. three replicas; SIGKILL one mid-load, restart it ------------------
+
+check "nginx config from $NGINX_CONF_SRC with 3 replicas accepted" gen_nginx "$TMP/nginx3" "${PORTS[@]}"
 check "nginx with 3 replicas up" start_nginx "$TMP/nginx3"
 run_wrk "http://127.0.0.1:$LB_PORT/v1/ops/max_pool" "$BENCH_S" "$TMP/lb3.out"
 check "nginx + 3 replicas: no failed request" no_failures "$TMP/lb3.out"
 
 # The kill run needs nginx and the replicas working; stop here otherwise.
 [ "$failed" -eq 0 ] || finish
-
-# --- 2. SIGKILL one replica mid-load, restart it ----------------------------
 
 metric_count() { # port -> unpoold_requests_total{op="max_pool",status="200"}
     curl -fsS -m 2 "http://127.0.0.1:$1/metrics" |
@@ -261,8 +348,7 @@ run_wrk "http://127.0.0.1:$LB_PORT/v1/ops/max_pool" "$DURATION" "$TMP/kill.out" 
 WRK_PID=$!
 sleep "$KILL_AT"
 t_kill=$(date +%s.%N)
-kill -KILL "${PIDS[1]}"
-wait "${PIDS[1]}" 2>/dev/null
+{ kill -KILL "${PIDS[1]}"; wait "${PIDS[1]}"; } 2>/dev/null # no "Killed" job notice
 PIDS[1]=""
 sleep $((RESTART_AT - KILL_AT))
 t_restart=$(date +%s.%N)
@@ -325,7 +411,9 @@ rb = sum(count["before"].values()) / (tk - t0)
 rd = sum(count["down"].values()) / max(tr - tk - 0.2, 1e-3)
 ok(rd > 0 and rd >= 0.5 * rb, "its share moved to them: %.0f req/s while down vs %.0f before" % (rd, rb))
 ok(count["after"][k] > 0, "replica 1 got traffic again after its restart")
-ok(retried > 0, "the kill hit requests in flight (nginx retried %d of them)" % retried)
+# max_fails=0: nginx keeps picking the dead replica, is refused, and
+# retries on another one -- every such request shows two upstreams.
+ok(retried > 0, "requests that reached the dead replica were retried (%d)" % retried)
 EOF
 cat "$TMP/shares.out"
 passed=$((passed + $(grep -c '^ok ' "$TMP/shares.out")))
@@ -337,7 +425,7 @@ echo "   per-replica op count from /metrics during the kill run:" \
      "${PORTS[2]}: $((after[2] - before[2]))"
 check "restarted replica counts its requests in /metrics" test "${after[1]}" -gt 0
 
-# --- 3. rolling restart: SIGTERM (drain) one replica mid-load ------------
+# --- 4. rolling restart: SIGTERM (drain) one replica mid-load ------------
 
 # What a rollout or scale-down does: the daemon stops accepting, finishes
 # what it has and exits 0; nginx moves the rest to the other replicas.
