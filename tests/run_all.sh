@@ -55,5 +55,18 @@ for t in tests/py/test_*.py; do
     UNPOOLD_BIN=build/unpoold run_prog "$t" "$py" "$t"
 done
 
+# Longer suites, on when their variable is set (.ci/run sets them):
+# libFuzzer on every decoder, the scale-out test behind nginx, and the
+# Kubernetes manifests' schema check.
+if [ -n "${TEST_FUZZ_SECONDS:-}" ]; then
+    FUZZ_SECONDS=$TEST_FUZZ_SECONDS run_prog "fuzz (${TEST_FUZZ_SECONDS}s per target)" bash tests/fuzz/run.sh
+fi
+if [ "${TEST_SCALE:-0}" = 1 ]; then
+    BUILD=build run_prog "scale-test" bash tests/scale/scale_test.sh
+fi
+if [ "${TEST_K8S:-0}" = 1 ]; then
+    run_prog "k8s-validate" "$py" docker/validate_k8s.py
+fi
+
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
