@@ -80,6 +80,10 @@ $(BUILD)/tests/test_%: tests/integration/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
 
+$(BUILD)/tests/soak: tests/soak/soak.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
+
 test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN)
 
 run: $(BUILD)/unpoold
@@ -93,6 +97,15 @@ test:
 # libFuzzer targets for every decoder, FUZZ_SECONDS each (default 60).
 fuzz:
 	bash tests/fuzz/run.sh
+
+# SOAK_REQUESTS (default 50000) mixed requests against an ASan+LSan daemon.
+soak:
+	bash tests/soak/run.sh
+
+# The daemon and the integration tests under ThreadSanitizer; runs the
+# concurrency, pool and suspend/resume tests.
+tsan:
+	bash tests/soak/tsan.sh
 
 bench: $(BUILD)/unpoold
 	bash bench/run.sh

@@ -26,6 +26,7 @@ typedef struct up_buf {
     char *data;
     size_t len, cap;
     int failed;      /* an allocation failed; contents are unusable */
+    int big;         /* data came from up_bigbuf_alloc (large buffers) */
 } up_buf;
 
 void up_buf_init(up_buf *b);
@@ -34,8 +35,12 @@ int up_buf_append(up_buf *b, const void *p, size_t n);
 int up_buf_puts(up_buf *b, const char *s);
 int up_buf_printf(up_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void up_buf_free(up_buf *b);
-/* Hand the bytes over (caller frees with free()); b is left empty. */
+/* Hand the bytes over (caller frees with up_buf_release()); b is left
+ * empty. */
 char *up_buf_steal(up_buf *b, size_t *len);
+/* Free what up_buf_steal handed over: large buffers come from the
+ * big-buffer allocator (kernels/bigbuf.h), not from malloc. */
+void up_buf_release(char *data);
 
 typedef struct up_kv {
     const char *key;
@@ -53,14 +58,38 @@ typedef struct up_http_req {
     size_t body_len;
 } up_http_req;
 
-/* A response the server sends as is. */
+/* One piece of a response sent without a copy. */
+typedef struct up_iov {
+    const void *base;
+    size_t len;
+} up_iov;
+
+#define UP_RESP_MAX_TAIL UP_MAX_OUTPUTS
+
+/* A response the server sends as is: `body`, then the tail pieces in
+ * order. Binary encoders write only their header into body and point the
+ * tail at the output tensors, whose ownership moves out of the plan into
+ * `keep`: the server sends the pieces as they are (writev) and calls
+ * keep_free(keep) once they are out. up_http_resp_free releases keep too,
+ * so an answer that is never sent leaks nothing. */
 typedef struct up_http_resp {
     int status;
     const char *content_type;   /* static string */
     up_buf body;
     char extra_header_name[48]; /* e.g. "Inference-Header-Content-Length"; "" none */
     char extra_header_value[32];
+    up_iov tail[UP_RESP_MAX_TAIL];
+    int n_tail;
+    void *keep;                 /* owns the tail's bytes; NULL when nothing is kept */
+    void (*keep_free)(void *);
 } up_http_resp;
+
+/* body.len plus every tail piece: the bytes on the wire. */
+size_t up_http_resp_len(const up_http_resp *r);
+/* Append the tail to body and release keep: one contiguous answer (for
+ * callers that want the bytes in one buffer, such as tests). -1 on out of
+ * memory (the response is then freed). */
+int up_http_resp_flatten(up_http_resp *r);
 
 typedef struct up_limits {
     int64_t max_elements;          /* per tensor (inputs and outputs) */

@@ -38,6 +38,19 @@ void up_b64_encode(const unsigned char *src, size_t n, char *dst); /* NUL-termin
 /* Returns decoded length or -1 on bad input; dst must hold n/4*3 bytes. */
 long long up_b64_decode(const char *src, size_t n, unsigned char *dst);
 
+/* ---- answers with a tail (encode.c) ---- */
+
+/* Output i's bytes go after everything the answer holds so far: copied
+ * into the body when small and nothing is in the tail yet, else sent as a
+ * tail piece whose tensor moves out of the plan into resp->keep (zero
+ * copy). -1 on out of memory. */
+int up_resp_put_output(up_call *c, int i, up_http_resp *resp);
+/* A zeroed tensor slot owned by resp->keep (freed with the answer), for
+ * bytes made only for the answer; NULL when out of memory or slots. */
+up_tensor *up_resp_keep_tensor(up_http_resp *resp);
+/* Append a tail piece; -1 when the tail is full. */
+int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
+
 /* ---- JSON (json_decode.c / json_encode.c) ---- */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);

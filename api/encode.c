@@ -4,9 +4,73 @@
  * the 422 the client sees and converts the outputs to the client's dtype
  * and layout; that conversion is encoding work, so its time opens
  * t->encode_ms and each format's encoder adds its own share on top. */
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "codecs.h"
+
+/* Below this many bytes an output is copied into the body: one buffer is
+ * cheaper than the bookkeeping of a separate piece. */
+#define LEND_MIN ((size_t)16 << 10)
+
+/* What an answer keeps alive until it is sent: output tensors moved out
+ * of the plan (or made for the answer, such as a widened copy). */
+typedef struct kept {
+    int n;
+    up_tensor t[UP_RESP_MAX_TAIL];
+} kept;
+
+static void kept_free(void *p)
+{
+    kept *k = p;
+    if (!k) return;
+    for (int i = 0; i < k->n; i++) up_tensor_free(&k->t[i]);
+    free(k);
+}
+
+up_tensor *up_resp_keep_tensor(up_http_resp *resp)
+{
+    kept *k = resp->keep;
+    if (!k) {
+        k = calloc(1, sizeof(*k));
+        if (!k) return NULL;
+        resp->keep = k;
+        resp->keep_free = kept_free;
+    }
+    if (resp->keep_free != kept_free || k->n >= UP_RESP_MAX_TAIL) return NULL;
+    return &k->t[k->n++];
+}
+
+int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n)
+{
+    if (resp->n_tail >= UP_RESP_MAX_TAIL) return -1;
+    resp->tail[resp->n_tail++] = (up_iov){data, n};
+    return 0;
+}
+
+int up_resp_put_output(up_call *c, int i, up_http_resp *resp)
+{
+    up_tensor *r = &c->plan.result[i], *o = &c->plan.out[i], *own = NULL, *slot;
+    size_t n = up_tensor_nbytes(r);
+    if (resp->n_tail == 0 && n < LEND_MIN) return up_buf_append(&resp->body, r->data, n);
+    /* result[i] owns its bytes after a conversion; else it is a view of
+     * out[i]. Moving the owner leaves result[i] a view that stays valid
+     * until keep is freed, and up_plan_free finds nothing to free. */
+    if (r->alloc) own = r;
+    else if (r->data == o->data && o->alloc) own = o;
+    slot = up_resp_keep_tensor(resp);
+    if (!slot) return -1;
+    if (own) {
+        *slot = *own;
+        memset(own, 0, sizeof(*own));
+    } else {
+        /* borrowed bytes (not expected of outputs): the answer gets a copy */
+        if (up_tensor_alloc(slot, r->dtype, r->rank, r->shape) < 0) return -1;
+        memcpy(slot->data, r->data, n);
+    }
+    return up_resp_add_tail(resp, slot->data, n);
+}
 
 static double now_ms(void)
 {

@@ -29,7 +29,9 @@
  * length) is moved down, inside the same body, to an aligned spot in the
  * JSON header region, which is dead once parsed (cJSON keeps its own
  * copies): a memmove instead of a fresh allocation plus copy. Only when no
- * aligned spot is free below it does the input get its own copy. */
+ * aligned spot is free below it does the input get its own copy.
+ * Binary outputs are sent from the output tensors themselves, behind the
+ * JSON header (encode.c: the response tail). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,7 +553,7 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
         if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);
         any_bin |= bin[k];
     }
-    up_buf_reserve(b, 1024 + blob_bytes);
+    up_buf_reserve(b, 1024 + (blob_bytes < ((size_t)16 << 10) ? blob_bytes : 0));
     up_buf_printf(b, "{\"model_name\":\"%s\",\"model_version\":\"1\"", c->plan.op->name);
     if (c->kserve_id[0]) {
         up_buf_puts(b, ",\"id\":");
@@ -567,8 +569,9 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
     }
     up_buf_puts(b, "]}");
     json_len = b->len;
+    /* binary outputs follow the JSON as tail pieces, without a copy */
     for (int k = 0; k < n; k++)
-        if (bin[k]) up_buf_append(b, c->plan.result[list[k]].data, up_tensor_nbytes(&c->plan.result[list[k]]));
+        if (bin[k] && up_resp_put_output(c, list[k], resp) < 0) b->failed = 1;
     if (b->failed) return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the answer");
     resp->status = 200;
     if (any_bin) {

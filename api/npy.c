@@ -1,15 +1,20 @@
 /* npy.c -- NumPy's .npy format in and out (application/x-npy).
  *
- * A request body is one array, read as input x; op params come from the
- * query string. The reader follows numpy/lib/format.py: magic "\x93NUMPY",
+ * A request body is one array, read as input x, or several arrays back to
+ * back (what repeated np.save() to one file writes) filling the op's inputs
+ * in registry order or in the order ?inputs=x,mask names; op params come
+ * from the query string. The reader follows numpy/lib/format.py: magic "\x93NUMPY",
  * version 1.0 (2-byte header length), 2.0 or 3.0 (4-byte length; 3.0 only
  * allows a UTF-8 header), then a Python dict literal with exactly the keys
  * 'descr', 'fortran_order' and 'shape', then the raw data.
  *
  * Zero copy is the point of a binary format: a little-endian, C-order
  * payload whose address suits its dtype becomes a view into the request
- * body (which the server keeps alive until the response is sent). Only
- * big-endian or Fortran-order arrays are rewritten, into an owned copy.
+ * body (which the server keeps alive until the plan is freed). Only
+ * big-endian, Fortran-order or misaligned arrays are rewritten, into an
+ * owned copy. The answer is the header in the body and the output tensor
+ * itself as the response tail (encode.c), so a large answer is never
+ * copied either.
  *
  * Error kinds: a file that is not a well-formed .npy (bad magic, truncated,
  * header past the end, dict syntax, data size != shape x itemsize) is 400;
@@ -20,6 +25,7 @@
  * void bytes), so a bfloat16 output is written as '<f4'. Widening is exact:
  * every bfloat16 value is a float32 value, and np.load gets the numbers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/convert.h"
@@ -307,19 +313,18 @@ static int read_preamble(const unsigned char *b, size_t len, size_t *hdr, size_t
     return 0;
 }
 
-int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
+/* One array starting at b[0] (n bytes left in the body) into *t, a view
+ * when it can be. *used is how many bytes the array took. */
+static int read_array(const unsigned char *b, size_t n, const char *field, const up_limits *lim,
+                      up_tensor *t, size_t *used, up_error *err)
 {
-    const unsigned char *b = (const unsigned char *)req->body;
-    size_t hdr = 0, hlen = 0, off, es, have;
+    size_t hdr = 0, hlen = 0, off, es;
     npy_header h;
     up_dtype dt = UP_DT_INVALID;
-    int swap = 0, xi = up_op_input_index(c->plan.op, "x");
+    int swap = 0;
     int64_t numel, nbytes;
-    up_tensor *x;
 
-    if (up_call_query(c, req, 1, err) < 0) return -1;
-    if (!b) return up_errorf(err, UP_E_MALFORMED, "body", "empty .npy body");
-    if (read_preamble(b, req->body_len, &hdr, &hlen, err) < 0) return -1;
+    if (read_preamble(b, n, &hdr, &hlen, err) < 0) return -1;
     for (size_t i = 0; i < hlen; i++)
         if (b[hdr + i] == '\0' || b[hdr + i] >= 0x80)
             return bad_header(err, "only ASCII text is supported");
@@ -329,27 +334,137 @@ int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
     if (up_shape_numel(h.shape, h.rank, &numel) < 0 || up_mul_i64(numel, (int64_t)es, &nbytes) < 0)
         return up_errorf(err, UP_E_MALFORMED, "body", ".npy shape overflows");
     if (lim && lim->max_elements > 0 && numel > lim->max_elements)
-        return up_errorf(err, UP_E_TOO_LARGE, "inputs.x",
-                         "x has %lld elements, the limit is %lld", (long long)numel,
-                         (long long)lim->max_elements);
+        return up_errorf(err, UP_E_TOO_LARGE, field, "%s has %lld elements, the limit is %lld",
+                         field + 7, (long long)numel, (long long)lim->max_elements);
     off = hdr + hlen;
-    have = req->body_len - off;
-    if ((uint64_t)nbytes != have)
+    if ((uint64_t)nbytes > n - off)
         return up_errorf(err, UP_E_MALFORMED, "body",
-                         ".npy data is %zu bytes; shape and dtype '%s' need %lld", have, h.descr,
+                         ".npy data is %zu bytes; shape and dtype '%s' need %lld", n - off, h.descr,
                          (long long)nbytes);
-    if (xi < 0) return up_errorf(err, UP_E_INTERNAL, "", "op has no input x");
-    x = &c->plan.raw[xi];
-    up_tensor_free(x);
+    *used = off + (size_t)nbytes;
+    up_tensor_free(t);
     /* Fortran order of rank <= 1 is the same bytes as C order. */
     if (h.rank <= 1) h.fortran = 0;
     if (!swap && !h.fortran && ((uintptr_t)(b + off) % es) == 0) {
-        up_tensor_view(x, dt, h.rank, h.shape, (void *)(b + off));
+        up_tensor_view(t, dt, h.rank, h.shape, (void *)(b + off));
         return 0;
     }
-    if (rewrite_payload(x, b + off, &h, dt, swap) < 0)
-        return up_errorf(err, UP_E_INTERNAL, "inputs.x", "out of memory copying the .npy data");
+    if (rewrite_payload(t, b + off, &h, dt, swap) < 0)
+        return up_errorf(err, UP_E_INTERNAL, field, "out of memory copying the .npy data");
     return 0;
+}
+
+/* ?inputs=x,mask -> the op input each array fills, in body order. */
+static int parse_inputs(const up_op_def *op, const char *list, int *targets, int *n,
+                        up_error *err)
+{
+    char buf[256];
+    char *save = NULL, *tok;
+    *n = 0;
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        for (char *e = tok + strlen(tok); e > tok && e[-1] == ' ';) *--e = '\0';
+        int idx = up_op_input_index(op, tok);
+        if (idx < 0)
+            return up_errorf(err, UP_E_INVALID, "query.inputs", "%s has no input named \"%.40s\"",
+                             op->name, tok);
+        for (int k = 0; k < *n; k++)
+            if (targets[k] == idx)
+                return up_errorf(err, UP_E_INVALID, "query.inputs", "input \"%.40s\" named twice",
+                                 tok);
+        targets[(*n)++] = idx;
+    }
+    if (*n == 0)
+        return up_errorf(err, UP_E_INVALID, "query.inputs", "inputs must name at least one input");
+    return 0;
+}
+
+/* The query without its `inputs` key (up_call_query does not know it);
+ * targets[] from it, or every op input in registry order. */
+static int split_query(up_call *c, const up_http_req *req, up_http_req *rest, up_kv *kv,
+                       int *targets, int *n_targets, up_error *err)
+{
+    const up_op_def *op = c->plan.op;
+    int named = 0;
+    *rest = *req;
+    rest->query = kv;
+    rest->n_query = 0;
+    for (int i = 0; i < req->n_query; i++) {
+        if (strcmp(req->query[i].key, "inputs") != 0) {
+            kv[rest->n_query++] = req->query[i];
+            continue;
+        }
+        if (named++)
+            return up_errorf(err, UP_E_INVALID, "query.inputs", "inputs given twice");
+        if (parse_inputs(op, req->query[i].value ? req->query[i].value : "", targets, n_targets,
+                         err) < 0)
+            return -1;
+    }
+    if (!named) {
+        *n_targets = op->n_inputs;
+        for (int k = 0; k < op->n_inputs; k++) targets[k] = k;
+    }
+    return 0;
+}
+
+/* A body is one array or several back to back (what repeated np.save()
+ * to one file writes and repeated np.load() reads); array k fills
+ * targets[k]. Every header is checked; bytes after the last array that do
+ * not start another one are a 400, more arrays than inputs a 422. */
+static int read_arrays(up_call *c, const up_http_req *req, const int *targets, int n_targets,
+                       const up_limits *lim, up_error *err)
+{
+    const up_op_def *op = c->plan.op;
+    const unsigned char *b = (const unsigned char *)req->body;
+    size_t pos = 0, used = 0;
+    int k = 0;
+    char field[UP_ERR_FIELD_LEN];
+    if (!b || req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "body", "empty .npy body");
+    while (pos < req->body_len) {
+        if (k > 0 && (req->body_len - pos < NPY_MAGIC_LEN ||
+                      memcmp(b + pos, NPY_MAGIC, NPY_MAGIC_LEN) != 0))
+            return up_errorf(err, UP_E_MALFORMED, "body",
+                             ".npy body has %zu bytes after its last array (array %d ends at byte "
+                             "%zu) that are not another .npy array",
+                             req->body_len - pos, k, pos);
+        if (k >= n_targets) {
+            char names[128] = "";
+            for (int q = 0; q < n_targets; q++)
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", q ? ", " : "",
+                         op->inputs[targets[q]].name);
+            return up_errorf(err, UP_E_INVALID, "body",
+                             ".npy body holds more arrays than the %d input%s it can fill (%s%s)",
+                             n_targets, n_targets == 1 ? "" : "s", names,
+                             n_targets < op->n_inputs ? ", from ?inputs=" : "");
+        }
+        snprintf(field, sizeof(field), "inputs.%s", op->inputs[targets[k]].name);
+        if (read_array(b + pos, req->body_len - pos, field, lim, &c->plan.raw[targets[k]], &used,
+                       err) < 0)
+            return -1;
+        pos += used;
+        k++;
+    }
+    if (k < n_targets && n_targets < op->n_inputs)
+        return up_errorf(err, UP_E_INVALID, "query.inputs",
+                         "inputs names %d inputs but the body holds %d .npy array%s", n_targets, k,
+                         k == 1 ? "" : "s");
+    return 0;
+}
+
+int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
+{
+    up_http_req rest;
+    up_kv *kv = malloc(sizeof(up_kv) * (size_t)(req->n_query > 0 ? req->n_query : 1));
+    int targets[UP_MAX_INPUTS], n_targets = 0, rc = -1;
+    if (!kv) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
+    if (split_query(c, req, &rest, kv, targets, &n_targets, err) < 0) goto err;
+    if (up_call_query(c, &rest, 1, err) < 0) goto err;
+    if (read_arrays(c, req, targets, n_targets, lim, err) < 0) goto err;
+    rc = 0;
+err:
+    free(kv);
+    return rc;
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -404,12 +519,26 @@ static int write_header(up_buf *o, const up_tensor *t, const char *descr)
     return up_buf_append(o, "\n", 1);
 }
 
+/* bfloat16 -> float32 (exact) into a tensor the answer keeps. */
+static int widen_bf16(const up_tensor *r, up_http_resp *resp)
+{
+    up_tensor *w = up_resp_keep_tensor(resp);
+    const uint16_t *s = r->data;
+    float *d;
+    int64_t n = up_tensor_numel(r);
+    if (!w || up_tensor_alloc(w, UP_F32, r->rank, r->shape) < 0) return -1;
+    d = w->data;
+    for (int64_t k = 0; k < n; k++) d[k] = up_bf16_to_f32(s[k]);
+    return up_resp_add_tail(resp, w->data, up_tensor_nbytes(w));
+}
+
+/* The body holds the header; the data follows as the answer's tail,
+ * straight from the output tensor (encode.c: no copy of a large output). */
 int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
 {
     int i = c->out_select >= 0 ? c->out_select : 0;
     const up_tensor *r;
     const char *descr;
-    size_t nbytes;
     (void)t; /* binary answers carry timing in Server-Timing, set by the server */
     if (i >= c->plan.op->n_outputs)
         return up_errorf(err, UP_E_INTERNAL, "output", "output %d out of range", i);
@@ -418,23 +547,10 @@ int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *e
     if (!descr)
         return up_errorf(err, UP_E_INTERNAL, "output", "no .npy descr for %s",
                          up_dtype_name(r->dtype));
-    nbytes = up_tensor_nbytes(r);
-    if (r->dtype == UP_BF16) nbytes *= 2;
-    if (up_buf_reserve(&resp->body, NPY_ALIGN + 256 + nbytes) < 0) goto oom;
     write_header(&resp->body, r, descr);
-    if (r->dtype == UP_BF16) {
-        const uint16_t *s = r->data;
-        unsigned char *d = (unsigned char *)resp->body.data + resp->body.len;
-        int64_t n = up_tensor_numel(r);
-        for (int64_t k = 0; k < n; k++) {
-            float f = up_bf16_to_f32(s[k]);
-            memcpy(d + 4 * k, &f, sizeof(f));
-        }
-        resp->body.len += nbytes;
-        resp->body.data[resp->body.len] = '\0';
-    } else {
-        up_buf_append(&resp->body, r->data, nbytes);
-    }
+    if (resp->body.failed) goto oom;
+    if (r->dtype == UP_BF16 ? widen_bf16(r, resp) < 0 : up_resp_put_output(c, i, resp) < 0)
+        goto oom;
     if (resp->body.failed) goto oom;
     resp->status = 200;
     resp->content_type = "application/x-npy";

@@ -56,6 +56,7 @@ void up_http_resp_init(up_http_resp *r)
 void up_http_resp_free(up_http_resp *r)
 {
     up_buf_free(&r->body);
+    if (r->keep_free) r->keep_free(r->keep);
     memset(r, 0, sizeof(*r));
 }
 

@@ -20,7 +20,8 @@
  * file is 400; a well-formed one we cannot serve (dtype, rank, names) 422.
  *
  * Zero copy: a tensor whose bytes sit at an address suitable for its dtype
- * becomes a view into the request body. The writer pads the header with
+ * becomes a view into the request body, and an answer's tensors are sent
+ * from the output tensors themselves, behind the header (encode.c). The writer pads the header with
  * spaces to a multiple of 8, as the format recommends, and lays tensors out
  * widest dtype first so every tensor stays aligned without leaving gaps
  * (the reference reader rejects gaps). */
@@ -294,15 +295,15 @@ int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_
     if (h.failed) goto oom;
     hl = h.len;
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)hl >> (8 * k));
-    total = 8 + hl + (size_t)pos;
+    total = 8 + hl;
     if (up_buf_reserve(&resp->body, total) < 0) goto oom;
     up_buf_append(&resp->body, len8, 8);
     up_buf_append(&resp->body, h.data, hl);
-    for (int k = 0; k < n; k++) {
-        const up_tensor *r = &c->plan.result[order[k]];
-        up_buf_append(&resp->body, r->data, up_tensor_nbytes(r));
-    }
     up_buf_free(&h);
+    /* the tensors follow the header without a copy, one tail piece each
+     * (encode.c); the layout has no gaps, so the pieces are the file */
+    for (int k = 0; k < n; k++)
+        if (up_resp_put_output(c, order[k], resp) < 0) goto oom2;
     if (resp->body.failed) goto oom2;
     resp->status = 200;
     resp->content_type = "application/x-safetensors";

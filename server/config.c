@@ -57,14 +57,20 @@ static const flag_def flags[] = {
      "open connections from one client address, more are closed at once "
      "(default 0 = no limit)"},
     {"max-header-kb", F_INT, 1, 1024, OFF(max_header_bytes), "N",
-     "request line plus headers in KiB, 431 above (default 32)"},
+     "request line plus headers in KiB, 413 above (default 32)"},
     {"max-inflight-mb", F_INT, 1, 1 << 22, OFF(max_inflight_bytes), "N",
      "memory budget in MiB for request bodies and outputs in flight; a request "
-     "that does not fit gets 503 with Retry-After (default 1024, at least --max-body-mb)"},
+     "that does not fit gets 503 with Retry-After (default: 1024 or 2 x --max-body-mb, "
+     "whichever is larger; at least --max-body-mb)"},
     {"max-json-depth", F_INT, 2, 1024, OFF(max_json_depth), "N",
      "deepest JSON nesting accepted, 400 deeper (default 64)"},
     {"max-inputs", F_INT, 1, 64, OFF(max_inputs), "N",
      "named input tensors per request, 413 above (default 16)"},
+    {"open-health", F_INT, 0, 1, OFF(open_health), "0|1",
+     "with --api-key-file, 1 keeps /healthz, /readyz and /v2/health/* open for probes "
+     "(default 1)"},
+    {"open-metrics", F_INT, 0, 1, OFF(open_metrics), "0|1",
+     "with --api-key-file, 1 lets /metrics be scraped without a key (default 0)"},
     {"drain-timeout-ms", F_INT, 0, 3600000, OFF(drain_timeout_ms), "N",
      "on SIGTERM/SIGINT, longest wait for in-flight requests (default 30000)"},
     {"log-format", F_LOGFMT, 0, 0, OFF(log_format), "text|json",
@@ -74,7 +80,7 @@ static const flag_def flags[] = {
     {"tls-key", F_PATH, 0, 0, OFF(tls_key), "FILE", "PEM private key for --tls-cert"},
     {"api-key-file", F_PATH, 0, 0, OFF(api_key_file), "FILE",
      "one API key per line; requests then need \"Authorization: Bearer KEY\" "
-     "(health routes stay open)"},
+     "(health routes stay open, see --open-health)"},
 };
 #define N_FLAGS ((int)(sizeof(flags) / sizeof(flags[0])))
 
@@ -118,9 +124,11 @@ static void defaults(up_config *c)
     c->max_connections = 1024;
     c->max_connections_per_ip = 0;
     c->max_header_bytes = 32;      /* KiB until finalised */
-    c->max_inflight_bytes = 1024;  /* MiB until finalised */
+    c->max_inflight_bytes = 0;     /* MiB until finalised; 0 = from --max-body-mb */
     c->max_json_depth = 64;
     c->max_inputs = 16;
+    c->open_health = 1;
+    c->open_metrics = 0;
     c->log_format = UP_LOG_TEXT;
 }
 
@@ -217,6 +225,8 @@ static const flag_def *find_flag(const char *name, size_t len)
 
 static int finalise(up_config *c)
 {
+    if (!c->max_inflight_bytes)
+        c->max_inflight_bytes = 2 * c->max_body_bytes > 1024 ? 2 * c->max_body_bytes : 1024;
     if (c->max_inflight_bytes < c->max_body_bytes) {
         fprintf(stderr, "unpoold: --max-inflight-mb (%lld) must be at least --max-body-mb (%lld)\n",
                 (long long)c->max_inflight_bytes, (long long)c->max_body_bytes);

@@ -31,6 +31,8 @@ typedef struct up_config {
     int64_t max_inflight_bytes;   /* from --max-inflight-mb: bodies + outputs */
     int64_t max_json_depth;
     int64_t max_inputs;
+    int64_t open_health;          /* health/readiness routes need no API key */
+    int64_t open_metrics;         /* /metrics needs no API key */
     int log_format;               /* UP_LOG_* */
     char tls_cert[1024];          /* "" = plain HTTP */
     char tls_key[1024];

@@ -110,7 +110,12 @@ static void reap_once(void)
     for (up_conn *k = head; k; k = k->next) {
         int ph = atomic_load(&k->phase);
         uint64_t since = atomic_load(&k->since);
-        if (k->cut || ph == UP_CONN_BUSY || now < since || now - since <= limit_ns[ph]) continue;
+        if (k->cut || ph == UP_CONN_BUSY) continue;
+        /* a client that hangs up in the middle of its body is not noticed
+         * by libmicrohttpd (it waits for the rest until a timeout), so
+         * look for the end-of-file ourselves */
+        int gone = ph == UP_CONN_BODY && up_conns_peer_gone(k->fd);
+        if (!gone && (now < since || now - since <= limit_ns[ph])) continue;
         /* libmicrohttpd then sees end-of-file or an error on its next read
          * and closes the connection the ordinary way */
         shutdown(k->fd, SHUT_RDWR);

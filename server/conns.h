@@ -11,6 +11,9 @@
  *   BODY     headers done, body not           --body-timeout-s
  *   BUSY     the request is being answered    no deadline (--timeout-ms
  *            and the drain cover the work itself)
+ * A connection in BODY whose client has hung up is closed the same way at
+ * the next look: libmicrohttpd 0.9.75 would otherwise keep it (and its
+ * body buffer) until a timeout.
  * The list is guarded by one mutex that libmicrohttpd's "connection
  * closed" notification also takes, and that notification comes before
  * libmicrohttpd closes the socket, so the reaper never touches a closed or

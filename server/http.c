@@ -5,12 +5,19 @@
  * only parses HTTP, copies bodies into one buffer per request (preallocated
  * from Content-Length, capped by --max-body-mb) and answers the small GET
  * routes; every tensor-sized step (decode, kernel, encode) runs on the
- * worker pool while the connection is suspended (opcall.c). */
+ * worker pool while the connection is suspended (opcall.c).
+ *
+ * Protection at this layer: connection limits (total, per address) and the
+ * per-connection memory are libmicrohttpd options; header size, body size
+ * and the memory budget (budget.c) are checked here before anything is
+ * allocated; read deadlines and vanished clients are conns.c's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "accesslog.h"
@@ -22,19 +29,47 @@
 
 /* ---- answers ---------------------------------------------------------- */
 
+/* What an answer holds until MHD has sent it: the body, and what the
+ * encoder keeps alive for the tail (output tensors sent without a copy). */
+typedef struct held_answer {
+    char *body;
+    void *keep;
+    void (*keep_free)(void *);
+} held_answer;
+
+static void held_answer_free(void *cls)
+{
+    held_answer *h = cls;
+    up_buf_release(h->body);
+    if (h->keep_free) h->keep_free(h->keep);
+    free(h);
+}
+
+/* The body and the tail go out as one iovec response (writev, no copy);
+ * on success the answer's bytes move into it, on failure resp is left for
+ * the caller to free. */
 struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_extra *x)
 {
-    size_t len = 0;
-    char *body = up_buf_steal(&resp->body, &len);
+    struct MHD_IoVec iov[1 + UP_RESP_MAX_TAIL];
+    unsigned n = 0;
+    size_t len = up_http_resp_len(resp);
+    held_answer *h = calloc(1, sizeof(*h));
     struct MHD_Response *m;
-    if (!body && len == 0)
-        m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    else
-        m = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!h) return NULL;
+    iov[n++] = (struct MHD_IoVec){resp->body.data ? resp->body.data : "", resp->body.len};
+    for (int i = 0; i < resp->n_tail; i++)
+        iov[n++] = (struct MHD_IoVec){resp->tail[i].base, resp->tail[i].len};
+    m = MHD_create_response_from_iovec(iov, n, held_answer_free, h);
     if (!m) {
-        free(body);
+        free(h);
         return NULL;
     }
+    h->body = up_buf_steal(&resp->body, NULL);
+    h->keep = resp->keep;
+    h->keep_free = resp->keep_free;
+    resp->keep = NULL;
+    resp->keep_free = NULL;
+    resp->n_tail = 0;
     r->status = resp->status;
     r->bytes_out = len;
     MHD_add_response_header(m, "X-Request-Id", r->id);
@@ -239,7 +274,9 @@ static enum MHD_Result first_call(up_req *r)
     if (rt->kind == UP_R_NONE)
         return reject(r, UP_E_NOT_FOUND, "path", NULL, "no route %s (see GET /openapi.yaml)",
                       r->path);
-    if (!rt->open && s->auth &&
+    int open = rt->kind == UP_R_METRICS ? (int)s->cfg.open_metrics
+                                        : rt->open && s->cfg.open_health;
+    if (!open && s->auth &&
         !up_auth_check(s->auth, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                             "Authorization")))
         return reject_now(r, UP_E_UNAUTHORIZED, "headers.Authorization",
@@ -499,14 +536,36 @@ int up_server_start(up_server *s)
     return 0;
 }
 
+/* Connections the kernel completed but libmicrohttpd has not accepted yet
+ * would be reset by closing the listening socket: hand them to MHD
+ * instead, so their requests get an answer (a 503 "shutting down" with
+ * Retry-After for op requests) rather than a reset. */
+static void adopt_backlog(up_server *s, int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return;
+    for (int i = 0; i < 4096; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0) break;
+        MHD_add_connection(s->mhd, c, (struct sockaddr *)&ss, sl); /* closes c on failure */
+    }
+}
+
 int up_server_drain(up_server *s)
 {
     atomic_store(&s->draining, 1);
     if (s->mhd) {
         MHD_socket fd = MHD_quiesce_daemon(s->mhd);
         if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
-            s->listen_fd = -1;
+            adopt_backlog(s, fd);
+            /* stop listening without closing: libmicrohttpd's thread may
+             * still name this descriptor in an epoll_ctl call, and a closed
+             * number could be reused meanwhile (ThreadSanitizer found it);
+             * up_server_stop closes it after MHD has stopped */
+            shutdown(fd, SHUT_RDWR);
+            s->listen_fd = fd;
         }
     }
     uint64_t until = up_now_ns() + (uint64_t)s->cfg.drain_timeout_ms * 1000000u;

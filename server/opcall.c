@@ -153,9 +153,9 @@ static void job_complete(up_job *j)
     free(r->body);
     r->body = NULL;
     /* from here on only the answer is held, until it is sent */
-    up_budget_force((int64_t)resp.body.len);
+    up_budget_force((int64_t)up_http_resp_len(&resp));
     up_budget_give(r->budget_held);
-    r->budget_held = (int64_t)resp.body.len;
+    r->budget_held = (int64_t)up_http_resp_len(&resp);
 
     r->response = up_req_build(r, &resp, &x);
     up_http_resp_free(&resp);

@@ -26,35 +26,16 @@ import json
 import math
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
-PASSED = 0
-FAILED = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import finish, record, start_daemon, stop_daemon  # noqa: E402
+
 CASES_PER_GROUP = 4
 SEED = 20240611
-
-
-def record(name, ok, why=""):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok   " + name, flush=True)
-    else:
-        FAILED += 1
-        for line in str(why).rstrip().splitlines()[-8:]:
-            print("    " + line)
-        print("FAIL " + name, flush=True)
-
-
-def finish():
-    print("%d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
 
 
 try:
@@ -68,39 +49,6 @@ except ImportError as e:
 torch.set_num_threads(1)  # leave the cores to the daemon
 
 # ---- daemon -----------------------------------------------------------------
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_daemon():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(os.path.dirname(here))
-    binary = os.environ.get("UNPOOLD_BIN", os.path.join(root, "build", "unpoold"))
-    if not os.path.isabs(binary):
-        binary = os.path.join(root, binary)
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNPOOLD_")}
-    proc = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port, "--workers", "2"],
-                            stdout=log, stderr=log, env=env)
-    base = "http://127.0.0.1:%d" % port
-    for _ in range(200):
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):
-                return proc, base, log
-        except Exception:
-            time.sleep(0.05)
-    proc.kill()
-    log.seek(0)
-    raise RuntimeError("daemon did not come up: " + log.read().decode(errors="replace")[-400:])
 
 
 BASE = None
@@ -740,7 +688,8 @@ def all_groups():
 def main():
     global BASE
     try:
-        proc, BASE, log = start_daemon()
+        proc, port, log = start_daemon()
+        BASE = "http://127.0.0.1:%d" % port
     except Exception as e:
         record("start_daemon", False, e)
         finish()
@@ -752,11 +701,7 @@ def main():
             torch.manual_seed(rnd.randrange(1 << 31))
             group(name, rnd, make, CASES_PER_GROUP if "seed" not in name else 2)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_daemon(proc)
     print("    %d groups, %d requests in %.1f s" % (len(groups), CALLS, time.time() - t0))
     finish()
 

@@ -22,44 +22,15 @@ skip. Run with the CI virtual environment's interpreter:
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 import urllib.request
 
-PASSED = 0
-FAILED = 0
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import ROOT, check, finish, record, start_daemon, stop_daemon  # noqa: E402
 
-
-def record(name, ok, why=""):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok   " + name, flush=True)
-    else:
-        FAILED += 1
-        if why:
-            for line in str(why).rstrip().splitlines()[-8:]:
-                print("    " + line)
-        print("FAIL " + name, flush=True)
-
-
-def check(name, fn):
-    try:
-        fn()
-    except Exception as e:  # any exception is a failed check, with its reason
-        record(name, False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=3)))
-        return
-    record(name, True)
-
-
-def finish():
-    print("%d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
 
 
 def need(cond, what=""):
@@ -78,37 +49,6 @@ except ImportError as e:
 
 
 # ---- daemon and browser ------------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_daemon():
-    binary = os.environ.get("UNPOOLD_BIN", os.path.join(ROOT, "build", "unpoold"))
-    if not os.path.isabs(binary):
-        binary = os.path.join(ROOT, binary)
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNPOOLD_")}
-    proc = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port, "--workers", "2"],
-                            stdout=log, stderr=log, env=env)
-    base = "http://127.0.0.1:%d" % port
-    for _ in range(200):
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1):
-                return proc, base, log
-        except Exception:
-            time.sleep(0.05)
-    proc.kill()
-    log.seek(0)
-    raise RuntimeError("daemon did not come up: " + log.read().decode(errors="replace")[-400:])
-
 
 def start_browser(profile):
     chromium = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -326,7 +266,8 @@ def run_checks(drv, base, out_dir):
 def main():
     out_dir = os.environ.get("TEST_OUTPUT_DIR", os.path.join(ROOT, "build", "test-output"))
     try:
-        proc, base, log = start_daemon()
+        proc, port, log = start_daemon()
+        base = "http://127.0.0.1:%d" % port
     except Exception as e:
         record("start_daemon", False, e)
         finish()
@@ -344,16 +285,10 @@ def main():
         if drv:
             drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
-        proc.terminate()
-        try:
-            rc = proc.wait(timeout=20)
-            record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            record("daemon_exit_0_on_sigterm", False, "did not exit")
-        if FAILED:
-            log.seek(0)
-            tail = log.read().decode(errors="replace").splitlines()[-10:]
+        rc = stop_daemon(proc)
+        record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
+        if harness.FAILED:
+            tail = harness.log_tail(log, 2000).splitlines()[-10:]
             print("    daemon log tail:\n    " + "\n    ".join(tail))
     finish()
 

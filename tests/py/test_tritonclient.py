@@ -16,44 +16,14 @@ Run with the CI virtual environment's interpreter:
 """
 import io
 import os
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import traceback
 import urllib.error
 import urllib.request
 
-PASSED = 0
-FAILED = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, finish, record, start_daemon, stop_daemon  # noqa: E402
 
-
-def record(name, ok, why=""):
-    global PASSED, FAILED
-    if ok:
-        PASSED += 1
-        print("ok   " + name, flush=True)
-    else:
-        FAILED += 1
-        if why:
-            for line in str(why).rstrip().splitlines()[-6:]:
-                print("    " + line)
-        print("FAIL " + name, flush=True)
-
-
-def check(name, fn):
-    try:
-        fn()
-    except Exception as e:  # any exception is a failed check, with its reason
-        record(name, False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=2)))
-        return
-    record(name, True)
-
-
-def finish():
-    print("%d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
 
 
 try:
@@ -89,39 +59,6 @@ NP_TO_KS = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64",
 
 
 # ---- daemon ---------------------------------------------------------------
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_daemon():
-    here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(os.path.dirname(here))
-    binary = os.environ.get("UNPOOLD_BIN", os.path.join(root, "build", "unpoold"))
-    if not os.path.isabs(binary):
-        binary = os.path.join(root, binary)
-    port = free_port()
-    log = tempfile.TemporaryFile()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNPOOLD_")}
-    proc = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port, "--workers", "2"],
-                            stdout=log, stderr=log, env=env)
-    url = "127.0.0.1:%d" % port
-    for _ in range(200):
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen("http://%s/v2/health/live" % url, timeout=1):
-                return proc, url, log
-        except Exception:
-            time.sleep(0.05)
-    proc.kill()
-    log.seek(0)
-    raise RuntimeError("daemon did not come up: " + log.read().decode(errors="replace")[-400:])
-
 
 def post(url, path, body, content_type, accept=None):
     req = urllib.request.Request("http://%s%s" % (url, path), data=body, method="POST")
@@ -387,7 +324,8 @@ def _assert(cond, what=""):
 
 def main():
     try:
-        proc, url, log = start_daemon()
+        proc, port, log = start_daemon(probe="/v2/health/live")
+        url = "127.0.0.1:%d" % port
     except Exception as e:
         record("start_daemon", False, e)
         finish()
@@ -396,16 +334,10 @@ def main():
         run(client, url)
         client.close()
     finally:
-        proc.terminate()
-        try:
-            rc = proc.wait(timeout=20)
-            record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            record("daemon_exit_0_on_sigterm", False, "did not exit")
-        if FAILED:
-            log.seek(0)
-            tail = log.read().decode(errors="replace").splitlines()[-10:]
+        rc = stop_daemon(proc)
+        record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
+        if harness.FAILED:
+            tail = harness.log_tail(log, 2000).splitlines()[-10:]
             print("    daemon log tail:\n    " + "\n    ".join(tail))
     finish()
 

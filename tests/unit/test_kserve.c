@@ -203,6 +203,7 @@ static void check_case(const char *name, const char *op, const expect *ex, int n
         }
         CHECK(run_plan(&c, &err) == 0);
         CHECK(up_kserve_encode_call(&c, &t, &resp, &err) == 0);
+        CHECK(up_http_resp_flatten(&resp) == 0);
         check_response(&resp, op, id, ex, n);
     }
     up_call_free(&c);
@@ -531,9 +532,52 @@ static void model_metadata_every_op(void)
     }
 }
 
+/* A large binary output is not copied: the body is the JSON header and
+ * the tensor follows as the tail, owned by the answer after the call is
+ * freed. */
+static void large_binary_output_zero_copy(void)
+{
+    const char *json = "{\"parameters\":{\"binary_data_output\":true,\"scale_factor\":2},"
+                       "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,64,64],\"datatype\":\"FP32\","
+                       "\"parameters\":{\"binary_data_size\":16384}}]}";
+    size_t jl = strlen(json);
+    char hl[32];
+    body b;
+    b.len = jl + 16384;
+    b.data = malloc(b.len);
+    memcpy(b.data, json, jl);
+    for (int i = 0; i < 4096; i++) {
+        float v = (float)i;
+        memcpy(b.data + jl + 4 * i, &v, 4);
+    }
+    snprintf(hl, sizeof(hl), "%zu", jl);
+    up_call c;
+    up_error err;
+    up_http_resp resp;
+    up_http_resp_init(&resp);
+    CHECK(decode(&c, "nearest_unpool", &b, hl, &err) == 0);
+    CHECK(run_plan(&c, &err) == 0);
+    void *y = c.plan.out[0].data;
+    CHECK(up_kserve_encode_call(&c, NULL, &resp, &err) == 0);
+    CHECK(resp.n_tail == 1 && resp.tail[0].base == y && resp.tail[0].len == 65536);
+    CHECK((size_t)strtoull(resp.extra_header_value, NULL, 10) == resp.body.len);
+    CHECK(strstr(resp.body.data, "\"binary_data_size\":65536") != NULL);
+    up_call_free(&c);
+    int ok = resp.n_tail == 1;
+    for (int i = 0; ok && i < 128 * 128; i++) {
+        float v;
+        memcpy(&v, (const char *)resp.tail[0].base + 4 * i, 4);
+        ok = v == (float)((i / 128 / 2) * 64 + (i % 128) / 2);
+    }
+    CHECK(ok);
+    up_http_resp_free(&resp);
+    free(b.data);
+}
+
 int main(void)
 {
     RUN(max_unpool_json_inputs);
+    RUN(large_binary_output_zero_copy);
     RUN(max_unpool_binary_inputs_realigned);
     RUN(max_unpool_fp64_binary);
     RUN(max_pool_string_list_params_mixed_outputs);

@@ -5,7 +5,9 @@
  * NumPy wrote from PyTorch's results, so an answer is checked byte for byte
  * against NumPy's own writer. Malformed inputs are NumPy files with one
  * defect each, or headers built here; every one has its own case and its
- * expected error kind. */
+ * expected error kind. Multi-input bodies are several arrays written by
+ * repeated np.save() to one file. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +120,7 @@ static void check_answer(const char *op, const char *file, const char *query, co
         CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(resp.status == 200);
         CHECK(resp.content_type && strcmp(resp.content_type, "application/x-npy") == 0);
+        CHECK(up_http_resp_flatten(&resp) == 0);
         CHECK(same_bytes(&resp.body, &want));
     }
     up_call_free(&c);
@@ -253,6 +256,7 @@ static void misaligned_payload_copied(void)
     CHECK(c.plan.raw[0].alloc != NULL);
     CHECK(run_plan(&c, &err) == 0);
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
+    CHECK(up_http_resp_flatten(&resp) == 0);
     CHECK(same_bytes(&resp.body, &want));
     up_call_free(&c);
     up_http_resp_free(&resp);
@@ -295,6 +299,8 @@ static void bfloat16_answer_widened_to_f32(void)
     CHECK(run_plan(&c, &err) == 0);
     CHECK(c.plan.result[0].dtype == UP_BF16);
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
+    up_call_free(&c); /* the answer owns the widened copy */
+    CHECK(up_http_resp_flatten(&resp) == 0);
     CHECK(resp.body.len == 128 + 128 * 4);
     CHECK(strstr(resp.body.data + 10, "'descr': '<f4'") != NULL);
     CHECK(strstr(resp.body.data + 10, "'shape': (1, 2, 8, 8)") != NULL);
@@ -314,6 +320,167 @@ static void bfloat16_answer_widened_to_f32(void)
     up_http_resp_free(&resp);
     free(b.data);
     free(want.data);
+}
+
+/* ---- several arrays back to back (repeated np.save) ---- */
+
+/* x then indices, in registry order, as one NumPy-written file. */
+static void multi_max_unpool(void)
+{
+    check_answer("max_unpool", "npy_multi_max_unpool.npy", "kernel_size=2",
+                 "exp_npy_multi_max_unpool.npy", 1);
+}
+/* ?inputs= names the inputs: x and the uint8 mask give the same answer. */
+static void multi_named_mask(void)
+{
+    check_answer("max_unpool", "npy_multi_mask.npy", "kernel_size=2&inputs=x,mask",
+                 "exp_npy_multi_max_unpool.npy", 1);
+}
+/* Three arrays: x, weight, bias of conv_transpose. The header must be
+ * NumPy's byte for byte; the values are PyTorch's within the tolerance the
+ * conv goldens use (summation order differs from PyTorch's GEMM). */
+static void multi_conv_transpose(void)
+{
+    body b = load("npy_multi_conv.npy"), want = load("exp_npy_multi_conv.npy");
+    up_call c;
+    up_error err;
+    up_http_resp resp;
+    up_http_resp_init(&resp);
+    CHECK(b.data && want.data);
+    CHECK(decode(&c, "conv_transpose", &b, "stride=2&padding=1", &err) == 0);
+    CHECK(up_tensor_present(&c.plan.raw[2]));
+    CHECK(run_plan(&c, &err) == 0);
+    CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
+    CHECK(up_http_resp_flatten(&resp) == 0);
+    CHECK(resp.body.len == want.len && want.len > 128);
+    if (resp.body.len == want.len && want.len > 128) {
+        int ok = memcmp(resp.body.data, want.data, 128) == 0;
+        for (size_t i = 128; i + 4 <= want.len; i += 4) {
+            float g, w;
+            memcpy(&g, resp.body.data + i, 4);
+            memcpy(&w, want.data + i, 4);
+            ok &= fabsf(g - w) <= 1e-5f + 1e-5f * fabsf(w);
+        }
+        CHECK(ok);
+    }
+    up_call_free(&c);
+    up_http_resp_free(&resp);
+    free(b.data);
+    free(want.data);
+}
+static void multi_every_array_in_place(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    up_call c;
+    up_error err;
+    CHECK(decode(&c, "max_unpool", &b, "kernel_size=2", &err) == 0);
+    for (int i = 0; i < 2; i++) {
+        CHECK(c.plan.raw[i].alloc == NULL);
+        CHECK((char *)c.plan.raw[i].data > b.data && (char *)c.plan.raw[i].data < b.data + b.len);
+    }
+    CHECK(c.plan.raw[1].dtype == UP_I64 && c.plan.raw[1].rank == 4);
+    up_call_free(&c);
+    free(b.data);
+}
+static void multi_more_arrays_than_inputs(void)
+{
+    body b = load("npy_multi_too_many.npy");
+    check_refused("max_unpool", &b, "kernel_size=2", UP_E_INVALID, "more arrays than the 3 inputs");
+    free(b.data);
+}
+static void multi_more_arrays_than_named(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    check_refused("max_unpool", &b, "kernel_size=2&inputs=x", UP_E_INVALID, "from ?inputs=");
+    free(b.data);
+}
+static void multi_fewer_arrays_than_named(void)
+{
+    body b = load("npy_f32.npy");
+    check_refused("max_unpool", &b, "kernel_size=2&inputs=x,indices", UP_E_INVALID,
+                  "body holds 1 .npy array");
+    free(b.data);
+}
+static void multi_inputs_unknown_name(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    check_refused("max_unpool", &b, "kernel_size=2&inputs=x,weight", UP_E_INVALID, "\"weight\"");
+    free(b.data);
+}
+static void multi_inputs_named_twice(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    check_refused("max_unpool", &b, "kernel_size=2&inputs=x,x", UP_E_INVALID, "named twice");
+    free(b.data);
+}
+/* indices and mask both given (x, indices, mask in registry order): the
+ * op refuses the combination. */
+static void multi_indices_and_mask(void)
+{
+    body b = load("npy_multi_too_many.npy");
+    b.len = 352 + 160; /* x, indices, then one mask: three arrays */
+    check_refused("max_unpool", &b, "kernel_size=2", UP_E_INVALID, NULL);
+    free(b.data);
+}
+static void multi_trailing_bytes(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    b.data = realloc(b.data, b.len + 16);
+    memcpy(b.data + b.len, "garbage!", 8);
+    b.len += 8;
+    check_refused("max_unpool", &b, "kernel_size=2", UP_E_MALFORMED, "8 bytes after its last array");
+    free(b.data);
+}
+static void multi_second_truncated(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    b.len -= 8;
+    check_refused("max_unpool", &b, "kernel_size=2", UP_E_MALFORMED, "need 64");
+    free(b.data);
+}
+static void multi_second_header_broken(void)
+{
+    body b = load("npy_multi_max_unpool.npy");
+    char *second = b.data + 160; /* x: 128-byte header + 32 bytes of data */
+    CHECK(memcmp(second, "\x93NUMPY", 6) == 0);
+    char *d = strstr(second + 10, "'descr'");
+    CHECK(d != NULL);
+    if (d) d[1] = 'x'; /* 'xescr' */
+    check_refused("max_unpool", &b, "kernel_size=2", UP_E_MALFORMED, "'xescr'");
+    free(b.data);
+}
+
+/* A large answer is not copied: the body holds the header and the tail is
+ * the output tensor itself, which the answer keeps alive after the call is
+ * freed (ASan would see a use after free otherwise). */
+static void large_answer_zero_copy(void)
+{
+    body b = make_npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 64, 64), }",
+                      64 * 64 * 4);
+    size_t hdr = b.len - 64 * 64 * 4;
+    float *x = (float *)(b.data + hdr);
+    up_call c;
+    up_error err;
+    up_http_resp resp;
+    up_http_resp_init(&resp);
+    for (int i = 0; i < 64 * 64; i++) x[i] = (float)i * 0.5f;
+    CHECK(decode(&c, "nearest_unpool", &b, "scale_factor=2", &err) == 0);
+    CHECK(run_plan(&c, &err) == 0);
+    void *out = c.plan.out[0].data;
+    CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
+    CHECK(resp.body.len == 128);
+    CHECK(resp.n_tail == 1 && resp.tail[0].base == out && resp.tail[0].len == 128 * 128 * 4);
+    CHECK(up_http_resp_len(&resp) == 128 + 128 * 128 * 4);
+    up_call_free(&c);
+    free(b.data);
+    int ok = resp.n_tail == 1;
+    for (int i = 0; ok && i < 128 * 128; i++) {
+        float v;
+        memcpy(&v, (const char *)resp.tail[0].base + 4 * i, 4);
+        ok = v == (float)((i / 128 / 2) * 64 + (i % 128) / 2) * 0.5f;
+    }
+    CHECK(ok);
+    up_http_resp_free(&resp);
 }
 
 /* ---- malformed and unsupported ---- */
@@ -365,7 +532,8 @@ static void trailing_data(void)
     body b = load("npy_f32.npy");
     b.data = realloc(b.data, b.len + 8);
     b.len += 4;
-    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_MALFORMED, "need 128");
+    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_MALFORMED,
+                  "4 bytes after its last array");
     free(b.data);
 }
 static void bad_version_4_0(void)
@@ -501,6 +669,20 @@ int main(void)
     RUN(misaligned_payload_copied);
     RUN(header_variants_accepted);
     RUN(bfloat16_answer_widened_to_f32);
+    RUN(multi_max_unpool);
+    RUN(multi_named_mask);
+    RUN(multi_conv_transpose);
+    RUN(multi_every_array_in_place);
+    RUN(multi_more_arrays_than_inputs);
+    RUN(multi_more_arrays_than_named);
+    RUN(multi_fewer_arrays_than_named);
+    RUN(multi_inputs_unknown_name);
+    RUN(multi_inputs_named_twice);
+    RUN(multi_indices_and_mask);
+    RUN(multi_trailing_bytes);
+    RUN(multi_second_truncated);
+    RUN(multi_second_header_broken);
+    RUN(large_answer_zero_copy);
     RUN(bad_magic);
     RUN(empty_body);
     RUN(truncated_preamble);

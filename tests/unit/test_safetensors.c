@@ -100,6 +100,7 @@ static void check_answer(const char *op, body *b, const char *query, const char 
         CHECK(c.out_format == UP_FMT_SAFETENSORS);
         CHECK(run_plan(&c, &err) == 0);
         CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
+        CHECK(up_http_resp_flatten(&resp) == 0);
         CHECK(resp.status == 200);
         CHECK(resp.content_type && strcmp(resp.content_type, "application/x-safetensors") == 0);
         CHECKF(resp.body.len == want.len && memcmp(resp.body.data, want.data, want.len) == 0,
@@ -384,9 +385,60 @@ static void over_element_limit(void)
                          "\"data_offsets\":[0,2097152]}}", 2097152, UP_E_TOO_LARGE, "limit");
 }
 
+/* Large outputs are not copied: the body is the 8-byte length and the
+ * header, and each tensor follows as its own tail piece, widest dtype
+ * first, owned by the answer after the call is freed. */
+static void large_answer_zero_copy(void)
+{
+    const char *hdr = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,4,64,64],\"data_offsets\":[0,65536]}}";
+    size_t hl = (strlen(hdr) + 7) / 8 * 8, n = 4 * 64 * 64;
+    body b;
+    b.len = 8 + hl + n * 4;
+    b.data = calloc(1, b.len);
+    for (int k = 0; k < 8; k++) b.data[k] = (char)(hl >> (8 * k));
+    memset(b.data + 8, ' ', hl);
+    memcpy(b.data + 8, hdr, strlen(hdr));
+    float *x = (float *)(b.data + 8 + hl);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((i * 7919) % 1000);
+    up_call c;
+    up_error err;
+    up_http_resp resp;
+    up_http_resp_init(&resp);
+    CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0);
+    CHECK(run_plan(&c, &err) == 0);
+    void *y = c.plan.out[0].data, *ind = c.plan.out[1].data;
+    CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
+    CHECK(resp.n_tail == 2);
+    CHECK(resp.tail[0].base == ind && resp.tail[0].len == 4 * 32 * 32 * 8);
+    CHECK(resp.tail[1].base == y && resp.tail[1].len == 4 * 32 * 32 * 4);
+    CHECK(strstr(resp.body.data + 8, "\"indices\":{\"dtype\":\"I64\",\"shape\":[1,4,32,32],"
+                                     "\"data_offsets\":[0,32768]}") != NULL);
+    up_call_free(&c);
+    int ok = resp.n_tail == 2;
+    for (int p = 0; ok && p < 4 * 32 * 32; p++) {
+        int pl = p / 1024, oh = p % 1024 / 32, ow = p % 32;
+        float v, best = -1;
+        int64_t at;
+        for (int dy = 0; dy < 2; dy++)
+            for (int dx = 0; dx < 2; dx++) {
+                float e = x[pl * 4096 + (2 * oh + dy) * 64 + 2 * ow + dx];
+                if (e > best) best = e;
+            }
+        memcpy(&v, (const char *)resp.tail[1].base + 4 * p, 4);
+        memcpy(&at, (const char *)resp.tail[0].base + 8 * p, 8);
+        ok = v == best && at >= 0 && at < 4096 && x[pl * 4096 + at] == best;
+    }
+    CHECK(ok);
+    CHECK(up_http_resp_flatten(&resp) == 0);
+    CHECK(resp.body.len == 8 + (size_t)(resp.body.data[0] & 0xff) + 32768 + 16384);
+    up_http_resp_free(&resp);
+    free(b.data);
+}
+
 int main(void)
 {
     RUN(max_unpool_metadata_params);
+    RUN(large_answer_zero_copy);
     RUN(max_unpool_metadata_lists);
     RUN(max_unpool_query_params);
     RUN(max_unpool_mask_u8);
