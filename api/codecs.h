@@ -52,6 +52,9 @@ up_tensor *up_resp_keep_tensor(up_http_resp *resp);
 int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
 
 /* ---- JSON (json_decode.c / json_encode.c) ---- */
+/* Parse exactly one JSON value (whitespace around it allowed); NULL on a
+ * syntax error or trailing bytes, with *at the offending byte offset. */
+cJSON *up_json_parse_document(const char *s, size_t n, size_t *at);
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,

@@ -329,29 +329,33 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
     return decode_inputs(c, inputs, lim, err);
 }
 
-int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
+cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
 {
     const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    *at = end ? (size_t)(end - s) : 0;
+    if (!root) return NULL;
+    /* cJSON stops after the first value; anything but whitespace after it
+     * means the body is not one JSON document */
+    while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+    if (end < s + n) {
+        *at = (size_t)(end - s);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
+{
+    size_t at;
     cJSON *root;
     int rc, limit = lim->max_json_depth > 0 ? lim->max_json_depth : 64;
     if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "", "empty body; expected a JSON object");
     if (json_depth(req->body, req->body_len, limit) > limit)
         return up_errorf(err, UP_E_MALFORMED, "", "JSON nested deeper than %d levels", limit);
-    root = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, 0);
-    if (!root) {
-        size_t at = end ? (size_t)(end - req->body) : 0;
-        return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
-    }
-    /* cJSON stops after the first value; anything but whitespace after it
-     * means the body is not one JSON document */
-    while (end && end < req->body + req->body_len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    if (end && end < req->body + req->body_len) {
-        cJSON_Delete(root);
-        return up_errorf(err, UP_E_MALFORMED, "", "unexpected bytes after the JSON value at byte %zu",
-                         (size_t)(end - req->body));
-    }
+    root = up_json_parse_document(req->body, req->body_len, &at);
+    if (!root) return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
     rc = decode_root(c, root, lim, err);
     cJSON_Delete(root);
     if (rc < 0) return -1;

@@ -315,7 +315,7 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
         return -1;
     if (up_shape_numel(shape, rank, &numel) < 0 ||
         up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0)
-        return up_errorf(err, UP_E_MALFORMED, field, "shape overflows");
+        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
     if (lim && lim->max_elements > 0 && numel > lim->max_elements)
         return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
                          (long long)numel, (long long)lim->max_elements);
@@ -428,7 +428,7 @@ static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_
 int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
                           const up_limits *lim, up_error *err)
 {
-    size_t hlen = req->body_len;
+    size_t hlen = req->body_len, at = 0;
     ks_binary bin = {0};
     ks_state *st;
     cJSON *root = NULL;
@@ -454,9 +454,10 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
     }
     if (!req->body || hlen == 0)
         return up_errorf(err, UP_E_MALFORMED, "body", "empty inference request");
-    root = cJSON_ParseWithLength(req->body, hlen);
+    root = up_json_parse_document(req->body, hlen, &at);
     if (!cJSON_IsObject(root)) {
-        up_errorf(err, UP_E_MALFORMED, "body", "the inference request is not a JSON object");
+        up_errorf(err, UP_E_MALFORMED, "body",
+                  "the inference request is not one JSON object (at byte %zu)", at);
         goto err;
     }
     if (read_request(c, root, &bin, lim, st, err) < 0) goto err;

@@ -332,7 +332,7 @@ static int read_array(const unsigned char *b, size_t n, const char *field, const
     if (parse_descr(h.descr, &dt, &swap, err) < 0) return -1;
     es = up_dtype_size(dt);
     if (up_shape_numel(h.shape, h.rank, &numel) < 0 || up_mul_i64(numel, (int64_t)es, &nbytes) < 0)
-        return up_errorf(err, UP_E_MALFORMED, "body", ".npy shape overflows");
+        return up_errorf(err, UP_E_TOO_LARGE, "body", ".npy shape overflows");
     if (lim && lim->max_elements > 0 && numel > lim->max_elements)
         return up_errorf(err, UP_E_TOO_LARGE, field, "%s has %lld elements, the limit is %lld",
                          field + 7, (long long)numel, (long long)lim->max_elements);

@@ -117,7 +117,7 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
         return up_errorf(err, UP_E_MALFORMED, field, "data_offsets must be [begin, end]");
     es = up_dtype_size(dt);
     if (up_shape_numel(shape, rank, &numel) < 0 || up_mul_i64(numel, (int64_t)es, &nbytes) < 0)
-        return up_errorf(err, UP_E_MALFORMED, field, "shape overflows");
+        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
     if (rg->begin > rg->end || (uint64_t)rg->end > dlen)
         return up_errorf(err, UP_E_MALFORMED, field,
                          "data_offsets [%lld, %lld) are not inside the %zu-byte data region",

@@ -56,10 +56,17 @@ for t in tests/py/test_*.py; do
 done
 
 # Longer suites, on when their variable is set (.ci/run sets them):
-# libFuzzer on every decoder, the scale-out test behind nginx, and the
-# Kubernetes manifests' schema check.
+# libFuzzer on every decoder, the soak under ASan+LeakSanitizer, the
+# threaded paths under ThreadSanitizer, the scale-out test behind nginx,
+# and the Kubernetes manifests' schema check.
 if [ -n "${TEST_FUZZ_SECONDS:-}" ]; then
     FUZZ_SECONDS=$TEST_FUZZ_SECONDS run_prog "fuzz (${TEST_FUZZ_SECONDS}s per target)" bash tests/fuzz/run.sh
+fi
+if [ "${TEST_SOAK:-0}" = 1 ]; then
+    run_prog "soak" bash tests/soak/run.sh
+fi
+if [ "${TEST_TSAN:-0}" = 1 ]; then
+    run_prog "tsan" bash tests/soak/tsan.sh
 fi
 if [ "${TEST_SCALE:-0}" = 1 ]; then
     BUILD=build run_prog "scale-test" bash tests/scale/scale_test.sh

@@ -2,12 +2,13 @@
 # run.sh -- build every libFuzzer target (clang, -fsanitize=fuzzer,address,
 # undefined) and run each for FUZZ_SECONDS (default 60) on its committed
 # seed corpus. New inputs go to a scratch folder, so the committed seeds do
-# not churn; a crash leaves its input in build/fuzz/ and fails the run.
+# not churn; a crash leaves its input in build/fuzz/ (FUZZ_OUT) and fails
+# the run.
 # Ends with "N passed, N failed" (one case per target).
 set -u
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
-out=build/fuzz
+out=${FUZZ_OUT:-build/fuzz}
 mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -I. $(pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"

@@ -288,7 +288,7 @@ static void build_binary_cases(void)
         npy("\x93NUMPY", "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 2, 2), }", 0, 4000), 400, NULL);
     add("npy_shape_overflow", "POST", mp, npy_ct,
         npy("\x93NUMPY", "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776, 1099511627776, 1099511627776, 2), }", 16, 0),
-        400, NULL);
+        413, NULL);
     add("npy_data_short", "POST", mp, npy_ct,
         npy("\x93NUMPY", "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 4, 4), }", 16, 0), 400, NULL);
     add("npy_dtype_complex", "POST", mp, npy_ct,
@@ -306,7 +306,7 @@ static void build_binary_cases(void)
         safet("{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,2,2],\"data_offsets\":[16,0]}}", 0, 16), 400, NULL);
     add("safetensors_shape_overflow", "POST", mp, st_ct,
         safet("{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776,1099511627776,2],"
-              "\"data_offsets\":[0,16]}}", 0, 16), 400, "inputs.x");
+              "\"data_offsets\":[0,16]}}", 0, 16), 413, "inputs.x");
     add("safetensors_tiny_body", "POST", mp, st_ct, mk("\x05\x00\x00", 3), 400, NULL);
 
     /* KServe: errors are {"error": ...} */
@@ -315,7 +315,7 @@ static void build_binary_cases(void)
     V1("kserve_no_inputs", inf, "{\"parameters\":{\"kernel_size\":2}}", 400, NULL);
     V1("kserve_shape_overflow", inf,
        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1099511627776,1099511627776,1099511627776,2],"
-       "\"datatype\":\"FP32\",\"data\":[1]}],\"parameters\":{\"kernel_size\":2}}", 400, NULL);
+       "\"datatype\":\"FP32\",\"data\":[1]}],\"parameters\":{\"kernel_size\":2}}", 413, NULL);
     V1("kserve_datatype_bytes", inf,
        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],\"datatype\":\"BYTES\",\"data\":[1,2,3,4]}],"
        "\"parameters\":{\"kernel_size\":2}}", 422, NULL);

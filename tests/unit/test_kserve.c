@@ -402,10 +402,17 @@ static void shape_negative(void)
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,-1,1,1],"
                        "\"datatype\":\"FP32\",\"data\":[]}]}", UP_E_MALFORMED, "non-negative");
 }
+/* one JSON object, then garbage inside the declared length */
+static void trailing_bytes_after_header(void)
+{
+    check_text_refused("max_pool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],"
+                       "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]} xyz", UP_E_MALFORMED,
+                       "one JSON object");
+}
 static void shape_overflow(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[4294967296,4294967296,8],"
-                       "\"datatype\":\"FP32\",\"data\":[]}]}", UP_E_MALFORMED, "overflows");
+                       "\"datatype\":\"FP32\",\"data\":[]}]}", UP_E_TOO_LARGE, "overflows");
 }
 static void over_element_limit(void)
 {
@@ -600,6 +607,7 @@ int main(void)
     RUN(data_nested_too_deep);
     RUN(data_missing);
     RUN(shape_negative);
+    RUN(trailing_bytes_after_header);
     RUN(shape_overflow);
     RUN(over_element_limit);
     RUN(sequence_params_refused);

@@ -613,7 +613,7 @@ static void dict_shape_entry_overflow(void)
 static void dict_shape_numel_overflow(void)
 {
     check_dict_refused("{'descr': '<f4', 'fortran_order': False, "
-                       "'shape': (4294967296, 4294967296, 2), }", 4, UP_E_MALFORMED, "overflows");
+                       "'shape': (4294967296, 4294967296, 2), }", 4, UP_E_TOO_LARGE, "overflows");
 }
 static void dict_fortran_not_bool(void)
 {

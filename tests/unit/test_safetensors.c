@@ -322,7 +322,7 @@ static void shape_fractional(void)
 static void shape_overflow(void)
 {
     check_header_refused("{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],"
-                         "\"data_offsets\":[0,4]}}", 4, UP_E_MALFORMED, "overflows");
+                         "\"data_offsets\":[0,4]}}", 4, UP_E_TOO_LARGE, "overflows");
 }
 static void shape_rank_6(void)
 {
