@@ -71,40 +71,6 @@ static int check_spatial_in(const up_geom *g, up_error *err)
     return 0;
 }
 
-/* Interpolation form: exactly one of scale_factor and output_size. Sets
- * g->out and g->scale (1 / scale_factor or in / out, in double). */
-static int resolve_interp_size(up_plan *p, up_error *err)
-{
-    up_geom *g = &p->g;
-    double sf[UP_MAX_SPATIAL];
-    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
-    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
-    if (has_sf < 0 || has_os < 0) return -1;
-    if (has_sf == has_os) {
-        const char *m = has_sf ? "give scale_factor or output_size, not both"
-                               : "one of scale_factor or output_size is required";
-        up_errorf(err, UP_E_INVALID, "params.scale_factor", "%s", m);
-        return up_errorf(err, UP_E_INVALID, "params.output_size", "%s", m);
-    }
-    for (int d = 0; d < g->nsp; d++) {
-        if (has_os) {
-            g->scale[d] = (double)g->in[d] / (double)g->out[d];
-            continue;
-        }
-        double o = floor((double)g->in[d] * sf[d]); /* PyTorch: in double */
-        if (o >= 0x1p50)
-            return up_errorf(err, UP_E_TOO_LARGE, "params.scale_factor",
-                             "scale_factor %g makes spatial dim %d too large", sf[d], d);
-        if (o < 1)
-            return up_errorf(err, UP_E_INVALID, "params.scale_factor",
-                             "scale_factor %g makes spatial dim %d empty: floor(%lld * %g) = 0",
-                             sf[d], d, (long long)g->in[d], sf[d]);
-        g->out[d] = (int64_t)o;
-        g->scale[d] = 1.0 / sf[d];
-    }
-    return 0;
-}
-
 /* Source position of output coordinate i (double, >= 0) given the scale
  * already rounded to the compute type. */
 static double source_pos(int ct, double scale, int64_t i)
@@ -222,7 +188,7 @@ static int prepare_interp(up_plan *p, up_error *err)
     up_geom *g = &p->g;
     int64_t numel = 0;
     g->mode = up_param_enum(p, "coordinate_transform");
-    if (resolve_interp_size(p, err) < 0) return -1;
+    if (up_param_resize(p, err) < 0) return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
     p->work_units = 0;

@@ -38,42 +38,6 @@ typedef struct nearest_tab {
     int64_t buf[];                      /* storage behind src[] */
 } nearest_tab;
 
-/* Validate scale_factor / output_size and resolve the output size and the
- * coordinate scale of every axis (in double; the tables round it to the
- * compute type). Exactly one of the two must be given. */
-static int resolve_size(up_plan *p, up_error *err)
-{
-    up_geom *g = &p->g;
-    double sf[UP_MAX_SPATIAL];
-    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
-    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
-    if (has_sf < 0 || has_os < 0) return -1;
-    if (has_sf == has_os) {
-        const char *m = has_sf ? "give scale_factor or output_size, not both"
-                               : "one of scale_factor or output_size is required";
-        up_errorf(err, UP_E_INVALID, "params.scale_factor", "%s", m);
-        return up_errorf(err, UP_E_INVALID, "params.output_size", "%s", m);
-    }
-    for (int d = 0; d < g->nsp; d++) {
-        if (has_os) {
-            g->scale[d] = (double)g->in[d] / (double)g->out[d];
-            continue;
-        }
-        /* PyTorch: floor(in * scale_factor) in double. */
-        double o = floor((double)g->in[d] * sf[d]);
-        if (o >= 0x1p50)
-            return up_errorf(err, UP_E_TOO_LARGE, "params.scale_factor",
-                             "scale_factor %g makes spatial dim %d too large", sf[d], d);
-        if (o < 1)
-            return up_errorf(err, UP_E_INVALID, "params.scale_factor",
-                             "scale_factor %g makes spatial dim %d empty: floor(%lld * %g) = 0",
-                             sf[d], d, (long long)g->in[d], sf[d]);
-        g->out[d] = (int64_t)o;
-        g->scale[d] = 1.0 / sf[d];
-    }
-    return 0;
-}
-
 /* floorf() of PyTorch's source coordinate, clamped to the last input index.
  * v >= 0 always; the clamp is done in double so a huge v never reaches an
  * out-of-range float -> int64 conversion. */
@@ -173,7 +137,7 @@ int prepare_nearest_unpool(up_plan *p, up_error *err)
                              "every spatial size of x must be >= 1, got %lld in dim %d",
                              (long long)g->in[d], d);
     g->mode = up_param_enum(p, "mode");
-    if (resolve_size(p, err) < 0) return -1;
+    if (up_param_resize(p, err) < 0) return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
     p->work_units = 0;

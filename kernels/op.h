@@ -207,6 +207,9 @@ int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPA
 int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
                          int64_t out[UP_MAX_SPATIAL], up_error *err);
 int up_param_enum(const up_plan *p, const char *name);      /* choice, default 0 */
+/* Resize ops: exactly one of scale_factor and output_size; sets g.out and
+ * g.scale (source step per output step: 1/scale_factor or in/out, double). */
+int up_param_resize(up_plan *p, up_error *err);
 int64_t up_param_int(const up_plan *p, const char *name, int64_t def);
 
 /* Sets p->out[i] to a rank-(2+nsp) channels-first shape with the given

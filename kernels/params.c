@@ -110,6 +110,42 @@ int64_t up_param_int(const up_plan *p, const char *name, int64_t def)
     return (v && v->set) ? v->i[0] : def;
 }
 
+/* The resize ops (nearest_unpool, fractional_max_unpool's interpolation):
+ * exactly one of scale_factor and output_size. Output size from a scale
+ * factor is floor(in * scale_factor) in double, as PyTorch computes it. */
+int up_param_resize(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    double sf[UP_MAX_SPATIAL];
+    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
+    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    if (has_sf < 0 || has_os < 0) return -1;
+    if (has_sf == has_os) {
+        const char *m = has_sf ? "give scale_factor or output_size, not both"
+                               : "one of scale_factor or output_size is required";
+        up_errorf(err, UP_E_INVALID, "params.scale_factor", "%s", m);
+        return up_errorf(err, UP_E_INVALID, "params.output_size", "%s", m);
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        if (has_os) {
+            g->scale[d] = (double)g->in[d] / (double)g->out[d];
+            continue;
+        }
+        /* PyTorch: floor(in * scale_factor) in double. */
+        double o = floor((double)g->in[d] * sf[d]);
+        if (o >= 0x1p50)
+            return up_errorf(err, UP_E_TOO_LARGE, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d too large", sf[d], d);
+        if (o < 1)
+            return up_errorf(err, UP_E_INVALID, "params.scale_factor",
+                             "scale_factor %g makes spatial dim %d empty: floor(%lld * %g) = 0",
+                             sf[d], d, (long long)g->in[d], sf[d]);
+        g->out[d] = (int64_t)o;
+        g->scale[d] = 1.0 / sf[d];
+    }
+    return 0;
+}
+
 int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
                        const int64_t *spatial, up_error *err)
 {

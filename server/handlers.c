@@ -59,18 +59,8 @@ static enum MHD_Result send_metrics(up_req *r)
 
 static enum MHD_Result send_openapi(up_req *r)
 {
-    size_t len = (size_t)(up_openapi_yaml_end - up_openapi_yaml);
-    struct MHD_Response *m =
-        MHD_create_response_from_buffer(len, (void *)up_openapi_yaml, MHD_RESPMEM_PERSISTENT);
-    if (!m) return MHD_NO;
-    MHD_add_response_header(m, "X-Request-Id", r->id);
-    MHD_add_response_header(m, "Content-Type", "application/yaml");
-    r->status = 200;
-    r->bytes_out = len;
-    enum MHD_Result rc = MHD_queue_response(r->conn, 200, m);
-    MHD_destroy_response(m);
-    r->queued = 1;
-    return rc;
+    return up_req_send_static(r, up_openapi_yaml, (size_t)(up_openapi_yaml_end - up_openapi_yaml),
+                              "application/yaml", NULL);
 }
 
 enum MHD_Result up_handle_get(up_req *r)

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -99,6 +100,23 @@ enum MHD_Result up_req_send(up_req *r, up_http_resp *resp, const up_resp_extra *
     up_http_resp_free(resp);
     if (!m) return MHD_NO;
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)r->status, m);
+    MHD_destroy_response(m);
+    r->queued = 1;
+    return rc;
+}
+
+enum MHD_Result up_req_send_static(up_req *r, const void *data, size_t len, const char *ctype,
+                                   const char *const *headers)
+{
+    struct MHD_Response *m =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    if (!m) return MHD_NO;
+    MHD_add_response_header(m, "X-Request-Id", r->id);
+    MHD_add_response_header(m, "Content-Type", ctype);
+    for (; headers && headers[0]; headers += 2) MHD_add_response_header(m, headers[0], headers[1]);
+    r->status = 200;
+    r->bytes_out = len;
+    enum MHD_Result rc = MHD_queue_response(r->conn, 200, m);
     MHD_destroy_response(m);
     r->queued = 1;
     return rc;
@@ -232,21 +250,27 @@ static enum MHD_Result prepare_post(up_req *r)
                       (long long)cfg->max_body_bytes);
             return up_req_send_error(r, &e, NULL);
         }
+        /* A client that sent "Expect: 100-continue" waits for our word
+         * before sending the body: refuse it at once. Any other client is
+         * already sending, and answering then closing would make the kernel
+         * reset the connection under it, losing the 503: its body is read
+         * and dropped (no memory held) and the 503 follows. */
+        const char *ex = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+        enum MHD_Result (*refuse)(up_req *, up_err_kind, const char *, const up_resp_extra *,
+                                  const char *, const char *) =
+            ex && strcasecmp(ex, "100-continue") == 0 ? reject_now : reject;
         if (n > 0 && up_budget_take((int64_t)n, 0) < 0) {
-            up_error e;
-            up_error_clear(&e);
             up_metrics_budget_refused();
-            up_errorf(&e, UP_E_OVERLOADED, "server",
-                      "the memory budget for requests in flight is full (%s bytes more would "
-                      "exceed --max-inflight-mb); retry later", cl);
-            return up_req_send_error(r, &e, &(up_resp_extra){.retry_after = "1"});
+            return refuse(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"},
+                          "the memory budget for requests in flight is full (%s bytes more "
+                          "would exceed --max-inflight-mb); retry later", cl);
         }
         r->budget_held = (int64_t)n;
         if (n > 0 && !(r->body = malloc(n))) {
-            up_error e;
-            up_error_clear(&e);
-            up_errorf(&e, UP_E_OVERLOADED, "body", "cannot allocate %llu bytes for the body", n);
-            return up_req_send_error(r, &e, &(up_resp_extra){.retry_after = "1"});
+            up_budget_give(r->budget_held);
+            r->budget_held = 0;
+            return refuse(r, UP_E_OVERLOADED, "body", &(up_resp_extra){.retry_after = "1"},
+                          "cannot allocate %s bytes for the body; retry later", cl);
         }
         r->body_cap = n;
     }

@@ -136,21 +136,13 @@ static void build_csp(void)
 
 enum MHD_Result up_playground_send(up_req *r)
 {
-    size_t len = (size_t)(up_playground_html_end - up_playground_html);
     pthread_once(&csp_once, build_csp);
-    struct MHD_Response *m =
-        MHD_create_response_from_buffer(len, (void *)up_playground_html, MHD_RESPMEM_PERSISTENT);
-    if (!m) return MHD_NO;
-    MHD_add_response_header(m, "X-Request-Id", r->id);
-    MHD_add_response_header(m, "Content-Type", "text/html; charset=utf-8");
-    MHD_add_response_header(m, "Content-Security-Policy", csp);
-    MHD_add_response_header(m, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(m, "Referrer-Policy", "no-referrer");
-    MHD_add_response_header(m, "Cache-Control", "no-cache");
-    r->status = 200;
-    r->bytes_out = len;
-    enum MHD_Result rc = MHD_queue_response(r->conn, 200, m);
-    MHD_destroy_response(m);
-    r->queued = 1;
-    return rc;
+    const char *const headers[] = {"Content-Security-Policy", csp,
+                                   "X-Content-Type-Options", "nosniff",
+                                   "Referrer-Policy", "no-referrer",
+                                   "Cache-Control", "no-cache",
+                                   NULL};
+    return up_req_send_static(r, up_playground_html,
+                              (size_t)(up_playground_html_end - up_playground_html),
+                              "text/html; charset=utf-8", headers);
 }

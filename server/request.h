@@ -82,6 +82,10 @@ typedef struct up_req {
 struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_extra *x);
 /* Queue a response now (MHD thread only). */
 enum MHD_Result up_req_send(up_req *r, up_http_resp *resp, const up_resp_extra *x);
+/* 200 with a document embedded in the binary (sent without a copy), its
+ * Content-Type and extra headers as NULL-terminated name, value pairs. */
+enum MHD_Result up_req_send_static(up_req *r, const void *data, size_t len, const char *ctype,
+                                   const char *const *headers);
 /* An error answer in the route's format (problem+json, or KServe's). */
 void up_req_error_body(up_req *r, const up_error *err, up_http_resp *resp);
 enum MHD_Result up_req_send_error(up_req *r, const up_error *err, const up_resp_extra *x);
