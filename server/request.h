@@ -62,6 +62,7 @@ typedef struct up_req {
     int call_inited, decode_failed, ran_job, job_done;
     int dropped;                  /* client gone before its job started: no answer */
     int overloaded;               /* 503 from the memory budget: add Retry-After */
+    uint64_t pre_decode_ns;       /* decode done on the MHD thread before queueing */
     up_error err;
     up_timing timing;
 
