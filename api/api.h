@@ -146,6 +146,12 @@ int up_ops_document(up_http_resp *resp);
 int up_kserve_server_metadata(up_http_resp *resp);
 int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp);
 
+/* The timing as text: "<prefix>decode<suffix>0.012<sep><prefix>queue..."
+ * for the first `fields` phases (decode, queue, compute, encode, total),
+ * three decimals each; NUL-terminated, returns the length (numfmt.c). */
+size_t up_fmt_timing(char *out, size_t cap, const up_timing *t, int fields, const char *key_prefix,
+                     const char *key_suffix, const char *sep);
+
 void up_http_resp_init(up_http_resp *r);
 void up_http_resp_free(up_http_resp *r);
 

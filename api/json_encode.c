@@ -116,10 +116,11 @@ static int put_tensor(up_buf *b, const up_tensor *t, int b64)
 
 static void put_timing(up_buf *b, const up_timing *t)
 {
-    up_buf_printf(b,
-                  ",\"timing\":{\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"compute_ms\":%.3f,"
-                  "\"encode_ms\":%.3f,\"total_ms\":%.3f}}",
-                  t->decode_ms, t->queue_ms, t->compute_ms, t->encode_ms, t->total_ms);
+    char s[256];
+    size_t n = up_fmt_timing(s, sizeof(s), t, 5, "\"", "_ms\":", ",");
+    up_buf_puts(b, ",\"timing\":{");
+    up_buf_append(b, s, n);
+    up_buf_puts(b, "}}");
 }
 
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id, up_http_resp *resp,

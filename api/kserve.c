@@ -560,9 +560,13 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
         up_buf_puts(b, ",\"id\":");
         put_json_string(b, c->kserve_id);
     }
-    if (t)
-        up_buf_printf(b, ",\"parameters\":{\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"compute_ms\":%.3f}",
-                      t->decode_ms, t->queue_ms, t->compute_ms);
+    if (t) {
+        char s[192];
+        size_t ns = up_fmt_timing(s, sizeof(s), t, 3, "\"", "_ms\":", ",");
+        up_buf_puts(b, ",\"parameters\":{");
+        up_buf_append(b, s, ns);
+        up_buf_puts(b, "}");
+    }
     up_buf_puts(b, ",\"outputs\":[");
     for (int k = 0; k < n; k++) {
         if (k) up_buf_puts(b, ",");

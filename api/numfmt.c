@@ -28,6 +28,8 @@
  * the fast lossless form for big float64 answers. */
 #include "numfmt.h"
 
+#include "api.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +219,48 @@ size_t up_fmt_u64(uint64_t v, char *out)
         v /= 10;
     } while (v);
     for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+size_t up_fmt_ms(double ms, char *out)
+{
+    if (!(ms > 0)) ms = 0;
+    if (ms >= 1e15) return (size_t)snprintf(out, UP_NUMFMT_MAX, "%.3f", ms);
+    uint64_t v = (uint64_t)llround(ms * 1000.0);
+    size_t n = up_fmt_u64(v / 1000, out);
+    uint64_t f = v % 1000;
+    out[n++] = '.';
+    out[n++] = (char)('0' + f / 100);
+    out[n++] = (char)('0' + f / 10 % 10);
+    out[n++] = (char)('0' + f % 10);
+    return n;
+}
+
+static size_t put_str(char *out, size_t n, size_t cap, const char *s)
+{
+    size_t k = strlen(s);
+    if (n + k >= cap) return cap; /* marks "full": callers stop */
+    memcpy(out + n, s, k);
+    return n + k;
+}
+
+size_t up_fmt_timing(char *out, size_t cap, const up_timing *t, int fields, const char *key_prefix,
+                     const char *key_suffix, const char *sep)
+{
+    static const char *const names[] = {"decode", "queue", "compute", "encode", "total"};
+    const double v[] = {t->decode_ms, t->queue_ms, t->compute_ms, t->encode_ms, t->total_ms};
+    size_t n = 0;
+    for (int i = 0; i < fields && i < 5; i++) {
+        char num[UP_NUMFMT_MAX + 1];
+        num[up_fmt_ms(v[i], num)] = '\0';
+        if (i) n = put_str(out, n, cap, sep);
+        n = put_str(out, n, cap, key_prefix);
+        n = put_str(out, n, cap, names[i]);
+        n = put_str(out, n, cap, key_suffix);
+        n = put_str(out, n, cap, num);
+        if (n >= cap) return 0; /* too small: write nothing rather than half */
+    }
+    if (n < cap) out[n] = '\0';
     return n;
 }
 

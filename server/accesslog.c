@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api/numfmt.h"
 #include "accesslog.h"
 #include "config.h"
 
@@ -47,6 +48,21 @@ static void put_escaped(line *l, const char *s)
     }
 }
 
+static void put_ms(line *l, double ms)
+{
+    char num[UP_NUMFMT_MAX];
+    put(l, num, up_fmt_ms(ms, num));
+}
+
+/* <lead>, then the four phases as "<prefix>name<suffix>value", <sep> between. */
+static void put_timing(line *l, const up_timing *t, const char *lead, const char *prefix,
+                       const char *suffix, const char *sep)
+{
+    char s[192];
+    put(l, lead, strlen(lead));
+    put(l, s, up_fmt_timing(s, sizeof(s), t, 4, prefix, suffix, sep));
+}
+
 static void put_time(line *l)
 {
     struct timeval tv;
@@ -79,10 +95,10 @@ void up_log_access(const up_access *a)
         put_escaped(&l, a->op ? a->op : "");
         putf(&l, "\",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu", a->status,
              (unsigned long long)a->bytes_in, (unsigned long long)a->bytes_out);
-        if (t)
-            putf(&l, ",\"decode_ms\":%.3f,\"queue_ms\":%.3f,\"compute_ms\":%.3f,\"encode_ms\":%.3f",
-                 t->decode_ms, t->queue_ms, t->compute_ms, t->encode_ms);
-        putf(&l, ",\"total_ms\":%.3f,\"request_id\":\"", a->total_ms);
+        if (t) put_timing(&l, t, ",", "\"", "_ms\":", ",");
+        put(&l, ",\"total_ms\":", 12);
+        put_ms(&l, a->total_ms);
+        put(&l, ",\"request_id\":\"", 15);
         put_escaped(&l, a->request_id);
         put(&l, "\"}", 2);
     } else {
@@ -95,10 +111,10 @@ void up_log_access(const up_access *a)
         put_escaped(&l, a->op ? a->op : "-");
         putf(&l, " status=%d in=%llu out=%llu", a->status, (unsigned long long)a->bytes_in,
              (unsigned long long)a->bytes_out);
-        if (t)
-            putf(&l, " decode_ms=%.3f queue_ms=%.3f compute_ms=%.3f encode_ms=%.3f", t->decode_ms,
-                 t->queue_ms, t->compute_ms, t->encode_ms);
-        putf(&l, " total_ms=%.3f rid=", a->total_ms);
+        if (t) put_timing(&l, t, " ", "", "_ms=", " ");
+        put(&l, " total_ms=", 10);
+        put_ms(&l, a->total_ms);
+        put(&l, " rid=", 5);
         put_escaped(&l, a->request_id);
     }
     emit(&l);

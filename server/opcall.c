@@ -93,7 +93,9 @@ static void job_start(up_job *j)
         .body_len = r->body_len,
     };
     int rc;
-    if (up_conns_peer_gone(r->fd)) {
+    /* (a job run inline on the event thread has just been read from its
+     * client: no need to look) */
+    if (j->start == job_start && up_conns_peer_gone(r->fd)) {
         /* nobody is waiting for the answer: do not decode or run it */
         r->dropped = 1;
         up_metrics_job_dropped();
