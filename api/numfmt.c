@@ -362,6 +362,11 @@ size_t up_fmt_f32(float f, char *out)
     if (ex == 0xff) return special(neg, man != 0, 0, out);
     if (ex == 0 && man == 0) return special(neg, 0, 1, out);
     if (ex == 0) return fmt_binary(neg, man, -149, 0, 0, 6, &t, out);
+    /* Whole numbers below 2^24 are their own shortest spelling (floats are
+     * at most 1 apart there), and tensors are full of them (zeros of an
+     * unpooled output, counts, indices stored as floats). */
+    if (t.f < 16777216.0f && t.f == (float)(int32_t)t.f)
+        return up_fmt_i64(neg ? -(int64_t)t.f : (int64_t)t.f, out);
     return fmt_binary(neg, man | 0x800000u, ex - 150, man == 0 && ex > 1, 1, 6, &t, out);
 }
 
@@ -397,6 +402,9 @@ size_t up_fmt_f64(double x, char *out)
     decimal d;
     if (ex == 0x7ff) return special(neg, man != 0, 0, out);
     if (ex == 0 && man == 0) return special(neg, 0, 1, out);
+    /* whole numbers below 2^53: their own shortest spelling, as for f32 */
+    if (t.d < 9007199254740992.0 && t.d == (double)(int64_t)t.d)
+        return up_fmt_i64(neg ? -(int64_t)t.d : (int64_t)t.d, out);
     shortest_slow(t.d, ex == 0 ? 1 : 15, man == 0 && ex > 1, &t, &d);
     return format_decimal(neg, d, out);
 }
