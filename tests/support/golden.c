@@ -1,6 +1,8 @@
 /* golden.c -- see golden.h. */
 #include "golden.h"
 
+#include "fixture.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,25 +11,6 @@
 
 #include "kernels/convert.h"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-    if (!f) return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)n + 1);
-        if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-            buf[n] = '\0';
-            *len = (size_t)n;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -53,11 +36,10 @@ int golden_load(golden_set *g, const char *dir)
     g->files = calloc((size_t)nn + 1, sizeof(cJSON *));
     for (int i = 0; i < nn; i++) {
         char path[1024];
-        size_t len;
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        char *text = read_file(path, &len);
-        cJSON *root = text ? cJSON_ParseWithLength(text, len) : NULL;
-        free(text);
+        body text = fixture_read(path);
+        cJSON *root = text.data ? cJSON_ParseWithLength(text.data, text.len) : NULL;
+        free(text.data);
         if (!root) {
             fprintf(stdout, "    cannot parse %s\n", path);
             free(names[i]);

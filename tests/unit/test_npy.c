@@ -15,36 +15,11 @@
 
 #include "api/codecs.h"
 #include "kernels/convert.h"
+#include "tests/support/fixture.h"
 #include "tests/support/harness.h"
 
-#define FIX "tests/fixtures/binary/"
 
-/* A request body as the server holds it: malloc'd, owned by the test. */
-typedef struct body {
-    char *data;
-    size_t len;
-} body;
-
-static body load(const char *name)
-{
-    char path[256];
-    body b = {0};
-    FILE *f;
-    long n;
-    snprintf(path, sizeof(path), FIX "%s", name);
-    f = fopen(path, "rb");
-    if (!f) {
-        printf("    cannot open %s\n", path);
-        return b;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b.data = malloc((size_t)n + 1);
-    if (b.data && fread(b.data, 1, (size_t)n, f) == (size_t)n) b.len = (size_t)n;
-    fclose(f);
-    return b;
-}
+static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {

@@ -12,35 +12,11 @@
 #include <string.h>
 
 #include "api/codecs.h"
+#include "tests/support/fixture.h"
 #include "tests/support/harness.h"
 
-#define FIX "tests/fixtures/binary/"
 
-typedef struct body {
-    char *data;
-    size_t len;
-} body;
-
-static body load(const char *name)
-{
-    char path[256];
-    body b = {0};
-    FILE *f;
-    long n;
-    snprintf(path, sizeof(path), FIX "%s", name);
-    f = fopen(path, "rb");
-    if (!f) {
-        printf("    cannot open %s\n", path);
-        return b;
-    }
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b.data = malloc((size_t)n + 1);
-    if (b.data && fread(b.data, 1, (size_t)n, f) == (size_t)n) b.len = (size_t)n;
-    fclose(f);
-    return b;
-}
+static body load(const char *name) { return fixture_load(name); }
 
 static int decode(up_call *c, const char *op, body *b, const char *query, up_error *err)
 {
