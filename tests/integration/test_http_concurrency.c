@@ -8,54 +8,20 @@
  *   --workers 2 (split into chunks that both workers take).
  * - SIGTERM while requests are queued and running: all complete with 200
  *   and the daemon exits 0. */
-#include <glob.h>
 #include <signal.h>
 
 #include "client.h"
+#include "tests/support/golden.h"
 
 #define CLIENTS 64
 
-typedef struct gcase {
-    char path[96], name[128];
-    char *body;          /* request with output_format b64 */
-    cJSON *expected;
-    double atol, rtol;
-} gcase;
+typedef golden_http_case gcase;
 
 static gcase *cases;
 static int n_cases;
 static th_daemon D;
 
-static void load_cases(void)
-{
-    glob_t g;
-    if (glob("tests/golden/cases/*.json", 0, NULL, &g) != 0) return;
-    for (size_t f = 0; f < g.gl_pathc; f++) {
-        char *text = tc_read_file(g.gl_pathv[f], NULL);
-        cJSON *doc = cJSON_Parse(text), *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases"))
-        {
-            cases = realloc(cases, sizeof(gcase) * (size_t)(n_cases + 1));
-            gcase *k = &cases[n_cases++];
-            snprintf(k->path, sizeof(k->path), "/v1/ops/%s",
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "op")));
-            snprintf(k->name, sizeof(k->name), "%s",
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")));
-            cJSON *req = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "request"), 1);
-            cJSON_AddStringToObject(req, "output_format", "b64");
-            k->body = cJSON_PrintUnformatted(req);
-            cJSON_Delete(req);
-            k->expected = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "expected"), 1);
-            k->atol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "atol"));
-            k->rtol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "rtol"));
-            if (isnan(k->atol)) k->atol = 0;
-            if (isnan(k->rtol)) k->rtol = 0;
-        }
-        cJSON_Delete(doc);
-        free(text);
-    }
-    globfree(&g);
-}
+static void load_cases(void) { n_cases = golden_http_cases(&cases); }
 
 static int answer_ok(const gcase *k, const tc_resp *r)
 {
@@ -301,11 +267,7 @@ int main(void)
     th_record("daemon_exit_0", th_daemon_stop(&D) == 0);
     RUN(same_bytes_any_workers);
     RUN(sigterm_loses_nothing);
-    for (int i = 0; i < n_cases; i++) {
-        free(cases[i].body);
-        cJSON_Delete(cases[i].expected);
-    }
-    free(cases);
+    golden_http_cases_free(cases, n_cases);
     curl_global_cleanup();
     return th_summary();
 }

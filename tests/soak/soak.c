@@ -20,11 +20,11 @@
  * Ends with "N passed, N failed", one case per check (the per-request
  * results are one case, "every answer correct", with their counts printed).
  * Bounded: it stops sending after SOAK_MAX_SECONDS (default 600). */
-#include <glob.h>
 #include <signal.h>
 #include <stdatomic.h>
 
 #include "tests/integration/client.h"
+#include "tests/support/golden.h"
 #include "tests/integration/raw.h"
 
 static th_daemon D;
@@ -32,45 +32,11 @@ static int total_requests = 50000, n_clients = 8, max_seconds = 600;
 static atomic_int next_req, passed, failed, n5xx, kinds[8];
 static uint64_t t_start;
 
-typedef struct gcase {
-    char path[96], name[128];
-    char *body;
-    cJSON *expected;
-    double atol, rtol;
-} gcase;
+typedef golden_http_case gcase;
 static gcase *cases;
 static int n_cases;
 
-static void load_cases(void)
-{
-    glob_t g;
-    if (glob("tests/golden/cases/*.json", 0, NULL, &g) != 0) return;
-    for (size_t f = 0; f < g.gl_pathc; f++) {
-        char *text = tc_read_file(g.gl_pathv[f], NULL);
-        cJSON *doc = cJSON_Parse(text), *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "cases"))
-        {
-            cases = realloc(cases, sizeof(gcase) * (size_t)(n_cases + 1));
-            gcase *k = &cases[n_cases++];
-            snprintf(k->path, sizeof(k->path), "/v1/ops/%s",
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "op")));
-            snprintf(k->name, sizeof(k->name), "%s",
-                     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")));
-            cJSON *req = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "request"), 1);
-            cJSON_AddStringToObject(req, "output_format", "b64");
-            k->body = cJSON_PrintUnformatted(req);
-            cJSON_Delete(req);
-            k->expected = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "expected"), 1);
-            k->atol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "atol"));
-            k->rtol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "rtol"));
-            if (isnan(k->atol)) k->atol = 0;
-            if (isnan(k->rtol)) k->rtol = 0;
-        }
-        cJSON_Delete(doc);
-        free(text);
-    }
-    globfree(&g);
-}
+static void load_cases(void) { n_cases = golden_http_cases(&cases); }
 
 static int golden_ok(const gcase *k, const tc_resp *r, char *why, size_t cap)
 {
@@ -394,11 +360,7 @@ int main(int argc, char **argv)
     tc_free(&m);
     int rc = th_daemon_stop(&D); /* dumps the log (with any leak report) on failure */
     th_record("soak_daemon_exit_0_no_leak", rc == 0);
-    for (int i = 0; i < n_cases; i++) {
-        free(cases[i].body);
-        cJSON_Delete(cases[i].expected);
-    }
-    free(cases);
+    golden_http_cases_free(cases, n_cases);
     curl_global_cleanup();
     printf("    answers checked: %d correct, %d wrong\n", atomic_load(&passed), atomic_load(&failed));
     th_record("soak_every_answer_correct", atomic_load(&failed) == 0 && atomic_load(&passed) > 0);

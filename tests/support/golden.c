@@ -74,6 +74,45 @@ void golden_free(golden_set *g)
     memset(g, 0, sizeof(*g));
 }
 
+int golden_http_cases(golden_http_case **out)
+{
+    golden_set g;
+    golden_http_case *cs;
+    *out = NULL;
+    if (golden_load(&g, NULL) < 0) return 0;
+    cs = calloc((size_t)g.n_cases + 1, sizeof(*cs));
+    for (int i = 0; cs && i < g.n_cases; i++) {
+        const cJSON *c = g.cases[i];
+        golden_http_case *k = &cs[i];
+        snprintf(k->path, sizeof(k->path), "/v1/ops/%s",
+                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "op")));
+        snprintf(k->name, sizeof(k->name), "%s",
+                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name")));
+        cJSON *req = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "request"), 1);
+        cJSON_AddStringToObject(req, "output_format", "b64");
+        k->body = cJSON_PrintUnformatted(req);
+        cJSON_Delete(req);
+        k->expected = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(c, "expected"), 1);
+        k->atol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "atol"));
+        k->rtol = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "rtol"));
+        if (isnan(k->atol)) k->atol = 0;
+        if (isnan(k->rtol)) k->rtol = 0;
+    }
+    int n = cs ? g.n_cases : 0;
+    golden_free(&g);
+    *out = cs;
+    return n;
+}
+
+void golden_http_cases_free(golden_http_case *c, int n)
+{
+    for (int i = 0; c && i < n; i++) {
+        free(c[i].body);
+        cJSON_Delete(c[i].expected);
+    }
+    free(c);
+}
+
 int golden_compare(const up_tensor *got, const up_tensor *expected, double atol, double rtol,
                    char *why, size_t cap)
 {

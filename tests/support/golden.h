@@ -21,6 +21,20 @@ typedef struct golden_set {
 int golden_load(golden_set *g, const char *dir);
 void golden_free(golden_set *g);
 
+/* A golden case as an HTTP request: POST `path` with `body` (the case's
+ * request, answers asked for as data_b64), the expected outputs and the
+ * case's tolerances. */
+typedef struct golden_http_case {
+    char path[96], name[128];
+    char *body;
+    cJSON *expected;
+    double atol, rtol;
+} golden_http_case;
+
+/* Every golden case as an HTTP request; returns how many (0 if none). */
+int golden_http_cases(golden_http_case **out);
+void golden_http_cases_free(golden_http_case *c, int n);
+
 /* Compare got with expected: same dtype and shape; floats within
  * atol + rtol * |expected| (NaN equals NaN), everything else exact. On a
  * mismatch writes a description into why. Returns 1 if equal. */
