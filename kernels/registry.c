@@ -108,7 +108,9 @@ static const up_param_def fmp_params[] = {
     {"kernel_size", UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"},
     {"output_size", UP_P_SIZE, NULL, NULL, "output spatial size (or full shape)"},
     {"output_ratio", UP_P_SPATIAL_FLOAT, NULL, NULL, "output = floor(in * ratio), ratio in (0, 1)"},
-    {"seed", UP_P_INT, NULL, NULL, "draw the samples on the server from this seed (reproducible)"},
+    {"seed", UP_P_INT, NULL, NULL,
+     "draw the samples on the server from this seed (splitmix64; reproducible); "
+     "without samples or seed, seed 0 is used"},
     P_INDEX_LAYOUT,
     P_LAYOUT,
 };
