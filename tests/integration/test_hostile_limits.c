@@ -140,19 +140,6 @@ static void disconnect_while_queued(void)
     CHECK(th_daemon_stop(&d) == 0);
 }
 
-/* VmRSS of pid in KiB. */
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long v = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
-    if (f) fclose(f);
-    return v;
-}
-
 /* --max-body-mb 4 --max-inflight-mb 8: two stalled 3 MiB uploads hold 6
  * MiB; a third that waits for "100 Continue" is refused at once with 503 +
  * Retry-After; a fourth that sends its body straight away gets the 503
@@ -265,7 +252,7 @@ static void budget_flood_of_large_bodies(void)
     k += (size_t)sprintf(body, "{\"inputs\":{\"x\":{\"dtype\":\"float32\",\"shape\":[1,4,256,256],\"data\":[");
     for (size_t i = 0; i < n; i++) k += (size_t)sprintf(body + k, "%s%zu.5", i ? "," : "", i % 1000);
     k += (size_t)sprintf(body + k, "]}},\"params\":{\"kernel_size\":2},\"output_format\":\"b64\"}");
-    long rss0 = rss_kib(d.pid), peak = rss0;
+    long rss0 = th_daemon_rss_kib(&d), peak = rss0;
     double gauge_peak = 0;
     flood_client c[K];
     for (int i = 0; i < K; i++) {
@@ -276,7 +263,7 @@ static void budget_flood_of_large_bodies(void)
         pthread_create(&c[i].th, NULL, flood_main, &c[i]);
     }
     for (int t = 0; t < 400; t++) { /* sample while the flood runs (<= 20 s) */
-        long r = rss_kib(d.pid);
+        long r = th_daemon_rss_kib(&d);
         double g = tc_metric(&d, "unpoold_inflight_bytes");
         if (r > peak) peak = r;
         if (g > gauge_peak) gauge_peak = g;

@@ -90,6 +90,16 @@ def stop_daemon(proc, log=None, timeout=20):
         return None
 
 
+def stop_and_check(proc, log):
+    """SIGTERM the daemon as a case of its own (it must exit 0), and show
+    the end of its log when anything failed."""
+    rc = stop_daemon(proc)
+    record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
+    if FAILED:
+        tail = log_tail(log, 2000).splitlines()[-10:]
+        print("    daemon log tail:\n    " + "\n    ".join(tail))
+
+
 def log_tail(log, n=600):
     log.seek(0)
     return log.read().decode(errors="replace")[-n:]

@@ -29,7 +29,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import ROOT, check, finish, record, start_daemon, stop_daemon  # noqa: E402
+from harness import ROOT, check, finish, record, start_daemon  # noqa: E402
 
 
 
@@ -285,11 +285,7 @@ def main():
         if drv:
             drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
-        rc = stop_daemon(proc)
-        record("daemon_exit_0_on_sigterm", rc == 0, "exit %s" % rc)
-        if harness.FAILED:
-            tail = harness.log_tail(log, 2000).splitlines()[-10:]
-            print("    daemon log tail:\n    " + "\n    ".join(tail))
+        harness.stop_and_check(proc, log)
     finish()
 
 

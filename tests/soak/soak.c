@@ -270,18 +270,6 @@ static void *client_main(void *arg)
     return NULL;
 }
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long v = -1;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
-    if (f) fclose(f);
-    return v;
-}
-
 /* Run clients until next_req reaches until. */
 static void run_phase(int until)
 {
@@ -303,7 +291,7 @@ static long settled_rss(void)
 {
     tc_wait_metric(&D, "unpoold_inflight_bytes", 0, 5000);
     raw_nap_ms(1500);
-    return rss_kib(D.pid);
+    return th_daemon_rss_kib(&D);
 }
 
 int main(int argc, char **argv)
@@ -324,7 +312,7 @@ int main(int argc, char **argv)
         return th_summary();
     }
     t_start = raw_now_ms();
-    long rss_start = rss_kib(D.pid);
+    long rss_start = th_daemon_rss_kib(&D);
     int warm = total_requests / 5 > 1000 ? total_requests / 5 : 1000;
     if (warm > total_requests / 2) warm = total_requests / 2;
     run_phase(warm);

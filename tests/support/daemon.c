@@ -213,3 +213,15 @@ void th_daemon_dump_log(const th_daemon *d)
     }
     free(log);
 }
+
+long th_daemon_rss_kib(const th_daemon *d)
+{
+    char path[64], line[256];
+    long v = -1;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
+    if (f) fclose(f);
+    return v;
+}

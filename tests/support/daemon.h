@@ -32,5 +32,7 @@ int th_daemon_stop(th_daemon *d);
 void th_daemon_dump_log(const th_daemon *d);
 /* The whole log in a malloc'd string (NULL on error). */
 char *th_daemon_read_log(const th_daemon *d);
+/* The daemon's resident set (VmRSS) in KiB, -1 if unknown. */
+long th_daemon_rss_kib(const th_daemon *d);
 
 #endif
