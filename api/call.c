@@ -51,7 +51,7 @@ int up_call_prepare(up_call *c, const up_limits *lim, up_error *err)
         int64_t n;
         if (!p->raw[i].data) continue;
         present++;
-        snprintf(field, sizeof(field), "inputs.%s", p->op->inputs[i].name);
+        up_field(field, sizeof(field), "inputs", p->op->inputs[i].name);
         if (up_shape_numel(p->raw[i].shape, p->raw[i].rank, &n) < 0)
             return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
         if (lim->max_elements > 0 && n > lim->max_elements)

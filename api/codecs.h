@@ -53,8 +53,11 @@ int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
 
 /* ---- JSON (json_decode.c / json_encode.c) ---- */
 /* Parse exactly one JSON value (whitespace around it allowed); NULL on a
- * syntax error or trailing bytes, with *at the offending byte offset. */
+ * syntax error or trailing bytes, with *at the offending byte offset. The
+ * tree lives in this thread's JSON arena (json_arena.h): free it with
+ * up_json_document_free() on the same thread, never cJSON_Delete(). */
 cJSON *up_json_parse_document(const char *s, size_t n, size_t *at);
+void up_json_document_free(cJSON *root); /* NULL is fine */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,

@@ -14,6 +14,7 @@
 
 #include "../kernels/convert.h"
 #include "codecs.h"
+#include "json_arena.h"
 
 /* Deepest [ / { nesting outside strings; stops counting past `limit`. */
 static int json_depth(const char *s, size_t n, int limit)
@@ -284,7 +285,7 @@ static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, 
     cJSON_ArrayForEach(e, inputs) {
         char field[UP_ERR_FIELD_LEN];
         int i = up_op_input_index(c->plan.op, e->string);
-        snprintf(field, sizeof(field), "inputs.%.60s", e->string);
+        up_field(field, sizeof(field), "inputs", e->string);
         if (i < 0)
             return up_errorf(err, UP_E_INVALID, field, "op %s has no input \"%.60s\"",
                              c->plan.op->name, e->string);
@@ -332,18 +333,30 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
 cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
 {
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    cJSON *root;
+    up_json_arena_enter();
+    root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
     *at = end ? (size_t)(end - s) : 0;
-    if (!root) return NULL;
+    if (!root) goto err;
     /* cJSON stops after the first value; anything but whitespace after it
      * means the body is not one JSON document */
     while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
     if (end < s + n) {
         *at = (size_t)(end - s);
         cJSON_Delete(root);
-        return NULL;
+        goto err;
     }
     return root;
+err:
+    up_json_arena_leave();
+    return NULL;
+}
+
+void up_json_document_free(cJSON *root)
+{
+    if (!root) return;
+    cJSON_Delete(root);
+    up_json_arena_leave();
 }
 
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
@@ -357,7 +370,7 @@ int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim
     root = up_json_parse_document(req->body, req->body_len, &at);
     if (!root) return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
     rc = decode_root(c, root, lim, err);
-    cJSON_Delete(root);
+    up_json_document_free(root);
     if (rc < 0) return -1;
     return up_call_query(c, req, 1, err);
 }

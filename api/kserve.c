@@ -297,7 +297,7 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
 
     if (!cJSON_IsObject(in) || !cJSON_IsString(name))
         return up_errorf(err, UP_E_MALFORMED, "inputs", "each input needs a name");
-    snprintf(field, sizeof(field), "inputs.%.64s", name->valuestring);
+    up_field(field, sizeof(field), "inputs", name->valuestring);
     idx = up_op_input_index(c->plan.op, name->valuestring);
     if (idx < 0)
         return up_errorf(err, UP_E_INVALID, field, "model %s has no input \"%.64s\"",
@@ -461,10 +461,10 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
         goto err;
     }
     if (read_request(c, root, &bin, lim, st, err) < 0) goto err;
-    cJSON_Delete(root);
+    up_json_document_free(root);
     return up_call_prepare(c, lim, err);
 err:
-    cJSON_Delete(root);
+    up_json_document_free(root);
     return rc;
 }
 

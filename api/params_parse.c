@@ -21,7 +21,7 @@ static int param_slot(up_plan *p, const char *name, const char *prefix, char *fi
                       size_t cap, up_error *err)
 {
     int i = up_op_param_index(p->op, name);
-    snprintf(field, cap, "%s.%s", prefix ? prefix : "params", name);
+    up_field(field, cap, prefix ? prefix : "params", name);
     if (i < 0)
         return up_errorf(err, UP_E_INVALID, field, "unknown param %s for op %s", name,
                          p->op->name);

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "codecs.h"
+#include "json_arena.h"
 
 #define ST_FIELD "body"
 
@@ -220,6 +221,7 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
                          (unsigned long long)hlen, req->body_len);
     if (hlen < 2 || b[8] != '{')
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header must be a JSON object");
+    up_json_arena_enter();
     root = cJSON_ParseWithLengthOpts((const char *)b + 8, (size_t)hlen, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header is not valid JSON");
@@ -235,6 +237,7 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     rc = 0;
 err:
     cJSON_Delete(root);
+    up_json_arena_leave();
     return rc;
 }
 

@@ -25,6 +25,17 @@ int up_errorf(up_error *e, up_err_kind kind, const char *field, const char *fmt,
     return -1;
 }
 
+char *up_field(char *out, size_t cap, const char *prefix, const char *name)
+{
+    size_t n = 0;
+    if (!cap) return out;
+    for (const char *s = prefix; s && *s && n + 1 < cap; s++) out[n++] = *s;
+    if (n + 1 < cap) out[n++] = '.';
+    for (const char *s = name; s && *s && n + 1 < cap; s++) out[n++] = *s;
+    out[n] = '\0';
+    return out;
+}
+
 const char *up_err_kind_title(up_err_kind kind)
 {
     switch (kind) {

@@ -45,5 +45,9 @@ void up_error_clear(up_error *e);
 int up_errorf(up_error *e, up_err_kind kind, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const char *up_err_kind_title(up_err_kind kind); /* "Unprocessable Content" ... */
+/* "prefix.name" into out (cap bytes, truncated, always terminated); returns
+ * out. Field names are built for every input and param of every request,
+ * error or not, so this is a copy rather than snprintf (~150 ns a call). */
+char *up_field(char *out, size_t cap, const char *prefix, const char *name);
 
 #endif

@@ -32,7 +32,7 @@ int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t mi
     char field[64];
     const up_param_value *v = up_plan_param(p, name);
     int nsp = p->g.nsp;
-    snprintf(field, sizeof(field), "params.%s", name);
+    up_field(field, sizeof(field), "params", name);
     if (!v || !v->set) {
         if (def < 0) return up_errorf(err, UP_E_INVALID, field, "%s is required", name);
         for (int d = 0; d < nsp; d++) out[d] = def;
@@ -56,7 +56,7 @@ int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPA
     char field[64];
     const up_param_value *v = up_plan_param(p, name);
     int nsp = p->g.nsp;
-    snprintf(field, sizeof(field), "params.%s", name);
+    up_field(field, sizeof(field), "params", name);
     if (!v || !v->set) return 0;
     if (!count_ok(v, nsp))
         return up_errorf(err, UP_E_INVALID, field,
@@ -76,7 +76,7 @@ int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t 
     char field[64];
     const up_param_value *v = up_plan_param(p, name);
     int nsp = p->g.nsp, off = 0;
-    snprintf(field, sizeof(field), "params.%s", name);
+    up_field(field, sizeof(field), "params", name);
     if (!v || !v->set) return 0;
     if (v->n == nsp + 2) {
         if (v->i[0] != N || v->i[1] != C)
@@ -152,7 +152,7 @@ int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
     int64_t shape[UP_MAX_RANK], n;
     int rank = 2 + p->g.nsp;
     char field[64];
-    snprintf(field, sizeof(field), "outputs.%s", p->op->outputs[i].name);
+    up_field(field, sizeof(field), "outputs", p->op->outputs[i].name);
     shape[0] = N;
     shape[1] = C;
     for (int d = 0; d < p->g.nsp; d++) shape[2 + d] = spatial[d];

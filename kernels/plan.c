@@ -64,7 +64,7 @@ static int canonicalise_input(up_plan *p, int i, int xrank, up_error *err)
     up_tensor *raw = &p->raw[i], tmp = {0}, *cur = raw;
     up_dtype want;
     char field[64];
-    snprintf(field, sizeof(field), "inputs.%s", def->name);
+    up_field(field, sizeof(field), "inputs", def->name);
 
     switch (def->kind) {
     case UP_IO_INDICES:
@@ -111,7 +111,7 @@ static int check_inputs_present(up_plan *p, up_error *err)
     for (int i = 0; i < p->op->n_inputs; i++) {
         if (p->op->inputs[i].required && !p->raw[i].data) {
             char field[64];
-            snprintf(field, sizeof(field), "inputs.%s", p->op->inputs[i].name);
+            up_field(field, sizeof(field), "inputs", p->op->inputs[i].name);
             up_errorf(err, UP_E_INVALID, field, "required input %s is missing",
                       p->op->inputs[i].name);
         }
@@ -201,7 +201,7 @@ static int fault_error(up_plan *p, const up_fault *f, up_error *err)
     const up_tensor *target = &p->out[0];
     for (int d = 2; d < target->rank; d++) plane *= target->shape[d];
     format_coords(p, &p->in[f->input], f->elem, where, sizeof(where));
-    snprintf(field, sizeof(field), "inputs.%s", name);
+    up_field(field, sizeof(field), "inputs", name);
     return up_errorf(err, UP_E_INVALID, field,
                      "element %s of %s has value %lld, which is not a position in its own "
                      "(n, c) plane of the output (%lld positions, index_layout %s)",

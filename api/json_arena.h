@@ -1,0 +1,13 @@
+/* json_arena.h -- a per-thread arena for cJSON's allocations while one
+ * document is parsed, decoded and deleted (see json_arena.c for why).
+ *
+ * Every cJSON tree made after up_json_arena_enter() on a thread must be
+ * deleted before the matching up_json_arena_leave() on the same thread:
+ * leave drops the arena's memory wholesale. Windows nest. */
+#ifndef UP_JSON_ARENA_H
+#define UP_JSON_ARENA_H
+
+void up_json_arena_enter(void);
+void up_json_arena_leave(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* test_json_arena.c -- cJSON trees in the per-thread JSON arena
+ * (api/json_arena.c): what a window owns is freed as a whole, what it does
+ * not own still goes to free(), windows nest, big documents grow the arena
+ * past its first block, and threads keep separate arenas. In the ASan build
+ * the arena is off and the same cases check that cJSON still works
+ * through malloc (and LeakSanitizer checks nothing leaks). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/codecs.h"
+#include "api/json_arena.h"
+#include "tests/support/harness.h"
+
+static int sum_numbers(const cJSON *a)
+{
+    int s = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) s += e->valueint;
+    return s;
+}
+
+static void arena_parse_and_free_many_documents(void)
+{
+    /* thousands of windows on one thread: each reuses the kept block */
+    for (int i = 0; i < 5000; i++) {
+        size_t at;
+        const char *doc = "{\"a\":[1,2,3],\"b\":\"text\"}";
+        cJSON *root = up_json_parse_document(doc, strlen(doc), &at);
+        CHECK(root != NULL);
+        if (!root) return;
+        CHECK(sum_numbers(cJSON_GetObjectItem(root, "a")) == 6);
+        CHECK(!strcmp(cJSON_GetObjectItem(root, "b")->valuestring, "text"));
+        up_json_document_free(root);
+    }
+}
+
+static void arena_document_larger_than_first_block(void)
+{
+    /* 100k numbers: about 6 MiB of nodes, several arena blocks */
+    enum { N = 100000 };
+    char *s = malloc((size_t)N * 8 + 16);
+    size_t n = 0, at;
+    CHECK(s != NULL);
+    if (!s) return;
+    s[n++] = '[';
+    for (int i = 0; i < N; i++) n += (size_t)sprintf(s + n, "%s%d", i ? "," : "", i % 10);
+    s[n++] = ']';
+    for (int round = 0; round < 3; round++) {
+        cJSON *root = up_json_parse_document(s, n, &at);
+        CHECK(root != NULL && cJSON_GetArraySize(root) == N);
+        if (root) CHECK(sum_numbers(root) == N / 10 * 45);
+        up_json_document_free(root);
+    }
+    free(s);
+}
+
+static void arena_failed_parse_closes_its_window(void)
+{
+    size_t at = 0;
+    CHECK(up_json_parse_document("{\"a\":[1,2,", 10, &at) == NULL);
+    CHECK(up_json_parse_document("[1] x", 5, &at) == NULL);
+    CHECK(at == 4);
+    /* a tree made after the failed parses is outside any window: it must
+     * come from malloc and survive arena activity on this thread */
+    cJSON *outside = cJSON_CreateString("kept");
+    cJSON *root = up_json_parse_document("[true]", 6, &at);
+    CHECK(root && cJSON_IsTrue(root->child));
+    up_json_document_free(root);
+    CHECK(outside && !strcmp(outside->valuestring, "kept"));
+    cJSON_Delete(outside);
+}
+
+static void arena_tree_from_outside_deleted_inside(void)
+{
+    /* a malloc'd tree deleted inside a window still goes to free() */
+    cJSON *outside = cJSON_CreateObject();
+    cJSON_AddNumberToObject(outside, "n", 7);
+    up_json_arena_enter();
+    cJSON *inside = cJSON_CreateArray();
+    cJSON_AddItemToArray(inside, cJSON_CreateNumber(1));
+    cJSON_Delete(outside);
+    cJSON_Delete(inside);
+    up_json_arena_leave();
+    CHECK(1); /* the checks are ASan's/LSan's and free()'s own */
+}
+
+static void arena_windows_nest(void)
+{
+    size_t at;
+    cJSON *a = up_json_parse_document("{\"k\":1}", 7, &at);
+    cJSON *b = up_json_parse_document("{\"k\":2}", 7, &at);
+    CHECK(a && b);
+    if (!a || !b) return;
+    up_json_document_free(b);
+    /* the outer window is still open: a's nodes are intact */
+    CHECK(cJSON_GetObjectItem(a, "k")->valueint == 1);
+    up_json_document_free(a);
+}
+
+static void *parse_in_thread(void *arg)
+{
+    int *ok = arg;
+    for (int i = 0; i < 2000; i++) {
+        char s[64];
+        size_t at;
+        int n = sprintf(s, "{\"v\":[%d,%d]}", i, i + 1);
+        cJSON *root = up_json_parse_document(s, (size_t)n, &at);
+        if (!root || sum_numbers(cJSON_GetObjectItem(root, "v")) != 2 * i + 1) *ok = 0;
+        up_json_document_free(root);
+    }
+    return NULL;
+}
+
+static void arena_threads_keep_separate_arenas(void)
+{
+    pthread_t t[4];
+    int ok[4] = {1, 1, 1, 1};
+    for (int i = 0; i < 4; i++) CHECK(pthread_create(&t[i], NULL, parse_in_thread, &ok[i]) == 0);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) CHECK(ok[i]);
+}
+
+int main(void)
+{
+    RUN(arena_parse_and_free_many_documents);
+    RUN(arena_document_larger_than_first_block);
+    RUN(arena_failed_parse_closes_its_window);
+    RUN(arena_tree_from_outside_deleted_inside);
+    RUN(arena_windows_nest);
+    RUN(arena_threads_keep_separate_arenas);
+    return th_summary();
+}
