@@ -44,6 +44,9 @@ for c in max_unpool2d_f32 nearest2d_f32 fmu2d_f32 max_pool2d_f32 conv_transpose2
     "$BUILD/bench/kbench" -w 1 -r "$REPS" -c "$c" >>"$RES" || exit 1
     "$BUILD/bench/kbench" -w "$W" -r "$REPS" -c "$c" -C 0 >>"$RES" || exit 1
 done
+# the floor with one worker: how far the memory bus lets a memory-bound
+# request scale at all (rows renamed w1floor_*)
+"$BUILD/bench/kbench" -w 1 -r "$REPS" -c floor | sed 's/\tfloor_/\tw1floor_/' >>"$RES" || exit 1
 
 # ---- 2. PyTorch ---------------------------------------------------------
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE may be set on this machine for old

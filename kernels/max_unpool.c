@@ -30,6 +30,7 @@
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
+#include "stream.h"
 
 enum { IN_X = 0, IN_INDICES = 1, IN_MASK = 2 }; /* order of registry.c */
 
@@ -91,6 +92,19 @@ static int64_t mask_first(const unpool3 *q, const uint8_t *m, int64_t od, int64_
     return -1;
 }
 
+/* For an output past the last-level cache whose planes fit in L2, each
+ * plane is zeroed and scattered in the worker's scratch buffer and then
+ * streamed out (stream.h): the output is written once and never read.
+ * NULL means in place: small outputs stay in cache for the encoder, and a
+ * missing scratch buffer only costs speed. */
+static void *scratch_plane(const up_plan *p, int64_t pout, size_t elem)
+{
+    const int64_t bytes = pout * (int64_t)elem;
+    if (bytes > UP_STREAM_SCRATCH_MAX || (int64_t)up_tensor_nbytes(&p->out[0]) < UP_STREAM_MIN_BYTES)
+        return NULL;
+    return up_stream_scratch();
+}
+
 /* The scatter of one plane. For the plane and tensor layouts an index is
  * the plane position plus a per-plane offset, so the translation is hoisted
  * out of the loop and one unsigned compare checks both bounds; hwc/nhwc need
@@ -119,17 +133,22 @@ static int64_t mask_first(const unpool3 *q, const uint8_t *m, int64_t od, int64_
         T *y = (T *)p->out[0].data;                                                       \
         const int64_t C = p->g.C;                                                         \
         const int layout = p->g.index_layout;                                             \
+        const int hoisted = layout == UP_IDX_PLANE || layout == UP_IDX_TENSOR;            \
+        T *scratch = hoisted ? scratch_plane(p, pout, sizeof(T)) : NULL;                  \
         for (int64_t u = begin; u < end; u++) {                                           \
             const int64_t n = u / C, c = u % C;                                           \
             const T *xp = x + u * pin;                                                    \
             const int64_t *ip = ind + u * pin;                                            \
             T *yp = y + u * pout;                                                         \
-            memset(yp, 0, (size_t)pout * sizeof(T));                                      \
-            if (layout == UP_IDX_PLANE || layout == UP_IDX_TENSOR) {                      \
-                scatter_plane_##SFX(xp, ip, yp, pin, pout,                                \
+            if (hoisted) {                                                                \
+                T *dst = scratch ? scratch : yp;                                          \
+                memset(dst, 0, (size_t)pout * sizeof(T));                                 \
+                scatter_plane_##SFX(xp, ip, dst, pin, pout,                               \
                                     layout == UP_IDX_TENSOR ? u * pout : 0, u, fault);    \
+                if (scratch) up_stream_copy(yp, scratch, (size_t)pout * sizeof(T));       \
                 continue;                                                                 \
             }                                                                             \
+            memset(yp, 0, (size_t)pout * sizeof(T));                                      \
             for (int64_t i = 0; i < pin; i++) {                                           \
                 int64_t pos = up_index_to_plane(layout, ip[i], n, c, C, pout);            \
                 if (pos < 0) {                                                            \
@@ -139,6 +158,7 @@ static int64_t mask_first(const unpool3 *q, const uint8_t *m, int64_t od, int64_
                 yp[pos] = xp[i];                                                          \
             }                                                                             \
         }                                                                                 \
+        if (scratch) up_stream_fence();                                                   \
     }                                                                                     \
                                                                                           \
     static void unpool_mask_##SFX(const up_plan *p, int64_t begin, int64_t end,          \

@@ -378,6 +378,67 @@ static void test_pool_unpool_round_trip_every_index_layout(void)
     free(x);
 }
 
+
+/* ---- outputs past the last-level cache (kernels/stream.h) ------------------ */
+
+/* An output of 32 MiB or more is built plane by plane in a scratch buffer
+ * and streamed out; the bytes must be those of a plain scatter, in the
+ * plane and tensor layouts, as one chunk and as uneven chunks, and a bad
+ * index is still reported as the first one in row-major order. */
+static void test_max_unpool_streamed_output_matches_plain_scatter(void)
+{
+    enum { C = 128 }; /* 128 planes of 256 x 256 float32: 32 MiB, 256 KiB a plane */
+    static const int64_t xs[] = {1, C, 128, 128};
+    const int64_t pin = 128 * 128, pout = 256 * 256, n = C * pin;
+    static const char *const layouts[] = {"plane", "tensor"};
+    float *x = random_floats(n, 0), *want = calloc((size_t)(C * pout), sizeof(float));
+    int64_t *idx = malloc((size_t)n * sizeof(int64_t));
+    CHECK(x && want && idx);
+    if (!x || !want || !idx) goto out;
+    for (int64_t i = 0; i < n; i++) { /* plane positions, a quarter colliding */
+        idx[i] = (int64_t)(rng() % 4 ? rng() % (uint64_t)pout : rng() % 64);
+        want[i / pin * pout + idx[i]] = x[i];
+    }
+    for (int l = 0; l < 2; l++) {
+        if (l == 1) /* tensor layout: the plane's offset added */
+            for (int64_t i = 0; i < n; i++) idx[i] += i / pin * pout;
+        for (int chunked = 0; chunked < 2; chunked++) {
+            up_plan p;
+            up_error err;
+            up_plan_init(&p, up_op_find("max_unpool"));
+            tb_input(&p, "x", UP_F32, 4, xs, x);
+            tb_input(&p, "indices", UP_I64, 4, xs, idx);
+            tb_int(&p, "kernel_size", 2);
+            tb_enum(&p, "index_layout", layouts[l]);
+            CHECK(run_plan(&p, chunked, 0xff, &err) == 0);
+            CHECKF(up_tensor_nbytes(&p.result[0]) == (size_t)(C * pout) * sizeof(float) &&
+                       !memcmp(p.result[0].data, want, (size_t)(C * pout) * sizeof(float)),
+                   "layout %s, chunked %d", layouts[l], chunked);
+            up_plan_free(&p);
+        }
+    }
+    /* bad indices in planes 5 and 2: plane 2's is reported */
+    for (int64_t i = 0; i < n; i++) idx[i] = i % pin;
+    idx[5 * pin + 7] = pout;
+    idx[2 * pin + 9] = -1;
+    {
+        up_plan p;
+        up_error err;
+        up_plan_init(&p, up_op_find("max_unpool"));
+        tb_input(&p, "x", UP_F32, 4, xs, x);
+        tb_input(&p, "indices", UP_I64, 4, xs, idx);
+        tb_int(&p, "kernel_size", 2);
+        CHECK(run_plan(&p, 1, 0, &err) < 0);
+        CHECKF(err.n && strstr(err.items[0].message, "[0, 2, 0, 9]"), "%s",
+               err.n ? err.items[0].message : "");
+        up_plan_free(&p);
+    }
+out:
+    free(x);
+    free(want);
+    free(idx);
+}
+
 int main(void)
 {
     RUN(test_seed_max_pool_2x2);
@@ -393,5 +454,6 @@ int main(void)
     RUN(test_max_unpool_mask_split_independent);
     RUN(test_max_unpool_fault_is_first_bad_element_whatever_the_split);
     RUN(test_pool_unpool_round_trip_every_index_layout);
+    RUN(test_max_unpool_streamed_output_matches_plain_scatter);
     return th_summary();
 }
