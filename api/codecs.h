@@ -52,6 +52,11 @@ up_tensor *up_resp_keep_tensor(up_http_resp *resp);
 int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
 
 /* ---- JSON (json_decode.c / json_encode.c) ---- */
+/* One JSON value at s (leading whitespace skipped) as a cJSON tree, parsed
+ * by json_parse.c; *end is where parsing stopped (at the fault on NULL).
+ * Strict RFC 8259; nesting deeper than UP_JSON_MAX_DEPTH fails. */
+#define UP_JSON_MAX_DEPTH 1000
+cJSON *up_json_parse_value(const char *s, size_t n, const char **end);
 /* Parse exactly one JSON value (whitespace around it allowed); NULL on a
  * syntax error or trailing bytes, with *at the offending byte offset. The
  * tree lives in this thread's JSON arena (json_arena.h): free it with

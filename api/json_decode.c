@@ -335,8 +335,8 @@ cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
     const char *end = NULL;
     cJSON *root;
     up_json_arena_enter();
-    root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-    *at = end ? (size_t)(end - s) : 0;
+    root = up_json_parse_value(s, n, &end);
+    *at = (size_t)(end - s);
     if (!root) goto err;
     /* cJSON stops after the first value; anything but whitespace after it
      * means the body is not one JSON document */

@@ -222,7 +222,7 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     if (hlen < 2 || b[8] != '{')
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header must be a JSON object");
     up_json_arena_enter();
-    root = cJSON_ParseWithLengthOpts((const char *)b + 8, (size_t)hlen, &end, 0);
+    root = up_json_parse_value((const char *)b + 8, (size_t)hlen, &end);
     if (!root || !cJSON_IsObject(root)) {
         up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header is not valid JSON");
         goto err;

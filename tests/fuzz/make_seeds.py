@@ -76,6 +76,18 @@ def main():
     for path in sorted(glob.glob("tests/fixtures/binary/*.safetensors")):
         with open(path, "rb") as f:
             put("safetensors", os.path.basename(path), b"\x00\x00" + f.read())
+    # the JSON parser alone (fuzz_json_parse compares it with cJSON's):
+    # number lists in every notation, escapes, nesting, literals
+    docs = [
+        '{"inputs":{"x":{"dtype":"float32","shape":[1,1,2,2],"data":[0.5,-1e-7,3.25e+2,-0]},'
+        '"indices":[[[[0,5],[10,15]]]]},"params":{"kernel_size":2}}',
+        '[1,-2,3.5,1e22,1e23,4.9406564584124654e-324,18446744073709551616,0.1,-0.0]',
+        '{"s":"a\\"b\\\\c\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00","e":"","u":"\u00e9"}',
+        '[[[[[]]]],{},{"a":{"b":[true,false,null]}}]',
+        ' \t\r\n{ "k" :\n[ 1 , 2 ] } ',
+    ]
+    for i, d in enumerate(docs):
+        put("json_parse", f"doc{i}", d.encode())
 
 
 if __name__ == "__main__":
