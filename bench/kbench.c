@@ -18,8 +18,11 @@
  *
  * Output: one tab-separated line per row for bench/report.py:
  *   unpoold <case> <variant> <median_ms> <min_ms> <kernel_median_ms> <gflops>
- * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-C cache-MiB] [-l]
- * (-C sets bigbuf.c's cache limit; -C 0 shows what huge pages alone give). */
+ * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-C cache-MiB] [-s] [-l]
+ * (-C sets bigbuf.c's cache limit; -C 0 shows what huge pages alone give;
+ * -s times each case with 1 worker and with -w workers, alternating
+ * repetition by repetition, for the scaling rows "w1" / "wpair" and
+ * "wratio", the median of the per-repetition speedups). */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -320,36 +323,60 @@ static void emit(const char *name, up_dtype dt, const char *variant, double *t, 
     fflush(stdout);
 }
 
-/* Small requests are timed in batches: one job is a few microseconds. */
-static void bench_case(up_pool *pool, const bcase *c, int reps, const char *variant)
+/* The median over repetitions of a[r] / b[r]: each pair was timed back to
+ * back, so load that comes and goes cancels out of every ratio. Printed in
+ * the median column of a row of its own. */
+static void emit_ratio(const char *name, up_dtype dt, const char *variant, const double *a,
+                       const double *b, int n)
+{
+    double q[64];
+    for (int r = 0; r < n; r++) q[r] = a[r] / b[r];
+    double m = median(q, n);
+    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t0\n", name, dt == UP_F64 ? "f64" : "f32",
+           variant, m, q[0], m);
+    fflush(stdout);
+}
+
+/* Small requests are timed in batches: one job is a few microseconds.
+ * With several pools (kbench -s) every repetition runs on each pool in
+ * turn, so a burst of load on this shared machine hits every side of a
+ * ratio alike; variant[i] names pool i's row. */
+static void bench_case(up_pool *const *pools, const char *const *variant, int npools,
+                       const bcase *c, int reps)
 {
     bdata d;
-    double t[64], k[64];
+    double t[2][64], k[2][64];
     int small = numel(c->shape, c->rank) < 4096, inner = small ? 200 : 1;
     if (reps > 64) reps = 64;
     data_make(c, &d);
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up, not recorded */
-        double ts = 0, ks = 0;
-        for (int i = 0; i < inner; i++) {
-            up_plan p;
-            double a, b;
-            up_error err;
-            up_fault f;
-            plan_setup(&p, c, &d);
-            if (run_job(pool, &p, 1, &a, &b) < 0) exit(1);
-            up_fault_init(&f);
-            up_error_clear(&err);
-            up_plan_finish(&p, &f, &err);
-            up_plan_free(&p);
-            ts += a;
-            ks += b;
-        }
-        if (r >= 0) {
-            t[r] = ts / inner;
-            k[r] = ks / inner;
+        for (int qq = 0; qq < npools; qq++) {
+            int q = r % 2 ? npools - 1 - qq : qq; /* ABBA: neither side always goes first */
+            double ts = 0, ks = 0;
+            for (int i = 0; i < inner; i++) {
+                up_plan p;
+                double a, b;
+                up_error err;
+                up_fault f;
+                plan_setup(&p, c, &d);
+                if (run_job(pools[q], &p, 1, &a, &b) < 0) exit(1);
+                up_fault_init(&f);
+                up_error_clear(&err);
+                up_plan_finish(&p, &f, &err);
+                up_plan_free(&p);
+                ts += a;
+                ks += b;
+            }
+            if (r >= 0) {
+                t[q][r] = ts / inner;
+                k[q][r] = ks / inner;
+            }
         }
     }
-    emit(c->name, c->dt, variant, t, k, reps, c->op == OP_CONVT ? conv_flops(c) : 0.0);
+    if (npools == 2) emit_ratio(c->name, c->dt, "wratio", t[0], t[1], reps);
+    for (int q = 0; q < npools; q++)
+        emit(c->name, c->dt, variant[q], t[q], k[q], reps,
+             c->op == OP_CONVT ? conv_flops(c) : 0.0);
     data_free(&d);
 }
 
@@ -397,14 +424,15 @@ static void floor_kernel(const up_plan *p, int64_t begin, int64_t end, up_fault 
 
 static const up_op_def floor_op = {.name = "floor", .kernel_f32 = floor_kernel};
 
-static void bench_floor(up_pool *pool, int reps)
+/* prefix "" or "w1"/"wp" (kbench -s) goes before each variant's name. */
+static void bench_floor(up_pool *const *pools, const char *const *prefix, int npools, int reps)
 {
     const bcase *c = &cases[0]; /* max_unpool2d f32 */
     static const char *const names[] = {"floor_memset", "floor_ntzero", "floor_scratch"};
     bdata d;
     up_plan p;
     int64_t os[4] = {c->shape[0], c->shape[1], c->shape[2] * 2, c->shape[3] * 2};
-    double t[64], k[64];
+    double t[2][64];
     if (reps > 64) reps = 64;
     data_make(c, &d);
     up_plan_init(&p, &floor_op);
@@ -417,15 +445,23 @@ static void bench_floor(up_pool *pool, int reps)
     p.unit_cost = os[2] * os[3] * 4 + c->shape[2] * c->shape[3] * 12;
     for (int v = 0; v < 3; v++) {
         floor_variant = v;
-        for (int r = -1; r < reps; r++) {
-            double a, b;
-            if (run_job(pool, &p, 0, &a, &b) < 0) exit(1);
-            if (r >= 0) {
-                t[r] = b;
-                k[r] = b;
+        for (int r = -1; r < reps; r++)
+            for (int qq = 0; qq < npools; qq++) {
+                int q = r % 2 ? npools - 1 - qq : qq;
+                double a, b;
+                if (run_job(pools[q], &p, 0, &a, &b) < 0) exit(1);
+                if (r >= 0) t[q][r] = b;
             }
+        if (npools == 2) {
+            char name[64];
+            snprintf(name, sizeof(name), "wratio_%s", names[v]);
+            emit_ratio("max_unpool2d", UP_F32, name, t[0], t[1], reps);
         }
-        emit("max_unpool2d", UP_F32, names[v], t, k, reps, 0);
+        for (int q = 0; q < npools; q++) {
+            char name[64];
+            snprintf(name, sizeof(name), "%s%s", prefix[q], names[v]);
+            emit("max_unpool2d", UP_F32, name, t[q], t[q], reps, 0);
+        }
     }
     free(p.out[0].data);
     data_free(&d);
@@ -473,38 +509,48 @@ static void bench_alloc(int reps)
 
 int main(int argc, char **argv)
 {
-    int workers = 2, reps = 7, opt, cache_mb = -1;
+    int workers = 2, reps = 7, opt, cache_mb = -1, paired = 0;
     const char *only = NULL;
-    up_pool *pool;
-    while ((opt = getopt(argc, argv, "w:r:c:C:l")) != -1) {
+    up_pool *pools[2];
+    while ((opt = getopt(argc, argv, "w:r:c:C:ls")) != -1) {
         switch (opt) {
         case 'w': workers = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
         case 'c': only = optarg; break;
         case 'C': cache_mb = atoi(optarg); break;
+        case 's': paired = 1; break;
         case 'l':
             for (int i = 0; i < N_CASES; i++)
                 printf("%s_%s\n", cases[i].name, cases[i].dt == UP_F64 ? "f64" : "f32");
             return 0;
         default:
-            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-l]\n");
+            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-s] [-l]\n"
+                            "  -s  scaling: 1 worker and -w workers, alternating per repetition\n");
             return 2;
         }
     }
     if (workers < 1 || reps < 1) return 2;
     if (cache_mb >= 0) up_bigbuf_set_cache_limit((size_t)cache_mb << 20);
-    pool = up_pool_create(workers, 16);
-    if (!pool) return 1;
+    /* -s: rows "w1" and "wpair" (cases), "w1floor_*" and "wpfloor_*" */
+    static const char *const case_variant[2][2] = {{"pool", NULL}, {"w1", "wpair"}};
+    static const char *const floor_prefix[2][2] = {{"", NULL}, {"w1", "wp"}};
+    int npools = paired ? 2 : 1;
+    pools[0] = up_pool_create(paired ? 1 : workers, 16);
+    pools[1] = paired ? up_pool_create(workers, 16) : NULL;
+    if (!pools[0] || (paired && !pools[1])) return 1;
+    static const char *const nocache[] = {"nocache"}, *const w1[] = {"w1"};
+    const char *const *variant = case_variant[paired];
+    if (!paired && cache_mb == 0) variant = nocache;
+    else if (!paired && workers == 1) variant = w1;
     for (int i = 0; i < N_CASES; i++) {
         char full[96];
         snprintf(full, sizeof(full), "%s_%s", cases[i].name,
                  cases[i].dt == UP_F64 ? "f64" : "f32");
         if (only && !strstr(full, only)) continue;
-        bench_case(pool, &cases[i], reps,
-                   cache_mb == 0 ? "nocache" : workers == 1 ? "w1" : "pool");
+        bench_case(pools, variant, npools, &cases[i], reps);
     }
-    if (!only || strstr("floor", only)) bench_floor(pool, reps);
-    if (!only || strstr("alloc", only)) bench_alloc(reps);
-    up_pool_destroy(pool);
+    if (!only || strstr("floor", only)) bench_floor(pools, floor_prefix[paired], npools, reps);
+    if (!paired && (!only || strstr("alloc", only))) bench_alloc(reps);
+    for (int q = 0; q < npools; q++) up_pool_destroy(pools[q]);
     return 0;
 }

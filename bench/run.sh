@@ -4,7 +4,7 @@
 #
 # Builds what it needs (the daemon, bench/kbench, bench/bare_mhd), then:
 #   1. kernels through the daemon's worker pool (kbench), W workers, then
-#      W=1 for the scaling rows and with the buffer cache off;
+#      W vs 1 worker alternating (kbench -s), and the buffer cache off;
 #   2. the same cases in PyTorch (torch_ref.py), torch.set_num_threads(W);
 #   3. large binary requests over HTTP (http_big.py): Server-Timing shares
 #      and the daemon's peak RSS, on a freshly started daemon;
@@ -40,13 +40,16 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 # ---- 1. kernels ---------------------------------------------------------
 echo "kernels through the worker pool (W=$W) ..."
 "$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
+# W vs one worker: -s alternates a 1-worker pool and a W-worker pool
+# repetition by repetition, so load from elsewhere hits both sides of the
+# ratio alike; the floor too (how far the memory bus lets a memory-bound
+# request scale at all). Then the buffer cache off.
+for c in max_unpool2d_f32 nearest2d_f32 fmu2d_f32 max_pool2d_f32 conv_transpose2d_f32 floor; do
+    "$BUILD/bench/kbench" -s -w "$W" -r "$REPS" -c "$c" >>"$RES" || exit 1
+done
 for c in max_unpool2d_f32 nearest2d_f32 fmu2d_f32 max_pool2d_f32 conv_transpose2d_f32; do
-    "$BUILD/bench/kbench" -w 1 -r "$REPS" -c "$c" >>"$RES" || exit 1
     "$BUILD/bench/kbench" -w "$W" -r "$REPS" -c "$c" -C 0 >>"$RES" || exit 1
 done
-# the floor with one worker: how far the memory bus lets a memory-bound
-# request scale at all (rows renamed w1floor_*)
-"$BUILD/bench/kbench" -w 1 -r "$REPS" -c floor | sed 's/\tfloor_/\tw1floor_/' >>"$RES" || exit 1
 
 # ---- 2. PyTorch ---------------------------------------------------------
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE may be set on this machine for old
