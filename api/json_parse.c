@@ -261,76 +261,57 @@ bad_at_q:
 
 /* ---- arrays, objects, values ---------------------------------------------- */
 
-static cJSON *parse_array(jp *j)
+/* After an element or member: 1 on ',' (another follows), 0 on the
+ * closing bracket, -1 on anything else; consumes what it read. */
+static int after_member(jp *j, char close)
 {
-    cJSON *a = new_item(cJSON_Array), *tail = NULL, *v;
-    if (!a) return NULL;
-    j->p++;
     skip_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        return a;
-    }
-    for (;;) {
-        skip_ws(j);
-        if (!(v = parse_value(j))) goto err;
-        link_child(a, &tail, v);
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return a;
-        }
-        goto err;
-    }
-err:
-    cJSON_Delete(a);
-    return NULL;
+    if (j->p < j->end && (*j->p == ',' || *j->p == close)) return *j->p++ == ',';
+    return -1;
 }
 
-static cJSON *parse_object(jp *j)
+/* An object member's key and its ':'; NULL on a syntax error. */
+static char *parse_key(jp *j)
 {
-    cJSON *o = new_item(cJSON_Object), *tail = NULL, *v;
     char *key;
-    if (!o) return NULL;
+    if (j->p >= j->end || *j->p != '"' || !(key = parse_string(j))) return NULL;
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != ':') {
+        cJSON_free(key);
+        return NULL;
+    }
     j->p++;
     skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
+    return key;
+}
+
+/* An array or an object (j->p on its opening bracket): the same walk,
+ * except that an object reads a key before each value. */
+static cJSON *parse_container(jp *j, int type, char close)
+{
+    cJSON *c = new_item(type), *tail = NULL, *v;
+    char *key = NULL;
+    int more = 1;
+    if (!c) return NULL;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == close) {
         j->p++;
-        return o;
+        return c;
     }
-    for (;;) {
+    while (more > 0) {
         skip_ws(j);
-        if (j->p >= j->end || *j->p != '"' || !(key = parse_string(j))) goto err;
-        skip_ws(j);
-        if (j->p >= j->end || *j->p != ':') {
-            cJSON_free(key);
-            goto err;
-        }
-        j->p++;
-        skip_ws(j);
-        if (!(v = parse_value(j))) {
-            cJSON_free(key);
-            goto err;
-        }
+        if (type == cJSON_Object && !(key = parse_key(j))) goto err;
+        if (!(v = parse_value(j))) goto err;
         v->string = key;
-        link_child(o, &tail, v);
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return o;
-        }
-        goto err;
+        key = NULL;
+        link_child(c, &tail, v);
+        more = after_member(j, close);
     }
+    if (more == 0) return c;
 err:
-    cJSON_Delete(o);
+    if (key) cJSON_free(key);
+    cJSON_Delete(c);
     return NULL;
 }
 
@@ -361,7 +342,8 @@ static cJSON *parse_value(jp *j)
     case '{':
         if (j->depth >= UP_JSON_MAX_DEPTH) return NULL;
         j->depth++;
-        v = *j->p == '[' ? parse_array(j) : parse_object(j);
+        v = *j->p == '[' ? parse_container(j, cJSON_Array, ']')
+                         : parse_container(j, cJSON_Object, '}');
         j->depth--;
         return v;
     case 't': return parse_literal(j, "true", 4, cJSON_True);

@@ -32,6 +32,16 @@ extern int th_passed, th_failed, th_case_failed;
         }                                                                        \
     } while (0)
 
+/* xorshift64: a small deterministic generator, so failures reproduce;
+ * each test keeps its own state and seed. */
+static inline unsigned long long th_xorshift(unsigned long long *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
 /* Run `fn` (void fn(void)) as a case named after it. */
 #define RUN(fn) th_run(#fn, fn)
 

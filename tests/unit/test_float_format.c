@@ -16,14 +16,8 @@
 #include "api/numfmt.h"
 #include "tests/support/harness.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng(void) { return th_xorshift(&rng_state); }
 
 static float f32_of(uint32_t b)
 {

@@ -18,14 +18,8 @@
 #include "tests/support/harness.h"
 #include "tests/support/plan_builder.h"
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static unsigned long long rng_state = 0x2545f4914f6cdd1dull;
+static uint64_t rng(void) { return th_xorshift(&rng_state); }
 
 static double value(void)
 {

@@ -15,15 +15,8 @@
 #include "tests/support/harness.h"
 #include "tests/support/plan_builder.h"
 
-/* A small deterministic generator, so failures reproduce. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void) { return th_xorshift(&rng_state); }
 
 /* Prepare p, fill outputs with `fill`, run as one chunk (chunked = 0) or as
  * chunks of 1, 2, 3, 1, ... units from the last to the first, finish.
@@ -58,6 +51,17 @@ static int same_bytes(const up_tensor *a, const up_tensor *b)
            memcmp(a->data, b->data, up_tensor_nbytes(a)) == 0;
 }
 
+/* A max_unpool plan: x of dtype dt and shape xs, int64 indices of the same
+ * shape, kernel_size k. */
+static void unpool_indices_plan(up_plan *p, up_dtype dt, int rank, const int64_t *xs, const void *x,
+                                const int64_t *idx, int64_t k)
+{
+    up_plan_init(p, up_op_find("max_unpool"));
+    tb_input(p, "x", dt, rank, xs, x);
+    tb_input(p, "indices", UP_I64, rank, xs, idx);
+    tb_int(p, "kernel_size", k);
+}
+
 /* ---- the seed's illustration --------------------------------------------- */
 
 static void test_seed_max_pool_2x2(void)
@@ -84,10 +88,7 @@ static void test_seed_max_unpool_back(void)
     const float want[] = {0, 0, 0, 4};
     up_plan p;
     up_error err;
-    up_plan_init(&p, up_op_find("max_unpool"));
-    tb_input(&p, "x", UP_F32, 4, xs, x);
-    tb_input(&p, "indices", UP_I64, 4, xs, idx);
-    tb_int(&p, "kernel_size", 2);
+    unpool_indices_plan(&p, UP_F32, 4, xs, x, idx, 2);
     tb_int(&p, "stride", 2);
     CHECK(run_plan(&p, 0, 0x7f, &err) == 0);
     CHECK(p.result[0].shape[2] == 2 && p.result[0].shape[3] == 2);
@@ -124,10 +125,7 @@ static void test_max_unpool_collisions_last_wins(void)
     for (int chunked = 0; chunked < 2; chunked++) {
         up_plan p;
         up_error err;
-        up_plan_init(&p, up_op_find("max_unpool"));
-        tb_input(&p, "x", UP_F64, 3, xs, x);
-        tb_input(&p, "indices", UP_I64, 3, xs, idx);
-        tb_int(&p, "kernel_size", 2);
+        unpool_indices_plan(&p, UP_F64, 3, xs, x, idx, 2);
         CHECK(run_plan(&p, chunked, 0xff, &err) == 0);
         CHECK(memcmp(p.result[0].data, want, sizeof(want)) == 0);
         up_plan_free(&p);
@@ -321,10 +319,7 @@ static void test_max_unpool_fault_is_first_bad_element_whatever_the_split(void)
     for (int chunked = 0; chunked < 2; chunked++) {
         up_plan p;
         up_error err;
-        up_plan_init(&p, up_op_find("max_unpool"));
-        tb_input(&p, "x", UP_F32, 3, xs, x);
-        tb_input(&p, "indices", UP_I64, 3, xs, idx);
-        tb_int(&p, "kernel_size", 2);
+        unpool_indices_plan(&p, UP_F32, 3, xs, x, idx, 2);
         CHECK(run_plan(&p, chunked, 0, &err) < 0);
         CHECK(err.kind == UP_E_INVALID && tb_err_has_field(&err, "inputs.indices"));
         CHECKF(err.n && strstr(err.items[0].message, "[0, 0, 3]") &&
@@ -405,10 +400,7 @@ static void test_max_unpool_streamed_output_matches_plain_scatter(void)
         for (int chunked = 0; chunked < 2; chunked++) {
             up_plan p;
             up_error err;
-            up_plan_init(&p, up_op_find("max_unpool"));
-            tb_input(&p, "x", UP_F32, 4, xs, x);
-            tb_input(&p, "indices", UP_I64, 4, xs, idx);
-            tb_int(&p, "kernel_size", 2);
+            unpool_indices_plan(&p, UP_F32, 4, xs, x, idx, 2);
             tb_enum(&p, "index_layout", layouts[l]);
             CHECK(run_plan(&p, chunked, 0xff, &err) == 0);
             CHECKF(up_tensor_nbytes(&p.result[0]) == (size_t)(C * pout) * sizeof(float) &&
@@ -424,10 +416,7 @@ static void test_max_unpool_streamed_output_matches_plain_scatter(void)
     {
         up_plan p;
         up_error err;
-        up_plan_init(&p, up_op_find("max_unpool"));
-        tb_input(&p, "x", UP_F32, 4, xs, x);
-        tb_input(&p, "indices", UP_I64, 4, xs, idx);
-        tb_int(&p, "kernel_size", 2);
+        unpool_indices_plan(&p, UP_F32, 4, xs, x, idx, 2);
         CHECK(run_plan(&p, 1, 0, &err) < 0);
         CHECKF(err.n && strstr(err.items[0].message, "[0, 2, 0, 9]"), "%s",
                err.n ? err.items[0].message : "");
