@@ -60,8 +60,12 @@ cJSON *up_json_parse_value(const char *s, size_t n, const char **end);
 /* Parse exactly one JSON value (whitespace around it allowed); NULL on a
  * syntax error or trailing bytes, with *at the offending byte offset. The
  * tree lives in this thread's JSON arena (json_arena.h): free it with
- * up_json_document_free() on the same thread, never cJSON_Delete(). */
+ * up_json_document_free() on the same thread, never cJSON_Delete(). The
+ * _max form nests at most max_depth levels and, on NULL, sets *too_deep
+ * (may be NULL) when that was the reason. */
 cJSON *up_json_parse_document(const char *s, size_t n, size_t *at);
+cJSON *up_json_parse_document_max(const char *s, size_t n, int max_depth, size_t *at,
+                                  int *too_deep);
 void up_json_document_free(cJSON *root); /* NULL is fine */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);

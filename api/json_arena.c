@@ -24,8 +24,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include <cjson/cJSON.h>
-
 #if defined(__SANITIZE_ADDRESS__)
 #define ARENA_ENABLED 0
 #elif defined(__has_feature)
@@ -56,6 +54,7 @@ typedef struct arena {
 #if ARENA_ENABLED
 static _Thread_local arena tls;
 static pthread_key_t first_key; /* frees a thread's first block at thread exit */
+static int hooks_installed;
 
 static int owns(const arena *a, const void *p)
 {
@@ -111,7 +110,10 @@ static void free_first_block(void *b) { free(b); }
 __attribute__((constructor)) static void arena_install(void)
 {
     cJSON_Hooks hooks = {.malloc_fn = arena_malloc, .free_fn = arena_free};
-    if (pthread_key_create(&first_key, free_first_block) == 0) cJSON_InitHooks(&hooks);
+    if (pthread_key_create(&first_key, free_first_block) == 0) {
+        cJSON_InitHooks(&hooks);
+        hooks_installed = 1;
+    }
 }
 
 void up_json_arena_enter(void) { tls.depth++; }
@@ -134,7 +136,12 @@ void up_json_arena_leave(void)
         pthread_setspecific(first_key, NULL);
     }
 }
+void up_json_arena_delete(cJSON *root)
+{
+    if (!(hooks_installed && tls.depth)) cJSON_Delete(root);
+}
 #else
 void up_json_arena_enter(void) {}
 void up_json_arena_leave(void) {}
+void up_json_arena_delete(cJSON *root) { cJSON_Delete(root); }
 #endif

@@ -7,7 +7,13 @@
 #ifndef UP_JSON_ARENA_H
 #define UP_JSON_ARENA_H
 
+#include <cjson/cJSON.h>
+
 void up_json_arena_enter(void);
 void up_json_arena_leave(void);
+/* Delete a tree made inside this thread's open window. With the arena on
+ * its nodes are the arena's and go at leave, so there is nothing to walk
+ * (a JSON-list tensor is a node per number); otherwise cJSON_Delete. */
+void up_json_arena_delete(cJSON *root);
 
 #endif

@@ -4,38 +4,15 @@
  * A tensor is {"dtype", "shape", "data"} (flat row-major numbers),
  * {"dtype", "shape", "data_b64"} (little-endian bytes), or plain nested
  * lists (float32 for values, int64 for indices; shape inferred, ragged
- * lists rejected with 400). Nesting depth is checked on the raw bytes
- * before cJSON builds anything, so a hostile "[[[[..." costs one linear
- * scan and no allocation. */
+ * lists rejected with 400). Nesting past --max-json-depth is a 400 from
+ * the parser itself (json_parse.c), which stops at the first level too
+ * deep. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/convert.h"
 #include "codecs.h"
-#include "json_arena.h"
-
-/* Deepest [ / { nesting outside strings; stops counting past `limit`. */
-static int json_depth(const char *s, size_t n, int limit)
-{
-    int depth = 0, max = 0, in_str = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (in_str) {
-            if (ch == '\\') i++;
-            else if (ch == '"') in_str = 0;
-        } else if (ch == '"') {
-            in_str = 1;
-        } else if (ch == '[' || ch == '{') {
-            if (++depth > max) max = depth;
-            if (max > limit) return max;
-        } else if (ch == ']' || ch == '}') {
-            depth--;
-        }
-    }
-    return max;
-}
 
 /* A JSON number (or NaN/Infinity spelled as a string, null for NaN, true/false). */
 static int json_number(const cJSON *v, double *out)
@@ -330,44 +307,15 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
     return decode_inputs(c, inputs, lim, err);
 }
 
-cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
-{
-    const char *end = NULL;
-    cJSON *root;
-    up_json_arena_enter();
-    root = up_json_parse_value(s, n, &end);
-    *at = (size_t)(end - s);
-    if (!root) goto err;
-    /* cJSON stops after the first value; anything but whitespace after it
-     * means the body is not one JSON document */
-    while (end < s + n && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
-    if (end < s + n) {
-        *at = (size_t)(end - s);
-        cJSON_Delete(root);
-        goto err;
-    }
-    return root;
-err:
-    up_json_arena_leave();
-    return NULL;
-}
-
-void up_json_document_free(cJSON *root)
-{
-    if (!root) return;
-    cJSON_Delete(root);
-    up_json_arena_leave();
-}
-
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
     size_t at;
     cJSON *root;
-    int rc, limit = lim->max_json_depth > 0 ? lim->max_json_depth : 64;
+    int rc, too_deep, limit = lim->max_json_depth > 0 ? lim->max_json_depth : 64;
     if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "", "empty body; expected a JSON object");
-    if (json_depth(req->body, req->body_len, limit) > limit)
+    root = up_json_parse_document_max(req->body, req->body_len, limit, &at, &too_deep);
+    if (!root && too_deep)
         return up_errorf(err, UP_E_MALFORMED, "", "JSON nested deeper than %d levels", limit);
-    root = up_json_parse_document(req->body, req->body_len, &at);
     if (!root) return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
     rc = decode_root(c, root, lim, err);
     up_json_document_free(root);

@@ -16,16 +16,22 @@
  *
  * The grammar is RFC 8259's, strictly: no leading zeros or bare '.', no
  * raw control characters in strings, lone surrogates rejected, nesting
- * at most UP_JSON_MAX_DEPTH (recursion depth, so the stack is bounded). */
+ * at most max_depth (UP_JSON_MAX_DEPTH unless the caller sets a lower one;
+ * counted while parsing, so the stack is bounded and a hostile "[[[[..."
+ * costs at most max_depth nodes). up_json_parse_document* open a JSON
+ * arena window (json_arena.h) for the tree; up_json_document_free closes
+ * it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codecs.h"
+#include "json_arena.h"
 
 typedef struct jp {
     const char *p, *end;
-    int depth;
+    int depth, max_depth;
+    int too_deep; /* set when a container would pass max_depth */
 } jp;
 
 static cJSON *parse_value(jp *j);
@@ -311,7 +317,7 @@ static cJSON *parse_container(jp *j, int type, char close)
     if (more == 0) return c;
 err:
     if (key) cJSON_free(key);
-    cJSON_Delete(c);
+    up_json_arena_delete(c);
     return NULL;
 }
 
@@ -340,7 +346,10 @@ static cJSON *parse_value(jp *j)
     }
     case '[':
     case '{':
-        if (j->depth >= UP_JSON_MAX_DEPTH) return NULL;
+        if (j->depth >= j->max_depth) {
+            j->too_deep = 1;
+            return NULL;
+        }
         j->depth++;
         v = *j->p == '[' ? parse_container(j, cJSON_Array, ']')
                          : parse_container(j, cJSON_Object, '}');
@@ -358,12 +367,56 @@ static cJSON *parse_value(jp *j)
     }
 }
 
-cJSON *up_json_parse_value(const char *s, size_t n, const char **end)
+static cJSON *parse_top(const char *s, size_t n, int max_depth, const char **end, int *too_deep)
 {
-    jp j = {.p = s, .end = s + n, .depth = 0};
+    jp j = {.p = s, .end = s + n, .depth = 0, .max_depth = max_depth, .too_deep = 0};
     cJSON *v;
     skip_ws(&j);
     v = parse_value(&j);
     *end = j.p;
+    if (too_deep) *too_deep = j.too_deep;
     return v;
+}
+
+cJSON *up_json_parse_value(const char *s, size_t n, const char **end)
+{
+    return parse_top(s, n, UP_JSON_MAX_DEPTH, end, NULL);
+}
+
+/* ---- documents in the JSON arena ------------------------------------------ */
+
+cJSON *up_json_parse_document_max(const char *s, size_t n, int max_depth, size_t *at,
+                                  int *too_deep)
+{
+    const char *end;
+    jp rest;
+    cJSON *root;
+    up_json_arena_enter();
+    root = parse_top(s, n, max_depth, &end, too_deep);
+    *at = (size_t)(end - s);
+    if (!root) goto err;
+    /* one value, then only whitespace: anything else is not one document */
+    rest = (jp){.p = end, .end = s + n};
+    skip_ws(&rest);
+    if (rest.p < rest.end) {
+        *at = (size_t)(rest.p - s);
+        up_json_arena_delete(root);
+        goto err;
+    }
+    return root;
+err:
+    up_json_arena_leave();
+    return NULL;
+}
+
+cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
+{
+    return up_json_parse_document_max(s, n, UP_JSON_MAX_DEPTH, at, NULL);
+}
+
+void up_json_document_free(cJSON *root)
+{
+    if (!root) return;
+    up_json_arena_delete(root);
+    up_json_arena_leave();
 }
