@@ -29,19 +29,7 @@ void *up_stream_scratch(void)
 }
 
 #if defined(__x86_64__) || defined(__SSE2__)
-#include <immintrin.h>
-
-__attribute__((target("avx2"))) static size_t stream_lines_avx2(unsigned char *d, const unsigned char *s, size_t n)
-{
-    size_t k = 0;
-    for (; n - k >= 64; k += 64) {
-        __m256i a = _mm256_loadu_si256((const __m256i *)(s + k));
-        __m256i b = _mm256_loadu_si256((const __m256i *)(s + k + 32));
-        _mm256_stream_si256((__m256i *)(d + k), a);
-        _mm256_stream_si256((__m256i *)(d + k + 32), b);
-    }
-    return k;
-}
+#include <emmintrin.h>
 
 void up_stream_copy(void *dst, const void *src, size_t n)
 {
@@ -56,10 +44,6 @@ void up_stream_copy(void *dst, const void *src, size_t n)
     d += head;
     s += head;
     n -= head;
-    if (((uintptr_t)d & 31) == 0 && __builtin_cpu_supports("avx2")) {
-        size_t k = stream_lines_avx2(d, s, n);
-        d += k; s += k; n -= k;
-    }
     for (; n >= 64; n -= 64, d += 64, s += 64) {
         __m128i a = _mm_loadu_si128((const __m128i *)s);
         __m128i b = _mm_loadu_si128((const __m128i *)(s + 16));
