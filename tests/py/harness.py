@@ -79,6 +79,15 @@ def start_daemon(extra_args=(), workers=2, probe="/healthz"):
     raise RuntimeError("daemon did not come up: " + log.read().decode(errors="replace")[-400:])
 
 
+def start_daemon_or_finish(extra_args=(), workers=2, probe="/healthz"):
+    """start_daemon(), or record its failure as a case and finish."""
+    try:
+        return start_daemon(extra_args, workers, probe)
+    except Exception as e:
+        record("start_daemon", False, e)
+        finish()
+
+
 def stop_daemon(proc, log=None, timeout=20):
     """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
     proc.terminate()

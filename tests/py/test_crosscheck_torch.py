@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import finish, record, start_daemon, stop_daemon  # noqa: E402
+from harness import finish, record, start_daemon_or_finish, stop_daemon  # noqa: E402
 
 CASES_PER_GROUP = 4
 SEED = 20240611
@@ -687,12 +687,8 @@ def all_groups():
 
 def main():
     global BASE
-    try:
-        proc, port, log = start_daemon()
-        BASE = "http://127.0.0.1:%d" % port
-    except Exception as e:
-        record("start_daemon", False, e)
-        finish()
+    proc, port, log = start_daemon_or_finish()
+    BASE = "http://127.0.0.1:%d" % port
     t0 = time.time()
     try:
         groups = all_groups()

@@ -39,7 +39,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import finish, record, start_daemon, stop_daemon  # noqa: E402
+from harness import finish, record, start_daemon_or_finish, stop_daemon  # noqa: E402
 
 SHAPE = (4, 16, 512, 512)
 
@@ -171,7 +171,7 @@ def main():
     x, ind = xt.numpy(), it.numpy()
     record("x_is_64_MiB", x.nbytes == 64 << 20 and x.dtype == np.float32, x.nbytes)
 
-    proc, port, log = start_daemon(["--max-body-mb", "1024", "--max-inflight-mb", "4096",
+    proc, port, log = start_daemon_or_finish(["--max-body-mb", "1024", "--max-inflight-mb", "4096",
                                     "--max-elements", str(1 << 26), "--timeout-ms", "120000"])
     try:
         bodies = {

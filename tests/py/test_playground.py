@@ -29,7 +29,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import ROOT, check, finish, record, start_daemon  # noqa: E402
+from harness import ROOT, check, finish, record, start_daemon_or_finish  # noqa: E402
 
 
 
@@ -265,12 +265,8 @@ def run_checks(drv, base, out_dir):
 
 def main():
     out_dir = os.environ.get("TEST_OUTPUT_DIR", os.path.join(ROOT, "build", "test-output"))
-    try:
-        proc, port, log = start_daemon()
-        base = "http://127.0.0.1:%d" % port
-    except Exception as e:
-        record("start_daemon", False, e)
-        finish()
+    proc, port, log = start_daemon_or_finish()
+    base = "http://127.0.0.1:%d" % port
     profile = tempfile.mkdtemp(prefix="unpoold-chromium-")
     drv = None
     try:

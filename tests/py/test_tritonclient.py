@@ -22,7 +22,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import check, finish, record, start_daemon  # noqa: E402
+from harness import check, finish, record, start_daemon_or_finish  # noqa: E402
 
 
 
@@ -323,12 +323,8 @@ def _assert(cond, what=""):
 
 
 def main():
-    try:
-        proc, port, log = start_daemon(probe="/v2/health/live")
-        url = "127.0.0.1:%d" % port
-    except Exception as e:
-        record("start_daemon", False, e)
-        finish()
+    proc, port, log = start_daemon_or_finish(probe="/v2/health/live")
+    url = "127.0.0.1:%d" % port
     try:
         client = httpclient.InferenceServerClient(url=url, network_timeout=60)
         run(client, url)
