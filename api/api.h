@@ -56,6 +56,10 @@ typedef struct up_http_req {
     int n_query;
     char *body;          /* owned by the server, alive until the response is sent */
     size_t body_len;
+    /* This request's memory accountant: decoders charge every buffer they
+     * allocate (parse state, decoded tensors) through it and hand it to
+     * the plan (c->plan.charge). Zero = nothing charged. */
+    up_charge charge;
 } up_http_req;
 
 /* One piece of a response sent without a copy. */
@@ -96,6 +100,7 @@ typedef struct up_limits {
     int64_t max_request_elements;  /* all inputs of one request together */
     int max_json_depth;
     int max_inputs;
+    int64_t max_work;              /* per request work estimate (--max-work); 0 = none */
 } up_limits;
 
 typedef struct up_timing {
@@ -128,6 +133,11 @@ int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
 /* Decode a POST /v2/models/{op}/infer request. */
 int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
                           const up_limits *lim, up_error *err);
+/* Upper bound of the answer's bytes in the negotiated format (JSON lists,
+ * data_b64 or binary), known once decode succeeded: part of the cost model
+ * (the server charges it before encoding and runs only small plans on the
+ * event thread). */
+int64_t up_call_answer_bytes(const up_call *c);
 /* Turn a run plan into the answer (faults become a 422 in err). Sets
  * t->encode_ms itself before writing the timing object. */
 int up_call_encode(up_call *c, const up_fault *fault, up_timing *t,

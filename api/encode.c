@@ -110,3 +110,33 @@ int up_call_encode(up_call *c, const up_fault *fault, up_timing *t, const char *
     }
     return rc;
 }
+
+/* Bytes per element of an output in a JSON list, at most: the longest
+ * shortest-round-trip spelling plus its separator ("-1.7976931348623157e+308,"
+ * for float64, "-3.4028235e+38," for float32, "-9223372036854775808,"). */
+static int64_t json_elem_bytes(up_dtype dt)
+{
+    switch (dt) {
+    case UP_F64: return 25;
+    case UP_I64: return 21;
+    default: return 16;
+    }
+}
+
+int64_t up_call_answer_bytes(const up_call *c)
+{
+    const up_plan *p = &c->plan;
+    int64_t total = 4096; /* envelope: names, shapes, timing, headers */
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        const up_tensor *o = &p->out[i];
+        int64_t n, per, b;
+        if (up_shape_numel(o->shape, o->rank, &n) < 0) return INT64_MAX;
+        per = (int64_t)up_dtype_size(p->op->outputs[i].kind == UP_IO_VALUES ? p->storage : o->dtype);
+        if (c->proto == UP_PROTO_V1 && c->out_format == UP_FMT_JSON)
+            per = c->out_b64 ? (per * 4 + 2) / 3 + 1 : json_elem_bytes(o->dtype);
+        else if (c->proto == UP_PROTO_KSERVE && !c->kserve_binary_out)
+            per = json_elem_bytes(o->dtype);
+        if (up_mul_i64(n, per, &b) < 0 || up_add_i64(total, b, &total) < 0) return INT64_MAX;
+    }
+    return total;
+}

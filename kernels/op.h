@@ -118,6 +118,19 @@ typedef struct up_fault {
 struct up_plan;
 typedef struct up_op_def up_op_def;
 
+/* The memory accountant. Every byte a plan allocates (converted inputs,
+ * tables, scratch, outputs, converted results) is charged through this hook
+ * BEFORE it is allocated; the daemon's hook charges its global in-flight
+ * budget, tests and fuzzers charge a plain counter. take() returns 0, or -1
+ * with err filled (UP_E_OVERLOADED while the budget is busy, UP_E_TOO_LARGE
+ * when the charge can never fit). No hook (take == NULL): nothing is
+ * charged. Charges are released by whoever installed the hook, when the
+ * request ends. */
+typedef struct up_charge {
+    int (*take)(void *ctx, int64_t bytes, const char *what, up_error *err);
+    void *ctx;
+} up_charge;
+
 typedef int (*up_prepare_fn)(struct up_plan *p, up_error *err);
 typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end,
                              up_fault *fault);
@@ -142,6 +155,9 @@ typedef struct up_plan {
     const up_op_def *op;
     up_params params;
     int64_t max_elements;          /* per tensor limit, 0 = none (set by caller) */
+    int64_t max_work;              /* --max-work: refuse (413) plans whose work
+                                    * estimate is larger; 0 = none (set by caller) */
+    up_charge charge;              /* memory accountant (set by caller) */
 
     /* What the client sent, by op->inputs order; data NULL when absent.
      * May borrow from the request body. */
@@ -163,6 +179,14 @@ typedef struct up_plan {
     up_geom g;
     int64_t work_units;            /* kernels run over [0, work_units) */
     int64_t unit_cost;             /* rough bytes touched per unit (chunking hint) */
+
+    /* The cost model, filled by up_plan_prepare before any output is
+     * allocated: `work` is the op's element operations (elements x window,
+     * MACs for conv_transpose), `mem_bytes` every byte the plan itself
+     * allocates (converted inputs, tables, scratch, outputs, converted
+     * results). The answer's encoding is the api's to add. */
+    int64_t work;
+    int64_t mem_bytes;
 
     void *scratch;                 /* op-private, freed with scratch_free */
     void (*scratch_free)(void *);
@@ -186,6 +210,8 @@ void up_fault_init(up_fault *f);
 void up_fault_merge(up_fault *into, const up_fault *from); /* keep the first */
 int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
 void up_plan_free(up_plan *p);
+/* Charge bytes to p->charge before allocating them (0, or -1 with err). */
+int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err);
 /* Convenience: prepare, run everything on this thread, finish. */
 int up_plan_execute(up_plan *p, up_error *err);
 

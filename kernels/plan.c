@@ -32,6 +32,12 @@ void up_fault_merge(up_fault *into, const up_fault *from)
     if (into->elem < 0 || from->elem < into->elem) *into = *from;
 }
 
+int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err)
+{
+    if (!p->charge.take || bytes <= 0) return 0;
+    return p->charge.take(p->charge.ctx, bytes, what, err);
+}
+
 static int is_spatial_kind(up_io_kind k)
 {
     return k == UP_IO_VALUES || k == UP_IO_INDICES || k == UP_IO_MASK;
