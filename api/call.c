@@ -68,6 +68,7 @@ int up_call_prepare(up_call *c, const up_limits *lim, up_error *err)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs", "%d inputs, over the limit of %d", present,
                          lim->max_inputs);
     p->max_elements = lim->max_elements;
+    p->max_work = lim->max_work;
     return up_plan_prepare(p, err);
 }
 
