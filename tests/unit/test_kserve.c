@@ -26,7 +26,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 20, 1 << 21, 64, 4};
+    up_limits l = {.max_elements = 1 << 20, .max_request_elements = 1 << 21, .max_json_depth = 64, .max_inputs = 4};
     return l;
 }
 
