@@ -45,6 +45,11 @@ void up_buf_release(char *data);
 typedef struct up_kv {
     const char *key;
     const char *value;
+    /* Their lengths as received: a %00 in a query string decodes to a NUL
+     * inside the text, which C strings would silently cut ("2%00junk" read
+     * as "2"); a NUL inside the given length makes the request a 400.
+     * 0 means "no NUL inside" (strlen). */
+    size_t key_len, value_len;
 } up_kv;
 
 /* What the api needs of one HTTP request. Strings may be NULL (absent). */

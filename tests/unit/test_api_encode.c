@@ -31,7 +31,7 @@ static int run_json(const char *op, const char *body, const char *query_key, con
                     const char *request_id, up_http_resp *resp, up_error *err)
 {
     up_call c;
-    up_kv q = {query_key, query_val};
+    up_kv q = {.key = query_key, .value = query_val};
     up_http_req req = {.content_type = "application/json", .query = &q, .n_query = query_key ? 1 : 0};
     up_timing t = {.decode_ms = 1, .queue_ms = 2, .compute_ms = 3, .total_ms = 6};
     up_fault f;

@@ -382,7 +382,7 @@ static void trailing_bytes_after_header(void)
 {
     check_text_refused("max_pool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],"
                        "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]} xyz", UP_E_MALFORMED,
-                       "one JSON object");
+                       "more than one JSON value");
 }
 static void shape_overflow(void)
 {

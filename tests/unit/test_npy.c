@@ -41,8 +41,7 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
         for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(tok, '=');
             if (eq) *eq = '\0';
-            kv[nq].key = tok;
-            kv[nq].value = eq ? eq + 1 : "";
+            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
             nq++;
         }
     }

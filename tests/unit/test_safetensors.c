@@ -31,8 +31,7 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
         for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(tok, '=');
             if (eq) *eq = '\0';
-            kv[nq].key = tok;
-            kv[nq].value = eq ? eq + 1 : "";
+            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
             nq++;
         }
     }
@@ -326,7 +325,7 @@ static void unknown_tensor_name(void)
 }
 static void duplicate_tensor_name(void)
 {
-    check_header_refused("{" X_OK "," X_OK "}", 4, UP_E_MALFORMED, "twice");
+    check_header_refused("{" X_OK "," X_OK "}", 4, UP_E_MALFORMED, "repeated JSON key \"x\"");
 }
 static void metadata_not_string(void)
 {
