@@ -52,6 +52,8 @@ int up_resp_put_output(up_call *c, int i, up_http_resp *resp);
 up_tensor *up_resp_keep_tensor(up_http_resp *resp);
 /* Append a tail piece; -1 when the tail is full. */
 int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
+/* The longest JSON text numfmt.c writes for one element of dt. */
+int up_json_elem_max(up_dtype dt);
 
 /* ---- JSON parsing (json_parse.c) ---- */
 
@@ -176,5 +178,8 @@ int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_
 
 /* ---- KServe v2 (kserve.c): up_call_decode_kserve in api.h, and ---- */
 int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err);
+/* The outputs the answer carries, in order (list), and which are sent as
+ * binary data (bin); returns how many. */
+int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS]);
 
 #endif

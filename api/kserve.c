@@ -564,24 +564,34 @@ static void put_output(up_buf *b, const up_call *c, int i, int binary)
     }
 }
 
-int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
+int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS])
 {
     const ks_state *st = c->codec_state;
-    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = 0, any_bin = 0;
-    size_t blob_bytes = 0, json_len;
-    up_buf *b = &resp->body;
-
+    int n = 0;
     if (st && st->n_req) {
         for (int k = 0; k < st->n_req; k++) list[n++] = st->req[k];
     } else {
         for (int i = 0; i < c->plan.op->n_outputs; i++) list[n++] = i;
     }
     for (int k = 0; k < n; k++) {
-        int i = list[k], flag = st ? st->binary[i] : -1;
+        int flag = st ? st->binary[list[k]] : -1;
+        bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
+    }
+    return n;
+}
+
+int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
+{
+    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = up_kserve_answer_outputs(c, list, bin);
+    int any_bin = 0;
+    size_t blob_bytes = 0, json_len;
+    up_buf *b = &resp->body;
+
+    for (int k = 0; k < n; k++) {
+        int i = list[k];
         if (!ks_dtype_name(c->plan.result[i].dtype))
             return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
                              up_dtype_name(c->plan.result[i].dtype));
-        bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
         if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);
         any_bin |= bin[k];
     }
