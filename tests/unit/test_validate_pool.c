@@ -480,15 +480,24 @@ static void test_max_pool_rejects_output_empty_with_dilation(void)
 static void test_max_pool_rejects_overflowing_dilation(void)
 {
     pool_start(3);
-    tb_int(&P, "dilation", INT64_MAX); /* dilation * (kernel - 1) overflows */
-    expect_reject("params.kernel_size");
+    tb_int(&P, "dilation", INT64_MAX); /* over PyTorch's 32-bit limit */
+    expect_reject("params.dilation");
 }
 
 static void test_max_pool_accepts_huge_stride(void)
 {
     pool_start(1);
-    tb_int(&P, "stride", INT64_MAX); /* one window, as in PyTorch */
+    tb_int(&P, "stride", INT32_MAX); /* one window per dim, as in PyTorch */
     expect_accept();
+}
+
+static void test_max_pool_rejects_stride_over_int32(void)
+{
+    /* PyTorch 1.13: "integer out of range" */
+    pool_start(1);
+    tb_int(&P, "stride", (int64_t)INT32_MAX + 1);
+    up_error e = expect_reject("params.stride");
+    CHECK(strstr(e.items[0].message, "must be <= 2147483647") != NULL);
 }
 
 static void test_max_pool_rejects_output_empty_1d(void)
@@ -591,6 +600,7 @@ int main(void)
     RUN(test_max_pool_rejects_output_empty_with_dilation);
     RUN(test_max_pool_rejects_overflowing_dilation);
     RUN(test_max_pool_accepts_huge_stride);
+    RUN(test_max_pool_rejects_stride_over_int32);
     RUN(test_max_pool_rejects_output_empty_1d);
     RUN(test_max_pool_ceil_mode_accepts_partial_window);
     RUN(test_max_pool_rejects_empty_spatial_dim);
