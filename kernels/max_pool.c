@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "geometry.h"
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
@@ -288,6 +289,18 @@ static int pool_read_params(up_plan *p, up_error *err)
     return 0;
 }
 
+/* Element operations: every output scans at most min(kernel, positions of
+ * the dilation grid inside the input) taps per dim. */
+static int64_t pool_work(const up_geom *g, int64_t outputs)
+{
+    int64_t w = outputs;
+    for (int i = 0; i < g->nsp; i++) {
+        int64_t taps = up_div_ceil(g->in[i], g->dilation[i]);
+        w = up_sat_mul(w, taps < g->kernel[i] ? taps : g->kernel[i]);
+    }
+    return up_sat_add(w, outputs);
+}
+
 int prepare_max_pool(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
@@ -317,6 +330,7 @@ int prepare_max_pool(up_plan *p, up_error *err)
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
+    p->work = pool_work(g, up_tensor_numel(&p->out[0]));
     /* Bytes per plane: read the input plane (windows overlap in cache),
      * write values and int64 indices. */
     cost = pin * (int64_t)up_dtype_size(p->compute) +

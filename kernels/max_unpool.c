@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "geometry.h"
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
@@ -324,19 +325,33 @@ static int unpool_output_size(up_plan *p, up_error *err)
     return 0;
 }
 
+/* Element operations of the mask form per plane: zero the output, then
+ * at most the window (clipped to the output) per element of x. */
+static int64_t mask_scan_work(const unpool3 *q, int64_t pin, int64_t pout)
+{
+    int64_t w = pin;
+    for (int d = 0; d < 3; d++) w = up_sat_mul(w, q->k[d] < q->out[d] ? q->k[d] : q->out[d]);
+    return up_sat_add(w, pout);
+}
+
 int prepare_max_unpool(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
+    unpool3 q;
     int64_t pin = 1, pout = 1, cost;
     if (unpool_read_params(p, err) < 0 || unpool_check_inputs(p, err) < 0 ||
         unpool_output_size(p, err) < 0)
         return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     for (int i = 0; i < g->nsp; i++) {
-        pin *= g->in[i];   /* products of validated tensor sizes: no overflow */
+        pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
+    unpool3_from_geom(g, &q);
+    p->work = up_sat_mul(up_tensor_present(&p->in[IN_MASK]) ? mask_scan_work(&q, pin, pout)
+                                                            : pout + pin,
+                         p->work_units);
     /* Bytes per plane: zero-fill and scatter into the output plane, read x
      * and its indices (int64) or the mask plane (uint8). */
     cost = pout * (int64_t)up_dtype_size(p->compute) +
