@@ -117,13 +117,8 @@ static int check_bias(up_plan *p, up_error *err)
  * output_padding (PyTorch's min_size in _output_padding). */
 static int min_size(const up_geom *g, int d, int64_t *out)
 {
-    int64_t a, b;
-    if (up_mul_i64(g->in[d] - 1, g->stride[d], &a) < 0 ||
-        up_mul_i64(g->pad[d], 2, &b) < 0 || up_add_i64(a, -b, &a) < 0 ||
-        up_mul_i64(g->dilation[d], g->kernel[d] - 1, &b) < 0 || up_add_i64(a, b, &a) < 0 ||
-        up_add_i64(a, 1, out) < 0)
-        return -1;
-    return 0;
+    return up_geom_convt_out(g->in[d], g->kernel[d], g->stride[d], g->pad[d], g->dilation[d], 0,
+                             out);
 }
 
 /* output_size (if given) -> output_padding, as PyTorch's _output_padding:
@@ -284,11 +279,12 @@ static void conv_geo_of(const up_geom *g, conv_geo *c)
 }
 
 /* First and last input index along W whose output i*s + off lies in
- * [0, out); hi < lo when none does. */
+ * [0, out); hi < lo when none does. Closed forms that never add s to a
+ * padding-sized number (off >= -padding, so -off cannot overflow). */
 static void w_range(int64_t off, int64_t s, int64_t out, int64_t *lo, int64_t *hi)
 {
     int64_t top = out - 1 - off;
-    *lo = off >= 0 ? 0 : (-off + s - 1) / s;
+    *lo = off >= 0 ? 0 : up_div_ceil(-off, s);
     *hi = top < 0 ? -1 : top / s;
 }
 
