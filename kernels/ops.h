@@ -25,7 +25,13 @@ UP_DECLARE_OP(conv_transpose)
 UP_DECLARE_OP(max_pool)
 UP_DECLARE_OP(fractional_max_pool)
 
+/* max_unpool's mask form has two algorithms with identical results (see
+ * max_unpool.c); 0 (the default) picks the cheaper for each plan, 1 forces
+ * the window scan, 2 the first-nonzero tables. For tests and benchmarks. */
+extern int up_max_unpool_mask_algo;
+
 /* The ops whose prepare needs scratch beyond the outputs (op.h, up_build_fn). */
+int build_max_unpool(up_plan *p, up_error *err);
 int build_nearest_unpool(up_plan *p, up_error *err);
 int build_fractional_max_unpool(up_plan *p, up_error *err);
 int build_fractional_max_pool(up_plan *p, up_error *err);

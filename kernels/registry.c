@@ -125,8 +125,9 @@ static const up_param_def fmp_params[] = {
     OP_ENTRY_B(opname, summ, sem, mins, maxs, ins, outs, pars, NULL)
 
 static const up_op_def op_table[] = {
-    OP_ENTRY(max_unpool, "scatter pooled values back to the positions max pooling chose",
-             "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, y_only, max_unpool_params),
+    OP_ENTRY_B(max_unpool, "scatter pooled values back to the positions max pooling chose",
+               "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, y_only, max_unpool_params,
+               build_max_unpool),
     OP_ENTRY_B(nearest_unpool, "nearest-neighbour upsampling",
                "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3, values_x, y_only,
                nearest_unpool_params, build_nearest_unpool),
