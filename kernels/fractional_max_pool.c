@@ -242,13 +242,24 @@ static void plane_geometry(const up_plan *p, fmp_plane *pl)
 
 /* Window starts of one dim, as PyTorch's generate_intervals, in type T. A
  * unit computes each start once per output index, so there is no
- * per-plane allocation. */
+ * per-plane allocation.
+ *
+ * In float32, (i + u) * alpha can round past in - pool, the last start
+ * that fits: x of width 12579921, kernel 1, output 12576890 and
+ * u = 0.5000001192092896 give 12579921 for i = out - 2, a window wholly
+ * outside the plane. PyTorch 1.13 stops there with an internal assertion
+ * ("w2 >= 0 && w2 < inputW INTERNAL ASSERT FAILED"); unpoold clamps the
+ * start to in - pool, the window PyTorch's own last output uses, so every
+ * read stays in the plane. Wherever PyTorch's window fits, the clamp does
+ * not change it. */
 #define FMP_DEFINE_START(T, SUF)                                               \
     static inline int64_t fmp_start_##SUF(T u, T alpha, int64_t i, int64_t in, \
                                           int64_t out, int64_t pool)           \
     {                                                                          \
+        int64_t s;                                                             \
         if (i == out - 1) return in - pool;                                    \
-        return (int64_t)(((T)i + u) * alpha) - (int64_t)(u * alpha);              \
+        s = (int64_t)(((T)i + u) * alpha) - (int64_t)(u * alpha);              \
+        return s < in - pool ? s : in - pool;                                  \
     }
 
 FMP_DEFINE_START(float, f32)

@@ -8,7 +8,8 @@
  *   - conv_transpose stride 8e18, dilation 2^62, padding 2^61 (signed
  *     overflow, out-of-bounds write), and its largest legal cousin;
  *   - max_pool kernel [1, 2^62], padding [0, 2^61], stride [1, 8e18];
- *   - empty tensors with huge sizes for every op and the converters.
+ *   - empty tensors with huge sizes for every op and the converters;
+ *   - fractional_max_pool's float32 window start rounding past the input.
  * Time bounds are generous (a hang shows up as minutes, not milliseconds). */
 #include <math.h>
 #include <stdlib.h>
@@ -319,6 +320,44 @@ static void test_hostile_numel_zero_last(void)
     CHECK(up_tensor_nbytes(&t) == 0);
 }
 
+/* ---- fractional_max_pool float32 window start ---------------------------- */
+
+/* The review's case: W = 12579921, kernel 1, output 12576890, sample
+ * 0.5000001192092896 (exact in float32). In float32, (i + u) * alpha for
+ * i = out - 2 rounds to 12579921 = W: a window past the plane (PyTorch
+ * 1.13 fails an internal assertion there). unpoold clamps the start to
+ * W - kernel: every index inside the plane, the clamped output reads the
+ * last column, and the values are all x's. */
+static void test_hostile_fmp_float32_start_clamped(void)
+{
+    const int64_t W = 12579921, OW = 12576890;
+    const int64_t xs[] = {1, 1, 1, W}, ss[] = {1, 1, 2}, os[] = {1, OW};
+    const float smp[] = {0.5000001192092896f, 0.0f};
+    float *x = malloc((size_t)W * sizeof(float));
+    up_plan p;
+    for (int64_t i = 0; i < W; i++) x[i] = -1.0f;
+    up_plan_init(&p, up_op_find("fractional_max_pool"));
+    tb_input(&p, "x", UP_F32, 4, xs, x);
+    tb_input(&p, "samples", UP_F32, 3, ss, smp);
+    tb_int(&p, "kernel_size", 1);
+    tb_ints(&p, "output_size", 2, os);
+    free(x);
+    if (expect_done(&p)) {
+        const float *y = p.result[0].data;
+        const int64_t *ind = p.result[1].data;
+        int64_t bad = 0, max = -1;
+        for (int64_t i = 0; i < OW; i++) {
+            bad += y[i] != -1.0f || ind[i] < 0 || ind[i] >= W;
+            if (ind[i] > max) max = ind[i];
+        }
+        CHECKF(bad == 0, "%lld outputs outside the plane or wrong", (long long)bad);
+        CHECK(max == W - 1);
+        CHECK(ind[OW - 2] == W - 1 && ind[OW - 1] == W - 1); /* clamped; last */
+        CHECK(ind[OW - 3] == W - 1 && ind[OW - 4] == W - 2);  /* as PyTorch */
+    }
+    up_plan_free(&p);
+}
+
 int main(void)
 {
     RUN(test_hostile_max_pool_kernel_2e18_padding_1e18);
@@ -339,5 +378,6 @@ int main(void)
     RUN(test_hostile_empty_channels_last_refused_before_permute);
     RUN(test_hostile_converters_empty_large);
     RUN(test_hostile_numel_zero_last);
+    RUN(test_hostile_fmp_float32_start_clamped);
     return th_summary();
 }
