@@ -88,7 +88,14 @@ struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_e
     if (resp->content_type) MHD_add_response_header(m, "Content-Type", resp->content_type);
     if (resp->extra_header_name[0])
         MHD_add_response_header(m, resp->extra_header_name, resp->extra_header_value);
-    if (atomic_load(&r->srv->draining)) MHD_add_response_header(m, "Connection", "close");
+    /* Draining: the last answer on a connection says Connection: close. An
+     * answer with a pipelined request already received behind it does not:
+     * libmicrohttpd would drop that request with the connection. The
+     * request behind gets its own answer (503 while draining), and the
+     * drain waits for it (conns.c). */
+    if (atomic_load(&r->srv->draining) &&
+        !up_conns_more_received(r->link, r->header_size + r->bytes_in))
+        MHD_add_response_header(m, "Connection", "close");
     if (x && x->allow) MHD_add_response_header(m, "Allow", x->allow);
     if (x && x->retry_after) MHD_add_response_header(m, "Retry-After", x->retry_after);
     if (x && x->www_authenticate)
@@ -297,6 +304,8 @@ static enum MHD_Result first_call(up_req *r)
     char msg[96];
     const union MHD_ConnectionInfo *hs =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    r->header_size = hs ? hs->header_size : 0;
+    r->chunked = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
     if (hs && (int64_t)hs->header_size > s->cfg.max_header_bytes) {
         snprintf(msg, sizeof(msg), "%zu bytes, over the limit of %lld (--max-header-kb)",
                  hs->header_size, (long long)s->cfg.max_header_bytes);
@@ -455,8 +464,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     };
     up_log_access(&a);
     up_budget_give(r->budget_held);
+    /* this request's share of the byte stream (conns.c: what a pipelined
+     * request behind it, or a dripped request line, would add) */
+    up_conn *k = up_conns_of(conn);
+    up_conns_request_done(k, r->header_size + r->bytes_in, !r->chunked);
     req_free(r);
-    up_conns_phase(up_conns_of(conn), UP_CONN_IDLE);
+    up_conns_phase(k, UP_CONN_IDLE);
     up_metrics_in_flight(-1);
 }
 
@@ -531,7 +544,8 @@ int up_server_start(up_server *s)
         up_log_event("error", "cannot start %d worker threads", s->cfg.workers);
         return 2;
     }
-    if (up_conns_start(s->cfg.conn_timeout_s, s->cfg.header_timeout_s, s->cfg.body_timeout_s) < 0) {
+    if (up_conns_start(s->cfg.conn_timeout_s, s->cfg.header_timeout_s, s->cfg.body_timeout_s,
+                       s->tls_cert_pem != NULL) < 0) {
         up_log_event("error", "cannot start the connection reaper thread");
         return 2;
     }

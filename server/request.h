@@ -50,6 +50,8 @@ typedef struct up_req {
     char *body;
     size_t body_len, body_cap;
     uint64_t bytes_in;            /* received, including discarded bytes */
+    size_t header_size;           /* request line + headers on the wire */
+    int chunked;                  /* Transfer-Encoding: wire bytes != body bytes */
 
     /* timing (monotonic ns) */
     uint64_t t_arrival, t_body;
