@@ -93,7 +93,7 @@ static int idle_request_begun(up_conn *k, uint64_t now)
 {
     uint64_t rx;
     unsigned g = atomic_load(&k->gen);
-    if (rx_bytes(k->fd, &rx) < 0) return k->started_ns != 0;
+    if (rx_bytes(k->fd, &rx) < 0) return 0; /* unknown: the idle deadline applies */
     if (g != k->seen_gen) {
         k->seen_gen = g;
         k->idle_rx = rx;

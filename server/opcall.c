@@ -268,10 +268,10 @@ static enum MHD_Result queue_answer(up_req *r)
 static int plan_is_small(const up_req *r)
 {
     const up_plan *p = &r->call.plan;
-    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : 0, touched;
+    /* mem_bytes, once a plan states it, includes its outputs */
+    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : output_bytes(p), touched;
     if (p->work > UP_INLINE_MAX_WORK) return 0;
-    if (up_add_i64(mem, output_bytes(p), &mem) < 0 ||
-        up_add_i64(mem, up_call_answer_bytes(&r->call), &mem) < 0 || mem > UP_INLINE_MAX_MEM)
+    if (up_add_i64(mem, up_call_answer_bytes(&r->call), &mem) < 0 || mem > UP_INLINE_MAX_MEM)
         return 0;
     if (up_mul_i64(p->work_units, p->unit_cost > 0 ? p->unit_cost : 1, &touched) < 0 ||
         touched > UP_INLINE_MAX_TOUCHED)

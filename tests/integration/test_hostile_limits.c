@@ -673,7 +673,14 @@ static void check_bound(const th_daemon *d, mix_client *c, int nc, long idle)
     double grew = run_bounded_mix(d, c, nc, idle);
     printf("    idle RSS %ld MiB; peak - idle = %.1f MiB (bound 64 + %d MiB)\n", idle / 1024, grew,
            BOUND_SLACK_MIB);
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer keeps shadow memory resident for every byte the
+     * daemon touched: its RSS says nothing of the bound. The mix still runs,
+     * for the races. */
+    printf("    (bound not checked under ThreadSanitizer)\n");
+#else
     CHECKF(grew >= 0 && grew <= 64 + BOUND_SLACK_MIB, "grew %.1f MiB", grew);
+#endif
     CHECK(tc_wait_metric(d, "unpoold_inflight_bytes", 0, 5000));
     CHECK(serve_ok(d));
 }
