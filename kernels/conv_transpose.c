@@ -217,13 +217,22 @@ static void conv_blocking_of(const up_geom *g, conv_blocking *b)
     b->nblk = (b->cog + b->blk - 1) / b->blk;
 }
 
-/* Element operations: the GEMMs' multiply-adds (C_in/groups per col
- * element), col2im's adds (one per col element), the bias fill of y. */
+/* The work in the unit --max-work counts (one scalar element operation of
+ * the pooling kernels, about 0.3 ns here): col2im's adds (one per col
+ * element), the bias fill of y, and the GEMMs' multiply-adds (C_in/groups
+ * per col element) at 1/CONV_MACS_PER_OP each. OpenBLAS's packed, vectorised
+ * GEMM runs about 43 G multiply-adds/s on one core of this machine against
+ * 3-4 G element operations/s for max_pool's scans (bench/README.md), so a
+ * multiply-add counted as a whole operation would refuse a 6 ms
+ * conv_transpose (the bench's case, 1.07e9 multiply-adds) under the
+ * default limit that lets a 3 s pooling request through. */
+#define CONV_MACS_PER_OP 16
 static int64_t conv_work(const up_geom *g, const conv_blocking *b)
 {
     int64_t col = up_sat_mul(up_sat_mul(g->N, g->C_out), up_sat_mul(b->K, b->hw_in));
     int64_t fill = up_sat_mul(up_sat_mul(g->N, g->C_out), b->hw_out);
-    return up_sat_add(up_sat_add(up_sat_mul(col, b->cig), col), fill);
+    int64_t macs = up_sat_mul(col, b->cig) / CONV_MACS_PER_OP;
+    return up_sat_add(up_sat_add(macs, col), fill);
 }
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
