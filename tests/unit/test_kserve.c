@@ -26,7 +26,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 20, 1 << 21, 64, 4};
+    up_limits l = {1 << 20, 1 << 21, 64, 4, 0};
     return l;
 }
 

@@ -23,7 +23,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 24, 1 << 25, 64, 4};
+    up_limits l = {1 << 24, 1 << 25, 64, 4, 0};
     return l;
 }
 
