@@ -335,12 +335,12 @@ static void duplicate_input(void)
 static void unknown_datatype_bytes(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_INVALID, "BYTES");
+                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_MALFORMED, "BYTES");
 }
 static void unknown_datatype_uint32(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"UINT32\",\"data\":[1]}]}", UP_E_INVALID, "UINT32");
+                       "\"UINT32\",\"data\":[1]}]}", UP_E_MALFORMED, "UINT32");
 }
 static void data_count_mismatch(void)
 {
@@ -382,7 +382,7 @@ static void trailing_bytes_after_header(void)
 {
     check_text_refused("max_pool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],"
                        "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]} xyz", UP_E_MALFORMED,
-                       "one JSON object");
+                       "malformed JSON at byte");
 }
 static void shape_overflow(void)
 {
