@@ -405,6 +405,15 @@ bad:
                      "Inference-Header-Content-Length must be a byte count");
 }
 
+/* Characters (code points) of valid UTF-8 text: every byte but the
+ * continuation bytes starts one. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_limits *lim,
                         ks_state *st, up_error *err)
 {
@@ -413,9 +422,11 @@ static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs"), *in;
     if (id) {
-        if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(c->kserve_id))
-            return up_errorf(err, UP_E_MALFORMED, "id", "id must be a string of at most %zu bytes",
-                             sizeof(c->kserve_id) - 1);
+        /* counted in characters, as JSON Schema's maxLength counts them;
+         * the parser has checked the UTF-8, so the echo is valid too */
+        if (!cJSON_IsString(id) || utf8_chars(id->valuestring) > UP_KSERVE_ID_CHARS)
+            return up_errorf(err, UP_E_MALFORMED, "id", "id must be a string of at most %d "
+                             "characters", UP_KSERVE_ID_CHARS);
         snprintf(c->kserve_id, sizeof(c->kserve_id), "%s", id->valuestring);
     }
     if (params && read_parameters(c, params, err) < 0) return -1;
