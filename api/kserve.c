@@ -188,8 +188,8 @@ static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *
 {
     int64_t n = count_leaves(data, 1), i = 0;
     if (n < 0) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
-    if (n != numel)
-        return up_errorf(err, UP_E_MALFORMED, field,
+    if (n != numel) /* well-formed, but not this shape: 422, as on /v1 */
+        return up_errorf(err, UP_E_INVALID, field,
                          "data has %lld elements; shape needs %lld", (long long)n, (long long)numel);
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
         return up_errorf(err, UP_E_INTERNAL, field, "out of memory");

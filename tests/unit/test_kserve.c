@@ -345,7 +345,7 @@ static void unknown_datatype_uint32(void)
 static void data_count_mismatch(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,1],"
-                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_MALFORMED, "shape needs 2");
+                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_INVALID, "shape needs 2");
 }
 static void data_not_number(void)
 {
