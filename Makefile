@@ -51,7 +51,7 @@ TEST_SUPPORT_SRC = $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test test-build clean bench fuzz docker-test scale-test k8s-validate openapi \
-        openapi-check
+        openapi-check venv
 all: $(BUILD)/unpoold
 
 $(BUILD)/%.o: %.c
@@ -100,13 +100,28 @@ openapi-check: $(BUILD)/tools/gen_openapi
 
 test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN) $(BUILD)/tools/gen_openapi
 
+# Serves on UNPOOLD_LISTEN (default 127.0.0.1:8080); every flag reads
+# its UNPOOLD_* variable: `UNPOOLD_LISTEN=0.0.0.0:9000 make run`.
 run: $(BUILD)/unpoold
 	./$(BUILD)/unpoold
 
 # Every test program prints one line per case and a closing
-# "N passed, N failed"; tests/run_all.sh adds them up.
+# "N passed, N failed"; tests/run_all.sh adds them up. The Python tests run
+# with TEST_PYTHON; when it is unset, `make test` makes the test venv
+# itself (VENV, default .venv: Debian's python3 -m venv
+# --system-site-packages, so Debian's torch and numpy are seen, plus the
+# PyPI tools of tests/requirements.txt) and runs them with it.
+VENV ?= .venv
 test:
-	bash tests/run_all.sh
+	@if [ -z "$(TEST_PYTHON)" ]; then $(MAKE) --no-print-directory venv; fi
+	TEST_PYTHON="$(or $(TEST_PYTHON),$(abspath $(VENV))/bin/python3)" bash tests/run_all.sh
+
+venv: $(VENV)/.requirements-installed
+
+$(VENV)/.requirements-installed: tests/requirements.txt
+	test -x $(VENV)/bin/python3 || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
 
 # libFuzzer targets for every decoder, FUZZ_SECONDS each (default 60).
 fuzz:
