@@ -229,15 +229,17 @@ static const char *const v1_errors[][2] = {
  * under "  examples:") named "<Camel>_<anything>". */
 static void list_examples(out *o, const char *ind, const char *tmpl, const char *Camel)
 {
-    const char *p = strstr(tmpl, "\n  examples:\n");
+    const char *p = strstr(tmpl, "\n  examples:\n"), *nl;
     size_t n = strlen(Camel);
     int any = 0;
     if (!p) return;
-    for (p = strchr(p + 1, '\n') + 1; *p == '\n' || !strncmp(p, "   ", 3);
-         p = strchr(p, '\n') + 1) {
-        const char *key = p + 4, *colon = strchr(key, ':'), *nl = strchr(key, '\n');
-        if (*p == '\n' || key[-1] != ' ' || key[0] == ' ' || !colon || !nl || colon > nl ||
-            strncmp(key, Camel, n) || key[n] != '_')
+    /* the section's lines: blank, or indented past "  " */
+    for (p += 13; *p == '\n' || !strncmp(p, "   ", 3); p = nl + 1) {
+        const char *key = p + 4, *colon;
+        if (!(nl = strchr(p, '\n'))) break;
+        if (*p == '\n' || nl - p < 5 || key[-1] != ' ' || key[0] == ' ' ||
+            !(colon = memchr(key, ':', (size_t)(nl - key))) || strncmp(key, Camel, n) ||
+            key[n] != '_')
             continue;
         if (!any) put(o, "%sexamples:\n", ind);
         any = 1;
