@@ -333,6 +333,14 @@ static int is_word_char(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* Do the n bytes at s start with word, ignoring case? (s need not be
+ * NUL-terminated.) */
+static int starts_ci(const char *s, size_t n, const char *word)
+{
+    size_t k = strlen(word);
+    return n >= k && strncasecmp(s, word, k) == 0;
+}
+
 /* The last non-blank byte before `at`, or 0. */
 static char byte_before(const char *s, size_t at)
 {
@@ -356,8 +364,8 @@ static const char *syntax_hint(const char *s, size_t len, size_t at)
         return "; JSON text must be UTF-8, and this byte starts no valid UTF-8 character";
     if ((c == '}' || c == ']') && before == ',')
         return "; JSON allows no trailing comma before a closing bracket";
-    if (!strncasecmp(s + at, "nan", 3) || !strncasecmp(s + at, "inf", 3) ||
-        !strncasecmp(s + at, "-inf", 4))
+    if (starts_ci(s + at, len - at, "nan") || starts_ci(s + at, len - at, "inf") ||
+        starts_ci(s + at, len - at, "-inf"))
         return "; write NaN and infinities as \"NaN\", \"Infinity\", \"-Infinity\" (or null "
                "for NaN)";
     if (is_word_char(c) && (before == '{' || before == ','))

@@ -6,7 +6,9 @@
  * gather with no arithmetic in its inner loop. The index arithmetic copies
  * PyTorch 1.13's CPU kernel for channels-first tensors, rounding included:
  *
- *   scale   = 1 / scale_factor, or in / out, in the compute type
+ *   scale   = 1 / scale_factor, or in / out, in the compute type (for a
+ *             bfloat16 tensor in mode nearest, rounded to bfloat16 as
+ *             PyTorch 1.13's bfloat16 kernel does: bf16_scale below)
  *   nearest = min(floorf(dst * scale), in - 1)
  *   exact   = min(floorf(max((dst + 0.5) * scale - 0.5, 0) + 0.5), in - 1)
  *
