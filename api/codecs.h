@@ -23,6 +23,13 @@ int up_call_negotiate(up_call *c, const up_http_req *req, up_error *err);
  * op params such as kernel_size=2&output_size=4,4. Unknown keys -> 422. */
 int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err);
 
+/* Does the body start (after blanks) with '{' or '['? For a binary
+ * Content-Type, that means the Content-Type is probably wrong. */
+int up_body_looks_json(const void *body, size_t n);
+#define UP_LOOKS_JSON_HINT                                                         \
+    "; the body looks like JSON: is the Content-Type right? (JSON goes as "      \
+    "application/json)"
+
 /* One op param from a JSON value (number, list, bool, string) or from text
  * ("2", "2,3", "[2,3]", "true", "nearest-exact"). Unknown name -> 422 naming
  * it; wrong type or bad syntax -> 400; field is "params.<name>"
@@ -54,7 +61,8 @@ int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
 /* ---- JSON (json_decode.c / json_encode.c) ---- */
 /* One JSON value at s (leading whitespace skipped) as a cJSON tree, parsed
  * by json_parse.c; *end is where parsing stopped (at the fault on NULL).
- * Strict RFC 8259; nesting deeper than UP_JSON_MAX_DEPTH fails. */
+ * Strict RFC 8259 (plus the bare words NaN, Infinity, -Infinity that
+ * Python's json writes); nesting deeper than UP_JSON_MAX_DEPTH fails. */
 #define UP_JSON_MAX_DEPTH 1000
 cJSON *up_json_parse_value(const char *s, size_t n, const char **end);
 /* Parse exactly one JSON value (whitespace around it allowed); NULL on a
@@ -69,6 +77,15 @@ cJSON *up_json_parse_document_max(const char *s, size_t n, int max_depth, size_t
 void up_json_document_free(cJSON *root); /* NULL is fine */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);
+/* A parse failure at byte `at` of body (from up_json_parse_document*) as a
+ * 400 on field "body", with a hint for the usual causes (quotes the shell
+ * removed, single quotes, a trailing comma, a bare nan/inf). Returns -1. */
+int up_json_syntax_error(up_error *err, const char *body, size_t len, size_t at, int too_deep,
+                         int limit);
+/* One JSON element as a number: numbers (bare NaN and Infinity included),
+ * "NaN"/"Infinity"/"-Infinity" (and "nan", "inf", "-inf") strings, null
+ * (NaN), true/false (1/0). 0, or -1 when v is none of those. */
+int up_json_number(const cJSON *v, double *out);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,
                         up_http_resp *resp, up_error *err);
 /* One JSON tensor ({dtype, shape, data|data_b64} or nested lists) -> t

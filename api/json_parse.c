@@ -15,12 +15,16 @@
  * the one strtod gives. Everything else goes to strtod.
  *
  * The grammar is RFC 8259's, strictly: no leading zeros or bare '.', no
- * raw control characters in strings, lone surrogates rejected, nesting
+ * raw control characters in strings, lone surrogates (escaped or as UTF-8)
+ * and ill-formed UTF-8 rejected, nesting
  * at most max_depth (UP_JSON_MAX_DEPTH unless the caller sets a lower one;
  * counted while parsing, so the stack is bounded and a hostile "[[[[..."
- * costs at most max_depth nodes). up_json_parse_document* open a JSON
+ * costs at most max_depth nodes). One extension: the bare words NaN,
+ * Infinity and -Infinity that Python's json writes are numbers.
+ * up_json_parse_document* open a JSON
  * arena window (json_arena.h) for the tree; up_json_document_free closes
  * it. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +224,29 @@ static int unescape(const char **pp, const char *e, char *o)
     return (int)put_utf8(o, cp);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (lead byte >= 0x80),
+ * or 0: RFC 8259 text is UTF-8 (RFC 3629), so overlong forms, UTF-16
+ * surrogates (ED A0..BF), code points past U+10FFFF, stray continuation
+ * bytes and truncated sequences are rejected, and every string the daemon
+ * echoes (a KServe id, a name in an error) stays valid UTF-8. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) n = 3;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4;
+    else return 0; /* continuation byte, overlong lead C0/C1, or F5..FF */
+    if (c == 0xe0) lo = 0xa0;      /* overlong 3-byte */
+    else if (c == 0xed) hi = 0x9f; /* surrogates */
+    else if (c == 0xf0) lo = 0x90; /* overlong 4-byte */
+    else if (c == 0xf4) hi = 0x8f; /* past U+10FFFF */
+    if ((size_t)(e - p) < n || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < n; k++)
+        if (p[k] < 0x80 || p[k] > 0xbf) return 0;
+    return n;
+}
+
 /* The string at j->p (on its opening quote), decoded into a new buffer
  * from cJSON_malloc. Decoding never lengthens: an escape of 2 to 12
  * characters becomes 1 to 4 bytes. */
@@ -230,6 +257,12 @@ static char *parse_string(jp *j)
     char *out, *o;
     for (; q < e && *q != '"'; q++) {
         if ((unsigned char)*q < 0x20) goto bad_at_q;
+        if ((unsigned char)*q >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)q, (const unsigned char *)e);
+            if (!n) goto bad_at_q;
+            q += n - 1;
+            continue;
+        }
         if (*q == '\\') {
             escaped = 1;
             if (++q >= e) goto bad_at_q;
@@ -358,7 +391,22 @@ static cJSON *parse_value(jp *j)
     case 't': return parse_literal(j, "true", 4, cJSON_True);
     case 'f': return parse_literal(j, "false", 5, cJSON_False);
     case 'n': return parse_literal(j, "null", 4, cJSON_NULL);
+    /* The one extension to RFC 8259: NaN, Infinity and -Infinity as bare
+     * words, as Python's json module (and so tritonclient's JSON mode)
+     * writes them. Every other bare word stays a syntax error. */
+    case 'N':
+        if (!(v = parse_literal(j, "NaN", 3, cJSON_Number))) return NULL;
+        v->valuedouble = NAN;
+        return v;
     default:
+        if (*j->p == 'I' || (*j->p == '-' && j->end - j->p > 1 && j->p[1] == 'I')) {
+            int neg = *j->p == '-';
+            j->p += neg;
+            if (!(v = parse_literal(j, "Infinity", 8, cJSON_Number))) return NULL;
+            v->valuedouble = neg ? -INFINITY : INFINITY;
+            v->valueint = neg ? (-2147483647 - 1) : 2147483647;
+            return v;
+        }
         if (parse_number(j, &d) < 0 || !(v = new_item(cJSON_Number))) return NULL;
         v->valuedouble = d;
         /* cJSON's valueint: the double saturated to int */

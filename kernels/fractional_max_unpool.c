@@ -17,8 +17,8 @@
  * as fma(a, 1 - lambda, b * lambda), outermost axis last. Calling fma()
  * explicitly reproduces those roundings on every machine, so the goldens
  * can be bit-exact. Like PyTorch, half_pixel and align_corners copy an axis
- * whose output size equals its input size; asymmetric follows the seed's
- * formula there too. Per-axis (lo, hi, weights) are computed once in
+ * whose output size equals its input size, reading (x[i], x[i]) with
+ * weights (1, 0); asymmetric does the same when its step is exactly 1. Per-axis (lo, hi, weights) are computed once in
  * prepare, so the inner loop does no division.
  *
  * With indices (from fractional_max_pool) it is max_unpool's scatter into
@@ -101,13 +101,19 @@ static void fill_axis(const up_plan *p, int d, int64_t *lo, int64_t *hi, void *w
     const up_geom *g = &p->g;
     int64_t in = g->in[d], out = g->out[d];
     double scale = axis_scale(p, d, up_plan_param_set(p, "output_size"));
-    int copy = out == in && g->mode != CT_ASYMMETRIC;
+    /* PyTorch copies an axis whose size does not change: both neighbours
+     * are x[i], weights (1, 0), so x[i + 1] never enters (an inf or NaN
+     * there would turn 0 * x[i + 1] into NaN, and -0.0 + 0 into +0.0).
+     * asymmetric has no PyTorch counterpart; it copies the same way when
+     * its source step is exactly 1 (src = dst), and otherwise follows the
+     * seed's formula even when out == in (scale_factor 1.1 on 6 -> 6). */
+    int copy = out == in && (g->mode != CT_ASYMMETRIC || scale == 1.0);
     for (int64_t i = 0; i < out; i++) {
         double s = copy ? (double)i : source_pos(g->mode, scale, i);
         int64_t l = (int64_t)s;
         if (l > in - 1) l = in - 1;
         lo[i] = l;
-        hi[i] = l < in - 1 ? l + 1 : l;
+        hi[i] = l < in - 1 && !copy ? l + 1 : l;
         if (p->compute == UP_F64) {
             double lam = copy ? 0 : s - (double)l;
             ((double *)whi)[i] = lam;

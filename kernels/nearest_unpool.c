@@ -6,7 +6,9 @@
  * gather with no arithmetic in its inner loop. The index arithmetic copies
  * PyTorch 1.13's CPU kernel for channels-first tensors, rounding included:
  *
- *   scale   = 1 / scale_factor, or in / out, in the compute type
+ *   scale   = 1 / scale_factor, or in / out, in the compute type (for a
+ *             bfloat16 tensor in mode nearest, rounded to bfloat16 as
+ *             PyTorch 1.13's bfloat16 kernel does: bf16_scale below)
  *   nearest = min(floorf(dst * scale), in - 1)
  *   exact   = min(floorf(max((dst + 0.5) * scale - 0.5, 0) + 0.5), in - 1)
  *
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "geometry.h"
 #include "ops.h"
 
@@ -74,6 +77,26 @@ static int64_t src_f64(int mode, double scale, int64_t i, int64_t in)
     return clamp_floorf(real + 0.5, in);
 }
 
+/* PyTorch 1.13 computes the nearest scale of a bfloat16 tensor in
+ * bfloat16 (area_pixel_compute_scale<BFloat16>): in and out are rounded to
+ * bfloat16, divided in float and the quotient rounded to bfloat16 again
+ * (8 / 14 -> 0.5703125, not 0.5714286), or 1 / scale_factor goes double ->
+ * float -> bfloat16. The product with the output index is then done in
+ * float. Its nearest_exact has no bfloat16 kernel, so that mode keeps the
+ * float32 scale. */
+static float bf16_scale(const up_geom *g, int d, int has_os)
+{
+    float b;
+    if (has_os) {
+        float in = up_bf16_to_f32(up_f32_to_bf16((float)g->in[d]));
+        float out = up_bf16_to_f32(up_f32_to_bf16((float)g->out[d]));
+        b = in / out;
+    } else {
+        b = (float)g->scale[d];
+    }
+    return up_bf16_to_f32(up_f32_to_bf16(b));
+}
+
 static void fill_axis(const up_plan *p, int d, int64_t *src)
 {
     const up_geom *g = &p->g;
@@ -85,6 +108,7 @@ static void fill_axis(const up_plan *p, int d, int64_t *src)
     } else {
         /* compute_scales_value<float>: (float)(1.0 / sf) or (float)in / out. */
         float s = has_os ? (float)in / (float)out : (float)g->scale[d];
+        if (p->storage == UP_BF16 && g->mode == MODE_NEAREST) s = bf16_scale(g, d, has_os);
         for (int64_t i = 0; i < out; i++) src[i] = src_f32(g->mode, s, i, in);
     }
 }

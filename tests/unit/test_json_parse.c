@@ -199,7 +199,8 @@ static void json_malformed_is_rejected_at_the_fault(void)
         {"\"a\x01b\"", 2},  {"\"\\x\"", 2},     {"\"\\u12\"", 2},  {"\"\\ud800\"", 2},
         {"\"\\udc00\"", 2}, {"\"\\ud800\\u0041\"", 2}, {"tru", 0}, {"nul", 0},
         {"[", 1},           {"{", 1},           {"", 0},           {"[1}", 2},
-        {"NaN", 0},         {"[Infinity]", 1},  {"'a'", 0},        {"{\"a\":1,}", 7},
+        {"nan", 0},         {"[Inf]", 1},       {"'a'", 0},        {"{\"a\":1,}", 7},
+        {"[-Infinit]", 2},  {"Na", 0},          {"\"\xc0\xaf\"", 1}, {"\"a\xed\xa0\x80\"", 2},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *end;

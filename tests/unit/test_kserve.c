@@ -26,7 +26,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 20, 1 << 21, 64, 4};
+    up_limits l = {1 << 20, 1 << 21, 64, 4, 0};
     return l;
 }
 
@@ -335,17 +335,17 @@ static void duplicate_input(void)
 static void unknown_datatype_bytes(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_INVALID, "BYTES");
+                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_MALFORMED, "BYTES");
 }
 static void unknown_datatype_uint32(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"UINT32\",\"data\":[1]}]}", UP_E_INVALID, "UINT32");
+                       "\"UINT32\",\"data\":[1]}]}", UP_E_MALFORMED, "UINT32");
 }
 static void data_count_mismatch(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,1],"
-                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_MALFORMED, "shape needs 2");
+                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_INVALID, "shape needs 2");
 }
 static void data_not_number(void)
 {
@@ -382,7 +382,7 @@ static void trailing_bytes_after_header(void)
 {
     check_text_refused("max_pool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],"
                        "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]} xyz", UP_E_MALFORMED,
-                       "one JSON object");
+                       "malformed JSON at byte");
 }
 static void shape_overflow(void)
 {

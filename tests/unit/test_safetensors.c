@@ -24,7 +24,7 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     char qbuf[256];
     int nq = 0;
     up_http_req req = {0};
-    up_limits lim = {1 << 20, 1 << 21, 64, 4};
+    up_limits lim = {1 << 20, 1 << 21, 64, 4, 0};
     if (query) {
         char *save = NULL, *tok;
         snprintf(qbuf, sizeof(qbuf), "%s", query);
