@@ -27,8 +27,10 @@
 #include <string.h>
 
 #include "convert.h"
+#include "dispatch.h"
 #include "geometry.h"
 #include "ops.h"
+#include "template.h"
 
 enum { MODE_NEAREST = 0, MODE_NEAREST_EXACT = 1 };
 
@@ -199,48 +201,12 @@ static int64_t source_row(const nearest_tab *t, const up_geom *g, int64_t r)
     return off;
 }
 
-/* One body for both compute types. Rows of one plane that read the same
- * source row (every other row when upsampling by 2) are copied from the
- * previous output row instead of gathered again. */
-/* Vectorised copies (the gather, the duplicate-by-2 loop) want -O3 and, on
- * x86-64, AVX2 picked at load time; the results are copies either way. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NEAREST_CLONES __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#else
-#define NEAREST_CLONES
-#endif
-
-#define NEAREST_KERNEL(T, SUFFIX)                                                  \
-    NEAREST_CLONES void compute_forward_nearest_unpool_##SUFFIX(                   \
-        const up_plan *p, int64_t begin,                                           \
-                                                 int64_t end, up_fault *fault)     \
-    {                                                                              \
-        const nearest_tab *t = p->scratch;                                         \
-        const up_geom *g = &p->g;                                                  \
-        const int64_t ow = g->out[g->nsp - 1];                                     \
-        const int64_t *sw = t->src[g->nsp - 1];                                    \
-        const T *x = p->in[0].data;                                                \
-        T *y = p->out[0].data;                                                     \
-        int64_t prev_src = -1;                                                     \
-        (void)fault;                                                               \
-        for (int64_t u = begin; u < end; u++) {                                    \
-            int64_t plane = u / t->rows;                                           \
-            int64_t src = plane * t->in_plane + source_row(t, g, u % t->rows);     \
-            T *row = y + u * ow;                                                   \
-            if (src == prev_src) {                                                 \
-                memcpy(row, row - ow, (size_t)ow * sizeof(T));                     \
-                continue;                                                          \
-            }                                                                      \
-            const T *restrict s = x + src;                                         \
-            if (t->dup2) {                                                         \
-                T *restrict o = row;                                               \
-                for (int64_t j = 0; j < ow / 2; j++) o[2 * j] = o[2 * j + 1] = s[j]; \
-            } else {                                                               \
-                for (int64_t i = 0; i < ow; i++) row[i] = s[sw[i]];                \
-            }                                                                      \
-            prev_src = src;                                                        \
-        }                                                                          \
-    }
-
-NEAREST_KERNEL(float, f32)
-NEAREST_KERNEL(double, f64)
+/* The kernel, once per compute type (template.h). The vectorised copies
+ * (the gather, the duplicate-by-2 loop) are built for AVX2 too
+ * (dispatch.h); the results are copies either way. */
+#define T float
+#define SFX f32
+#include "nearest_unpool_impl.h"
+#define T double
+#define SFX f64
+#include "nearest_unpool_impl.h"
