@@ -45,8 +45,6 @@
 #include "ops.h"
 #include "template.h"
 
-enum { IN_X = 0, IN_W = 1, IN_BIAS = 2 };
-
 /* Largest col chunk in elements: 512 KiB of float32 (the L2 of one core on
  * the machines we target), 1 MiB of float64. */
 #define COL_CAP ((int64_t)1 << 17)
@@ -69,15 +67,15 @@ static int check_dtype(const up_plan *p, int i, const char *field, up_error *err
 /* weight (C_in, C_out/groups, *k) and groups -> g->groups, C_out, kernel. */
 static int check_weight(up_plan *p, up_error *err)
 {
-    const up_tensor *w = &p->in[IN_W];
+    const up_tensor *w = &p->in[CONV_TRANSPOSE_IN_weight];
     up_geom *g = &p->g;
     int nsp = g->nsp;
-    if (check_dtype(p, IN_W, "inputs.weight", err) < 0) return -1;
+    if (check_dtype(p, CONV_TRANSPOSE_IN_weight, "inputs.weight", err) < 0) return -1;
     if (w->rank != nsp + 2)
         return up_errorf(err, UP_E_INVALID, "inputs.weight",
                          "expected rank %d (C_in, C_out/groups, %d kernel dims) for a %dd "
                          "input, got rank %d", nsp + 2, nsp, nsp, w->rank);
-    g->groups = up_param_int(p, "groups", 1);
+    g->groups = up_param_int(p, CONV_TRANSPOSE_P_groups, 1);
     if (g->groups < 1)
         return up_errorf(err, UP_E_INVALID, "params.groups", "groups must be >= 1, got %lld",
                          (long long)g->groups);
@@ -104,9 +102,9 @@ static int check_weight(up_plan *p, up_error *err)
 
 static int check_bias(up_plan *p, up_error *err)
 {
-    const up_tensor *b = &p->in[IN_BIAS];
+    const up_tensor *b = &p->in[CONV_TRANSPOSE_IN_bias];
     if (!up_tensor_present(b)) return 0;
-    if (check_dtype(p, IN_BIAS, "inputs.bias", err) < 0) return -1;
+    if (check_dtype(p, CONV_TRANSPOSE_IN_bias, "inputs.bias", err) < 0) return -1;
     if (b->rank != 1 || b->shape[0] != p->g.C_out)
         return up_errorf(err, UP_E_INVALID, "inputs.bias",
                          "expected shape [%lld] (C_out), got rank %d with %lld elements",
@@ -129,8 +127,8 @@ static int derive_output_padding(up_plan *p, const int64_t *mins, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t size[UP_MAX_SPATIAL];
-    int explicit_pad = up_plan_param_set(p, "output_padding");
-    int has = up_param_output_size(p, "output_size", g->N, g->C_out, size, err);
+    int explicit_pad = up_plan_param_set(p, CONV_TRANSPOSE_P_output_padding);
+    int has = up_param_output_size(p, CONV_TRANSPOSE_P_output_size, g->N, g->C_out, size, err);
     if (has <= 0) return has;
     for (int d = 0; d < g->nsp; d++) {
         int64_t derived;
@@ -156,10 +154,10 @@ static int check_spatial(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t mins[UP_MAX_SPATIAL];
-    if (up_param_spatial(p, "stride", 1, 1, g->stride, err) < 0 ||
-        up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0 ||
-        up_param_spatial(p, "dilation", 1, 1, g->dilation, err) < 0 ||
-        up_param_spatial(p, "output_padding", 0, 0, g->out_pad, err) < 0)
+    if (up_param_spatial(p, CONV_TRANSPOSE_P_stride, 1, 1, g->stride, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_padding, 0, 0, g->pad, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_dilation, 1, 1, g->dilation, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_output_padding, 0, 0, g->out_pad, err) < 0)
         return -1;
     for (int d = 0; d < g->nsp; d++) {
         if (g->in[d] < 1)
@@ -246,7 +244,7 @@ int prepare_conv_transpose(up_plan *p, up_error *err)
     int64_t units, es = (int64_t)up_dtype_size(p->compute);
     if (check_weight(p, err) < 0 || check_bias(p, err) < 0 || check_spatial(p, err) < 0)
         return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C_out, g->out, err) < 0) return -1;
+    if (up_plan_set_output(p, CONV_TRANSPOSE_OUT_y, p->compute, g->N, g->C_out, g->out, err) < 0) return -1;
     conv_blocking_of(g, &b);
     /* BLAS takes int sizes and leading dimensions */
     if (b.cig > INT_MAX || b.cog * b.K > INT_MAX || b.hw_in > INT_MAX)

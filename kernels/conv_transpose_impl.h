@@ -62,10 +62,10 @@ static void TFN(conv_unit)(const up_plan *p, const conv_blocking *b,
     int64_t n = u / (b->nblk * g->groups);
     int64_t oc0 = bi * b->blk, ocn = b->cog - oc0 < b->blk ? b->cog - oc0 : b->blk;
     int64_t ch0 = grp * b->cog + oc0, M = ocn * b->K;
-    T *y = (T *)p->out[0].data + (n * g->C_out + ch0) * b->hw_out;
-    const T *bias = p->in[IN_BIAS].data;
-    const T *x = (const T *)p->in[IN_X].data + (n * g->C + grp * b->cig) * b->hw_in;
-    const T *w = (const T *)p->in[IN_W].data + grp * b->cig * b->cog * b->K
+    T *y = (T *)p->out[CONV_TRANSPOSE_OUT_y].data + (n * g->C_out + ch0) * b->hw_out;
+    const T *bias = p->in[CONV_TRANSPOSE_IN_bias].data;
+    const T *x = (const T *)p->in[CONV_TRANSPOSE_IN_x].data + (n * g->C + grp * b->cig) * b->hw_in;
+    const T *w = (const T *)p->in[CONV_TRANSPOSE_IN_weight].data + grp * b->cig * b->cog * b->K
                  + oc0 * b->K;
     int64_t rows = M < cap ? M : cap;
     for (int64_t oc = 0; oc < ocn; oc++) {

@@ -42,9 +42,6 @@
 #include "ops.h"
 #include "template.h"
 
-enum { IN_X = 0, IN_SAMPLES = 1 };
-enum { OUT_Y = 0, OUT_INDICES = 1 };
-
 /* ---- samples ------------------------------------------------------------ */
 
 /* Output k (0-based) of splitmix64 started at state `seed`: the generator
@@ -77,7 +74,7 @@ static void draw_samples(void *buf, up_dtype compute, int64_t count, int64_t see
  * compute dtype as the conversion will round them. */
 static int check_samples(up_plan *p, up_error *err)
 {
-    const up_tensor *s = &p->in[IN_SAMPLES], *raw = &p->raw[IN_SAMPLES];
+    const up_tensor *s = &p->in[FMP_IN_samples], *raw = &p->raw[FMP_IN_samples];
     int nsp = p->g.nsp;
     int64_t count;
     if (s->rank != 3 || s->shape[0] != p->g.N || s->shape[1] != p->g.C || s->shape[2] != nsp)
@@ -105,7 +102,7 @@ static int check_samples(up_plan *p, up_error *err)
 static int drawn_samples_bytes(const up_plan *p, int64_t *bytes)
 {
     int64_t count;
-    if (up_tensor_present(&p->in[IN_SAMPLES])) {
+    if (up_tensor_present(&p->in[FMP_IN_samples])) {
         *bytes = 0;
         return 0;
     }
@@ -116,8 +113,8 @@ static int drawn_samples_bytes(const up_plan *p, int64_t *bytes)
 
 static int resolve_samples(up_plan *p, up_error *err)
 {
-    int has_samples = up_tensor_present(&p->in[IN_SAMPLES]);
-    int has_seed = up_plan_param_set(p, "seed");
+    int has_samples = up_tensor_present(&p->in[FMP_IN_samples]);
+    int has_seed = up_plan_param_set(p, FMP_P_seed);
     if (has_samples && has_seed)
         return up_errorf(err, UP_E_INVALID, "params.seed",
                          "give the samples input or the seed param, not both");
@@ -130,12 +127,12 @@ int build_fractional_max_pool(up_plan *p, up_error *err)
 {
     int64_t bytes;
     void *buf;
-    if (up_tensor_present(&p->in[IN_SAMPLES]) || p->work_units == 0) return 0;
+    if (up_tensor_present(&p->in[FMP_IN_samples]) || p->work_units == 0) return 0;
     if (drawn_samples_bytes(p, &bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
     if (!(buf = up_plan_scratch_alloc(p, bytes, "fractional_max_pool samples", err))) return -1;
     draw_samples(buf, p->compute, bytes / (int64_t)up_dtype_size(p->compute),
-                 up_param_int(p, "seed", 0));
+                 up_param_int(p, FMP_P_seed, 0));
     return 0;
 }
 
@@ -145,10 +142,10 @@ static int resolve_output_size(up_plan *p, int64_t out[UP_MAX_SPATIAL], up_error
 {
     double ratio[UP_MAX_SPATIAL];
     int nsp = p->g.nsp;
-    int has_size = up_param_output_size(p, "output_size", p->g.N, p->g.C, out, err);
+    int has_size = up_param_output_size(p, FMP_P_output_size, p->g.N, p->g.C, out, err);
     int has_ratio;
     if (has_size < 0) return -1;
-    has_ratio = up_param_spatial_f(p, "output_ratio", ratio, err);
+    has_ratio = up_param_spatial_f(p, FMP_P_output_ratio, ratio, err);
     if (has_ratio < 0) return -1;
     if (has_size && has_ratio)
         return up_errorf(err, UP_E_INVALID, "params.output_ratio",
@@ -178,7 +175,7 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
     if (g->C < 1)
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "expected at least one channel, got C = %lld", (long long)g->C);
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
+    if (up_param_spatial(p, FMP_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
     if (resolve_output_size(p, g->out, err) < 0) return -1;
     for (int d = 0; d < g->nsp; d++) {
         /* out + kernel - 1 <= in, written without overflow: both >= 1 */
@@ -192,8 +189,8 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
         plane_out *= g->out[d]; /* out <= in: no overflow */
     }
     if (resolve_samples(p, err) < 0) return -1;
-    if (up_plan_set_output(p, OUT_Y, p->compute, g->N, g->C, g->out, err) < 0 ||
-        up_plan_set_output(p, OUT_INDICES, UP_I64, g->N, g->C, g->out, err) < 0)
+    if (up_plan_set_output(p, FMP_OUT_y, p->compute, g->N, g->C, g->out, err) < 0 ||
+        up_plan_set_output(p, FMP_OUT_indices, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
     if (up_mul_i64(g->N, g->C, &units) < 0 || drawn_samples_bytes(p, &p->mem_bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
@@ -201,7 +198,7 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
     /* every output scans its kernel window */
     window = 1;
     for (int d = 0; d < g->nsp; d++) window = up_sat_mul(window, g->kernel[d]);
-    p->work = up_sat_add(up_sat_mul(up_tensor_numel(&p->out[OUT_Y]), window),
+    p->work = up_sat_add(up_sat_mul(up_tensor_numel(&p->out[FMP_OUT_y]), window),
                          p->mem_bytes / (int64_t)up_dtype_size(p->compute));
     /* reads up to the whole input plane, writes y and int64 indices */
     p->unit_cost = plane_in * (int64_t)up_dtype_size(p->compute) +

@@ -31,9 +31,9 @@ static void TFN(fmp_plane)(const up_plan *p, const fmp_plane *pl, int64_t u,
     int64_t n = u / g->C, c = u % g->C;
     int64_t plane_in = pl->in[0] * pl->in[1] * pl->in[2];
     int64_t plane_out = pl->out[0] * pl->out[1] * pl->out[2];
-    const T *x = (const T *)p->in[IN_X].data + u * plane_in;
-    T *y = (T *)p->out[OUT_Y].data + u * plane_out;
-    int64_t *ind = (int64_t *)p->out[OUT_INDICES].data + u * plane_out;
+    const T *x = (const T *)p->in[FMP_IN_x].data + u * plane_in;
+    T *y = (T *)p->out[FMP_OUT_y].data + u * plane_out;
+    int64_t *ind = (int64_t *)p->out[FMP_OUT_indices].data + u * plane_out;
     T smp[3], alpha[3];
     for (int d = 0; d < 3; d++) {
         smp[d] = pl->sample_of[d] < 0 ? (T)0 : samples[u * g->nsp + pl->sample_of[d]];
@@ -75,7 +75,7 @@ void TFN(compute_forward_fractional_max_pool)(const up_plan *p, int64_t begin,
                                               int64_t end, up_fault *fault)
 {
     const T *samples = p->scratch ? (const T *)p->scratch
-                                  : (const T *)p->in[IN_SAMPLES].data;
+                                  : (const T *)p->in[FMP_IN_samples].data;
     fmp_plane pl;
     (void)fault; /* every input is valid once prepare accepted it */
     plane_geometry(p, &pl);

@@ -102,7 +102,7 @@ static void fill_axis(const up_plan *p, int d, int64_t *lo, int64_t *hi, void *w
 {
     const up_geom *g = &p->g;
     int64_t in = g->in[d], out = g->out[d];
-    double scale = axis_scale(p, d, up_plan_param_set(p, "output_size"));
+    double scale = axis_scale(p, d, up_plan_param_set(p, FMU_P_output_size));
     /* PyTorch copies an axis whose size does not change: both neighbours
      * are x[i], weights (1, 0), so x[i + 1] never enters (an inf or NaN
      * there would turn 0 * x[i + 1] into NaN, and -0.0 + 0 into +0.0).
@@ -201,10 +201,10 @@ static int prepare_interp(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t numel = 0;
-    g->mode = up_param_enum(p, "coordinate_transform");
-    if (up_param_resize(p, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    numel = up_tensor_numel(&p->out[0]);
+    g->mode = up_param_enum(p, FMU_P_coordinate_transform);
+    if (up_param_resize(p, FMU_P_scale_factor, FMU_P_output_size, err) < 0) return -1;
+    if (up_plan_set_output(p, FMU_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    numel = up_tensor_numel(&p->out[FMU_OUT_y]);
     p->work_units = 0;
     if (numel == 0) return 0;
     /* cost: 2^nsp source reads per output, 4 table entries per coordinate */
@@ -221,12 +221,12 @@ static int prepare_interp(up_plan *p, up_error *err)
 static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
 {
     up_geom *g = &p->g;
-    const up_tensor *x = &p->in[0];
+    const up_tensor *x = &p->in[FMU_IN_x];
     int64_t plane_in = 1, plane_out = 1;
-    if (up_plan_param_set(p, "scale_factor"))
+    if (up_plan_param_set(p, FMU_P_scale_factor))
         return up_errorf(err, UP_E_INVALID, "params.scale_factor",
                          "scale_factor does not apply with indices: give output_size");
-    int has_os = up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    int has_os = up_param_output_size(p, FMU_P_output_size, g->N, g->C, g->out, err);
     if (has_os < 0) return -1;
     if (!has_os)
         return up_errorf(err, UP_E_INVALID, "params.output_size",
@@ -240,8 +240,8 @@ static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
                          "indices must have the shape of x %s, got %s", b, a);
     }
     g->mode = FMU_SCATTER;
-    g->index_layout = up_param_enum(p, "index_layout");
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    g->index_layout = up_param_enum(p, FMU_P_index_layout);
+    if (up_plan_set_output(p, FMU_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     for (int d = 0; d < g->nsp; d++) {
         plane_in *= g->in[d];
         plane_out *= g->out[d];
@@ -255,9 +255,9 @@ static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
 
 int prepare_fractional_max_unpool(up_plan *p, up_error *err)
 {
-    int ii = up_op_input_index(p->op, "indices");
+    const up_tensor *idx = &p->in[FMU_IN_indices];
     if (check_spatial_in(&p->g, err) < 0) return -1;
-    if (ii >= 0 && up_tensor_present(&p->in[ii])) return prepare_scatter(p, &p->in[ii], err);
+    if (up_tensor_present(idx)) return prepare_scatter(p, idx, err);
     return prepare_interp(p, err);
 }
 

@@ -4,12 +4,12 @@
 
 /* Scatter form: one (n, c) plane per unit. Bad indices are skipped and the
  * first one (lowest flat position in x) is reported. */
-UP_HOT void TFN(scatter)(const up_plan *p, int ii, int64_t begin, int64_t end, up_fault *fault)
+UP_HOT void TFN(scatter)(const up_plan *p, int64_t begin, int64_t end, up_fault *fault)
 {
     const up_geom *g = &p->g;
-    const int64_t *ix = p->in[ii].data;
-    const T *x = p->in[0].data;
-    T *y = p->out[0].data;
+    const int64_t *ix = p->in[FMU_IN_indices].data;
+    const T *x = p->in[FMU_IN_x].data;
+    T *y = p->out[FMU_OUT_y].data;
     int64_t pin = 1, pout = 1;
     for (int d = 0; d < g->nsp; d++) {
         pin *= g->in[d];
@@ -26,7 +26,7 @@ UP_HOT void TFN(scatter)(const up_plan *p, int ii, int64_t begin, int64_t end, u
             } else if (fault->elem < 0 || e < fault->elem) {
                 fault->elem = e;
                 fault->value = ix[e];
-                fault->input = ii;
+                fault->input = FMU_IN_indices;
             }
         }
     }
@@ -121,8 +121,8 @@ UP_HOT void TFN(linear)(const up_plan *p, int64_t begin, int64_t end)
     const int64_t ow = g->out[last];
     const TFN(wcols) w = {t->ax[last].lo, t->ax[last].hi, t->ax[last].wlo, t->ax[last].whi,
                           t->fast};
-    const T *x = p->in[0].data;
-    T *y = p->out[0].data;
+    const T *x = p->in[FMU_IN_x].data;
+    T *y = p->out[FMU_OUT_y].data;
     TFN(rowcache) rc = {.src = {NULL, NULL, NULL, NULL}, .stamp = {0, 0, 0, 0}, .clock = 0,
                         .one_tile = ow <= FMU_TILE};
     for (int64_t u = begin; u < end; u++) {
@@ -178,7 +178,7 @@ UP_CLONES_FMA void TFN(compute_forward_fractional_max_unpool)(const up_plan *p, 
                                                               int64_t end, up_fault *fault)
 {
     if (p->g.mode == FMU_SCATTER)
-        TFN(scatter)(p, up_op_input_index(p->op, "indices"), begin, end, fault);
+        TFN(scatter)(p, begin, end, fault);
     else
         TFN(linear)(p, begin, end);
 }

@@ -156,16 +156,16 @@ static int pool_out_size(up_plan *p, int i, up_error *err)
 static int pool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, "stride")) {
-        if (up_param_spatial(p, "stride", -1, 1, g->stride, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_POOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, MAX_POOL_P_stride)) {
+        if (up_param_spatial(p, MAX_POOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
     } else {
         for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
     }
-    if (up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0) return -1;
-    if (up_param_spatial(p, "dilation", 1, 1, g->dilation, err) < 0) return -1;
-    g->ceil_mode = up_param_int(p, "ceil_mode", 0) != 0;
-    g->index_layout = up_param_enum(p, "index_layout");
+    if (up_param_spatial(p, MAX_POOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_POOL_P_dilation, 1, 1, g->dilation, err) < 0) return -1;
+    g->ceil_mode = up_param_int(p, MAX_POOL_P_ceil_mode, 0) != 0;
+    g->index_layout = up_param_enum(p, MAX_POOL_P_index_layout);
     return 0;
 }
 
@@ -195,15 +195,15 @@ int prepare_max_pool(up_plan *p, up_error *err)
                              "expected non-empty spatial dims, got size 0 in dim %d", i);
     for (int i = 0; i < g->nsp; i++)
         if (pool_out_size(p, i, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0 ||
-        up_plan_set_output(p, 1, UP_I64, g->N, g->C, g->out, err) < 0)
+    if (up_plan_set_output(p, MAX_POOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0 ||
+        up_plan_set_output(p, MAX_POOL_OUT_indices, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
     for (int i = 0; i < g->nsp; i++) {
         pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
-    p->work = pool_work(g, up_tensor_numel(&p->out[0]));
+    p->work = pool_work(g, up_tensor_numel(&p->out[MAX_POOL_OUT_y]));
     /* Bytes per plane: read the input plane (windows overlap in cache),
      * write values and int64 indices. */
     cost = pin * (int64_t)up_dtype_size(p->compute) +

@@ -118,9 +118,9 @@ void TFN(compute_forward_max_pool)(const up_plan *p, int64_t begin, int64_t end,
     pout = q.out[0] * q.out[1] * q.out[2];
     /* positions must fit the narrow index type of the fast path */
     const int fast = sizeof(I) == 8 || pin <= INT32_MAX;
-    const T *x = (const T *)p->in[0].data;
-    T *y = (T *)p->out[0].data;
-    int64_t *yi = (int64_t *)p->out[1].data;
+    const T *x = (const T *)p->in[MAX_POOL_IN_x].data;
+    T *y = (T *)p->out[MAX_POOL_OUT_y].data;
+    int64_t *yi = (int64_t *)p->out[MAX_POOL_OUT_indices].data;
     for (int64_t u = begin; u < end; u++) {
         int64_t mul, add;
         index_affine(p->g.index_layout, u / p->g.C, u % p->g.C, p->g.C, pin, &mul,

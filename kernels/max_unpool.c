@@ -40,7 +40,6 @@
 #include "stream.h"
 #include "template.h"
 
-enum { IN_X = 0, IN_INDICES = 1, IN_MASK = 2 }; /* order of registry.c */
 /* The mask form's two algorithms, in g.mode (see up_max_unpool_mask_algo). */
 enum { MASK_SCAN = 1, MASK_TABLES = 2 };
 
@@ -249,7 +248,7 @@ static void mask_plane(const unpool3 *q, const uint8_t *m, unsigned char *win, s
 static void *scratch_plane(const up_plan *p, int64_t pout, size_t elem)
 {
     const int64_t bytes = pout * (int64_t)elem;
-    if (bytes > UP_STREAM_SCRATCH_MAX || (int64_t)up_tensor_nbytes(&p->out[0]) < UP_STREAM_MIN_BYTES)
+    if (bytes > UP_STREAM_SCRATCH_MAX || (int64_t)up_tensor_nbytes(&p->out[MAX_UNPOOL_OUT_y]) < UP_STREAM_MIN_BYTES)
         return NULL;
     return up_stream_scratch();
 }
@@ -267,14 +266,14 @@ static void *scratch_plane(const up_plan *p, int64_t pout, size_t elem)
 static int unpool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, "stride")) {
-        if (up_param_spatial(p, "stride", -1, 1, g->stride, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_UNPOOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, MAX_UNPOOL_P_stride)) {
+        if (up_param_spatial(p, MAX_UNPOOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
     } else {
         for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
     }
-    if (up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0) return -1;
-    g->index_layout = up_param_enum(p, "index_layout");
+    if (up_param_spatial(p, MAX_UNPOOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    g->index_layout = up_param_enum(p, MAX_UNPOOL_P_index_layout);
     return 0;
 }
 
@@ -282,7 +281,7 @@ static int unpool_read_params(up_plan *p, up_error *err)
  * x's rank, N and C (its spatial sizes are checked as an output size). */
 static int unpool_check_inputs(up_plan *p, up_error *err)
 {
-    const up_tensor *x = &p->in[IN_X], *ind = &p->in[IN_INDICES], *m = &p->in[IN_MASK];
+    const up_tensor *x = &p->in[MAX_UNPOOL_IN_x], *ind = &p->in[MAX_UNPOOL_IN_indices], *m = &p->in[MAX_UNPOOL_IN_mask];
     char want[96], got[96];
     int has_ind = up_tensor_present(ind), has_mask = up_tensor_present(m);
     if (has_ind && has_mask)
@@ -349,14 +348,14 @@ static int unpool_check_size(const up_geom *g, int i, int64_t def, int64_t size,
 static int unpool_output_size(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    const up_tensor *m = &p->in[IN_MASK];
+    const up_tensor *m = &p->in[MAX_UNPOOL_IN_mask];
     int64_t def[UP_MAX_SPATIAL], req[UP_MAX_SPATIAL];
     int has_req, has_mask = up_tensor_present(m);
     for (int i = 0; i < g->nsp; i++)
         if (unpool_default_size(g, i, &def[i]) < 0)
             return up_errorf(err, UP_E_INVALID, "params.kernel_size",
                              "unpooled size overflows in dim %d", i);
-    has_req = up_param_output_size(p, "output_size", g->N, g->C, req, err);
+    has_req = up_param_output_size(p, MAX_UNPOOL_P_output_size, g->N, g->C, req, err);
     if (has_req < 0) return -1;
     for (int i = 0; i < g->nsp; i++) {
         if (has_mask) {
@@ -429,11 +428,11 @@ int prepare_max_unpool(up_plan *p, up_error *err)
     up_geom *g = &p->g;
     unpool3 q;
     int64_t pin = 1, pout = 1, cost, per_plane;
-    int has_mask = up_tensor_present(&p->in[IN_MASK]);
+    int has_mask = up_tensor_present(&p->in[MAX_UNPOOL_IN_mask]);
     if (unpool_read_params(p, err) < 0 || unpool_check_inputs(p, err) < 0 ||
         unpool_output_size(p, err) < 0)
         return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    if (up_plan_set_output(p, MAX_UNPOOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     for (int i = 0; i < g->nsp; i++) {
         pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];

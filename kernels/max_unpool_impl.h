@@ -14,7 +14,7 @@ static void TFN(scatter_plane)(const T *xp, const int64_t *ip, T *yp, int64_t pi
     for (int64_t i = 0; i < pin; i++) {
         const uint64_t pos = (uint64_t)ip[i] - (uint64_t)base;
         if (pos >= (uint64_t)pout || ip[i] < 0) {
-            note_fault(fault, u * pin + i, ip[i], IN_INDICES);
+            note_fault(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
             continue;
         }
         yp[pos] = xp[i];
@@ -24,9 +24,9 @@ static void TFN(scatter_plane)(const T *xp, const int64_t *ip, T *yp, int64_t pi
 static void TFN(unpool_indices)(const up_plan *p, int64_t begin, int64_t end,
                                 int64_t pin, int64_t pout, up_fault *fault)
 {
-    const T *x = (const T *)p->in[IN_X].data;
-    const int64_t *ind = (const int64_t *)p->in[IN_INDICES].data;
-    T *y = (T *)p->out[0].data;
+    const T *x = (const T *)p->in[MAX_UNPOOL_IN_x].data;
+    const int64_t *ind = (const int64_t *)p->in[MAX_UNPOOL_IN_indices].data;
+    T *y = (T *)p->out[MAX_UNPOOL_OUT_y].data;
     const int64_t C = p->g.C;
     const int layout = p->g.index_layout;
     const int hoisted = layout == UP_IDX_PLANE || layout == UP_IDX_TENSOR;
@@ -48,7 +48,7 @@ static void TFN(unpool_indices)(const up_plan *p, int64_t begin, int64_t end,
         for (int64_t i = 0; i < pin; i++) {
             int64_t pos = up_index_to_plane(layout, ip[i], n, c, C, pout);
             if (pos < 0) {
-                note_fault(fault, u * pin + i, ip[i], IN_INDICES);
+                note_fault(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
                 continue;
             }
             yp[pos] = xp[i];
@@ -60,9 +60,9 @@ static void TFN(unpool_indices)(const up_plan *p, int64_t begin, int64_t end,
 static void TFN(unpool_mask_scan)(const up_plan *p, int64_t begin, int64_t end,
                                   const unpool3 *q, int64_t pin, int64_t pout)
 {
-    const T *x = (const T *)p->in[IN_X].data;
-    const uint8_t *mask = (const uint8_t *)p->in[IN_MASK].data;
-    T *y = (T *)p->out[0].data;
+    const T *x = (const T *)p->in[MAX_UNPOOL_IN_x].data;
+    const uint8_t *mask = (const uint8_t *)p->in[MAX_UNPOOL_IN_mask].data;
+    T *y = (T *)p->out[MAX_UNPOOL_OUT_y].data;
     for (int64_t u = begin; u < end; u++) {
         const T *xp = x + u * pin;
         const uint8_t *mp = mask + u * pout;
@@ -80,9 +80,9 @@ static void TFN(unpool_mask_scan)(const up_plan *p, int64_t begin, int64_t end,
 static void TFN(unpool_mask)(const up_plan *p, int64_t begin, int64_t end,
                              const unpool3 *q, int64_t pin, int64_t pout)
 {
-    const T *x = (const T *)p->in[IN_X].data;
-    const uint8_t *mask = (const uint8_t *)p->in[IN_MASK].data;
-    T *y = (T *)p->out[0].data;
+    const T *x = (const T *)p->in[MAX_UNPOOL_IN_x].data;
+    const uint8_t *mask = (const uint8_t *)p->in[MAX_UNPOOL_IN_mask].data;
+    T *y = (T *)p->out[MAX_UNPOOL_OUT_y].data;
     const int64_t st_n = mask_state_elems(q);
     if (p->g.mode == MASK_SCAN) {
         TFN(unpool_mask_scan)(p, begin, end, q, pin, pout);
@@ -115,7 +115,7 @@ void TFN(compute_forward_max_unpool)(const up_plan *p, int64_t begin, int64_t en
     unpool3_from_geom(&p->g, &q);
     const int64_t pin = q.in[0] * q.in[1] * q.in[2];
     const int64_t pout = q.out[0] * q.out[1] * q.out[2];
-    if (up_tensor_present(&p->in[IN_INDICES]))
+    if (up_tensor_present(&p->in[MAX_UNPOOL_IN_indices]))
         TFN(unpool_indices)(p, begin, end, pin, pout, fault);
     else
         TFN(unpool_mask)(p, begin, end, &q, pin, pout);

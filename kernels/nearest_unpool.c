@@ -103,7 +103,7 @@ static void fill_axis(const up_plan *p, int d, int64_t *src)
 {
     const up_geom *g = &p->g;
     int64_t in = g->in[d], out = g->out[d];
-    int has_os = up_plan_param_set(p, "output_size");
+    int has_os = up_plan_param_set(p, NEAREST_UNPOOL_P_output_size);
     if (p->compute == UP_F64) {
         double s = has_os ? (double)in / (double)out : g->scale[d];
         for (int64_t i = 0; i < out; i++) src[i] = src_f64(g->mode, s, i, in);
@@ -169,10 +169,10 @@ int prepare_nearest_unpool(up_plan *p, up_error *err)
             return up_errorf(err, UP_E_INVALID, "inputs.x",
                              "every spatial size of x must be >= 1, got %lld in dim %d",
                              (long long)g->in[d], d);
-    g->mode = up_param_enum(p, "mode");
-    if (up_param_resize(p, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    numel = up_tensor_numel(&p->out[0]);
+    g->mode = up_param_enum(p, NEAREST_UNPOOL_P_mode);
+    if (up_param_resize(p, NEAREST_UNPOOL_P_scale_factor, NEAREST_UNPOOL_P_output_size, err) < 0) return -1;
+    if (up_plan_set_output(p, NEAREST_UNPOOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    numel = up_tensor_numel(&p->out[NEAREST_UNPOOL_OUT_y]);
     p->work_units = 0;
     if (numel == 0) return 0; /* nothing to compute, no tables needed */
     /* cost: one copy per output element, one table entry per coordinate */

@@ -11,8 +11,8 @@ UP_CLONES_AVX2 void TFN(compute_forward_nearest_unpool)(const up_plan *p, int64_
     const up_geom *g = &p->g;
     const int64_t ow = g->out[g->nsp - 1];
     const int64_t *sw = t->src[g->nsp - 1];
-    const T *x = p->in[0].data;
-    T *y = p->out[0].data;
+    const T *x = p->in[NEAREST_UNPOOL_IN_x].data;
+    T *y = p->out[NEAREST_UNPOOL_OUT_y].data;
     int64_t prev_src = -1;
     (void)fault;
     for (int64_t u = begin; u < end; u++) {

@@ -107,6 +107,5 @@ enum MHD_Result up_handle_get(up_req *r);
 
 /* opcall.c: the op path. Called when the body is complete. */
 enum MHD_Result up_op_begin(up_req *r);
-int up_op_index(const up_op_def *op);
 
 #endif
