@@ -36,6 +36,11 @@ $(BUILD)/kernels/%.o: OPT = -O2 -fno-omit-frame-pointer
 endif
 
 KERNEL_SRC = $(wildcard kernels/*.c)
+# The toy op (tests/toy/) joins the library only in the test build made with
+# CFLAGS=-DUP_TEST_TOY_OP: an op is a registry entry plus a kernel file.
+ifneq ($(filter -DUP_TEST_TOY_OP,$(CFLAGS)),)
+KERNEL_SRC += tests/toy/toy_op.c
+endif
 API_SRC    = $(wildcard api/*.c)
 SERVER_SRC = $(wildcard server/*.c)
 SERVER_ASM = $(wildcard server/*.S)
@@ -51,7 +56,7 @@ TEST_SUPPORT_SRC = $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all run test test-build clean bench fuzz docker-test scale-test k8s-validate openapi \
-        openapi-check venv
+        openapi-check toy-op-test venv
 all: $(BUILD)/unpoold
 
 $(BUILD)/%.o: %.c
@@ -81,6 +86,10 @@ $(BUILD)/tests/test_%: tests/integration/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
 
+$(BUILD)/tests/test_%: tests/toy/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/tests/soak: tests/soak/soak.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
@@ -97,6 +106,11 @@ openapi: $(BUILD)/tools/gen_openapi
 
 openapi-check: $(BUILD)/tools/gen_openapi
 	./$(BUILD)/tools/gen_openapi --check openapi.yaml
+
+# A test build with the toy op (tests/toy/, in build/toy): the op runs, is
+# listed by GET /v1/ops, and appears in the openapi.yaml it generates.
+toy-op-test:
+	bash tests/toy/run.sh
 
 test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN) $(BUILD)/tools/gen_openapi
 

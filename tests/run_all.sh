@@ -55,6 +55,10 @@ for t in tests/py/test_*.py; do
     UNPOOLD_BIN=build/unpoold run_prog "$t" "$py" "$t"
 done
 
+# The toy op's test build (its own folder): an op is a registry entry plus
+# a kernel file, and openapi.yaml regenerates with it.
+run_prog "toy op" bash tests/toy/run.sh
+
 # Longer suites, on when their variable is set (.ci/run sets them):
 # libFuzzer on every decoder, the soak under ASan+LeakSanitizer, the
 # threaded paths under ThreadSanitizer, the scale-out test behind nginx,
