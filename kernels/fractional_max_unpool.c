@@ -290,10 +290,8 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
                 int64_t pos = up_index_to_plane(g->index_layout, ix[e], n, c, g->C, pout); \
                 if (pos >= 0) {                                                    \
                     dst[pos] = x[e];                                               \
-                } else if (fault->elem < 0 || e < fault->elem) {                   \
-                    fault->elem = e;                                               \
-                    fault->value = ix[e];                                          \
-                    fault->input = FMU_IN_indices;                                 \
+                } else {                                                           \
+                    up_fault_note(fault, e, ix[e], FMU_IN_indices);                \
                 }                                                                  \
             }                                                                      \
         }                                                                          \

@@ -47,15 +47,6 @@ int up_max_unpool_mask_algo;
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static void note_fault(up_fault *fault, int64_t elem, int64_t value, int input)
-{
-    if (fault && (fault->elem < 0 || elem < fault->elem)) {
-        fault->elem = elem;
-        fault->value = value;
-        fault->input = input;
-    }
-}
-
 /* Spatial geometry as three dims (D, H, W), leading dims of size 1. */
 typedef struct unpool3 {
     int64_t in[3], out[3], k[3], s[3], p[3];

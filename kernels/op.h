@@ -262,6 +262,17 @@ void up_plan_init(up_plan *p, const up_op_def *op);
 int up_plan_prepare(up_plan *p, up_error *err);
 void up_plan_run(const up_plan *p, int64_t begin, int64_t end, up_fault *fault);
 void up_fault_init(up_fault *f);
+/* Record a bad element: the one first in row-major order of its input is
+ * kept, whatever the order chunks ran in, so the 422 is deterministic. The
+ * one place that rule is written; up_fault_merge and the kernels use it. */
+static inline void up_fault_note(up_fault *f, int64_t elem, int64_t value, int input)
+{
+    if (f && (f->elem < 0 || elem < f->elem)) {
+        f->elem = elem;
+        f->value = value;
+        f->input = input;
+    }
+}
 void up_fault_merge(up_fault *into, const up_fault *from); /* keep the first */
 int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
 void up_plan_free(up_plan *p);

@@ -32,8 +32,7 @@ void up_fault_init(up_fault *f)
 
 void up_fault_merge(up_fault *into, const up_fault *from)
 {
-    if (from->elem < 0) return;
-    if (into->elem < 0 || from->elem < into->elem) *into = *from;
+    if (from->elem >= 0) up_fault_note(into, from->elem, from->value, from->input);
 }
 
 int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err)
