@@ -112,7 +112,7 @@ void TFN(compute_forward_max_unpool)(const up_plan *p, int64_t begin, int64_t en
                                      up_fault *fault)
 {
     unpool3 q;
-    unpool3_from_geom(&p->g, &q);
+    up_geom3_from(&p->g, &q);
     const int64_t pin = q.in[0] * q.in[1] * q.in[2];
     const int64_t pout = q.out[0] * q.out[1] * q.out[2];
     if (up_tensor_present(&p->in[MAX_UNPOOL_IN_indices]))

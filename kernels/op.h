@@ -300,6 +300,10 @@ int up_param_spatial(const up_plan *p, int slot, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err);
 /* Same for floats; every value must be > 0 and finite. Returns 1 if set,
  * 0 if unset, -1 on error. */
+/* A pooling window: kernel_size (required, >= 1), stride (default
+ * kernel_size, >= 1) and padding (default 0, >= 0) into g->kernel,
+ * g->stride and g->pad, from the op's three slots. */
+int up_param_window(up_plan *p, int kernel_slot, int stride_slot, int pad_slot, up_error *err);
 int up_param_spatial_f(const up_plan *p, int slot, double out[UP_MAX_SPATIAL], up_error *err);
 /* output_size -> spatial sizes. Accepts one value, nsp values, or the full
  * shape (N, C, *spatial) whose N and C must equal the given ones.
