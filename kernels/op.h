@@ -144,6 +144,11 @@ typedef struct up_op_def up_op_def;
  * request ends. */
 typedef struct up_charge {
     int (*take)(void *ctx, int64_t bytes, const char *what, up_error *err);
+    /* Optional: called once by up_plan_prepare when the cost model is
+     * known (p->work, p->mem_bytes, output shapes) and before the first
+     * byte is charged or allocated, so a plan that can never fit is
+     * refused without building half of it. 0, or -1 with err filled. */
+    int (*admit)(void *ctx, const struct up_plan *p, up_error *err);
     void *ctx;
 } up_charge;
 

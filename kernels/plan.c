@@ -345,6 +345,7 @@ int up_plan_prepare(up_plan *p, up_error *err)
         return up_errorf(err, UP_E_TOO_LARGE, "params",
                          "about %lld element operations, over --max-work %lld",
                          (long long)p->work, (long long)p->max_work);
+    if (p->charge.admit && p->charge.admit(p->charge.ctx, p, err) < 0) return -1;
     /* 3. charge, then allocate */
     for (int i = 0; i < p->op->n_inputs; i++)
         if (p->raw[i].data && convert_input(p, i, xrank, err) < 0) return -1;
