@@ -90,6 +90,10 @@ $(BUILD)/tests/test_%: tests/toy/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS)
 
+# The allocation-failure test fails the Nth allocation of unpoold's own
+# objects through linker wraps (tests/unit/test_alloc_failure.c).
+$(BUILD)/tests/test_alloc_failure: LDLIBS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+
 $(BUILD)/tests/soak: tests/soak/soak.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl

@@ -21,6 +21,10 @@
 #include "../kernels/error.h"
 #include "../kernels/op.h"
 
+/* The product version: `unpoold --version`, KServe's server metadata
+ * (GET /v2) and openapi.yaml's info.version (checked by test_openapi). */
+#define UP_VERSION "0.1.0"
+
 /* A growable byte buffer (buf.c). Response bodies are built in one. */
 typedef struct up_buf {
     char *data;
@@ -180,6 +184,17 @@ int up_ops_document(up_http_resp *resp);
 int up_kserve_server_metadata(up_http_resp *resp);
 int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp);
 
+/* base64 (base64.c), standard alphabet with padding: the encoded length
+ * of n bytes, and the encoder (writes that many characters and a NUL). */
+size_t up_b64_encoded_len(size_t n);
+void up_b64_encode(const unsigned char *src, size_t n, char *dst);
+
+/* A duration in milliseconds with exactly three decimals ("0.012"), as
+ * "%.3f" would print it for values in [0, 1e15); negative is printed as 0.
+ * At most 31 bytes, no NUL; returns the count. Written by hand (numfmt.c)
+ * because it is on every answer (body, Server-Timing and access log),
+ * where printf's float path was a measurable share of a small request. */
+size_t up_fmt_ms(double ms, char *out);
 /* The timing as text: "<prefix>decode<suffix>0.012<sep><prefix>queue..."
  * for the first `fields` phases (decode, queue, compute, encode, total),
  * three decimals each; NUL-terminated, returns the length (numfmt.c). */

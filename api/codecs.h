@@ -39,9 +39,8 @@ int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char 
 int up_param_from_text(up_plan *p, const char *name, const char *text, const char *field_prefix,
                        up_error *err);
 
-/* base64 (base64.c): standard alphabet, padding required on decode. */
-size_t up_b64_encoded_len(size_t n);
-void up_b64_encode(const unsigned char *src, size_t n, char *dst); /* NUL-terminates */
+/* base64 (base64.c): standard alphabet, padding required on decode. The
+ * encoder is declared in api.h (the playground's CSP hashes use it too). */
 /* Returns decoded length or -1 on bad input; dst must hold n/4*3 bytes. */
 long long up_b64_decode(const char *src, size_t n, unsigned char *dst);
 

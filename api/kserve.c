@@ -49,10 +49,6 @@
 #include "json_write.h"
 #include "numfmt.h"
 
-#ifndef UP_VERSION
-#define UP_VERSION "0.1.0"
-#endif
-
 /* Which outputs the request asked for, and in which form. */
 typedef struct ks_state {
     int n_req;                  /* outputs listed in "outputs"; 0 = all of them */

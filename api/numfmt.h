@@ -34,11 +34,7 @@ size_t up_fmt_f16(uint16_t bits, char *out);
 size_t up_fmt_bf16(uint16_t bits, char *out);
 size_t up_fmt_i64(int64_t v, char *out);
 size_t up_fmt_u64(uint64_t v, char *out);
-/* A duration in milliseconds with exactly three decimals ("0.012"), as
- * "%.3f" would print it for values in [0, 1e15); negative is printed as 0.
- * Written by hand because it is on every answer (body, Server-Timing and
- * access log), where printf's float path was a measurable share of a small
- * request. */
-size_t up_fmt_ms(double ms, char *out);
+/* up_fmt_ms (durations) is declared in api.h: the server's access log
+ * writes it too. */
 
 #endif

@@ -14,19 +14,32 @@
 #include "bigbuf.h"
 
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 
+/* Under AddressSanitizer the cache stays on, so sanitizer runs test what
+ * production runs; its blocks are poisoned instead: a cached block whole,
+ * a live one past the bytes asked for. A read of a freed (cached) tensor,
+ * or past the end of a live one, is then reported like a heap error. A
+ * block is unpoisoned before it is unmapped, since the next mapping at
+ * that address would otherwise inherit the poison. */
 #if defined(__SANITIZE_ADDRESS__)
-#define BIGBUF_ENABLED 0
+#define BIGBUF_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define BIGBUF_ENABLED 0
+#define BIGBUF_ASAN 1
 #endif
 #endif
-#ifndef BIGBUF_ENABLED
-#define BIGBUF_ENABLED 1
+#ifdef BIGBUF_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
 #define HUGE_2M ((size_t)2 << 20)
@@ -102,14 +115,17 @@ static int cache_evict(size_t limit, size_t room, int slot, block *victims)
 
 static void unmap_all(const block *v, int n)
 {
-    for (int i = 0; i < n; i++) munmap(v[i].p, v[i].size);
+    for (int i = 0; i < n; i++) {
+        UNPOISON(v[i].p, v[i].size);
+        munmap(v[i].p, v[i].size);
+    }
 }
 
 void *up_bigbuf_alloc(size_t bytes)
 {
     block b = {0};
     int slot = -1;
-    if (!BIGBUF_ENABLED || bytes < UP_BIGBUF_MIN) return NULL;
+    if (bytes < UP_BIGBUF_MIN) return NULL;
     size_t size = (bytes + HUGE_2M - 1) & ~(HUGE_2M - 1);
     if (size < bytes) return NULL;
     pthread_mutex_lock(&mu);
@@ -134,6 +150,8 @@ void *up_bigbuf_alloc(size_t bytes)
     live[slot] = b;
     atomic_fetch_add(&n_live, 1);
     pthread_mutex_unlock(&mu);
+    UNPOISON(b.p, bytes);
+    POISON((char *)b.p + bytes, b.size - bytes);
     return b.p;
 }
 
@@ -153,6 +171,7 @@ int up_bigbuf_free(void *p)
     live[found].p = NULL;
     atomic_fetch_sub(&n_live, 1);
     if (b.size <= cache_limit) {
+        POISON(b.p, b.size);
         nv = cache_evict(cache_limit, b.size, 1, victims);
         b.age = ++clock_tick;
         cached[n_cached++] = b;
@@ -191,3 +210,18 @@ size_t up_bigbuf_trim(size_t keep)
 }
 
 size_t up_bigbuf_cached_bytes(void) { return atomic_load(&cached_bytes); }
+
+#ifdef BIGBUF_ASAN
+/* LeakSanitizer does not see these mappings (it scans malloc's chunks), so
+ * a large tensor that is never freed would go unreported in the sanitizer
+ * runs that used to give it to malloc. Report it here instead, at exit,
+ * with the same consequence: a failed run. */
+__attribute__((destructor)) static void report_live_blocks(void)
+{
+    int n = atomic_load(&n_live);
+    if (n == 0) return;
+    fprintf(stderr, "ERROR: bigbuf: %d large buffer(s) still live at exit (a leaked tensor "
+                    "or answer buffer)\n", n);
+    abort();
+}
+#endif

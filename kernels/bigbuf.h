@@ -15,8 +15,8 @@
  *
  * tensor.c is the only user: up_tensor_alloc() asks here first and
  * up_tensor_free() gives back what came from here. Under AddressSanitizer the
- * cache is off (every block goes through malloc), so a use after free of a
- * large tensor is still caught. */
+ * cache stays on and its blocks are poisoned (bigbuf.c), so a use after free
+ * of a large tensor is still caught. */
 #ifndef UP_BIGBUF_H
 #define UP_BIGBUF_H
 

@@ -159,13 +159,7 @@ static lin_fast find_fast_w(const lin_axis *ax, int64_t out, size_t es)
  * whi[out] (8 bytes each, enough for either weight type). */
 static int table_bytes(const up_geom *g, int64_t *bytes)
 {
-    int64_t total = 0;
-    for (int d = 0; d < g->nsp; d++)
-        if (up_add_i64(total, g->out[d], &total) < 0) return -1;
-    if (up_mul_i64(total, 4 * (int64_t)sizeof(int64_t), bytes) < 0 ||
-        up_add_i64(*bytes, (int64_t)sizeof(lin_tab), bytes) < 0)
-        return -1;
-    return 0;
+    return up_resize_table_bytes(g, 4 * (int64_t)sizeof(int64_t), (int64_t)sizeof(lin_tab), bytes);
 }
 
 static int build_table(up_plan *p, up_error *err)
@@ -177,18 +171,12 @@ static int build_table(up_plan *p, up_error *err)
     t = up_plan_scratch_alloc(p, bytes, "fractional_max_unpool interpolation tables", err);
     if (!t) return -1;
     int64_t *at = t->buf;
-    t->rows = 1;
-    t->in_plane = 1;
-    for (int d = g->nsp - 1; d >= 0; d--) {
-        t->in_stride[d] = t->in_plane;
-        t->in_plane *= g->in[d];
-    }
+    up_resize_strides(g, t->in_stride, &t->in_plane, &t->rows);
     for (int d = 0; d < g->nsp; d++) {
         int64_t o = g->out[d];
         fill_axis(p, d, at, at + o, at + 2 * o, at + 3 * o);
         t->ax[d] = (lin_axis){at, at + o, at + 2 * o, at + 3 * o};
         at += 4 * o;
-        if (d < g->nsp - 1) t->rows *= o;
     }
     t->fast = find_fast_w(&t->ax[g->nsp - 1], g->out[g->nsp - 1], up_dtype_size(p->compute));
     return 0;
@@ -290,10 +278,8 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
                 int64_t pos = up_index_to_plane(g->index_layout, ix[e], n, c, g->C, pout); \
                 if (pos >= 0) {                                                    \
                     dst[pos] = x[e];                                               \
-                } else if (fault->elem < 0 || e < fault->elem) {                   \
-                    fault->elem = e;                                               \
-                    fault->value = ix[e];                                          \
-                    fault->input = FMU_IN_indices;                                 \
+                } else {                                                           \
+                    up_fault_note(fault, e, ix[e], FMU_IN_indices);                \
                 }                                                                  \
             }                                                                      \
         }                                                                          \

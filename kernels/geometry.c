@@ -1,6 +1,8 @@
 /* geometry.c -- overflow-checked geometry; see geometry.h for why. */
 #include "geometry.h"
 
+#include "op.h"
+
 int up_geom_window(int64_t k, int64_t d, int64_t *out)
 {
     int64_t v;
@@ -86,4 +88,40 @@ int64_t up_sat_mul(int64_t a, int64_t b)
 {
     int64_t r;
     return up_mul_i64(a, b, &r) < 0 ? INT64_MAX : r;
+}
+
+void up_geom3_from(const up_geom *g, up_geom3 *q)
+{
+    int lead = 3 - g->nsp;
+    for (int i = 0; i < 3; i++) {
+        int j = i - lead;
+        q->in[i] = j < 0 ? 1 : g->in[j];
+        q->out[i] = j < 0 ? 1 : g->out[j];
+        q->k[i] = j < 0 ? 1 : g->kernel[j];
+        q->s[i] = j < 0 ? 1 : g->stride[j];
+        q->p[i] = j < 0 ? 0 : g->pad[j];
+        q->d[i] = j < 0 || !g->dilation[j] ? 1 : g->dilation[j];
+    }
+}
+
+int up_resize_table_bytes(const up_geom *g, int64_t per_coord, int64_t header, int64_t *bytes)
+{
+    int64_t total = 0;
+    for (int d = 0; d < g->nsp; d++)
+        if (up_add_i64(total, g->out[d], &total) < 0) return -1;
+    if (up_mul_i64(total, per_coord, bytes) < 0 || up_add_i64(*bytes, header, bytes) < 0)
+        return -1;
+    return 0;
+}
+
+/* Products of sizes prepare has checked (x's extent, the output's). */
+void up_resize_strides(const up_geom *g, int64_t in_stride[], int64_t *in_plane, int64_t *rows)
+{
+    *in_plane = 1;
+    *rows = 1;
+    for (int d = g->nsp - 1; d >= 0; d--) {
+        in_stride[d] = *in_plane;
+        *in_plane *= g->in[d];
+    }
+    for (int d = 0; d < g->nsp - 1; d++) *rows *= g->out[d];
 }

@@ -32,6 +32,8 @@
 
 #include "tensor.h"
 
+struct up_geom; /* op.h */
+
 #define UP_GEOM_MAX_EXTENT ((int64_t)1 << 50)
 #define UP_GEOM_MAX_PARAM ((int64_t)INT32_MAX)
 
@@ -88,6 +90,26 @@ int up_geom_bytes(int64_t n, size_t es, int64_t *bytes);
 /* ---- cost estimates ----------------------------------------------------- */
 
 /* a + b and a * b for a, b >= 0, saturating at INT64_MAX. */
+/* The spatial geometry as three dims (D, H, W), leading dims padded with
+ * the identity window (size 1, kernel 1, stride 1, no padding, dilation
+ * 1): the pooling kernels run 1d and 2d through their 3d loops, as PyTorch
+ * does for 1d. */
+typedef struct up_geom3 {
+    int64_t in[3], out[3], k[3], s[3], p[3], d[3];
+} up_geom3;
+void up_geom3_from(const struct up_geom *g, up_geom3 *q);
+
+/* The resize ops' tables (nearest_unpool, fractional_max_unpool): one
+ * allocation of `header` bytes plus `per_coord` bytes per output
+ * coordinate of every spatial axis (0, or -1 on overflow), and the strides
+ * every such table records: elements between steps of axis d in x, the
+ * elements of one (n, c) plane of x, and the output rows per plane (every
+ * output axis but the last). */
+int up_resize_table_bytes(const struct up_geom *g, int64_t per_coord, int64_t header,
+                          int64_t *bytes);
+void up_resize_strides(const struct up_geom *g, int64_t in_stride[], int64_t *in_plane,
+                       int64_t *rows);
+
 int64_t up_sat_add(int64_t a, int64_t b);
 int64_t up_sat_mul(int64_t a, int64_t b);
 

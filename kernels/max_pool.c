@@ -31,25 +31,9 @@
 #include "ops.h"
 #include "template.h"
 
-/* The spatial geometry as three dims (D, H, W), leading dims padded with
- * the identity window (size 1, kernel 1, stride 1, no padding). */
-typedef struct pool3 {
-    int64_t in[3], out[3], k[3], s[3], p[3], d[3];
-} pool3;
+/* The spatial geometry as three dims (geometry.h). */
+typedef up_geom3 pool3;
 
-static void pool3_from_geom(const up_geom *g, pool3 *q)
-{
-    int lead = 3 - g->nsp;
-    for (int i = 0; i < 3; i++) {
-        int j = i - lead;
-        q->in[i] = j < 0 ? 1 : g->in[j];
-        q->out[i] = j < 0 ? 1 : g->out[j];
-        q->k[i] = j < 0 ? 1 : g->kernel[j];
-        q->s[i] = j < 0 ? 1 : g->stride[j];
-        q->p[i] = j < 0 ? 0 : g->pad[j];
-        q->d[i] = j < 0 ? 1 : g->dilation[j];
-    }
-}
 
 /* PyTorch's window of output position o along one dim: [*lo, *hi) stepping
  * by dilation, lo moved to the first position >= 0 on the dilation grid.
@@ -156,13 +140,8 @@ static int pool_out_size(up_plan *p, int i, up_error *err)
 static int pool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, MAX_POOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, MAX_POOL_P_stride)) {
-        if (up_param_spatial(p, MAX_POOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
-    } else {
-        for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
-    }
-    if (up_param_spatial(p, MAX_POOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    if (up_param_window(p, MAX_POOL_P_kernel_size, MAX_POOL_P_stride, MAX_POOL_P_padding, err) < 0)
+        return -1;
     if (up_param_spatial(p, MAX_POOL_P_dilation, 1, 1, g->dilation, err) < 0) return -1;
     g->ceil_mode = up_param_int(p, MAX_POOL_P_ceil_mode, 0) != 0;
     g->index_layout = up_param_enum(p, MAX_POOL_P_index_layout);

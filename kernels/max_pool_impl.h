@@ -113,7 +113,7 @@ void TFN(compute_forward_max_pool)(const up_plan *p, int64_t begin, int64_t end,
     pool3 q;
     int64_t pin, pout;
     (void)fault;
-    pool3_from_geom(&p->g, &q);
+    up_geom3_from(&p->g, &q);
     pin = q.in[0] * q.in[1] * q.in[2];
     pout = q.out[0] * q.out[1] * q.out[2];
     /* positions must fit the narrow index type of the fast path */

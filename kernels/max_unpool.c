@@ -47,32 +47,9 @@ int up_max_unpool_mask_algo;
 
 /* ---- kernels ------------------------------------------------------------ */
 
-static void note_fault(up_fault *fault, int64_t elem, int64_t value, int input)
-{
-    if (fault && (fault->elem < 0 || elem < fault->elem)) {
-        fault->elem = elem;
-        fault->value = value;
-        fault->input = input;
-    }
-}
+/* Spatial geometry as three dims (geometry.h; no dilation here). */
+typedef up_geom3 unpool3;
 
-/* Spatial geometry as three dims (D, H, W), leading dims of size 1. */
-typedef struct unpool3 {
-    int64_t in[3], out[3], k[3], s[3], p[3];
-} unpool3;
-
-static void unpool3_from_geom(const up_geom *g, unpool3 *q)
-{
-    int lead = 3 - g->nsp;
-    for (int i = 0; i < 3; i++) {
-        int j = i - lead;
-        q->in[i] = j < 0 ? 1 : g->in[j];
-        q->out[i] = j < 0 ? 1 : g->out[j];
-        q->k[i] = j < 0 ? 1 : g->kernel[j];
-        q->s[i] = j < 0 ? 1 : g->stride[j];
-        q->p[i] = j < 0 ? 0 : g->pad[j];
-    }
-}
 
 /* Window of pooled position o along one dim, clipped to the output:
  * [*lo, *hi), possibly empty. */
@@ -266,13 +243,8 @@ static void *scratch_plane(const up_plan *p, int64_t pout, size_t elem)
 static int unpool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, MAX_UNPOOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, MAX_UNPOOL_P_stride)) {
-        if (up_param_spatial(p, MAX_UNPOOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
-    } else {
-        for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
-    }
-    if (up_param_spatial(p, MAX_UNPOOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    if (up_param_window(p, MAX_UNPOOL_P_kernel_size, MAX_UNPOOL_P_stride, MAX_UNPOOL_P_padding, err) < 0)
+        return -1;
     g->index_layout = up_param_enum(p, MAX_UNPOOL_P_index_layout);
     return 0;
 }
@@ -418,7 +390,7 @@ static int mask_state_bytes(const up_plan *p, int64_t *bytes)
 {
     unpool3 q;
     int64_t n;
-    unpool3_from_geom(&p->g, &q);
+    up_geom3_from(&p->g, &q);
     if (up_mul_i64(mask_state_elems(&q), p->g.N * p->g.C, &n) < 0) return -1;
     return up_geom_bytes(n, sizeof(int64_t), bytes);
 }
@@ -438,7 +410,7 @@ int prepare_max_unpool(up_plan *p, up_error *err)
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
-    unpool3_from_geom(g, &q);
+    up_geom3_from(g, &q);
     /* the mask form's winners are positions of x in float32 slots */
     if (has_mask && p->compute == UP_F32 && pin >= (int64_t)WIN_NONE32)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x",

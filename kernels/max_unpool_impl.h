@@ -14,7 +14,7 @@ static void TFN(scatter_plane)(const T *xp, const int64_t *ip, T *yp, int64_t pi
     for (int64_t i = 0; i < pin; i++) {
         const uint64_t pos = (uint64_t)ip[i] - (uint64_t)base;
         if (pos >= (uint64_t)pout || ip[i] < 0) {
-            note_fault(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
+            up_fault_note(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
             continue;
         }
         yp[pos] = xp[i];
@@ -48,7 +48,7 @@ static void TFN(unpool_indices)(const up_plan *p, int64_t begin, int64_t end,
         for (int64_t i = 0; i < pin; i++) {
             int64_t pos = up_index_to_plane(layout, ip[i], n, c, C, pout);
             if (pos < 0) {
-                note_fault(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
+                up_fault_note(fault, u * pin + i, ip[i], MAX_UNPOOL_IN_indices);
                 continue;
             }
             yp[pos] = xp[i];
@@ -112,7 +112,7 @@ void TFN(compute_forward_max_unpool)(const up_plan *p, int64_t begin, int64_t en
                                      up_fault *fault)
 {
     unpool3 q;
-    unpool3_from_geom(&p->g, &q);
+    up_geom3_from(&p->g, &q);
     const int64_t pin = q.in[0] * q.in[1] * q.in[2];
     const int64_t pout = q.out[0] * q.out[1] * q.out[2];
     if (up_tensor_present(&p->in[MAX_UNPOOL_IN_indices]))

@@ -118,13 +118,7 @@ static void fill_axis(const up_plan *p, int d, int64_t *src)
 /* Bytes of the tables: the header, then out[d] int64 per axis. */
 static int table_bytes(const up_geom *g, int64_t *bytes)
 {
-    int64_t total = 0;
-    for (int d = 0; d < g->nsp; d++)
-        if (up_add_i64(total, g->out[d], &total) < 0) return -1;
-    if (up_mul_i64(total, (int64_t)sizeof(int64_t), bytes) < 0 ||
-        up_add_i64(*bytes, (int64_t)sizeof(nearest_tab), bytes) < 0)
-        return -1;
-    return 0;
+    return up_resize_table_bytes(g, (int64_t)sizeof(int64_t), (int64_t)sizeof(nearest_tab), bytes);
 }
 
 static int build_table(up_plan *p, up_error *err)
@@ -136,17 +130,11 @@ static int build_table(up_plan *p, up_error *err)
     t = up_plan_scratch_alloc(p, bytes, "nearest_unpool index tables", err);
     if (!t) return -1;
     int64_t *at = t->buf;
-    t->rows = 1;
-    t->in_plane = 1;
-    for (int d = g->nsp - 1; d >= 0; d--) {
-        t->in_stride[d] = t->in_plane;
-        t->in_plane *= g->in[d];
-    }
+    up_resize_strides(g, t->in_stride, &t->in_plane, &t->rows);
     for (int d = 0; d < g->nsp; d++) {
         fill_axis(p, d, at);
         t->src[d] = at;
         at += g->out[d];
-        if (d < g->nsp - 1) t->rows *= g->out[d];
     }
     /* Upsampling W by exactly 2 (the common case, whatever the mode): each
      * source value is written twice, with contiguous loads instead of a

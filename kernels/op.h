@@ -144,6 +144,11 @@ typedef struct up_op_def up_op_def;
  * request ends. */
 typedef struct up_charge {
     int (*take)(void *ctx, int64_t bytes, const char *what, up_error *err);
+    /* Optional: called once by up_plan_prepare when the cost model is
+     * known (p->work, p->mem_bytes, output shapes) and before the first
+     * byte is charged or allocated, so a plan that can never fit is
+     * refused without building half of it. 0, or -1 with err filled. */
+    int (*admit)(void *ctx, const struct up_plan *p, up_error *err);
     void *ctx;
 } up_charge;
 
@@ -262,6 +267,17 @@ void up_plan_init(up_plan *p, const up_op_def *op);
 int up_plan_prepare(up_plan *p, up_error *err);
 void up_plan_run(const up_plan *p, int64_t begin, int64_t end, up_fault *fault);
 void up_fault_init(up_fault *f);
+/* Record a bad element: the one first in row-major order of its input is
+ * kept, whatever the order chunks ran in, so the 422 is deterministic. The
+ * one place that rule is written; up_fault_merge and the kernels use it. */
+static inline void up_fault_note(up_fault *f, int64_t elem, int64_t value, int input)
+{
+    if (f && (f->elem < 0 || elem < f->elem)) {
+        f->elem = elem;
+        f->value = value;
+        f->input = input;
+    }
+}
 void up_fault_merge(up_fault *into, const up_fault *from); /* keep the first */
 int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
 void up_plan_free(up_plan *p);
@@ -289,6 +305,10 @@ int up_param_spatial(const up_plan *p, int slot, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err);
 /* Same for floats; every value must be > 0 and finite. Returns 1 if set,
  * 0 if unset, -1 on error. */
+/* A pooling window: kernel_size (required, >= 1), stride (default
+ * kernel_size, >= 1) and padding (default 0, >= 0) into g->kernel,
+ * g->stride and g->pad, from the op's three slots. */
+int up_param_window(up_plan *p, int kernel_slot, int stride_slot, int pad_slot, up_error *err);
 int up_param_spatial_f(const up_plan *p, int slot, double out[UP_MAX_SPATIAL], up_error *err);
 /* output_size -> spatial sizes. Accepts one value, nsp values, or the full
  * shape (N, C, *spatial) whose N and C must equal the given ones.

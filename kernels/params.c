@@ -188,3 +188,15 @@ int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
     for (int d = 0; d < rank; d++) p->out[i].shape[d] = shape[d];
     return 0;
 }
+
+int up_param_window(up_plan *p, int kernel_slot, int stride_slot, int pad_slot, up_error *err)
+{
+    up_geom *g = &p->g;
+    if (up_param_spatial(p, kernel_slot, -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, stride_slot)) {
+        if (up_param_spatial(p, stride_slot, -1, 1, g->stride, err) < 0) return -1;
+    } else {
+        for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
+    }
+    return up_param_spatial(p, pad_slot, 0, 0, g->pad, err);
+}

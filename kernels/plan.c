@@ -32,8 +32,7 @@ void up_fault_init(up_fault *f)
 
 void up_fault_merge(up_fault *into, const up_fault *from)
 {
-    if (from->elem < 0) return;
-    if (into->elem < 0 || from->elem < into->elem) *into = *from;
+    if (from->elem >= 0) up_fault_note(into, from->elem, from->value, from->input);
 }
 
 int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err)
@@ -346,6 +345,7 @@ int up_plan_prepare(up_plan *p, up_error *err)
         return up_errorf(err, UP_E_TOO_LARGE, "params",
                          "about %lld element operations, over --max-work %lld",
                          (long long)p->work, (long long)p->max_work);
+    if (p->charge.admit && p->charge.admit(p->charge.ctx, p, err) < 0) return -1;
     /* 3. charge, then allocate */
     for (int i = 0; i < p->op->n_inputs; i++)
         if (p->raw[i].data && convert_input(p, i, xrank, err) < 0) return -1;

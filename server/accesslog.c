@@ -7,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../api/numfmt.h"
 #include "accesslog.h"
 #include "config.h"
 
@@ -64,7 +63,7 @@ static void put_u64(line *l, const char *label, uint64_t v)
 
 static void put_ms(line *l, double ms)
 {
-    char num[UP_NUMFMT_MAX];
+    char num[32]; /* up_fmt_ms writes at most 31 bytes (api.h) */
     put(l, num, up_fmt_ms(ms, num));
 }
 

@@ -5,6 +5,7 @@
  * parsed strictly (whole string, range-checked): "--workers 4x" is an error,
  * not 4. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "../api/api.h"
 
 typedef enum { F_LISTEN, F_INT, F_LOGFMT, F_PATH } flag_kind;
 
@@ -20,15 +22,21 @@ typedef struct flag_def {
     flag_kind kind;
     int64_t min, max;   /* F_INT */
     size_t offset;      /* into up_config */
+    size_t size;        /* of that field: F_INT stores an int or an int64_t */
     const char *arg;    /* metavariable for --help */
     const char *doc;
 } flag_def;
 
-#define OFF(f) offsetof(up_config, f)
+/* Where a flag's value goes and how wide the field is: the store follows
+ * the field's own size, so a new int or int64_t field needs no other
+ * change (a field of any other size is refused at start, see store_int). */
+#define OFF(f) offsetof(up_config, f), sizeof(((up_config *)0)->f)
 #define MIB (1024 * 1024)
 
+static int store_int(char *field, const struct flag_def *f, int64_t n);
+
 static const flag_def flags[] = {
-    {"listen", F_LISTEN, 0, 0, 0, "HOST:PORT",
+    {"listen", F_LISTEN, 0, 0, 0, 0, "HOST:PORT",
      "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
      "[::1]:8080 for IPv6)"},
     {"workers", F_INT, 1, 1024, OFF(workers), "N", "worker threads (default: online cores)"},
@@ -191,11 +199,7 @@ static int apply(up_config *c, const flag_def *f, const char *v, const char *fro
                     from, (long long)f->min, (long long)f->max, v);
             return -1;
         }
-        if (f->offset == OFF(workers) || f->offset == OFF(queue))
-            *(int *)(base + f->offset) = (int)n;
-        else
-            *(int64_t *)(base + f->offset) = n;
-        return 0;
+        return store_int(base + f->offset, f, n);
     case F_LOGFMT:
         if (strcmp(v, "text") == 0) c->log_format = UP_LOG_TEXT;
         else if (strcmp(v, "json") == 0) c->log_format = UP_LOG_JSON;
@@ -205,13 +209,32 @@ static int apply(up_config *c, const flag_def *f, const char *v, const char *fro
         }
         return 0;
     case F_PATH:
-        if (strlen(v) >= 1024) {
-            fprintf(stderr, "unpoold: %s: path too long\n", from);
+        if (strlen(v) >= f->size) {
+            fprintf(stderr, "unpoold: %s: path too long (at most %zu bytes)\n", from,
+                    f->size - 1);
             return -1;
         }
-        snprintf(base + f->offset, 1024, "%s", v);
+        snprintf(base + f->offset, f->size, "%s", v);
         return 0;
     }
+    return -1;
+}
+
+/* An F_INT value into its field, by the field's size. The range in the
+ * table is checked already; an int field's range must fit an int. */
+static int store_int(char *field, const struct flag_def *f, int64_t n)
+{
+    if (f->size == sizeof(int64_t)) {
+        memcpy(field, &n, sizeof(n));
+        return 0;
+    }
+    if (f->size == sizeof(int) && n >= INT_MIN && n <= INT_MAX) {
+        int v = (int)n;
+        memcpy(field, &v, sizeof(v));
+        return 0;
+    }
+    fprintf(stderr, "unpoold: --%s: config field of %zu bytes cannot hold %lld\n", f->name,
+            f->size, (long long)n);
     return -1;
 }
 
@@ -267,7 +290,7 @@ int up_config_load(up_config *c, int argc, char **argv)
             return 1;
         }
         if (strcmp(a, "--version") == 0) {
-            printf("unpoold 0.1.0\n");
+            printf("unpoold %s\n", UP_VERSION);
             return 1;
         }
         if (strncmp(a, "--", 2) != 0) {

@@ -80,7 +80,6 @@ void up_metrics_budget_refused(int never_fits)
 {
     atomic_fetch_add(&budget_refused[!!never_fits], 1);
 }
-uint64_t up_metrics_jobs_dropped(void) { return atomic_load(&jobs_dropped); }
 
 void up_metrics_conn_cut(int phase)
 {

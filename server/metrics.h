@@ -34,7 +34,6 @@ void up_metrics_conn_cut(int phase);
 /* A memory charge refused: the budget was busy (503), or the request can
  * never fit it (413). */
 void up_metrics_budget_refused(int never_fits);
-uint64_t up_metrics_jobs_dropped(void);
 /* The Prometheus text exposition (version 0.0.4). */
 int up_metrics_render(up_buf *out, const up_gauges *g);
 

@@ -76,6 +76,34 @@ static int req_take(void *ctx, int64_t bytes, const char *what, up_error *err)
     return -1;
 }
 
+/* The plan's cost model is known and nothing of it is allocated yet
+ * (up_charge.admit): a plan whose memory and answer together can never fit
+ * the budget is refused now with 413, before its tables and outputs are
+ * built only to be freed (a 60-byte nearest_unpool body asking for 67M
+ * outputs used to build a 512 MiB table and a 256 MiB output first); one
+ * too big for the event thread stops its inline attempt here too. The
+ * charges themselves still come one by one, before each allocation. */
+static int req_admit(void *ctx, const up_plan *p, up_error *err)
+{
+    up_req *r = ctx;
+    int64_t held = atomic_load(&r->budget_held), need;
+    if (up_add_i64(p->mem_bytes, up_call_answer_bytes(&r->call), &need) < 0) need = INT64_MAX;
+    if (r->inline_mem_cap && need > r->inline_mem_cap - held) {
+        r->inline_too_big = 1;
+        up_error_clear(err);
+        return up_errorf(err, UP_E_OVERLOADED, "server", "%s",
+                         "too big to decode on the event thread");
+    }
+    if (need <= up_budget_cap() - held) return 0;
+    up_metrics_budget_refused(1);
+    up_error_clear(err);
+    return up_errorf(err, UP_E_TOO_LARGE, "request",
+                     "the request needs about %lld bytes more for its tensors, tables and "
+                     "answer (it holds %lld): it can never fit the memory budget of %lld MiB "
+                     "(--max-inflight-mb)",
+                     (long long)need, (long long)held, (long long)(up_budget_cap() >> 20));
+}
+
 /* Bytes of the plan's outputs (compute dtype) and converted results. */
 static int64_t output_bytes(const up_plan *p)
 {
@@ -133,7 +161,7 @@ static int decode(up_req *r)
         .n_query = r->n_query,
         .body = r->body,
         .body_len = r->body_len,
-        .charge = {req_take, r},
+        .charge = {.take = req_take, .admit = req_admit, .ctx = r},
     };
     up_call_init(&r->call);
     r->call_inited = 1;

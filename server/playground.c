@@ -16,9 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../api/api.h"
 #include "playground.h"
 
-/* ---- SHA-256 (FIPS 180-4) and base64, for the CSP hash sources ---- */
+/* ---- SHA-256 (FIPS 180-4), for the CSP hash sources ---- */
 
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -73,22 +74,6 @@ static void sha256(const unsigned char *p, size_t n, unsigned char out[32])
     for (int i = 0; i < 32; i++) out[i] = (unsigned char)(h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
-/* 32 bytes -> 44 base64 characters and a NUL. */
-static void digest_b64(const unsigned char d[32], char out[45])
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    int o = 0;
-    for (int i = 0; i < 32; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16 | (i + 1 < 32 ? (uint32_t)d[i + 1] << 8 : 0) |
-                     (i + 2 < 32 ? d[i + 2] : 0);
-        out[o++] = t[v >> 18];
-        out[o++] = t[(v >> 12) & 63];
-        out[o++] = i + 1 < 32 ? t[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < 32 ? t[v & 63] : '=';
-    }
-    out[o] = 0;
-}
-
 /* ---- the policy ---- */
 
 static char csp[1024];
@@ -109,7 +94,7 @@ static void add_hashes(char *dst, size_t cap, const char *tag)
         const char *stop = memmem(body, (size_t)(end - body), close, strlen(close));
         if (!stop) break;
         sha256((const unsigned char *)body, (size_t)(stop - body), d);
-        digest_b64(d, b64);
+        up_b64_encode(d, sizeof(d), b64);
         size_t len = strlen(dst);
         snprintf(dst + len, cap - len, " 'sha256-%s'", b64);
         any = 1;

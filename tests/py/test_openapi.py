@@ -267,6 +267,18 @@ def header_and_query_agree(port):
     assert post(port, "/v1/ops/max_pool?output=z", body)[0] == 422
 
 
+def version_is_the_daemons(port):
+    """info.version, `unpoold --version` and GET /v2's version are one
+    number (UP_VERSION in api/api.h)."""
+    binary = os.environ.get("UNPOOLD_BIN", os.path.join(ROOT, "build", "unpoold"))
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    with urllib.request.urlopen("http://127.0.0.1:%d/v2" % port, timeout=10) as r:
+        served = json.load(r)["version"]
+    want = "unpoold %s" % SPEC["info"]["version"]
+    assert out.stdout.strip() == want, "%r vs %r" % (out.stdout.strip(), want)
+    assert served == SPEC["info"]["version"], "GET /v2 says %r" % served
+
+
 def main():
     proc, port, log = harness.start_daemon_or_finish()
     try:
@@ -275,6 +287,7 @@ def main():
         check("generated_parts_match_the_registry", generated_matches_registry)
         check("check_fails_on_a_stale_file", check_fails_on_a_stale_file)
         check("one_path_item_per_op", lambda: one_path_item_per_op(ops))
+        check("version_is_the_daemons", lambda: version_is_the_daemons(port))
         readme = readme_examples()
         record("readme_has_examples", len(readme) >= 10, "%d found" % len(readme))
         for i, (path, body) in enumerate(readme):
