@@ -86,7 +86,7 @@ int up_resp_reserve_answer(const up_call *c, up_http_resp *resp, up_error *err)
     int64_t body, side, moved;
     if (answer_bound(c, &body, &side, &moved) < 0 || (uint64_t)body >= SIZE_MAX) return 0;
     if (up_buf_reserve_exact(&resp->body, (size_t)body - 1) < 0)
-        return up_errorf(err, UP_E_INTERNAL, "", "out of memory for the %lld-byte answer",
+        return up_errorf(err, UP_E_OVERLOADED, "", "out of memory for the %lld-byte answer",
                          (long long)body);
     return 0;
 }

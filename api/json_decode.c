@@ -102,7 +102,7 @@ static int alloc_charged(up_tensor *t, up_dtype dt, int rank, const int64_t *sha
     if (ch && ch->take && bytes > 0 && ch->take(ch->ctx, bytes, "decoded JSON tensor", err) < 0)
         return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
     return 0;
 }
 

@@ -151,7 +151,7 @@ int up_json_encode_call(up_call *c, up_timing *t, const char *request_id, up_htt
     t->total_ms += el;
     put_timing(b, t);
     if (b->failed)
-        return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the %zu-byte answer",
+        return up_errorf(err, UP_E_OVERLOADED, "", "out of memory writing the %zu-byte answer",
                          b->len);
     resp->status = 200;
     resp->content_type = "application/json";

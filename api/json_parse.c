@@ -975,7 +975,7 @@ static void fault_error(const up_json_fault *f, const char *s, size_t n, const u
         break;
     case UP_JSON_NOMEM:
         if (err->kind == UP_OK) /* else the accountant refused and said why */
-            up_errorf(err, UP_E_INTERNAL, rq->field, "out of memory parsing %s", rq->what);
+            up_errorf(err, UP_E_OVERLOADED, rq->field, "out of memory parsing %s", rq->what);
         break;
     default: /* a syntax error: where, what is there, and the likely cause */
         up_json_syntax_error(err, rq->field, rq->what, s, n, f->at);

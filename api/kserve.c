@@ -181,7 +181,7 @@ static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *
         ch->take(ch->ctx, numel * (int64_t)up_dtype_size(dt), "decoded KServe tensor", err) < 0)
         return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
     return up_json_list_walk(&l, fill_leaf, &f) ? -1 : 0;
 }
 
@@ -241,7 +241,7 @@ static int tensor_from_binary(ks_binary *bin, up_tensor *t, up_dtype dt, int ran
         bin->charge->take(bin->charge->ctx, (int64_t)nbytes, "KServe binary input copy", err) < 0)
         return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
     memcpy(t->data, src, nbytes);
     bin->floor = bin->pos;
     return 0;
@@ -484,7 +484,7 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
     c->proto = UP_PROTO_KSERVE;
     c->out_format = UP_FMT_JSON;
     st = calloc(1, sizeof(*st));
-    if (!st) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
+    if (!st) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
     for (int i = 0; i < UP_MAX_OUTPUTS; i++) st->binary[i] = -1;
     c->codec_state = st;
     c->codec_state_free = free;
@@ -619,7 +619,7 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
     /* binary outputs follow the JSON as tail pieces, without a copy */
     for (int k = 0; k < n; k++)
         if (bin[k] && up_resp_put_output(c, list[k], resp) < 0) b->failed = 1;
-    if (b->failed) return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the answer");
+    if (b->failed) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory writing the answer");
     resp->status = 200;
     if (any_bin) {
         resp->content_type = "application/octet-stream";

@@ -354,7 +354,7 @@ static int read_array(const unsigned char *b, size_t n, const char *field, const
     if (ch && ch->take && nbytes > 0 && ch->take(ch->ctx, nbytes, ".npy input copy", err) < 0)
         return -1;
     if (rewrite_payload(t, b + off, &h, dt, swap) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory copying the .npy data");
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory copying the .npy data");
     return 0;
 }
 
@@ -466,7 +466,7 @@ int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
     up_kv *kv;
     int targets[UP_MAX_INPUTS], n_targets = 0, rc = -1;
     if (up_plan_charge(&c->plan, (int64_t)kv_bytes, ".npy query copy", err) < 0) return -1;
-    if (!(kv = malloc(kv_bytes))) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
+    if (!(kv = malloc(kv_bytes))) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
     if (split_query(c, req, &rest, kv, targets, &n_targets, err) < 0) goto err;
     if (up_call_query(c, &rest, 1, err) < 0) goto err;
     if (read_arrays(c, req, targets, n_targets, lim, err) < 0) goto err;
@@ -565,5 +565,5 @@ int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *e
     resp->content_type = "application/x-npy";
     return 0;
 oom:
-    return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the .npy answer");
+    return up_errorf(err, UP_E_OVERLOADED, "", "out of memory writing the .npy answer");
 }

@@ -142,7 +142,7 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
     }
     if (up_plan_charge(&c->plan, nbytes, "safetensors input copy", err) < 0) return -1;
     if (up_tensor_alloc(&c->plan.raw[idx], dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
     memcpy(c->plan.raw[idx].data, data + rg->begin, (size_t)nbytes);
     return 0;
 }
@@ -321,5 +321,5 @@ int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_
 oom:
     up_buf_free(&h);
 oom2:
-    return up_errorf(err, UP_E_INTERNAL, "", "out of memory writing the safetensors answer");
+    return up_errorf(err, UP_E_OVERLOADED, "", "out of memory writing the safetensors answer");
 }

@@ -19,9 +19,9 @@ typedef enum up_err_kind {
     UP_E_TOO_LARGE,    /* body, tensor or output over a limit       -> 413 */
     UP_E_MEDIA_TYPE,   /* unsupported Content-Type                  -> 415 */
     UP_E_INVALID,      /* valid syntax, invalid meaning             -> 422 */
-    UP_E_OVERLOADED,   /* queue or memory budget full               -> 503 */
+    UP_E_OVERLOADED,   /* queue or memory budget full, out of memory -> 503 */
     UP_E_DEADLINE,     /* deadline passed before the kernel ran     -> 504 */
-    UP_E_INTERNAL      /* a bug, or out of memory                   -> 500 */
+    UP_E_INTERNAL      /* a bug                                     -> 500 */
 } up_err_kind;
 
 #define UP_ERR_MAX_ITEMS 8

@@ -50,7 +50,7 @@ void *up_plan_scratch_alloc(up_plan *p, int64_t bytes, const char *what, up_erro
     }
     if (up_plan_charge(p, bytes, what, err) < 0) return NULL;
     if (!(s = malloc((size_t)bytes))) {
-        up_errorf(err, UP_E_INTERNAL, "", "out of memory for %s", what);
+        up_errorf(err, UP_E_OVERLOADED, "", "out of memory for %s", what);
         return NULL;
     }
     if (p->scratch && p->scratch_free) p->scratch_free(p->scratch); /* one per plan */
@@ -208,7 +208,7 @@ static int convert_input(up_plan *p, int i, int xrank, up_error *err)
     }
     return 0;
 oom:
-    up_errorf(err, UP_E_INTERNAL, up_field(field, sizeof(field), "inputs", def->name),
+    up_errorf(err, UP_E_OVERLOADED, up_field(field, sizeof(field), "inputs", def->name),
               "out of memory converting the input");
 fail:
     up_tensor_free(&tmp);
@@ -355,7 +355,7 @@ int up_plan_prepare(up_plan *p, up_error *err)
         if (charge_tensor(p, o->dtype, o->rank, o->shape, p->op->outputs[i].name, err) < 0)
             return -1;
         if (up_tensor_alloc(o, o->dtype, o->rank, o->shape) < 0)
-            return up_errorf(err, UP_E_INTERNAL, "", "out of memory for output %s",
+            return up_errorf(err, UP_E_OVERLOADED, "", "out of memory for output %s",
                              p->op->outputs[i].name);
     }
     return 0;
@@ -426,7 +426,7 @@ static int finish_output(up_plan *p, int i, up_error *err)
         up_tensor_view(&p->result[i], o->dtype, o->rank, o->shape, o->data);
     return 0;
 oom:
-    up_errorf(err, UP_E_INTERNAL, "", "out of memory converting outputs");
+    up_errorf(err, UP_E_OVERLOADED, "", "out of memory converting outputs");
 fail:
     up_tensor_free(&tmp);
     return -1;

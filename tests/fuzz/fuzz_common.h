@@ -85,7 +85,7 @@ static inline up_charge fz_charge(fz_budget *b, size_t size)
 {
     b->used = 0;
     b->limit = size % 4 == 0 ? 4096 + (int64_t)size : (int64_t)1 << 30;
-    return (up_charge){fz_take, b};
+    return (up_charge){.take = fz_take, .ctx = b};
 }
 
 /* Split "a=1&b=2" (modified in place) into at most max pairs. */

@@ -56,7 +56,7 @@ static int decode(up_call *c, const char *op, const char *body, const up_kv *q, 
     int rc;
     req.body = strdup(body);
     req.body_len = strlen(body);
-    if (b) req.charge = (up_charge){take, b};
+    if (b) req.charge = (up_charge){.take = take, .ctx = b};
     up_error_clear(err);
     rc = up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
     free(req.body);

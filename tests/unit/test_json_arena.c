@@ -141,7 +141,7 @@ static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
 static void arena_charged_window(void)
 {
     budget b = {0, (int64_t)1 << 30};
-    up_charge ch = {take, &b};
+    up_charge ch = {.take = take, .ctx = &b};
     up_error err;
     char *big = malloc(1 << 20);
     up_error_clear(&err);

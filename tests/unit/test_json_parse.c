@@ -779,7 +779,7 @@ static void json_list_costs_no_memory_per_number(void)
     size_t n;
     char *s = number_list(1000000, &n); /* ~7 MB of numbers */
     budget b = {0, (int64_t)1 << 20, 0};
-    up_charge ch = {take, &b};
+    up_charge ch = {.take = take, .ctx = &b};
     up_limits lim = {.max_json_depth = 64};
     up_json_req rq = {.lim = &lim, .charge = &ch, .field = "", .what = "the body"};
     up_error err;
@@ -801,7 +801,7 @@ static void json_refused_charge_is_the_hooks_error(void)
     /* objects are nodes: 20k of them need more than 64 KiB */
     text t = {0};
     budget b = {0, (int64_t)64 << 10, 0};
-    up_charge ch = {take, &b};
+    up_charge ch = {.take = take, .ctx = &b};
     up_json_req rq = {.charge = &ch, .field = "", .what = "the body"};
     up_error err;
     up_error_clear(&err);

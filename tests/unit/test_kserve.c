@@ -692,7 +692,7 @@ static void decoded_tensors_are_charged(void)
                                "\"datatype\":\"FP64\",\"data\":[");
     for (int i = 0; i < 10000; i++) n += (size_t)sprintf(json + n, "%s%d.5", i ? "," : "", i);
     sprintf(json + n, "]}]}");
-    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){take, &bu}, &err) == 0, "%s",
+    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECKF(bu.used >= 80000, "charged %lld", (long long)bu.used);
     CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &bu);
@@ -700,7 +700,7 @@ static void decoded_tensors_are_charged(void)
     up_call_free(&c);
     /* refused: the hook's own error, unchanged */
     bu = (budget){0, 70000};
-    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){take, &bu}, &err) < 0);
+    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(bu.used <= bu.limit && !c.plan.raw[0].data);
     up_call_free(&c);

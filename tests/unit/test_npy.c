@@ -671,12 +671,12 @@ static void rewritten_payload_charged(void)
     budget bu = {0, (int64_t)1 << 30};
     up_call c;
     up_error err;
-    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){take, &bu}, &err) == 0, "%s",
+    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc && bu.used >= (int64_t)up_tensor_nbytes(&c.plan.raw[0]));
     up_call_free(&c);
     bu = (budget){0, 16};
-    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){take, &bu}, &err) < 0);
+    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && strstr(err.items[0].message, "budget:"));
     up_call_free(&c);
     free(b.data);

@@ -468,7 +468,7 @@ static void misaligned_copy_charged(void)
     budget bu = {0, (int64_t)1 << 30};
     up_call c;
     up_error err;
-    test_charge = (up_charge){take, &bu};
+    test_charge = (up_charge){.take = take, .ctx = &bu};
     CHECKF(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc != NULL && bu.used >= 1024);
