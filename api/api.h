@@ -31,6 +31,10 @@ typedef struct up_buf {
 
 void up_buf_init(up_buf *b);
 int up_buf_reserve(up_buf *b, size_t extra);
+/* Room for exactly `extra` more bytes (and a NUL), not a doubling: for a
+ * buffer whose largest size is known (an answer's bound, which the server
+ * charged), so that what is allocated is what was charged. */
+int up_buf_reserve_exact(up_buf *b, size_t extra);
 int up_buf_append(up_buf *b, const void *p, size_t n);
 int up_buf_puts(up_buf *b, const char *s);
 int up_buf_printf(up_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -45,6 +49,11 @@ void up_buf_release(char *data);
 typedef struct up_kv {
     const char *key;
     const char *value;
+    /* Their lengths as received: a %00 in a query string decodes to a NUL
+     * inside the text, which C strings would silently cut ("2%00junk" read
+     * as "2"); a NUL inside the given length makes the request a 400.
+     * 0 means "no NUL inside" (strlen). */
+    size_t key_len, value_len;
 } up_kv;
 
 /* What the api needs of one HTTP request. Strings may be NULL (absent). */
@@ -133,11 +142,20 @@ int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
 /* Decode a POST /v2/models/{op}/infer request. */
 int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
                           const up_limits *lim, up_error *err);
-/* Upper bound of the answer's bytes in the negotiated format (JSON lists,
- * data_b64 or binary), known once decode succeeded: part of the cost model
- * (the server charges it before encoding and runs only small plans on the
- * event thread). */
+/* Upper bound of the answer in the negotiated format (JSON lists,
+ * data_b64, .npy, safetensors, KServe JSON or binary), known once decode
+ * succeeded: at least its encoded length (body and tail) and at least what
+ * the encoders allocate for it (the body, reserved once at exactly its
+ * bound, and what the answer keeps beside it: a widened copy, a header
+ * scratch). Request ids of at most 64 bytes (the server's) are allowed
+ * for. Part of the cost model: the server charges it before encoding.
+ * INT64_MAX on overflow.
+ *
+ * Binary answers send large outputs from the plan's own tensors (already
+ * in the plan's mem_bytes), without a copy; up_call_answer_alloc_bytes is
+ * the bound without those bytes: only what encoding newly allocates. */
 int64_t up_call_answer_bytes(const up_call *c);
+int64_t up_call_answer_alloc_bytes(const up_call *c);
 /* Turn a run plan into the answer (faults become a 422 in err). Sets
  * t->encode_ms itself before writing the timing object. */
 int up_call_encode(up_call *c, const up_fault *fault, up_timing *t,

@@ -66,6 +66,23 @@ fail:
     return -1;
 }
 
+int up_buf_reserve_exact(up_buf *b, size_t extra)
+{
+    size_t need;
+    char *d;
+    if (b->failed) return -1;
+    if (extra > SIZE_MAX - b->len - 1) goto fail;
+    need = b->len + extra + 1;
+    if (need <= b->cap) return 0;
+    if (!(d = regrow(b, need))) goto fail;
+    b->data = d;
+    b->cap = need;
+    return 0;
+fail:
+    b->failed = 1;
+    return -1;
+}
+
 int up_buf_append(up_buf *b, const void *p, size_t n)
 {
     if (up_buf_reserve(b, n) < 0) return -1;

@@ -118,10 +118,25 @@ int up_call_negotiate(up_call *c, const up_http_req *req, up_error *err)
     return 0;
 }
 
+/* Does s hold a NUL byte inside its first len bytes? */
+static int holds_nul(const char *s, size_t len)
+{
+    return s && len && memchr(s, '\0', len) != NULL;
+}
+
+int up_kv_holds_nul(const up_kv *kv)
+{
+    return holds_nul(kv->key, kv->key_len) || holds_nul(kv->value, kv->value_len);
+}
+
 int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err)
 {
     for (int i = 0; i < req->n_query; i++) {
-        const char *k = req->query[i].key, *v = req->query[i].value ? req->query[i].value : "";
+        const up_kv *kv = &req->query[i];
+        const char *k = kv->key, *v = kv->value ? kv->value : "";
+        if (up_kv_holds_nul(kv))
+            return up_errorf(err, UP_E_MALFORMED, "query",
+                             "query parameter \"%.64s\" holds a NUL byte (%%00)", k);
         if (strcmp(k, "output_format") == 0) {
             if (strcmp(v, "b64") == 0) c->out_b64 = 1;
             else if (strcmp(v, "json") == 0) c->out_b64 = 0;
@@ -149,6 +164,7 @@ int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
     int rc;
     up_call_init(c);
     up_plan_init(&c->plan, op);
+    c->plan.charge = req->charge; /* decoders and kernels charge the request */
     c->proto = UP_PROTO_V1;
     if (up_call_negotiate(c, req, err) < 0) return -1;
     /* curl -d sends application/x-www-form-urlencoded: read it as JSON so

@@ -22,6 +22,8 @@ int up_call_negotiate(up_call *c, const up_http_req *req, up_error *err);
 /* Query string: output_format=b64, output=NAME, and (when params_allowed)
  * op params such as kernel_size=2&output_size=4,4. Unknown keys -> 422. */
 int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err);
+/* A query pair whose received length runs past a NUL byte (a %00): 400. */
+int up_kv_holds_nul(const up_kv *kv);
 
 /* One op param from a JSON value (number, list, bool, string) or from text
  * ("2", "2,3", "[2,3]", "true", "nearest-exact"). Unknown name -> 422 naming
@@ -50,31 +52,119 @@ int up_resp_put_output(up_call *c, int i, up_http_resp *resp);
 up_tensor *up_resp_keep_tensor(up_http_resp *resp);
 /* Append a tail piece; -1 when the tail is full. */
 int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
+/* The longest JSON text numfmt.c writes for one element of dt. */
+int up_json_elem_max(up_dtype dt);
 
-/* ---- JSON (json_decode.c / json_encode.c) ---- */
-/* One JSON value at s (leading whitespace skipped) as a cJSON tree, parsed
- * by json_parse.c; *end is where parsing stopped (at the fault on NULL).
- * Strict RFC 8259; nesting deeper than UP_JSON_MAX_DEPTH fails. */
+/* ---- JSON parsing (json_parse.c) ---- */
+
 #define UP_JSON_MAX_DEPTH 1000
+
+/* Parse flags. Request documents use SPANS | STRICT. */
+#define UP_JSON_SPANS 1  /* a non-empty array with no object inside is one span node */
+#define UP_JSON_STRICT 2 /* \u0000 in a string or key, or a key repeated in one object,
+                          * is a fault */
+#define UP_JSON_PREFIX 4 /* other bytes may follow the value (else only whitespace) */
+
+enum {
+    UP_JSON_OK = 0,
+    UP_JSON_SYNTAX,     /* not RFC 8259 */
+    UP_JSON_TRAILING,   /* bytes after the value (without UP_JSON_PREFIX) */
+    UP_JSON_TOO_DEEP,   /* nested past max_depth */
+    UP_JSON_NUL_KEY,    /* STRICT: a key holds \u0000 */
+    UP_JSON_NUL_STRING, /* STRICT: a string value holds \u0000 */
+    UP_JSON_DUP_KEY,    /* STRICT: a key repeated in one object */
+    UP_JSON_NOMEM       /* an allocation failed or its charge was refused */
+};
+
+/* Why a parse stopped. */
+typedef struct up_json_fault {
+    int kind;                     /* UP_JSON_* */
+    size_t at;                    /* the fault's byte offset; on success, just past the value */
+    char path[UP_ERR_FIELD_LEN];  /* where, for NUL/DUP: "params.kernel_size", "inputs[0].name" */
+    char text[72];                /* the key or string as written (shortened) */
+} up_json_fault;
+
+/* One JSON value at s (leading whitespace skipped) as a cJSON tree. Strict
+ * RFC 8259; nesting deeper than max_depth (<= 0: UP_JSON_MAX_DEPTH) fails.
+ * Nodes come from cJSON_malloc: inside a JSON arena window (json_arena.h)
+ * free with up_json_arena_delete, else cJSON_Delete (span nodes too). */
+cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f);
+/* The same, plain (cJSON's own trees, no flags, UP_JSON_MAX_DEPTH); *end is
+ * where parsing stopped (at the fault on NULL). */
 cJSON *up_json_parse_value(const char *s, size_t n, const char **end);
-/* Parse exactly one JSON value (whitespace around it allowed); NULL on a
- * syntax error or trailing bytes, with *at the offending byte offset. The
- * tree lives in this thread's JSON arena (json_arena.h): free it with
- * up_json_document_free() on the same thread, never cJSON_Delete(). The
- * _max form nests at most max_depth levels and, on NULL, sets *too_deep
- * (may be NULL) when that was the reason. */
+/* Exactly one plain JSON value (whitespace around it allowed) in a new JSON
+ * arena window; NULL with *at the offending byte offset. Free with
+ * up_json_document_free() on the same thread, never cJSON_Delete(). */
 cJSON *up_json_parse_document(const char *s, size_t n, size_t *at);
-cJSON *up_json_parse_document_max(const char *s, size_t n, int max_depth, size_t *at,
-                                  int *too_deep);
 void up_json_document_free(cJSON *root); /* NULL is fine */
+
+/* A request document (v1 body, KServe header, safetensors header): SPANS |
+ * STRICT, nesting at most lim->max_json_depth (up_json_depth_limit), in a
+ * JSON arena window charged to `charge`. NULL with err filled: 400 for
+ * syntax ("<what> is not valid JSON (at byte N)", field `field`), depth,
+ * NUL and repeated keys (field: the path); the hook's own error when it
+ * refused a charge; 500 out of memory. Free with up_json_document_free. */
+typedef struct up_json_req {
+    const up_limits *lim;
+    const up_charge *charge; /* NULL: nothing charged */
+    const char *field;       /* "" or "body" */
+    const char *what;        /* "the body", "the inference request", ... */
+    int prefix;              /* other bytes may follow the value */
+    size_t end;              /* out: the offset just past the value */
+} up_json_req;
+cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error *err);
+/* --max-json-depth, capped at UP_JSON_MAX_DEPTH; 64 when unset. */
+int up_json_depth_limit(const up_limits *lim);
+
+/* A list of scalars: a span node (its bytes, never converted into nodes),
+ * or a cJSON array with no object inside (e.g. from cJSON_Parse). rank and
+ * shape follow the first element at each depth (what a regular list's
+ * shape is); regular says every list at depth d has shape[d] elements with
+ * scalars only at depth rank <= UP_MAX_RANK, i.e. it is a tensor. */
+typedef struct up_json_list {
+    const char *text;    /* a span's bytes, "[" ... "]"; NULL for a tree */
+    size_t len;
+    const cJSON *tree;   /* the array, for a tree */
+    const double *values; /* a small span of numbers only: them, parsed (else NULL) */
+    int64_t leaves;      /* scalars at any depth */
+    int height;          /* nesting: [1, 2] is 1, [[1], 2] is 2 */
+    int rank;            /* nesting along the first elements */
+    int regular;
+    int numbers;         /* every scalar is a number */
+    int64_t shape[UP_MAX_RANK]; /* the first min(rank, UP_MAX_RANK) */
+} up_json_list;
+
+/* 1 and *l filled when v is a list of scalars, else 0. */
+int up_json_list_of(const cJSON *v, up_json_list *l);
+/* fn on every scalar of l in document order, i from 0, as a cJSON scalar
+ * (number with valuedouble/valueint as parsing gives them, string, true,
+ * false, null; a string longer than 63 bytes is cut to 60 and "...").
+ * Stops at the first nonzero return of fn and returns it; 0 at the end. */
+typedef int (*up_json_leaf_fn)(void *ctx, int64_t i, const cJSON *leaf);
+int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx);
+/* The fast way for a list of numbers only (l->numbers; else -1): fn on
+ * runs of at most 256 of them in order, v[0] being scalar i0, as parsing
+ * reads them (bit for bit what up_json_list_walk gives). */
+typedef int (*up_json_numbers_fn)(void *ctx, int64_t i0, const double *v, int n);
+int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx);
+/* A flat list of numbers into out[0..cap): the count; -1 when v is not a
+ * flat list of numbers, -2 when it holds more than cap. */
+int up_json_numbers(const cJSON *v, double *out, int cap);
+
+/* ---- JSON requests and answers (json_decode.c / json_encode.c) ---- */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,
                         up_http_resp *resp, up_error *err);
-/* One JSON tensor ({dtype, shape, data|data_b64} or nested lists) -> t
- * (owned copy). default_dtype applies to nested lists. field names it. */
+/* One JSON tensor ({dtype, shape, data|data_b64} or nested lists, from
+ * span nodes or plain cJSON trees) -> t (owned copy). default_dtype applies
+ * to nested lists. field names it. Its bytes are charged to `charge` (may
+ * be NULL) before they are allocated. */
 int up_json_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
                       const up_limits *lim, up_tensor *t, up_error *err);
+int up_json_to_tensor_charged(const cJSON *v, up_dtype default_dtype, const char *field,
+                              const up_limits *lim, const up_charge *charge, up_tensor *t,
+                              up_error *err);
 
 /* ---- NumPy .npy (npy.c) ---- */
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
@@ -88,5 +178,8 @@ int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_
 
 /* ---- KServe v2 (kserve.c): up_call_decode_kserve in api.h, and ---- */
 int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err);
+/* The outputs the answer carries, in order (list), and which are sent as
+ * binary data (bin); returns how many. */
+int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS]);
 
 #endif

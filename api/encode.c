@@ -72,6 +72,8 @@ int up_resp_put_output(up_call *c, int i, up_http_resp *resp)
     return up_resp_add_tail(resp, slot->data, n);
 }
 
+static int answer_bound(const up_call *c, int64_t *body, int64_t *side, int64_t *moved);
+
 static double now_ms(void)
 {
     struct timespec ts;
@@ -82,6 +84,13 @@ static double now_ms(void)
 static int dispatch(up_call *c, up_timing *t, const char *request_id, up_http_resp *resp,
                     up_error *err)
 {
+    int64_t body, side, moved;
+    /* the body at exactly its bound, once: what the server charged is what
+     * is allocated, and the encoders never regrow (copy) it */
+    if (answer_bound(c, &body, &side, &moved) == 0 && (uint64_t)body < SIZE_MAX &&
+        up_buf_reserve_exact(&resp->body, (size_t)body - 1) < 0)
+        return up_errorf(err, UP_E_INTERNAL, "", "out of memory for the %lld-byte answer",
+                         (long long)body);
     if (c->proto == UP_PROTO_KSERVE) return up_kserve_encode_call(c, t, resp, err);
     switch (c->out_format) {
     case UP_FMT_NPY: return up_npy_encode_call(c, t, resp, err);
@@ -111,32 +120,131 @@ int up_call_encode(up_call *c, const up_fault *fault, up_timing *t, const char *
     return rc;
 }
 
-/* Bytes per element of an output in a JSON list, at most: the longest
- * shortest-round-trip spelling plus its separator ("-1.7976931348623157e+308,"
- * for float64, "-3.4028235e+38," for float32, "-9223372036854775808,"). */
-static int64_t json_elem_bytes(up_dtype dt)
+/* ---- the answer's size, before it is made ------------------------------ */
+
+/* Longest text numfmt.c writes for one element of dt: every float16 and
+ * bfloat16 value was tried, float32/float64 by their forms (9 or 17
+ * digits: "-0.00000" + digits below 1e-5, 21 digits up to 1e21, exponent
+ * forms shorter); test_api_encode checks extremes and random values. */
+int up_json_elem_max(up_dtype dt)
 {
     switch (dt) {
-    case UP_F64: return 25;
-    case UP_I64: return 21;
-    default: return 16;
+    case UP_F64: return 25;  /* -0.0000012345678901234567 */
+    case UP_F32:             /* -123456790000000000000 */
+    case UP_BF16: return 22; /* -100000000000000000000 */
+    case UP_F16: return 11;  /* -0.00000113, "-Infinity" */
+    case UP_I64: return 20;
+    case UP_I32: return 11;
+    case UP_I16: return 6;
+    case UP_I8: return 4;
+    case UP_U8: return 3;
+    case UP_BOOL: return 5;
+    default: return 4; /* null */
     }
+}
+
+/* Envelopes, generously: names of at most 32 bytes, request ids of 64
+ * (6 bytes each escaped), a KServe id of 127 (escaped), timing objects of
+ * at most 256 bytes, shapes of rank 5 with 20-digit sizes. */
+#define ENVELOPE_V1 1024
+#define ENVELOPE_KSERVE 2048
+#define ENVELOPE_BINARY 512
+#define PER_OUTPUT 384
+
+/* The dtype output i reaches the client in (up_plan_finish). */
+static up_dtype answer_dtype(const up_plan *p, int i)
+{
+    return p->op->outputs[i].kind == UP_IO_VALUES ? p->storage : p->out[i].dtype;
+}
+
+static int add(int64_t *total, int64_t a, int64_t b) /* *total += a * b */
+{
+    int64_t ab;
+    return up_mul_i64(a, b, &ab) < 0 || up_add_i64(*total, ab, total) < 0 ? -1 : 0;
+}
+
+/* Text of n elements of dt in a JSON list, separators included. */
+static int64_t list_bytes(up_dtype dt, int64_t n, int at_least)
+{
+    int64_t w = up_json_elem_max(dt) + 1, b = 0;
+    if (w < at_least) w = at_least;
+    return add(&b, n, w) < 0 ? -1 : b;
+}
+
+/* body: the bytes the response body is reserved at; side: what the answer
+ * allocates beside it; moved: output bytes sent as they are, from the
+ * plan's own tensors (the response tail). -1 on overflow. */
+static int answer_bound(const up_call *c, int64_t *body, int64_t *side, int64_t *moved)
+{
+    const up_plan *p = &c->plan;
+    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = 0;
+    int64_t b, s = (int64_t)sizeof(kept) + 4096 /* small scratch (printf, headers) */, m = 0;
+    if (c->proto == UP_PROTO_KSERVE) {
+        n = up_kserve_answer_outputs(c, list, bin);
+        b = ENVELOPE_KSERVE;
+    } else {
+        int npy_out = c->out_select >= 0 ? c->out_select : 0;
+        for (int i = 0; i < p->op->n_outputs; i++) {
+            int chosen = c->out_format == UP_FMT_JSON  ? c->out_select < 0 || i == c->out_select
+                         : c->out_format == UP_FMT_NPY ? i == npy_out
+                                                       : 1; /* safetensors: every output */
+            if (chosen) {
+                list[n] = i;
+                bin[n++] = c->out_format != UP_FMT_JSON;
+            }
+        }
+        b = c->out_format == UP_FMT_JSON ? ENVELOPE_V1 : ENVELOPE_BINARY;
+    }
+    for (int k = 0; k < n; k++) {
+        int i = list[k];
+        up_dtype dt = answer_dtype(p, i);
+        int64_t numel, nbytes, text;
+        if (up_shape_numel(p->out[i].shape, p->out[i].rank, &numel) < 0 ||
+            up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0 ||
+            up_add_i64(b, PER_OUTPUT, &b) < 0)
+            return -1;
+        if (bin[k]) {
+            /* .npy sends bfloat16 widened to float32, a kept copy; small
+             * outputs are copied into the body (up_resp_put_output), the
+             * others are sent from the plan's tensor */
+            if (c->proto == UP_PROTO_V1 && c->out_format == UP_FMT_NPY && dt == UP_BF16) {
+                if (add(&s, numel, 4) < 0) return -1;
+            } else if (nbytes < (int64_t)LEND_MIN) {
+                if (up_add_i64(b, nbytes, &b) < 0) return -1;
+            } else if (up_add_i64(m, nbytes, &m) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        if (c->proto == UP_PROTO_V1 && c->out_b64)
+            text = nbytes / 3 * 4 + 4;
+        else /* KServe reserves 12 bytes per element up front (kserve.c) */
+            text = list_bytes(dt, numel, c->proto == UP_PROTO_KSERVE ? 12 : 0);
+        if (text < 0 || up_add_i64(b, text, &b) < 0) return -1;
+    }
+    /* safetensors builds its header in a scratch buffer first (doubling) */
+    if (c->proto == UP_PROTO_V1 && c->out_format == UP_FMT_SAFETENSORS &&
+        add(&s, (int64_t)n * PER_OUTPUT + 16, 2) < 0)
+        return -1;
+    *body = b;
+    *side = s;
+    *moved = m;
+    return 0;
 }
 
 int64_t up_call_answer_bytes(const up_call *c)
 {
-    const up_plan *p = &c->plan;
-    int64_t total = 4096; /* envelope: names, shapes, timing, headers */
-    for (int i = 0; i < p->op->n_outputs; i++) {
-        const up_tensor *o = &p->out[i];
-        int64_t n, per, b;
-        if (up_shape_numel(o->shape, o->rank, &n) < 0) return INT64_MAX;
-        per = (int64_t)up_dtype_size(p->op->outputs[i].kind == UP_IO_VALUES ? p->storage : o->dtype);
-        if (c->proto == UP_PROTO_V1 && c->out_format == UP_FMT_JSON)
-            per = c->out_b64 ? (per * 4 + 2) / 3 + 1 : json_elem_bytes(o->dtype);
-        else if (c->proto == UP_PROTO_KSERVE && !c->kserve_binary_out)
-            per = json_elem_bytes(o->dtype);
-        if (up_mul_i64(n, per, &b) < 0 || up_add_i64(total, b, &total) < 0) return INT64_MAX;
-    }
+    int64_t body, side, moved, total;
+    if (answer_bound(c, &body, &side, &moved) < 0 || up_add_i64(body, side, &total) < 0 ||
+        up_add_i64(total, moved, &total) < 0)
+        return INT64_MAX;
+    return total;
+}
+
+int64_t up_call_answer_alloc_bytes(const up_call *c)
+{
+    int64_t body, side, moved, total;
+    if (answer_bound(c, &body, &side, &moved) < 0 || up_add_i64(body, side, &total) < 0)
+        return INT64_MAX;
     return total;
 }

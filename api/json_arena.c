@@ -1,23 +1,31 @@
 /* json_arena.c -- cJSON's nodes for one document come from a per-thread
- * bump arena instead of one malloc each.
+ * bump arena instead of one malloc each, and are charged to the request.
  *
  * cJSON allocates every value and every key separately. For a small
- * (1,1,4,4) max_unpool request that is about 105 of the ~125 allocations
- * the daemon makes, and malloc/free were 28% of its user time under wrk.
- * Between up_json_arena_enter() and the matching _leave() on one thread,
- * cJSON's allocations are carved from the thread's arena and its frees of
- * them do nothing; the last _leave() drops them all at once and keeps the
- * first block for the next document. Outside such a window, or for a
- * pointer the arena did not hand out, cJSON uses malloc and free as before,
- * so trees built elsewhere (the /v1/ops document) are unaffected.
+ * (1,1,4,4) max_unpool request that was about 105 of the ~125 allocations
+ * the daemon made, and malloc/free were 28% of its user time. Between
+ * up_json_arena_enter() and the matching _leave() on one thread, cJSON's
+ * allocations are carved from the thread's arena and its frees of them do
+ * nothing; the last _leave() drops them all at once and keeps the first
+ * block for the next document. Outside such a window, or for a pointer the
+ * arena did not hand out, cJSON uses malloc and free as before, so trees
+ * built elsewhere (the /v1/ops document) are unaffected.
+ *
+ * Accounting: a window opened with up_json_arena_enter_charged() charges
+ * every block it mallocs (the block's full size, so what is charged is what
+ * is allocated) to the request's hook first; a refusal makes cJSON_malloc
+ * return NULL, and the parser reports the hook's error. The first block of
+ * a thread is charged when it is made, not when a later window reuses it.
  *
  * Trade-offs: a document's memory is held until its window closes (a
  * parsed tree is deleted right after decoding, so nothing grows); the
- * blocks double, so a huge document costs at most twice its node bytes.
+ * blocks double, so a huge document costs at most twice its node bytes
+ * (and the request parser keeps number arrays out of the tree, json_parse.c).
  * cJSON's realloc fast path is off while custom hooks are installed; only
  * cJSON's printer used it, and nothing hot prints with cJSON. Under
  * AddressSanitizer the arena is off, so a use of a freed node is still
- * caught. */
+ * caught: the hooks then malloc every allocation and charge them in steps
+ * of 64 KiB (at most that much is charged ahead of use). */
 #include "json_arena.h"
 
 #include <pthread.h>
@@ -36,6 +44,7 @@
 #endif
 
 #define FIRST_BLOCK ((size_t)64 << 10) /* a small request fits; kept per thread */
+#define CREDIT_STEP ((int64_t)64 << 10) /* arena off: charged this much at a time */
 #define ALIGN 16
 
 typedef struct block {
@@ -46,13 +55,45 @@ typedef struct block {
 } block;
 
 typedef struct arena {
-    int depth;    /* open windows on this thread */
-    block *first; /* kept across windows */
-    block *cur;   /* newest block; first or a block chained after it */
+    int depth;        /* open windows on this thread */
+    block *first;     /* kept across windows */
+    block *cur;       /* newest block; first or a block chained after it */
+    up_charge charge; /* the outermost window's accountant (take NULL: none) */
+    up_error *err;    /* where its refusal goes */
+    int64_t credit;   /* arena off: bytes charged and not yet handed out */
 } arena;
 
-#if ARENA_ENABLED
 static _Thread_local arena tls;
+
+/* Charge n bytes to the window's accountant; -1 when it refuses. */
+static int window_charge(arena *a, size_t n)
+{
+    up_error scratch;
+    if (!a->depth || !a->charge.take) return 0;
+    if (n > (size_t)INT64_MAX) return -1;
+    up_error_clear(&scratch);
+    return a->charge.take(a->charge.ctx, (int64_t)n, "JSON parse tree", a->err ? a->err : &scratch);
+}
+
+void up_json_arena_enter_charged(const up_charge *ch, up_error *err)
+{
+    if (tls.depth++ == 0 && ch && ch->take) {
+        tls.charge = *ch;
+        tls.err = err;
+        tls.credit = 0;
+    }
+}
+
+void up_json_arena_enter(void) { up_json_arena_enter_charged(NULL, NULL); }
+
+static void forget_charge(arena *a)
+{
+    a->charge = (up_charge){0};
+    a->err = NULL;
+    a->credit = 0;
+}
+
+#if ARENA_ENABLED
 static pthread_key_t first_key; /* frees a thread's first block at thread exit */
 static int hooks_installed;
 
@@ -64,10 +105,11 @@ static int owns(const arena *a, const void *p)
     return 0;
 }
 
-static block *block_new(size_t size, block *prev)
+static block *block_new(arena *a, size_t size, block *prev)
 {
-    block *b = malloc(sizeof(block) + size);
-    if (!b) return NULL;
+    block *b;
+    if (window_charge(a, sizeof(block) + size) < 0) return NULL;
+    if (!(b = malloc(sizeof(block) + size))) return NULL;
     b->prev = prev;
     b->size = size;
     b->used = 0;
@@ -84,7 +126,7 @@ static void *arena_malloc(size_t n)
         size_t size = a->cur ? a->cur->size * 2 : FIRST_BLOCK;
         if (size < n) size = n;
         if (size > SIZE_MAX / 2 - sizeof(block)) return NULL;
-        block *b = block_new(size, a->cur);
+        block *b = block_new(a, size, a->cur);
         if (!b) return NULL;
         if (!a->first) {
             a->first = b;
@@ -116,14 +158,13 @@ __attribute__((constructor)) static void arena_install(void)
     }
 }
 
-void up_json_arena_enter(void) { tls.depth++; }
-
 /* The last leave frees every block but a first one of the usual size (an
  * oversized first block, e.g. a 64 MiB data_b64 string, is not kept). */
 void up_json_arena_leave(void)
 {
     arena *a = &tls;
     if (a->depth <= 0 || --a->depth) return;
+    forget_charge(a);
     while (a->cur && !(a->cur == a->first && a->first->size == FIRST_BLOCK)) {
         block *b = a->cur;
         a->cur = b->prev;
@@ -136,12 +177,39 @@ void up_json_arena_leave(void)
         pthread_setspecific(first_key, NULL);
     }
 }
+
 void up_json_arena_delete(cJSON *root)
 {
     if (!(hooks_installed && tls.depth)) cJSON_Delete(root);
 }
 #else
-void up_json_arena_enter(void) {}
-void up_json_arena_leave(void) {}
+/* Arena off: every allocation is malloc's own (so ASan sees each node),
+ * charged ahead in CREDIT_STEP pieces. */
+static void *counted_malloc(size_t n)
+{
+    arena *a = &tls;
+    if (a->depth && a->charge.take) {
+        if (n > (size_t)INT64_MAX / 2) return NULL;
+        if ((int64_t)n > a->credit) {
+            int64_t step = (int64_t)n > CREDIT_STEP ? (int64_t)n : CREDIT_STEP;
+            if (window_charge(a, (size_t)step) < 0) return NULL;
+            a->credit += step;
+        }
+        a->credit -= (int64_t)n;
+    }
+    return malloc(n);
+}
+
+__attribute__((constructor)) static void arena_install(void)
+{
+    cJSON_Hooks hooks = {.malloc_fn = counted_malloc, .free_fn = free};
+    cJSON_InitHooks(&hooks);
+}
+
+void up_json_arena_leave(void)
+{
+    if (tls.depth > 0 && --tls.depth == 0) forget_charge(&tls);
+}
+
 void up_json_arena_delete(cJSON *root) { cJSON_Delete(root); }
 #endif

@@ -4,9 +4,15 @@
  * A tensor is {"dtype", "shape", "data"} (flat row-major numbers),
  * {"dtype", "shape", "data_b64"} (little-endian bytes), or plain nested
  * lists (float32 for values, int64 for indices; shape inferred, ragged
- * lists rejected with 400). Nesting past --max-json-depth is a 400 from
- * the parser itself (json_parse.c), which stops at the first level too
- * deep. */
+ * lists rejected with 400). Nesting past --max-json-depth, a repeated key
+ * and \u0000 in a string are 400s from the parser itself (json_parse.c).
+ *
+ * Number lists arrive as span nodes (json_parse.c): their bytes, scalar
+ * count and shape, never one node per number. A tensor is checked against
+ * its shape from that summary, charged to the request, allocated, and
+ * filled straight from the bytes (up_json_list_walk), so a list body costs
+ * its typed tensor and nothing per number. Plain cJSON trees (the golden
+ * test's fixtures) go through the same code. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,82 +89,194 @@ static int check_numel(const int64_t *shape, int rank, const char *field, const 
     return 0;
 }
 
-/* ---- nested lists ---- */
-
-static int infer_shape(const cJSON *v, int64_t *shape, int *rank, const char *field,
-                       up_error *err)
+/* Charge a tensor's bytes, then allocate it. A refusal is the hook's own
+ * error (503 busy, 413 never fits). */
+static int alloc_charged(up_tensor *t, up_dtype dt, int rank, const int64_t *shape,
+                         const up_charge *ch, const char *field, up_error *err)
 {
-    *rank = 0;
-    while (cJSON_IsArray(v)) {
-        if (*rank >= UP_MAX_RANK)
-            return up_errorf(err, UP_E_MALFORMED, field, "nested deeper than rank %d", UP_MAX_RANK);
-        shape[(*rank)++] = cJSON_GetArraySize(v);
-        v = v->child;
-    }
+    int64_t n, bytes;
+    if (up_shape_numel(shape, rank, &n) < 0 || up_mul_i64(n, (int64_t)up_dtype_size(dt), &bytes) < 0)
+        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
+    if (ch && ch->take && bytes > 0 && ch->take(ch->ctx, bytes, "decoded JSON tensor", err) < 0)
+        return -1;
+    if (up_tensor_alloc(t, dt, rank, shape) < 0)
+        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
     return 0;
 }
 
-/* Walk the lists in row-major order, checking every list has the length
- * the shape says (ragged -> 400) and filling t. */
-static int fill_nested(const cJSON *v, int depth, up_tensor *t, int64_t *pos, const char *field,
+/* ---- lists of numbers into a tensor ---- */
+
+typedef struct fill {
+    up_tensor *t;
+    const char *field;
+    const char *what; /* "data element" or "element" (nested lists) */
+    up_error *err;
+} fill;
+
+static int fill_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    fill *f = ctx;
+    double x;
+    if (json_number(leaf, &x) < 0)
+        return up_errorf(f->err, UP_E_MALFORMED, f->field, "%s %lld is not a number", f->what,
+                         (long long)i);
+    return store_number(f->t, i, x, f->field, f->err);
+}
+
+/* A run of numbers into elements [i0, i0 + n): one loop per float dtype,
+ * integers checked one by one. */
+static int fill_run(void *ctx, int64_t i0, const double *v, int n)
+{
+    fill *f = ctx;
+    switch (f->t->dtype) {
+    case UP_F32: {
+        float *d = (float *)f->t->data + i0;
+        for (int k = 0; k < n; k++) d[k] = (float)v[k];
+        return 0;
+    }
+    case UP_F64: memcpy((double *)f->t->data + i0, v, sizeof(double) * (size_t)n); return 0;
+    default:
+        for (int k = 0; k < n; k++)
+            if (store_number(f->t, i0 + k, v[k], f->field, f->err) < 0) return -1;
+        return 0;
+    }
+}
+
+/* t (allocated, numel == l->leaves) from the list's scalars in order:
+ * runs of parsed numbers when they are all numbers, else scalar by scalar
+ * (null, true, "NaN" and the like). */
+static int fill_tensor(up_tensor *t, const up_json_list *l, const char *what, const char *field,
                        up_error *err)
 {
-    if (depth == t->rank) {
-        double x;
-        if (json_number(v, &x) < 0)
-            return up_errorf(err, UP_E_MALFORMED, field, "expected a number at element %lld",
-                             (long long)*pos);
-        return store_number(t, (*pos)++, x, field, err);
-    }
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != t->shape[depth])
-        return up_errorf(err, UP_E_MALFORMED, field,
-                         "ragged nested lists: a list at depth %d does not have %lld elements",
-                         depth, (long long)t->shape[depth]);
-    for (const cJSON *e = v->child; e; e = e->next)
-        if (fill_nested(e, depth + 1, t, pos, field, err) < 0) return -1;
-    return 0;
+    fill f = {t, field, what, err};
+    if ((l->numbers ? up_json_list_numbers(l, fill_run, &f) : up_json_list_walk(l, fill_leaf, &f)) == 0)
+        return 0;
+    up_tensor_free(t);
+    return -1;
 }
 
 static int nested_to_tensor(const cJSON *v, up_dtype dt, const char *field, const up_limits *lim,
-                            up_tensor *t, up_error *err)
+                            const up_charge *ch, up_tensor *t, up_error *err)
 {
-    int64_t shape[UP_MAX_RANK], pos = 0;
-    int rank;
-    if (infer_shape(v, shape, &rank, field, err) < 0) return -1;
-    if (check_numel(shape, rank, field, lim, err) < 0) return -1;
-    if (up_tensor_alloc(t, dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
-    if (fill_nested(v, 0, t, &pos, field, err) < 0) goto err;
-    return 0;
-err:
-    up_tensor_free(t);
-    return -1;
+    up_json_list l;
+    if (!up_json_list_of(v, &l))
+        return up_errorf(err, UP_E_MALFORMED, field, "expected nested lists of numbers");
+    if (l.rank > UP_MAX_RANK)
+        return up_errorf(err, UP_E_MALFORMED, field, "nested deeper than rank %d", UP_MAX_RANK);
+    if (check_numel(l.shape, l.rank, field, lim, err) < 0) return -1;
+    if (!l.regular)
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "ragged nested lists: the lists at one depth differ in length, or "
+                         "numbers and lists are mixed");
+    if (alloc_charged(t, dt, l.rank, l.shape, ch, field, err) < 0) return -1;
+    return fill_tensor(t, &l, "element", field, err);
 }
 
 /* ---- {dtype, shape, data | data_b64} ---- */
 
 static int read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
 {
-    const cJSON *e;
+    double v[UP_MAX_RANK];
+    int n = up_json_numbers(s, v, UP_MAX_RANK);
+    up_json_list l;
     *rank = 0;
-    if (!cJSON_IsArray(s)) return up_errorf(err, UP_E_MALFORMED, field, "shape must be a list of sizes");
-    cJSON_ArrayForEach(e, s) {
-        if (*rank >= UP_MAX_RANK)
-            return up_errorf(err, UP_E_INVALID, field, "rank over %d", UP_MAX_RANK);
-        if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) || e->valuedouble < 0 ||
-            e->valuedouble > 4.0e18)
-            return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be integers >= 0");
-        shape[(*rank)++] = (int64_t)e->valuedouble;
-    }
+    if (n == -2) return up_errorf(err, UP_E_INVALID, field, "rank over %d", UP_MAX_RANK);
+    if (n < 0 && !up_json_list_of(s, &l))
+        return up_errorf(err, UP_E_MALFORMED, field, "shape must be a list of sizes");
+    for (int d = 0; d < n; d++)
+        if (v[d] != floor(v[d]) || v[d] < 0 || v[d] > 4.0e18) n = -1;
+    if (n < 0) return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be integers >= 0");
+    for (int d = 0; d < n; d++) shape[d] = (int64_t)v[d];
+    *rank = n;
     return 0;
 }
 
+static int b64_to_tensor(const cJSON *b64, up_dtype dtype, int rank, const int64_t *dims,
+                         const char *dt_name, const char *field, const up_charge *ch,
+                         up_tensor *t, up_error *err)
+{
+    size_t len, want, got_max;
+    int64_t n;
+    unsigned char *tmp;
+    long long got;
+    if (!cJSON_IsString(b64)) goto bad;
+    up_shape_numel(dims, rank, &n);
+    want = (size_t)n * up_dtype_size(dtype);
+    len = strlen(b64->valuestring); /* the parser refuses \u0000, so this is all of it */
+    got_max = len / 4 * 3;
+    /* decode straight into the tensor when the size is right; a size
+     * mismatch is reported without decoding more than fits */
+    if (len % 4 || got_max < want || got_max > want + 2)
+        return up_errorf(err, UP_E_INVALID, field, "data_b64 holds %zu bytes, shape %s needs %zu",
+                         got_max, dt_name, want);
+    if (alloc_charged(t, dtype, rank, dims, ch, field, err) < 0) return -1;
+    if (want == got_max) {
+        tmp = t->data;
+    } else {
+        if (ch && ch->take && ch->take(ch->ctx, (int64_t)got_max + 1, "base64 bytes", err) < 0)
+            goto fail;
+        tmp = malloc(got_max + 1);
+    }
+    got = tmp ? up_b64_decode(b64->valuestring, len, tmp) : -1;
+    if (tmp && tmp != t->data) {
+        if (got == (long long)want) memcpy(t->data, tmp, want);
+        free(tmp);
+    }
+    if (got < 0) {
+        up_tensor_free(t);
+        goto bad;
+    }
+    if (got != (long long)want) {
+        up_tensor_free(t);
+        return up_errorf(err, UP_E_INVALID, field, "data_b64 holds %lld bytes, shape needs %zu", got,
+                         want);
+    }
+    return 0;
+fail:
+    up_tensor_free(t);
+    return -1;
+bad:
+    return up_errorf(err, UP_E_MALFORMED, field, "data_b64 is not valid base64");
+}
+
+/* data with an explicit shape: a flat list of numel numbers, or nested
+ * lists of exactly that shape. */
+static int data_to_tensor(const cJSON *data, up_dtype dtype, int rank, const int64_t *dims,
+                          const char *field, const up_charge *ch, up_tensor *t, up_error *err)
+{
+    up_json_list l;
+    int64_t n;
+    up_shape_numel(dims, rank, &n);
+    if (!up_json_list_of(data, &l)) {
+        if (cJSON_IsArray(data))
+            return up_errorf(err, UP_E_MALFORMED, field, "data must be a list of numbers");
+        return up_errorf(err, UP_E_INVALID, field, "data has 0 values, shape needs %lld",
+                         (long long)n);
+    }
+    if (l.shape[0] == n && l.height == 1) goto fill;
+    if (l.regular && l.rank == rank && !memcmp(l.shape, dims, sizeof(int64_t) * (size_t)rank))
+        goto fill;
+    if (l.shape[0] == n)
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "data must be %lld numbers, or nested lists of the shape", (long long)n);
+    if (l.rank == rank && !memcmp(l.shape, dims, sizeof(int64_t) * (size_t)rank))
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "ragged nested lists: the lists at one depth differ in length, or "
+                         "numbers and lists are mixed");
+    return up_errorf(err, UP_E_INVALID, field, "data has %lld values, shape needs %lld",
+                     (long long)l.shape[0], (long long)n);
+fill:
+    if (alloc_charged(t, dtype, rank, dims, ch, field, err) < 0) return -1;
+    return fill_tensor(t, &l, "data element", field, err);
+}
+
 static int object_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
-                            const up_limits *lim, up_tensor *t, up_error *err)
+                            const up_limits *lim, const up_charge *ch, up_tensor *t,
+                            up_error *err)
 {
     const cJSON *dt = NULL, *shape = NULL, *data = NULL, *b64 = NULL, *e;
-    int64_t dims[UP_MAX_RANK], n;
-    int rank;
+    int64_t dims[UP_MAX_RANK];
+    int rank = 0;
     up_dtype dtype = default_dtype;
     cJSON_ArrayForEach(e, v) {
         if (!strcmp(e->string, "dtype")) dt = e;
@@ -177,76 +295,32 @@ static int object_to_tensor(const cJSON *v, up_dtype default_dtype, const char *
         return up_errorf(err, UP_E_MALFORMED, field, "a tensor needs exactly one of data and data_b64");
     if (!shape) {
         if (!data) return up_errorf(err, UP_E_MALFORMED, field, "data_b64 needs a shape");
-        return nested_to_tensor(data, dtype, field, lim, t, err);
+        return nested_to_tensor(data, dtype, field, lim, ch, t, err);
     }
     if (read_shape(shape, dims, &rank, field, err) < 0) return -1;
     if (check_numel(dims, rank, field, lim, err) < 0) return -1;
-    up_shape_numel(dims, rank, &n);
-    if (up_tensor_alloc(t, dtype, rank, dims) < 0)
-        return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
-    if (b64) {
-        size_t len, want = up_tensor_nbytes(t);
-        if (!cJSON_IsString(b64)) goto bad_b64;
-        len = strlen(b64->valuestring);
-        /* decode straight into the tensor when the size is right; a size
-         * mismatch is reported without decoding more than fits */
-        if (len % 4 || len / 4 * 3 < want || len / 4 * 3 > want + 2) {
-            up_tensor_free(t);
-            return up_errorf(err, UP_E_INVALID, field,
-                             "data_b64 holds %zu bytes, shape %s needs %zu", len / 4 * 3,
-                             dt ? up_dtype_name(dtype) : "", want);
-        }
-        unsigned char *tmp = want == len / 4 * 3 ? t->data : malloc(len / 4 * 3 + 1);
-        long long got = tmp ? up_b64_decode(b64->valuestring, len, tmp) : -1;
-        if (tmp && tmp != t->data) {
-            if (got == (long long)want) memcpy(t->data, tmp, want);
-            free(tmp);
-        }
-        if (got < 0) goto bad_b64;
-        if (got != (long long)want) {
-            up_tensor_free(t);
-            return up_errorf(err, UP_E_INVALID, field, "data_b64 holds %lld bytes, shape needs %zu",
-                             got, want);
-        }
-        return 0;
-    }
-    if (!cJSON_IsArray(data) || cJSON_GetArraySize(data) != n) {
-        /* nested lists with an explicit shape are fine if they match it */
-        int64_t got[UP_MAX_RANK];
-        int grank;
-        up_tensor_free(t);
-        if (cJSON_IsArray(data) && data->child && cJSON_IsArray(data->child) &&
-            infer_shape(data, got, &grank, field, err) == 0 && grank == rank &&
-            !memcmp(got, dims, sizeof(int64_t) * (size_t)rank))
-            return nested_to_tensor(data, dtype, field, lim, t, err);
-        return up_errorf(err, UP_E_INVALID, field, "data has %d values, shape needs %lld",
-                         cJSON_IsArray(data) ? cJSON_GetArraySize(data) : 0, (long long)n);
-    }
-    int64_t i = 0;
-    for (e = data->child; e; e = e->next, i++) {
-        double x;
-        if (json_number(e, &x) < 0) {
-            up_tensor_free(t);
-            return up_errorf(err, UP_E_MALFORMED, field, "data element %lld is not a number", (long long)i);
-        }
-        if (store_number(t, i, x, field, err) < 0) {
-            up_tensor_free(t);
-            return -1;
-        }
-    }
-    return 0;
-bad_b64:
-    up_tensor_free(t);
-    return up_errorf(err, UP_E_MALFORMED, field, "data_b64 is not valid base64");
+    if (b64)
+        return b64_to_tensor(b64, dtype, rank, dims, dt ? up_dtype_name(dtype) : "", field, ch, t,
+                             err);
+    return data_to_tensor(data, dtype, rank, dims, field, ch, t, err);
+}
+
+int up_json_to_tensor_charged(const cJSON *v, up_dtype default_dtype, const char *field,
+                              const up_limits *lim, const up_charge *charge, up_tensor *t,
+                              up_error *err)
+{
+    up_json_list l;
+    if (cJSON_IsObject(v)) return object_to_tensor(v, default_dtype, field, lim, charge, t, err);
+    if (cJSON_IsArray(v) || up_json_list_of(v, &l))
+        return nested_to_tensor(v, default_dtype, field, lim, charge, t, err);
+    return up_errorf(err, UP_E_MALFORMED, field,
+                     "a tensor is {\"dtype\", \"shape\", \"data\"} or nested lists");
 }
 
 int up_json_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
                       const up_limits *lim, up_tensor *t, up_error *err)
 {
-    if (cJSON_IsObject(v)) return object_to_tensor(v, default_dtype, field, lim, t, err);
-    if (cJSON_IsArray(v)) return nested_to_tensor(v, default_dtype, field, lim, t, err);
-    return up_errorf(err, UP_E_MALFORMED, field,
-                     "a tensor is {\"dtype\", \"shape\", \"data\"} or nested lists");
+    return up_json_to_tensor_charged(v, default_dtype, field, lim, NULL, t, err);
 }
 
 static up_dtype default_dtype_for(up_io_kind k)
@@ -268,8 +342,8 @@ static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, 
                              c->plan.op->name, e->string);
         if (c->plan.raw[i].data)
             return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
-        if (up_json_to_tensor(e, default_dtype_for(c->plan.op->inputs[i].kind), field, lim,
-                              &c->plan.raw[i], err) < 0)
+        if (up_json_to_tensor_charged(e, default_dtype_for(c->plan.op->inputs[i].kind), field,
+                                      lim, &c->plan.charge, &c->plan.raw[i], err) < 0)
             return -1;
     }
     return 0;
@@ -309,14 +383,11 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
 
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
-    size_t at;
+    up_json_req rq = {.lim = lim, .charge = &c->plan.charge, .field = "", .what = "the body"};
     cJSON *root;
-    int rc, too_deep, limit = lim->max_json_depth > 0 ? lim->max_json_depth : 64;
+    int rc;
     if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "", "empty body; expected a JSON object");
-    root = up_json_parse_document_max(req->body, req->body_len, limit, &at, &too_deep);
-    if (!root && too_deep)
-        return up_errorf(err, UP_E_MALFORMED, "", "JSON nested deeper than %d levels", limit);
-    if (!root) return up_errorf(err, UP_E_MALFORMED, "", "malformed JSON at byte %zu", at);
+    if (!(root = up_json_parse_request(req->body, req->body_len, &rq, err))) return -1;
     rc = decode_root(c, root, lim, err);
     up_json_document_free(root);
     if (rc < 0) return -1;

@@ -67,18 +67,18 @@ static char *print_range(const up_tensor *t, int64_t i, int64_t end, char *p)
     return p;
 }
 
-/* "data": [e0,e1,...] -- written in batches into reserved room. The whole
- * array is reserved up front at a typical width (most float32 values take
- * 8 to 12 characters) so the buffer is not copied over and over while it
- * grows. */
+/* "data": [e0,e1,...] -- written in batches into reserved room, each
+ * batch at its dtype's longest text. up_call_encode has reserved the whole
+ * answer at its bound (up_call_answer_bytes), so the buffer never grows
+ * here; a caller that did not just gets doubling growth. */
 static int put_data(up_buf *b, const up_tensor *t)
 {
-    int64_t n = up_tensor_numel(t), guess;
+    int64_t n = up_tensor_numel(t);
+    size_t w = (size_t)up_json_elem_max(t->dtype) + 1;
     up_buf_puts(b, "\"data\":[");
-    if (up_mul_i64(n, 12, &guess) == 0 && guess < ((int64_t)1 << 40)) up_buf_reserve(b, (size_t)guess);
     for (int64_t i = 0; i < n;) {
         int64_t end = n - i > BATCH ? i + BATCH : n;
-        if (up_buf_reserve(b, (size_t)(end - i) * (UP_NUMFMT_MAX + 1)) < 0) return -1;
+        if (up_buf_reserve(b, (size_t)(end - i) * w) < 0) return -1;
         char *p = print_range(t, i, end, b->data + b->len);
         b->len = (size_t)(p - b->data);
         i = end;

@@ -1,38 +1,75 @@
-/* json_parse.c -- JSON text into cJSON trees, by hand.
+/* json_parse.c -- JSON text into cJSON trees, by hand, with number arrays
+ * kept as text.
  *
  * cJSON's own parser is correct but slow exactly where requests are heavy:
  * for every number it tries "null", "false" and "true" with strncmp,
  * copies the digits, asks localeconv() for the decimal point and calls
- * strtod. On a small (1,1,4,4) max_unpool request that was 27% of the
- * daemon's user time; for a tensor sent as JSON lists (millions of
- * numbers) it is most of the decode. This parser builds the same trees
- * (the same node types and child/next/prev links, nodes from cJSON_malloc
- * so cJSON_Delete and the JSON arena work unchanged) and reads numbers
- * itself: the decimal digits accumulate in an integer m, and when there
- * are at most 19 of them, m <= 2^53 and the decimal exponent e is within
- * +-22, the double is m * 10^e or m / 10^e: one correctly rounded
- * operation on two exact values (Clinger's fast path), so the result is
- * the one strtod gives. Everything else goes to strtod.
+ * strtod. This parser builds the same trees (the same node types and
+ * child/next/prev links, nodes from cJSON_malloc so cJSON_Delete and the
+ * JSON arena work unchanged) and reads numbers itself: the decimal digits
+ * accumulate in an integer m, and when there are at most 19 of them,
+ * m <= 2^53 and the decimal exponent e is within +-22, the double is
+ * m * 10^e or m / 10^e: one correctly rounded operation on two exact values
+ * (Clinger's fast path), so the result is the one strtod gives. Everything
+ * else goes to strtod.
+ *
+ * Spans (UP_JSON_SPANS, what request decoders use). A tensor sent as JSON
+ * lists is millions of numbers; as cJSON nodes that is 64 bytes and more
+ * per number, ~34x the body, before any check could refuse it. So a
+ * non-empty array with no object inside (numbers, strings, literals and
+ * such arrays, nested) is validated in place and becomes ONE node that
+ * records its byte range, its scalar count, its nesting and whether it is
+ * a regular tensor of which shape (up_json_list); the decoder converts the
+ * bytes straight into the typed tensor once dtype and shape are known
+ * (up_json_list_walk), with the same number reader. No memory per number.
+ * When an object turns up inside an array being read as a span, the array
+ * becomes a plain node after all: the elements before it are read again as
+ * nodes (nested arrays among them again as spans), so every byte is read
+ * at most twice, whatever the nesting.
+ *
+ * Strict (UP_JSON_STRICT): a string or key holding \u0000 is a fault (C
+ * strings would cut it short: "x\u0000junk" would be read as "x"), and so
+ * is a key repeated in one object (cJSON keeps both and lookups take one
+ * silently). Repeats are checked when an object closes: pairwise up to 8
+ * keys, by sorting the keys beyond that (n log n, no hash to flood). The
+ * fault names the key and its path ("params.kernel_size").
  *
  * The grammar is RFC 8259's, strictly: no leading zeros or bare '.', no
- * raw control characters in strings, lone surrogates rejected, nesting
- * at most max_depth (UP_JSON_MAX_DEPTH unless the caller sets a lower one;
- * counted while parsing, so the stack is bounded and a hostile "[[[[..."
- * costs at most max_depth nodes). up_json_parse_document* open a JSON
- * arena window (json_arena.h) for the tree; up_json_document_free closes
- * it. */
+ * raw control characters in strings, lone surrogates rejected, nesting at
+ * most max_depth (counted while parsing, so the stack is bounded and a
+ * hostile "[[[[..." costs at most max_depth frames). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codecs.h"
 #include "json_arena.h"
 
+#define SPAN_MAGIC 0x5350414e /* "SPAN" in valueint: a span node */
+#define SMALL_OBJECT 8       /* up to this many keys, repeats are checked pairwise */
+#define LEAF_STRING 64       /* a walked string leaf is cut to fit this (with its NUL) */
+#define SPAN_VALUES 64       /* a span of at most this many numbers keeps them parsed */
+
 typedef struct jp {
-    const char *p, *end;
-    int depth, max_depth;
-    int too_deep; /* set when a container would pass max_depth */
+    const char *p, *end, *base;
+    int depth, max_depth, flags;
+    up_json_fault *f;
+    /* The numbers of the span being read, while they are few and all
+     * numbers: a small span (a shape, a small request's data) then keeps
+     * them, so they are not read twice. */
+    int nvals, vals_ok;
+    double vals[SPAN_VALUES];
 } jp;
+
+/* A span: a cJSON node (type cJSON_Raw, no child, no valuestring, so
+ * cJSON_Delete frees it as one block with its key), its list, and for a
+ * small all-number span its values. */
+typedef struct span_node {
+    cJSON node;
+    up_json_list list;
+    double values[];
+} span_node;
 
 static cJSON *parse_value(jp *j);
 
@@ -42,9 +79,72 @@ static void skip_ws(jp *j)
         j->p++;
 }
 
-static cJSON *new_item(int type)
+/* ---- faults --------------------------------------------------------------- */
+
+/* Record the first fault; NULL so callers can return it. Syntax faults are
+ * not recorded on the way: a NULL with no fault is one, at j->p. */
+static void *fault(jp *j, int kind, const char *at)
 {
-    cJSON *it = cJSON_malloc(sizeof(cJSON));
+    if (j->f->kind == UP_JSON_OK) {
+        j->f->kind = kind;
+        j->f->at = (size_t)(at - j->base);
+    }
+    return NULL;
+}
+
+static int named_fault(const jp *j)
+{
+    int k = j->f->kind;
+    return k == UP_JSON_NUL_KEY || k == UP_JSON_NUL_STRING || k == UP_JSON_DUP_KEY;
+}
+
+/* The key or string [s, s+n) as written, cut at a UTF-8 boundary. */
+static void fault_text(jp *j, const char *s, size_t n)
+{
+    char *t = j->f->text;
+    size_t cap = sizeof(j->f->text) - 4, k = n;
+    if (k > cap) {
+        k = cap;
+        while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80) k--;
+    }
+    memcpy(t, s, k);
+    memcpy(t + k, k < n ? "..." : "", k < n ? 4 : 1);
+}
+
+/* While unwinding from a named fault, put seg (a key, or "[i]") in front
+ * of its path. */
+static void path_prepend(jp *j, const char *seg)
+{
+    char *path = j->f->path, tmp[UP_ERR_FIELD_LEN];
+    size_t cap = sizeof(tmp) - 1, n = 0, k;
+    if (!named_fault(j)) return;
+    for (k = 0; seg[k] && n < cap; k++) tmp[n++] = seg[k];
+    if (path[0] && path[0] != '[' && n < cap) tmp[n++] = '.';
+    for (k = 0; path[k] && n < cap; k++) tmp[n++] = path[k];
+    tmp[n] = '\0';
+    memcpy(path, tmp, n + 1);
+}
+
+static void path_prepend_index(jp *j, int64_t i)
+{
+    char seg[32];
+    if (!named_fault(j)) return;
+    snprintf(seg, sizeof(seg), "[%lld]", (long long)i);
+    path_prepend(j, seg);
+}
+
+/* ---- nodes ----------------------------------------------------------------- */
+
+static void *jalloc(jp *j, size_t n)
+{
+    void *p = cJSON_malloc(n);
+    if (!p) fault(j, UP_JSON_NOMEM, j->p);
+    return p;
+}
+
+static cJSON *new_item(jp *j, int type)
+{
+    cJSON *it = jalloc(j, sizeof(cJSON));
     if (it) {
         memset(it, 0, sizeof(*it));
         it->type = type;
@@ -64,6 +164,12 @@ static void link_child(cJSON *parent, cJSON **tail, cJSON *v)
     }
     parent->child->prev = v;
     *tail = v;
+}
+
+/* cJSON's valueint: the double saturated to int */
+static int saturate_int(double d)
+{
+    return d >= 2147483647.0 ? 2147483647 : d <= -2147483648.0 ? (-2147483647 - 1) : (int)d;
 }
 
 /* ---- numbers ------------------------------------------------------------ */
@@ -88,9 +194,10 @@ static int slow_number(const char *start, const char *end, double *out)
     return 0;
 }
 
-static int parse_number(jp *j, double *out)
+/* The number at *pp into *out; *pp ends past it, or at the fault (-1). */
+static int read_number(const char **pp, const char *e, double *out)
 {
-    const char *p = j->p, *e = j->end, *start = p;
+    const char *p = *pp, *start = p;
     uint64_t m = 0;
     int digits = 0, exp10 = 0, inexact = 0, neg = 0;
     if (p < e && *p == '-') {
@@ -135,7 +242,7 @@ static int parse_number(jp *j, double *out)
             if (ev < 100000) ev = ev * 10 + (*p - '0');
         exp10 += eneg ? -ev : ev;
     }
-    j->p = p;
+    *pp = p;
     if (!inexact && m == 0) {
         *out = neg ? -0.0 : 0.0;
         return 0;
@@ -147,6 +254,34 @@ static int parse_number(jp *j, double *out)
         return 0;
     }
     return slow_number(start, p, out);
+bad:
+    *pp = p;
+    return -1;
+}
+
+/* The same grammar without the value: a span's numbers are read once
+ * here to check them and once more when converted. */
+static int scan_number(jp *j)
+{
+    const char *p = j->p, *e = j->end;
+    if (p < e && *p == '-') p++;
+    if (p >= e || !is_digit(*p)) goto bad;
+    if (*p == '0') p++;
+    else
+        while (p < e && is_digit(*p)) p++;
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || !is_digit(*p)) goto bad;
+        while (p < e && is_digit(*p)) p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-')) p++;
+        if (p >= e || !is_digit(*p)) goto bad;
+        while (p < e && is_digit(*p)) p++;
+    }
+    j->p = p;
+    return 0;
 bad:
     j->p = p;
     return -1;
@@ -220,52 +355,94 @@ static int unescape(const char **pp, const char *e, char *o)
     return (int)put_utf8(o, cp);
 }
 
-/* The string at j->p (on its opening quote), decoded into a new buffer
- * from cJSON_malloc. Decoding never lengthens: an escape of 2 to 12
- * characters becomes 1 to 4 bytes. */
-static char *parse_string(jp *j)
+/* The string at j->p (on its opening quote): *body and *close bound its
+ * text, *escaped says whether it has escapes. -1 with j->p at the fault. */
+static int string_bounds(jp *j, const char **body, const char **close, int *escaped)
 {
     const char *p = j->p + 1, *e = j->end, *q = p;
-    int escaped = 0;
-    char *out, *o;
+    *escaped = 0;
     for (; q < e && *q != '"'; q++) {
         if ((unsigned char)*q < 0x20) goto bad_at_q;
         if (*q == '\\') {
-            escaped = 1;
+            *escaped = 1;
             if (++q >= e) goto bad_at_q;
         }
     }
     if (q >= e) goto bad_at_q;
-    if (!(out = cJSON_malloc((size_t)(q - p) + 1))) return NULL;
+    *body = p;
+    *close = q;
+    return 0;
+bad_at_q:
+    j->p = q;
+    return -1;
+}
+
+/* Decode the escaped text [p, q) into out (NULL: only check it), setting
+ * *nul when it holds \u0000. Decoding never lengthens: an escape of 2 to
+ * 12 characters becomes 1 to 4 bytes. -1 with j->p at a bad escape. */
+static int decode_escapes(jp *j, const char *p, const char *q, char *out, int *nul)
+{
+    char tmp[4], *o = out;
+    while (p < q) {
+        const char *b = memchr(p, '\\', (size_t)(q - p));
+        int n;
+        if (!b) b = q;
+        if (out) {
+            memcpy(o, p, (size_t)(b - p));
+            o += b - p;
+        }
+        if ((p = b) == q) break;
+        p++;
+        n = unescape(&p, q, out ? o : tmp);
+        if (n < 0) {
+            j->p = p;
+            return -1;
+        }
+        if (n == 1 && (out ? *o : tmp[0]) == '\0') *nul = 1;
+        if (out) o += n;
+    }
+    if (out) *o = '\0';
+    return 0;
+}
+
+/* The string at j->p decoded into a new buffer from cJSON_malloc (NULL on
+ * a fault); *nul says whether it holds \u0000. */
+static char *parse_string(jp *j, int *nul)
+{
+    const char *p, *q;
+    int escaped;
+    char *out;
+    *nul = 0;
+    if (string_bounds(j, &p, &q, &escaped) < 0) return NULL;
+    if (!(out = jalloc(j, (size_t)(q - p) + 1))) return NULL;
     if (!escaped) {
         memcpy(out, p, (size_t)(q - p));
         out[q - p] = '\0';
-        j->p = q + 1;
-        return out;
+    } else if (decode_escapes(j, p, q, out, nul) < 0) {
+        cJSON_free(out);
+        return NULL;
     }
-    for (o = out; p < q;) {
-        if (*p != '\\') {
-            *o++ = *p++;
-            continue;
-        }
-        p++;
-        int n = unescape(&p, q, o);
-        if (n < 0) {
-            cJSON_free(out);
-            j->p = p;
-            return NULL;
-        }
-        o += n;
-    }
-    *o = '\0';
     j->p = q + 1;
     return out;
-bad_at_q:
-    j->p = q;
-    return NULL;
 }
 
-/* ---- arrays, objects, values ---------------------------------------------- */
+/* A string inside a span: checked, not kept. */
+static int scan_string(jp *j)
+{
+    const char *p, *q;
+    int escaped, nul = 0;
+    if (string_bounds(j, &p, &q, &escaped) < 0) return -1;
+    if (escaped && decode_escapes(j, p, q, NULL, &nul) < 0) return -1;
+    if (nul && (j->flags & UP_JSON_STRICT)) {
+        fault(j, UP_JSON_NUL_STRING, j->p);
+        fault_text(j, p, (size_t)(q - p));
+        return -1;
+    }
+    j->p = q + 1;
+    return 0;
+}
+
+/* ---- scalars, arrays, objects ---------------------------------------------- */
 
 /* After an element or member: 1 on ',' (another follows), 0 on the
  * closing bracket, -1 on anything else; consumes what it read. */
@@ -276,11 +453,54 @@ static int after_member(jp *j, char close)
     return -1;
 }
 
-/* An object member's key and its ':'; NULL on a syntax error. */
+static int enter(jp *j)
+{
+    if (j->depth >= j->max_depth) {
+        fault(j, UP_JSON_TOO_DEEP, j->p);
+        return -1;
+    }
+    j->depth++;
+    return 0;
+}
+
+static int literal_len(jp *j, const char *word, size_t n)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n)) return -1;
+    j->p += n;
+    return 0;
+}
+
+static cJSON *parse_literal(jp *j, const char *word, size_t n, int type)
+{
+    return literal_len(j, word, n) < 0 ? NULL : new_item(j, type);
+}
+
+/* A scalar inside a span other than a number (those are read in runs). */
+static int scan_scalar(jp *j)
+{
+    if (j->p >= j->end) return -1;
+    switch (*j->p) {
+    case '"': return scan_string(j);
+    case 't': return literal_len(j, "true", 4);
+    case 'f': return literal_len(j, "false", 5);
+    case 'n': return literal_len(j, "null", 4);
+    default: return scan_number(j); /* fails: no number starts here */
+    }
+}
+
+/* An object member's key and its ':'; NULL on a fault. */
 static char *parse_key(jp *j)
 {
+    const char *at = j->p;
     char *key;
-    if (j->p >= j->end || *j->p != '"' || !(key = parse_string(j))) return NULL;
+    int nul;
+    if (j->p >= j->end || *j->p != '"' || !(key = parse_string(j, &nul))) return NULL;
+    if (nul && (j->flags & UP_JSON_STRICT)) {
+        fault(j, UP_JSON_NUL_KEY, at);
+        fault_text(j, at + 1, (size_t)(j->p - at - 2));
+        cJSON_free(key);
+        return NULL;
+    }
     skip_ws(j);
     if (j->p >= j->end || *j->p != ':') {
         cJSON_free(key);
@@ -291,41 +511,281 @@ static char *parse_key(jp *j)
     return key;
 }
 
-/* An array or an object (j->p on its opening bracket): the same walk,
- * except that an object reads a key before each value. */
-static cJSON *parse_container(jp *j, int type, char close)
+static int cmp_keys(const void *a, const void *b)
 {
-    cJSON *c = new_item(type), *tail = NULL, *v;
+    return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+static int dup_fault(jp *j, const char *key)
+{
+    fault(j, UP_JSON_DUP_KEY, j->p - 1);
+    fault_text(j, key, strlen(key));
+    j->f->path[0] = '\0';
+    path_prepend(j, key);
+    return -1;
+}
+
+/* STRICT: does object c (n members) repeat a key? */
+static int check_repeats(jp *j, const cJSON *c, int64_t n)
+{
+    const cJSON *a, *b;
+    cJSON **keys;
+    int rc = 0;
+    if (n <= SMALL_OBJECT) {
+        for (a = c->child; a; a = a->next)
+            for (b = a->next; b; b = b->next)
+                if (a->string[0] == b->string[0] && !strcmp(a->string, b->string))
+                    return dup_fault(j, b->string);
+        return 0;
+    }
+    if ((uint64_t)n > SIZE_MAX / sizeof(*keys) || !(keys = jalloc(j, (size_t)n * sizeof(*keys))))
+        return -1;
+    n = 0;
+    for (a = c->child; a; a = a->next) keys[n++] = (cJSON *)a;
+    qsort(keys, (size_t)n, sizeof(*keys), cmp_keys);
+    for (int64_t i = 1; i < n && !rc; i++)
+        if (!strcmp(keys[i - 1]->string, keys[i]->string)) rc = dup_fault(j, keys[i]->string);
+    cJSON_free(keys);
+    return rc;
+}
+
+/* An object, j->p on its '{'. */
+static cJSON *parse_object(jp *j)
+{
+    cJSON *c = new_item(j, cJSON_Object), *tail = NULL, *v;
     char *key = NULL;
+    int64_t n = 0;
     int more = 1;
     if (!c) return NULL;
     j->p++;
     skip_ws(j);
-    if (j->p < j->end && *j->p == close) {
+    if (j->p < j->end && *j->p == '}') {
         j->p++;
         return c;
     }
     while (more > 0) {
         skip_ws(j);
-        if (type == cJSON_Object && !(key = parse_key(j))) goto err;
-        if (!(v = parse_value(j))) goto err;
+        if (!(key = parse_key(j))) goto err;
+        if (!(v = parse_value(j))) {
+            path_prepend(j, key);
+            goto err;
+        }
         v->string = key;
         key = NULL;
         link_child(c, &tail, v);
-        more = after_member(j, close);
+        n++;
+        more = after_member(j, '}');
     }
-    if (more == 0) return c;
+    if (more < 0) goto err;
+    if ((j->flags & UP_JSON_STRICT) && check_repeats(j, c, n) < 0) goto err;
+    return c;
 err:
     if (key) cJSON_free(key);
     up_json_arena_delete(c);
     return NULL;
 }
 
-static cJSON *parse_literal(jp *j, const char *word, size_t n, int type)
+/* More elements of array c, j->p just after one: tail is c's last child,
+ * idx the next element's index. Deletes c on a fault. */
+static cJSON *array_rest(jp *j, cJSON *c, cJSON *tail, int64_t idx)
 {
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n)) return NULL;
-    j->p += n;
-    return new_item(type);
+    int more;
+    while ((more = after_member(j, ']')) > 0) {
+        cJSON *v;
+        skip_ws(j);
+        if (!(v = parse_value(j))) {
+            path_prepend_index(j, idx);
+            goto err;
+        }
+        link_child(c, &tail, v);
+        idx++;
+    }
+    if (more == 0) return c;
+err:
+    up_json_arena_delete(c);
+    return NULL;
+}
+
+/* An array as nodes, j->p on its '['. */
+static cJSON *parse_array_tree(jp *j)
+{
+    cJSON *c = new_item(j, cJSON_Array), *tail = NULL, *v;
+    if (!c) return NULL;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return c;
+    }
+    if (!(v = parse_value(j))) {
+        path_prepend_index(j, 0);
+        up_json_arena_delete(c);
+        return NULL;
+    }
+    link_child(c, &tail, v);
+    return array_rest(j, c, tail, 1);
+}
+
+/* Fold element idx of a list into s: a scalar (sub NULL; number says
+ * whether it is one) or a nested list. *scalars remembers whether a scalar
+ * was met at this level. */
+static void list_add(up_json_list *s, const up_json_list *sub, int64_t idx, int *scalars, int number)
+{
+    if (!sub) {
+        s->leaves++;
+        s->numbers &= number;
+        *scalars = 1;
+        if (s->height > 1) s->regular = 0; /* a scalar beside a list */
+        return;
+    }
+    s->leaves += sub->leaves;
+    s->numbers &= sub->numbers;
+    if (s->height < sub->height + 1) s->height = sub->height + 1;
+    if (*scalars || !sub->regular) s->regular = 0;
+    if (idx == 0) {
+        s->rank = sub->rank + 1;
+        for (int d = 0; d < sub->rank && d + 1 < UP_MAX_RANK; d++) s->shape[d + 1] = sub->shape[d];
+    } else if (s->regular && (sub->rank + 1 != s->rank ||
+                              memcmp(sub->shape, s->shape + 1, sizeof(int64_t) * (size_t)sub->rank))) {
+        s->regular = 0;
+    }
+    if (s->rank > UP_MAX_RANK) s->regular = 0;
+}
+
+static void list_start(up_json_list *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->height = 1;
+    s->rank = 1;
+    s->regular = 1;
+    s->numbers = 1;
+}
+
+static int starts_number(char c) { return is_digit(c) || c == '-'; }
+
+static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child);
+
+/* An array read as a span, j->p on its '[' (its depth already counted).
+ * 1: s describes it and j->p is past its ']'. 0: an object was found in
+ * it, so it is the plain node *node. -1: a fault. */
+static int scan_array(jp *j, up_json_list *s, cJSON **node)
+{
+    const char *start = j->p;
+    up_json_list sub;
+    cJSON *child;
+    int64_t count = 0;
+    int scalars = 0, more = 0;
+    list_start(s);
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        goto done;
+    }
+    do {
+        skip_ws(j);
+        if (j->p < j->end && *j->p == '[') {
+            int r;
+            if (enter(j) < 0) return -1;
+            r = scan_array(j, &sub, &child);
+            j->depth--;
+            if (r < 0) goto bad;
+            if (r == 0) goto tree;
+            list_add(s, &sub, count, &scalars, 0);
+        } else if (j->p < j->end && *j->p == '{') {
+            if (!(child = parse_value(j))) goto bad;
+            goto tree;
+        } else if (j->p < j->end && starts_number(*j->p)) {
+            /* the common run: numbers and commas, no whitespace */
+            for (;;) {
+                if (j->vals_ok && j->nvals < SPAN_VALUES) {
+                    if (read_number(&j->p, j->end, &j->vals[j->nvals++]) < 0) goto bad;
+                } else {
+                    j->vals_ok = 0;
+                    if (scan_number(j) < 0) goto bad;
+                }
+                s->leaves++;
+                if (!(j->end - j->p > 1 && j->p[0] == ',' && starts_number(j->p[1]))) break;
+                j->p++;
+                count++;
+            }
+            scalars = 1;
+            if (s->height > 1) s->regular = 0; /* numbers beside a list */
+        } else {
+            j->vals_ok = 0;
+            if (scan_scalar(j) < 0) goto bad;
+            list_add(s, NULL, count, &scalars, 0);
+        }
+        count++;
+        more = after_member(j, ']');
+    } while (more > 0);
+    if (more < 0) return -1;
+done:
+    s->shape[0] = count;
+    s->text = start;
+    s->len = (size_t)(j->p - start);
+    return 1;
+bad:
+    path_prepend_index(j, count);
+    return -1;
+tree:
+    *node = materialize(j, start, count, child);
+    return *node ? 0 : -1;
+}
+
+/* Array [start ...] as a node after all: its first `count` elements are
+ * read again (as nodes; arrays among them as spans again), then `child`,
+ * the element that could not be a span (j->p is past it), then the rest. */
+static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child)
+{
+    const char *resume = j->p;
+    cJSON *c = new_item(j, cJSON_Array), *tail = NULL, *v;
+    if (!c) goto err;
+    j->p = start + 1;
+    for (int64_t i = 0; i < count; i++) {
+        skip_ws(j);
+        if (!(v = parse_value(j))) goto err; /* read once already: only out of memory */
+        link_child(c, &tail, v);
+        after_member(j, ']');
+    }
+    j->p = resume;
+    link_child(c, &tail, child);
+    return array_rest(j, c, tail, count + 1);
+err:
+    up_json_arena_delete(child);
+    if (c) up_json_arena_delete(c);
+    return NULL;
+}
+
+static cJSON *new_span(jp *j, const up_json_list *s)
+{
+    span_node *sn;
+    size_t nv = j->vals_ok && j->nvals == s->leaves ? (size_t)j->nvals : 0;
+    if (s->leaves == 0 && s->height == 1) return new_item(j, cJSON_Array); /* [] stays a node */
+    if (!(sn = jalloc(j, sizeof(*sn) + nv * sizeof(double)))) return NULL;
+    memset(sn, 0, sizeof(*sn));
+    sn->node.type = cJSON_Raw;
+    sn->node.valueint = SPAN_MAGIC;
+    sn->list = *s;
+    if (nv) {
+        memcpy(sn->values, j->vals, nv * sizeof(double));
+        sn->list.values = sn->values;
+    }
+    return &sn->node;
+}
+
+/* An array, j->p on its '[' (depth counted): a span when it can be one. */
+static cJSON *parse_array(jp *j)
+{
+    up_json_list s;
+    cJSON *node = NULL;
+    int r;
+    if (!(j->flags & UP_JSON_SPANS)) return parse_array_tree(j);
+    j->nvals = 0; /* nested reads reset these too, but then this array is no span */
+    j->vals_ok = 1;
+    r = scan_array(j, &s, &node);
+    if (r < 0) return NULL;
+    return r == 0 ? node : new_span(j, &s);
 }
 
 static cJSON *parse_value(jp *j)
@@ -335,9 +795,17 @@ static cJSON *parse_value(jp *j)
     if (j->p >= j->end) return NULL;
     switch (*j->p) {
     case '"': {
-        char *s = parse_string(j);
+        const char *at = j->p;
+        int nul;
+        char *s = parse_string(j, &nul);
         if (!s) return NULL;
-        if (!(v = new_item(cJSON_String))) {
+        if (nul && (j->flags & UP_JSON_STRICT)) {
+            fault(j, UP_JSON_NUL_STRING, at);
+            fault_text(j, at + 1, (size_t)(j->p - at - 2));
+            cJSON_free(s);
+            return NULL;
+        }
+        if (!(v = new_item(j, cJSON_String))) {
             cJSON_free(s);
             return NULL;
         }
@@ -346,72 +814,64 @@ static cJSON *parse_value(jp *j)
     }
     case '[':
     case '{':
-        if (j->depth >= j->max_depth) {
-            j->too_deep = 1;
-            return NULL;
-        }
-        j->depth++;
-        v = *j->p == '[' ? parse_container(j, cJSON_Array, ']')
-                         : parse_container(j, cJSON_Object, '}');
+        if (enter(j) < 0) return NULL;
+        v = *j->p == '[' ? parse_array(j) : parse_object(j);
         j->depth--;
         return v;
     case 't': return parse_literal(j, "true", 4, cJSON_True);
     case 'f': return parse_literal(j, "false", 5, cJSON_False);
     case 'n': return parse_literal(j, "null", 4, cJSON_NULL);
     default:
-        if (parse_number(j, &d) < 0 || !(v = new_item(cJSON_Number))) return NULL;
+        if (read_number(&j->p, j->end, &d) < 0 || !(v = new_item(j, cJSON_Number))) return NULL;
         v->valuedouble = d;
-        /* cJSON's valueint: the double saturated to int */
-        v->valueint = d >= 2147483647.0 ? 2147483647 : d <= -2147483648.0 ? (-2147483647 - 1) : (int)d;
+        v->valueint = saturate_int(d);
         return v;
     }
 }
 
-static cJSON *parse_top(const char *s, size_t n, int max_depth, const char **end, int *too_deep)
+/* ---- entry points ----------------------------------------------------------- */
+
+cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
 {
-    jp j = {.p = s, .end = s + n, .depth = 0, .max_depth = max_depth, .too_deep = 0};
+    jp j = {.p = s, .end = s + n, .base = s, .max_depth = max_depth > 0 ? max_depth : UP_JSON_MAX_DEPTH,
+            .flags = flags, .f = f};
     cJSON *v;
+    memset(f, 0, sizeof(*f));
     skip_ws(&j);
     v = parse_value(&j);
-    *end = j.p;
-    if (too_deep) *too_deep = j.too_deep;
+    if (!v) {
+        if (f->kind == UP_JSON_OK) fault(&j, UP_JSON_SYNTAX, j.p);
+        return NULL;
+    }
+    f->at = (size_t)(j.p - s);
+    if (!(flags & UP_JSON_PREFIX)) {
+        skip_ws(&j);
+        if (j.p < j.end) { /* one value, then only whitespace */
+            fault(&j, UP_JSON_TRAILING, j.p);
+            up_json_arena_delete(v);
+            return NULL;
+        }
+    }
     return v;
 }
 
 cJSON *up_json_parse_value(const char *s, size_t n, const char **end)
 {
-    return parse_top(s, n, UP_JSON_MAX_DEPTH, end, NULL);
-}
-
-/* ---- documents in the JSON arena ------------------------------------------ */
-
-cJSON *up_json_parse_document_max(const char *s, size_t n, int max_depth, size_t *at,
-                                  int *too_deep)
-{
-    const char *end;
-    jp rest;
-    cJSON *root;
-    up_json_arena_enter();
-    root = parse_top(s, n, max_depth, &end, too_deep);
-    *at = (size_t)(end - s);
-    if (!root) goto err;
-    /* one value, then only whitespace: anything else is not one document */
-    rest = (jp){.p = end, .end = s + n};
-    skip_ws(&rest);
-    if (rest.p < rest.end) {
-        *at = (size_t)(rest.p - s);
-        up_json_arena_delete(root);
-        goto err;
-    }
-    return root;
-err:
-    up_json_arena_leave();
-    return NULL;
+    up_json_fault f;
+    cJSON *v = up_json_parse(s, n, UP_JSON_MAX_DEPTH, UP_JSON_PREFIX, &f);
+    *end = s + f.at;
+    return v;
 }
 
 cJSON *up_json_parse_document(const char *s, size_t n, size_t *at)
 {
-    return up_json_parse_document_max(s, n, UP_JSON_MAX_DEPTH, at, NULL);
+    up_json_fault f;
+    cJSON *root;
+    up_json_arena_enter();
+    root = up_json_parse(s, n, UP_JSON_MAX_DEPTH, 0, &f);
+    *at = f.at;
+    if (!root) up_json_arena_leave();
+    return root;
 }
 
 void up_json_document_free(cJSON *root)
@@ -419,4 +879,284 @@ void up_json_document_free(cJSON *root)
     if (!root) return;
     up_json_arena_delete(root);
     up_json_arena_leave();
+}
+
+int up_json_depth_limit(const up_limits *lim)
+{
+    int d = lim && lim->max_json_depth > 0 ? lim->max_json_depth : 64;
+    return d < UP_JSON_MAX_DEPTH ? d : UP_JSON_MAX_DEPTH;
+}
+
+static void fault_error(const up_json_fault *f, const up_json_req *rq, int depth, up_error *err)
+{
+    const char *where = f->path[0] ? f->path : rq->field;
+    switch (f->kind) {
+    case UP_JSON_TOO_DEEP:
+        up_errorf(err, UP_E_MALFORMED, rq->field, "%s: JSON nested deeper than %d levels", rq->what,
+                  depth);
+        break;
+    case UP_JSON_NUL_KEY:
+        up_errorf(err, UP_E_MALFORMED, where,
+                  "JSON key \"%s\" holds \\u0000 (NUL), which no key may hold", f->text);
+        break;
+    case UP_JSON_NUL_STRING:
+        up_errorf(err, UP_E_MALFORMED, where,
+                  "JSON string \"%s\" holds \\u0000 (NUL), which no name or value may hold",
+                  f->text);
+        break;
+    case UP_JSON_DUP_KEY:
+        up_errorf(err, UP_E_MALFORMED, where, "repeated JSON key \"%s\"", f->text);
+        break;
+    case UP_JSON_TRAILING:
+        up_errorf(err, UP_E_MALFORMED, rq->field,
+                  "%s is more than one JSON value: bytes follow it at byte %zu", rq->what, f->at);
+        break;
+    case UP_JSON_NOMEM:
+        if (err->kind == UP_OK) /* else the accountant refused and said why */
+            up_errorf(err, UP_E_INTERNAL, rq->field, "out of memory parsing %s", rq->what);
+        break;
+    default:
+        up_errorf(err, UP_E_MALFORMED, rq->field, "%s is not valid JSON (at byte %zu)", rq->what,
+                  f->at);
+        break;
+    }
+}
+
+cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error *err)
+{
+    up_json_fault f;
+    cJSON *root;
+    int depth = up_json_depth_limit(rq->lim);
+    up_json_arena_enter_charged(rq->charge, err);
+    root = up_json_parse(s, n, depth,
+                         UP_JSON_SPANS | UP_JSON_STRICT | (rq->prefix ? UP_JSON_PREFIX : 0), &f);
+    rq->end = f.at;
+    if (root) return root;
+    up_json_arena_leave();
+    fault_error(&f, rq, depth, err);
+    return NULL;
+}
+
+/* ---- lists of scalars -------------------------------------------------------- */
+
+static const up_json_list *span_list(const cJSON *v)
+{
+    if (!v || (v->type & 0xff) != cJSON_Raw || v->valuestring || v->valueint != SPAN_MAGIC) return NULL;
+    return &((const span_node *)v)->list;
+}
+
+static int is_scalar(const cJSON *v)
+{
+    int t = v->type & 0xff;
+    return t == cJSON_Number || t == cJSON_String || t == cJSON_True || t == cJSON_False ||
+           t == cJSON_NULL;
+}
+
+/* A cJSON array's list, walking its nodes; 0 when something inside is
+ * neither a scalar nor a list. */
+static int tree_list(const cJSON *a, up_json_list *s)
+{
+    int64_t i = 0;
+    int scalars = 0;
+    list_start(s);
+    s->tree = a;
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        const up_json_list *sp = span_list(e);
+        up_json_list sub;
+        if (sp) {
+            list_add(s, sp, i, &scalars, 0);
+        } else if (cJSON_IsArray(e)) {
+            if (!tree_list(e, &sub)) return 0;
+            list_add(s, &sub, i, &scalars, 0);
+        } else if (is_scalar(e)) {
+            list_add(s, NULL, i, &scalars, cJSON_IsNumber(e));
+        } else {
+            return 0;
+        }
+    }
+    s->shape[0] = i;
+    return 1;
+}
+
+int up_json_list_of(const cJSON *v, up_json_list *l)
+{
+    const up_json_list *sp = span_list(v);
+    if (sp) {
+        *l = *sp;
+        return 1;
+    }
+    return cJSON_IsArray(v) && tree_list(v, l);
+}
+
+/* Bytes between a span's scalars: whitespace, commas and brackets. */
+static const unsigned char between[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1,
+                                           [','] = 1, ['['] = 1,  [']'] = 1};
+
+/* A checked string at p (on its quote) decoded into buf (LEAF_STRING
+ * bytes; longer ones are cut to 60 bytes and "..."); returns the byte after
+ * its closing quote. */
+static const char *leaf_string(const char *p, const char *e, char *buf)
+{
+    size_t n = 0;
+    int cut = 0;
+    char tmp[4];
+    for (p++; *p != '"';) {
+        int k = 1;
+        if (*p == '\\') {
+            p++;
+            k = unescape(&p, e, tmp);
+            if (k < 0) k = 0; /* cannot happen: the span was checked */
+        } else {
+            tmp[0] = *p++;
+        }
+        if (!cut && n + (size_t)k < LEAF_STRING) {
+            memcpy(buf + n, tmp, (size_t)k);
+            n += (size_t)k;
+        } else if (!cut) {
+            cut = 1;
+            n = LEAF_STRING - 4;
+            memcpy(buf + n, "...", 3);
+            n += 3;
+        }
+    }
+    buf[n] = '\0';
+    return p + 1;
+}
+
+static int walk_text(const char *p, const char *e, up_json_leaf_fn fn, void *ctx, int64_t *i)
+{
+    char buf[LEAF_STRING];
+    cJSON leaf;
+    memset(&leaf, 0, sizeof(leaf));
+    for (;;) {
+        int r;
+        while (p < e && between[(unsigned char)*p]) p++;
+        if (p >= e) return 0;
+        leaf.valuestring = NULL;
+        switch (*p) {
+        case '"':
+            leaf.type = cJSON_String;
+            p = leaf_string(p, e, buf);
+            leaf.valuestring = buf;
+            break;
+        case 't': leaf.type = cJSON_True, p += 4; break;
+        case 'f': leaf.type = cJSON_False, p += 5; break;
+        case 'n': leaf.type = cJSON_NULL, p += 4; break;
+        default:
+            leaf.type = cJSON_Number;
+            if (read_number(&p, e, &leaf.valuedouble) < 0) return -1; /* checked: cannot happen */
+            leaf.valueint = saturate_int(leaf.valuedouble);
+            break;
+        }
+        if ((r = fn(ctx, (*i)++, &leaf)) != 0) return r;
+    }
+}
+
+/* A span's scalars: its kept numbers, or its text. */
+static int walk_span(const up_json_list *sp, up_json_leaf_fn fn, void *ctx, int64_t *i)
+{
+    cJSON leaf;
+    if (!sp->values) return walk_text(sp->text, sp->text + sp->len, fn, ctx, i);
+    memset(&leaf, 0, sizeof(leaf));
+    leaf.type = cJSON_Number;
+    for (int64_t k = 0; k < sp->leaves; k++) {
+        int r;
+        leaf.valuedouble = sp->values[k];
+        leaf.valueint = saturate_int(leaf.valuedouble);
+        if ((r = fn(ctx, (*i)++, &leaf)) != 0) return r;
+    }
+    return 0;
+}
+
+static int walk_tree(const cJSON *a, up_json_leaf_fn fn, void *ctx, int64_t *i)
+{
+    for (const cJSON *e = a->child; e; e = e->next) {
+        const up_json_list *sp = span_list(e);
+        int r = sp ? walk_span(sp, fn, ctx, i)
+                : cJSON_IsArray(e) ? walk_tree(e, fn, ctx, i)
+                                   : fn(ctx, (*i)++, e);
+        if (r) return r;
+    }
+    return 0;
+}
+
+int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx)
+{
+    int64_t i = 0;
+    return l->text ? walk_span(l, fn, ctx, &i) : walk_tree(l->tree, fn, ctx, &i);
+}
+
+/* Numbers in runs, for trees: gathered leaf by leaf, handed on per run. */
+typedef struct run {
+    up_json_numbers_fn fn;
+    void *ctx;
+    int64_t i0;
+    int n;
+    double v[256];
+} run;
+
+static int run_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    run *r = ctx;
+    int rc;
+    if (!cJSON_IsNumber(leaf)) return -1;
+    if (r->n == 0) r->i0 = i;
+    r->v[r->n++] = leaf->valuedouble;
+    if (r->n < 256) return 0;
+    rc = r->fn(r->ctx, r->i0, r->v, r->n);
+    r->n = 0;
+    return rc;
+}
+
+int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx)
+{
+    run r;
+    int rc;
+    if (!l->numbers) return -1;
+    if (l->values) return l->leaves ? fn(ctx, 0, l->values, (int)l->leaves) : 0;
+    r.fn = fn;
+    r.ctx = ctx;
+    r.n = 0;
+    r.i0 = 0;
+    if (l->text) { /* checked text: numbers between brackets, commas and spaces */
+        const char *p = l->text, *e = l->text + l->len;
+        int64_t i = 0;
+        for (;;) {
+            while (p < e && between[(unsigned char)*p]) p++;
+            if (p >= e) break;
+            if (read_number(&p, e, &r.v[r.n]) < 0) return -1; /* checked: cannot happen */
+            if (++r.n == 256) {
+                if ((rc = fn(ctx, i, r.v, r.n)) != 0) return rc;
+                i += r.n;
+                r.n = 0;
+            }
+        }
+        return r.n ? fn(ctx, i, r.v, r.n) : 0;
+    }
+    if ((rc = up_json_list_walk(l, run_leaf, &r)) != 0) return rc;
+    return r.n ? fn(ctx, r.i0, r.v, r.n) : 0;
+}
+
+typedef struct numbers {
+    double *out;
+    int cap;
+} numbers;
+
+static int number_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    numbers *nb = ctx;
+    if (i >= nb->cap) return -2;
+    if (!cJSON_IsNumber(leaf)) return -1;
+    nb->out[i] = leaf->valuedouble;
+    return 0;
+}
+
+int up_json_numbers(const cJSON *v, double *out, int cap)
+{
+    up_json_list l;
+    numbers nb = {out, cap};
+    int r;
+    if (!up_json_list_of(v, &l) || l.height != 1) return -1;
+    r = up_json_list_walk(&l, number_leaf, &nb);
+    return r ? r : (int)l.leaves;
 }

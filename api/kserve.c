@@ -27,9 +27,12 @@
  * Zero copy: a binary input whose bytes are aligned for its dtype becomes
  * a view into the request body. One that is not (the JSON in front has any
  * length) is moved down, inside the same body, to an aligned spot in the
- * JSON header region, which is dead once parsed (cJSON keeps its own
- * copies): a memmove instead of a fresh allocation plus copy. Only when no
- * aligned spot is free below it does the input get its own copy.
+ * JSON header region, which is dead once the header has been read: a
+ * memmove instead of a fresh allocation plus copy. Number lists of the
+ * header are span nodes that point into those bytes (json_parse.c), so
+ * binary inputs are placed only after every input, shape and output of the
+ * header has been read. Only when no aligned spot is free below it does
+ * the input get its own copy (charged to the request).
  * Binary outputs are sent from the output tensors themselves, behind the
  * JSON header (encode.c: the response tail). */
 #include <math.h>
@@ -104,24 +107,6 @@ static int read_parameters(up_call *c, const cJSON *params, up_error *err)
 
 /* ---- decoding: JSON tensor data ---------------------------------------- */
 
-/* Leaves of a (possibly nested) data array; -1 when too deep. */
-static int64_t count_leaves(const cJSON *a, int depth)
-{
-    int64_t n = 0;
-    const cJSON *e;
-    if (depth > UP_MAX_RANK) return -1;
-    cJSON_ArrayForEach(e, a) {
-        if (cJSON_IsArray(e)) {
-            int64_t m = count_leaves(e, depth + 1);
-            if (m < 0) return -1;
-            n += m;
-        } else {
-            n++;
-        }
-    }
-    return n;
-}
-
 /* One JSON element into slot i of t, range-checked for integer types. */
 static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field, up_error *err)
 {
@@ -164,39 +149,59 @@ static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field
     return 0;
 }
 
-static int fill_leaves(up_tensor *t, const cJSON *a, int64_t *i, const char *field, up_error *err)
+typedef struct ks_fill {
+    up_tensor *t;
+    const char *field;
+    up_error *err;
+} ks_fill;
+
+static int fill_leaf(void *ctx, int64_t i, const cJSON *leaf)
 {
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) {
-        if (cJSON_IsArray(e)) {
-            if (fill_leaves(t, e, i, field, err) < 0) return -1;
-        } else if (store_elem(t, (*i)++, e, field, err) < 0) {
-            return -1;
-        }
-    }
-    return 0;
+    ks_fill *f = ctx;
+    return store_elem(f->t, i, leaf, f->field, f->err);
 }
 
+/* A data list (a span node, nested lists flattened) into t, straight from
+ * its bytes; the tensor is charged before it is allocated. */
 static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *shape,
-                            int64_t numel, const cJSON *data, const char *field, up_error *err)
+                            int64_t numel, const cJSON *data, const up_charge *ch,
+                            const char *field, up_error *err)
 {
-    int64_t n = count_leaves(data, 1), i = 0;
-    if (n < 0) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
-    if (n != numel)
+    up_json_list l;
+    ks_fill f = {t, field, err};
+    if (!up_json_list_of(data, &l))
+        return up_errorf(err, UP_E_MALFORMED, field, "data must be a list of numbers");
+    if (l.height > UP_MAX_RANK) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
+    if (l.leaves != numel)
         return up_errorf(err, UP_E_MALFORMED, field,
-                         "data has %lld elements; shape needs %lld", (long long)n, (long long)numel);
+                         "data has %lld elements; shape needs %lld", (long long)l.leaves, (long long)numel);
+    if (ch && ch->take && numel > 0 &&
+        ch->take(ch->ctx, numel * (int64_t)up_dtype_size(dt), "decoded KServe tensor", err) < 0)
+        return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
         return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
-    return fill_leaves(t, data, &i, field, err);
+    return up_json_list_walk(&l, fill_leaf, &f) ? -1 : 0;
 }
 
 /* ---- decoding: binary tensor data -------------------------------------- */
+
+/* A binary input read from the header, placed once the header is dead. */
+typedef struct ks_pending {
+    int idx, rank;
+    up_dtype dt;
+    int64_t shape[UP_MAX_RANK];
+    size_t nbytes;
+    char field[UP_ERR_FIELD_LEN];
+} ks_pending;
 
 typedef struct ks_binary {
     char *base;     /* the request body */
     size_t pos;     /* next unread byte of the binary region */
     size_t len;     /* body length */
     size_t floor;   /* bytes below this may be reused (dead JSON, moved data) */
+    const up_charge *charge; /* copies are charged here first */
+    int n_pending;
+    ks_pending pending[UP_MAX_INPUTS];
 } ks_binary;
 
 static uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) / a * a; }
@@ -230,6 +235,9 @@ static int tensor_from_binary(ks_binary *bin, up_tensor *t, up_dtype dt, int ran
             return 0;
         }
     }
+    if (bin->charge && bin->charge->take && nbytes > 0 &&
+        bin->charge->take(bin->charge->ctx, (int64_t)nbytes, "KServe binary input copy", err) < 0)
+        return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
         return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
     memcpy(t->data, src, nbytes);
@@ -237,23 +245,36 @@ static int tensor_from_binary(ks_binary *bin, up_tensor *t, up_dtype dt, int ran
     return 0;
 }
 
+/* The binary inputs, in input order, once nothing of the header is read
+ * any more (spans point into it). */
+static int place_binaries(up_call *c, ks_binary *bin, up_error *err)
+{
+    for (int k = 0; k < bin->n_pending; k++) {
+        ks_pending *q = &bin->pending[k];
+        if (tensor_from_binary(bin, &c->plan.raw[q->idx], q->dt, q->rank, q->shape, q->nbytes,
+                               q->field, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* ---- decoding: one input ----------------------------------------------- */
 
 static int read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
 {
-    const cJSON *e;
+    double v[UP_MAX_RANK];
+    int n = up_json_numbers(s, v, UP_MAX_RANK);
+    up_json_list l;
     *rank = 0;
-    if (!cJSON_IsArray(s))
+    if (n == -2) return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
+    if (n < 0 && !up_json_list_of(s, &l))
         return up_errorf(err, UP_E_MALFORMED, field, "shape must be a list of integers");
-    cJSON_ArrayForEach(e, s) {
-        double v;
-        if (*rank >= UP_MAX_RANK)
-            return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
-        v = cJSON_IsNumber(e) ? e->valuedouble : -1;
-        if (!(v >= 0) || v != floor(v) || v > 9007199254740992.0)
-            return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
-        shape[(*rank)++] = (int64_t)v;
-    }
+    for (int d = 0; d < n; d++)
+        if (!(v[d] >= 0) || v[d] != floor(v[d]) || v[d] > 9007199254740992.0) n = -1;
+    if (n < 0)
+        return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
+    for (int d = 0; d < n; d++) shape[d] = (int64_t)v[d];
+    *rank = n;
     return 0;
 }
 
@@ -302,7 +323,9 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
     if (idx < 0)
         return up_errorf(err, UP_E_INVALID, field, "model %s has no input \"%.64s\"",
                          c->plan.op->name, name->valuestring);
-    if (c->plan.raw[idx].data)
+    for (int k = 0; k < bin->n_pending; k++)
+        if (bin->pending[k].idx == idx) idx = -1;
+    if (idx < 0 || c->plan.raw[idx].data)
         return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
     if (!cJSON_IsString(dtj))
         return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
@@ -331,12 +354,17 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
             return up_errorf(err, UP_E_MALFORMED, field,
                              "binary_data_size is %zu; shape and %s need %lld", bsize,
                              dtj->valuestring, (long long)nbytes);
-        return tensor_from_binary(bin, &c->plan.raw[idx], dt, rank, shape, bsize, field, err);
+        ks_pending *q = &bin->pending[bin->n_pending++]; /* idx is unique: < UP_MAX_INPUTS */
+        *q = (ks_pending){.idx = idx, .rank = rank, .dt = dt, .nbytes = bsize};
+        memcpy(q->shape, shape, sizeof(shape[0]) * (size_t)rank);
+        snprintf(q->field, sizeof(q->field), "%s", field);
+        return 0;
     }
-    if (!cJSON_IsArray(data))
+    if (!cJSON_IsArray(data) && !up_json_list_of(data, &(up_json_list){0}))
         return up_errorf(err, UP_E_MALFORMED, field,
                          "input needs a data list or parameters.binary_data_size");
-    return tensor_from_json(&c->plan.raw[idx], dt, rank, shape, numel, data, field, err);
+    return tensor_from_json(&c->plan.raw[idx], dt, rank, shape, numel, data, &c->plan.charge,
+                            field, err);
 }
 
 /* ---- decoding: requested outputs --------------------------------------- */
@@ -417,25 +445,29 @@ static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_
         return up_errorf(err, UP_E_MALFORMED, "inputs", "inputs must be a non-empty list");
     cJSON_ArrayForEach(in, inputs)
         if (read_input(c, in, bin, lim, err) < 0) return -1;
+    if (outs && read_outputs(c, outs, st, err) < 0) return -1;
+    if (place_binaries(c, bin, err) < 0) return -1;
     if (bin->base && bin->pos != bin->len)
         return up_errorf(err, UP_E_MALFORMED, "body",
                          "%zu bytes after the JSON header are not claimed by any binary_data_size",
                          bin->len - bin->pos);
-    if (outs && read_outputs(c, outs, st, err) < 0) return -1;
     return 0;
 }
 
 int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *req,
                           const up_limits *lim, up_error *err)
 {
-    size_t hlen = req->body_len, at = 0;
+    size_t hlen = req->body_len;
     ks_binary bin = {0};
     ks_state *st;
     cJSON *root = NULL;
     int rc = -1;
+    up_json_req rq = {.lim = lim, .field = "body", .what = "the inference request"};
 
     up_call_init(c);
     up_plan_init(&c->plan, op);
+    c->plan.charge = req->charge; /* decoders and kernels charge the request */
+    rq.charge = bin.charge = &c->plan.charge;
     c->proto = UP_PROTO_KSERVE;
     c->out_format = UP_FMT_JSON;
     st = calloc(1, sizeof(*st));
@@ -454,10 +486,9 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
     }
     if (!req->body || hlen == 0)
         return up_errorf(err, UP_E_MALFORMED, "body", "empty inference request");
-    root = up_json_parse_document(req->body, hlen, &at);
+    if (!(root = up_json_parse_request(req->body, hlen, &rq, err))) return -1;
     if (!cJSON_IsObject(root)) {
-        up_errorf(err, UP_E_MALFORMED, "body",
-                  "the inference request is not one JSON object (at byte %zu)", at);
+        up_errorf(err, UP_E_MALFORMED, "body", "the inference request is not a JSON object");
         goto err;
     }
     if (read_request(c, root, &bin, lim, st, err) < 0) goto err;
@@ -533,24 +564,34 @@ static void put_output(up_buf *b, const up_call *c, int i, int binary)
     }
 }
 
-int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
+int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS])
 {
     const ks_state *st = c->codec_state;
-    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = 0, any_bin = 0;
-    size_t blob_bytes = 0, json_len;
-    up_buf *b = &resp->body;
-
+    int n = 0;
     if (st && st->n_req) {
         for (int k = 0; k < st->n_req; k++) list[n++] = st->req[k];
     } else {
         for (int i = 0; i < c->plan.op->n_outputs; i++) list[n++] = i;
     }
     for (int k = 0; k < n; k++) {
-        int i = list[k], flag = st ? st->binary[i] : -1;
+        int flag = st ? st->binary[list[k]] : -1;
+        bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
+    }
+    return n;
+}
+
+int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *err)
+{
+    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = up_kserve_answer_outputs(c, list, bin);
+    int any_bin = 0;
+    size_t blob_bytes = 0, json_len;
+    up_buf *b = &resp->body;
+
+    for (int k = 0; k < n; k++) {
+        int i = list[k];
         if (!ks_dtype_name(c->plan.result[i].dtype))
             return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
                              up_dtype_name(c->plan.result[i].dtype));
-        bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
         if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);
         any_bin |= bin[k];
     }

@@ -316,7 +316,7 @@ static int read_preamble(const unsigned char *b, size_t len, size_t *hdr, size_t
 /* One array starting at b[0] (n bytes left in the body) into *t, a view
  * when it can be. *used is how many bytes the array took. */
 static int read_array(const unsigned char *b, size_t n, const char *field, const up_limits *lim,
-                      up_tensor *t, size_t *used, up_error *err)
+                      const up_charge *ch, up_tensor *t, size_t *used, up_error *err)
 {
     size_t hdr = 0, hlen = 0, off, es;
     npy_header h;
@@ -349,6 +349,9 @@ static int read_array(const unsigned char *b, size_t n, const char *field, const
         up_tensor_view(t, dt, h.rank, h.shape, (void *)(b + off));
         return 0;
     }
+    /* the copy is charged to the request before it is made */
+    if (ch && ch->take && nbytes > 0 && ch->take(ch->ctx, nbytes, ".npy input copy", err) < 0)
+        return -1;
     if (rewrite_payload(t, b + off, &h, dt, swap) < 0)
         return up_errorf(err, UP_E_INTERNAL, field, "out of memory copying the .npy data");
     return 0;
@@ -391,6 +394,9 @@ static int split_query(up_call *c, const up_http_req *req, up_http_req *rest, up
     rest->query = kv;
     rest->n_query = 0;
     for (int i = 0; i < req->n_query; i++) {
+        if (up_kv_holds_nul(&req->query[i]))
+            return up_errorf(err, UP_E_MALFORMED, "query",
+                             "query parameter \"%.64s\" holds a NUL byte (%%00)", req->query[i].key);
         if (strcmp(req->query[i].key, "inputs") != 0) {
             kv[rest->n_query++] = req->query[i];
             continue;
@@ -439,8 +445,8 @@ static int read_arrays(up_call *c, const up_http_req *req, const int *targets, i
                              n_targets < op->n_inputs ? ", from ?inputs=" : "");
         }
         snprintf(field, sizeof(field), "inputs.%s", op->inputs[targets[k]].name);
-        if (read_array(b + pos, req->body_len - pos, field, lim, &c->plan.raw[targets[k]], &used,
-                       err) < 0)
+        if (read_array(b + pos, req->body_len - pos, field, lim, &c->plan.charge,
+                       &c->plan.raw[targets[k]], &used, err) < 0)
             return -1;
         pos += used;
         k++;
@@ -455,9 +461,11 @@ static int read_arrays(up_call *c, const up_http_req *req, const int *targets, i
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
     up_http_req rest;
-    up_kv *kv = malloc(sizeof(up_kv) * (size_t)(req->n_query > 0 ? req->n_query : 1));
+    size_t kv_bytes = sizeof(up_kv) * (size_t)(req->n_query > 0 ? req->n_query : 1);
+    up_kv *kv;
     int targets[UP_MAX_INPUTS], n_targets = 0, rc = -1;
-    if (!kv) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
+    if (up_plan_charge(&c->plan, (int64_t)kv_bytes, ".npy query copy", err) < 0) return -1;
+    if (!(kv = malloc(kv_bytes))) return up_errorf(err, UP_E_INTERNAL, "", "out of memory");
     if (split_query(c, req, &rest, kv, targets, &n_targets, err) < 0) goto err;
     if (up_call_query(c, &rest, 1, err) < 0) goto err;
     if (read_arrays(c, req, targets, n_targets, lim, err) < 0) goto err;

@@ -5,7 +5,12 @@
  * strings and safetensors __metadata__ give text ("2,3"), KServe clients
  * give either. Parsing by the param's declared type in one place keeps the
  * formats from drifting apart. Unknown names are 422 (the request is
- * well-formed but means nothing to this op); wrong types are 400. */
+ * well-formed but means nothing to this op); wrong types are 400. JSON
+ * lists of numbers come as span nodes (json_parse.c) or plain arrays, read
+ * alike through up_json_numbers. Text is NUL-terminated: the JSON parser
+ * refuses strings holding \u0000, and up_call_query refuses query values
+ * whose received length runs past a NUL (%00), so no text here was cut
+ * short. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -136,6 +141,7 @@ int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char 
 {
     char field[UP_ERR_FIELD_LEN];
     int i = param_slot(p, name, field_prefix, field, sizeof(field), err), n = 0;
+    up_json_list l;
     if (i < 0) return -1;
     const up_param_def *d = &p->op->params[i];
     up_param_value *pv = &p->params.v[i];
@@ -152,16 +158,16 @@ int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char 
     } else if (cJSON_IsNumber(v)) {
         if (set_number(p, i, 0, v->valuedouble, field, err) < 0) return -1;
         n = 1;
-    } else if (cJSON_IsArray(v) && d->type != UP_P_INT && d->type != UP_P_BOOL) {
-        const cJSON *e;
-        cJSON_ArrayForEach(e, v) {
-            if (n >= max_count(d->type))
-                return up_errorf(err, UP_E_MALFORMED, field, "at most %d values", max_count(d->type));
-            if (!cJSON_IsNumber(e)) return up_errorf(err, UP_E_MALFORMED, field, "expected a list of numbers");
-            if (set_number(p, i, n, e->valuedouble, field, err) < 0) return -1;
-            n++;
-        }
+    } else if ((cJSON_IsArray(v) || up_json_list_of(v, &l)) && d->type != UP_P_INT &&
+               d->type != UP_P_BOOL) {
+        double vals[UP_MAX_RANK];
+        n = up_json_numbers(v, vals, max_count(d->type));
+        if (n == -2)
+            return up_errorf(err, UP_E_MALFORMED, field, "at most %d values", max_count(d->type));
+        if (n < 0) return up_errorf(err, UP_E_MALFORMED, field, "expected a list of numbers");
         if (n == 0) return up_errorf(err, UP_E_MALFORMED, field, "empty list");
+        for (int k = 0; k < n; k++)
+            if (set_number(p, i, k, vals[k], field, err) < 0) return -1;
     } else {
         return up_errorf(err, UP_E_MALFORMED, field, "wrong type for %s", d->name);
     }

@@ -14,7 +14,9 @@
  * and transformers, e.g. "pt") is ignored; every other unknown key is a 422.
  *
  * Validation follows the reference reader: header length inside the body,
- * a JSON object (trailing spaces allowed), offsets inside the data region,
+ * a JSON object (trailing spaces allowed; parsed like every request
+ * document: --max-json-depth, no \u0000, no repeated key, charged to the
+ * request), offsets inside the data region,
  * begin <= end, end - begin == numel x dtype size, no two tensors
  * overlapping. Gaps between tensors are tolerated. Error kinds: a broken
  * file is 400; a well-formed one we cannot serve (dtype, rank, names) 422.
@@ -30,7 +32,6 @@
 #include <string.h>
 
 #include "codecs.h"
-#include "json_arena.h"
 
 #define ST_FIELD "body"
 
@@ -60,14 +61,18 @@ static const char *st_dtype_name(up_dtype dt)
 /* ---- reading ------------------------------------------------------------ */
 
 /* A JSON number that is an integer in [0, 2^53]. */
-static int json_uint(const cJSON *v, int64_t *out)
+static int json_uint(double d, int64_t *out)
 {
-    double d;
-    if (!cJSON_IsNumber(v)) return -1;
-    d = v->valuedouble;
     if (!(d >= 0) || d > 9007199254740992.0 || d != floor(d)) return -1;
     *out = (int64_t)d;
     return 0;
+}
+
+/* A JSON list (a span node, json_parse.c, or an empty array). */
+static int is_list(const cJSON *v)
+{
+    up_json_list l;
+    return cJSON_IsArray(v) || up_json_list_of(v, &l);
 }
 
 typedef struct st_range {
@@ -80,9 +85,10 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
                       const up_limits *lim, st_range *rg, up_error *err)
 {
     const char *name = e->string;
-    const cJSON *dt_j = NULL, *shape_j = NULL, *off_j = NULL, *k, *s;
+    const cJSON *dt_j = NULL, *shape_j = NULL, *off_j = NULL, *k;
     int64_t shape[UP_MAX_RANK], numel, nbytes;
-    int rank = 0;
+    double dims[UP_MAX_RANK], offs[2];
+    int rank;
     up_dtype dt;
     size_t es;
     char field[UP_ERR_FIELD_LEN];
@@ -98,7 +104,7 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
             return up_errorf(err, UP_E_MALFORMED, field,
                              "unexpected or repeated key \"%.40s\" in a safetensors entry", k->string);
     }
-    if (!cJSON_IsString(dt_j) || !cJSON_IsArray(shape_j) || !cJSON_IsArray(off_j))
+    if (!cJSON_IsString(dt_j) || !is_list(shape_j) || !is_list(off_j))
         return up_errorf(err, UP_E_MALFORMED, field,
                          "safetensors entry needs dtype (string), shape and data_offsets (lists)");
     dt = st_dtype_from(dt_j->valuestring);
@@ -106,15 +112,14 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
         return up_errorf(err, UP_E_INVALID, field,
                          "safetensors dtype \"%.32s\" is not supported (F32 F64 F16 BF16 I64 I32 "
                          "I16 I8 U8 BOOL are)", dt_j->valuestring);
-    cJSON_ArrayForEach(s, shape_j) {
-        if (rank >= UP_MAX_RANK)
-            return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
-        if (json_uint(s, &shape[rank]) < 0)
-            return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
-        rank++;
-    }
-    if (cJSON_GetArraySize(off_j) != 2 || json_uint(cJSON_GetArrayItem(off_j, 0), &rg->begin) < 0 ||
-        json_uint(cJSON_GetArrayItem(off_j, 1), &rg->end) < 0)
+    rank = up_json_numbers(shape_j, dims, UP_MAX_RANK);
+    if (rank == -2) return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
+    for (int d = 0; d < rank; d++)
+        if (json_uint(dims[d], &shape[d]) < 0) rank = -1;
+    if (rank < 0)
+        return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
+    if (up_json_numbers(off_j, offs, 2) != 2 || json_uint(offs[0], &rg->begin) < 0 ||
+        json_uint(offs[1], &rg->end) < 0)
         return up_errorf(err, UP_E_MALFORMED, field, "data_offsets must be [begin, end]");
     es = up_dtype_size(dt);
     if (up_shape_numel(shape, rank, &numel) < 0 || up_mul_i64(numel, (int64_t)es, &nbytes) < 0)
@@ -135,6 +140,7 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
         up_tensor_view(&c->plan.raw[idx], dt, rank, shape, data + rg->begin);
         return 0;
     }
+    if (up_plan_charge(&c->plan, nbytes, "safetensors input copy", err) < 0) return -1;
     if (up_tensor_alloc(&c->plan.raw[idx], dt, rank, shape) < 0)
         return up_errorf(err, UP_E_INTERNAL, field, "out of memory");
     memcpy(c->plan.raw[idx].data, data + rg->begin, (size_t)nbytes);
@@ -209,6 +215,7 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     const char *end = NULL;
     cJSON *root = NULL;
     int rc = -1;
+    up_json_req rq = {.lim = lim, .field = ST_FIELD, .what = "the safetensors header", .prefix = 1};
 
     if (up_call_query(c, req, 1, err) < 0) return -1;
     if (!b || req->body_len < 8)
@@ -221,13 +228,13 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
                          (unsigned long long)hlen, req->body_len);
     if (hlen < 2 || b[8] != '{')
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header must be a JSON object");
-    up_json_arena_enter();
-    root = up_json_parse_value((const char *)b + 8, (size_t)hlen, &end);
-    if (!root || !cJSON_IsObject(root)) {
-        up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header is not valid JSON");
+    rq.charge = &c->plan.charge;
+    if (!(root = up_json_parse_request((const char *)b + 8, (size_t)hlen, &rq, err))) return -1;
+    if (!cJSON_IsObject(root)) {
+        up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header must be a JSON object");
         goto err;
     }
-    for (; end < (const char *)b + 8 + hlen; end++)
+    for (end = (const char *)b + 8 + rq.end; end < (const char *)b + 8 + hlen; end++)
         if (*end != ' ' && *end != '\0' && *end != '\n' && *end != '\t' && *end != '\r') {
             up_errorf(err, UP_E_MALFORMED, ST_FIELD, "text after the safetensors header JSON");
             goto err;
@@ -236,8 +243,7 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
         goto err;
     rc = 0;
 err:
-    cJSON_Delete(root);
-    up_json_arena_leave();
+    up_json_document_free(root);
     return rc;
 }
 

@@ -29,7 +29,7 @@
  * Determinism: the blocking (channels per unit, chunk sizes) is a function
  * of the shapes only, never of the number of workers or of how [begin, end)
  * is split, so the summation order of every output element is fixed. The
- * col buffer is heap-allocated per kernel call; should that allocation fail
+ * col buffer is one per thread (col_buffer()); should its allocation fail
  * the unit still completes with a small stack buffer (smaller chunks: the
  * same values up to rounding, computed in a different order).
  *
@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "geometry.h"
 #include "op.h"
 #include "ops.h"
 
@@ -116,13 +117,8 @@ static int check_bias(up_plan *p, up_error *err)
  * output_padding (PyTorch's min_size in _output_padding). */
 static int min_size(const up_geom *g, int d, int64_t *out)
 {
-    int64_t a, b;
-    if (up_mul_i64(g->in[d] - 1, g->stride[d], &a) < 0 ||
-        up_mul_i64(g->pad[d], 2, &b) < 0 || up_add_i64(a, -b, &a) < 0 ||
-        up_mul_i64(g->dilation[d], g->kernel[d] - 1, &b) < 0 || up_add_i64(a, b, &a) < 0 ||
-        up_add_i64(a, 1, out) < 0)
-        return -1;
-    return 0;
+    return up_geom_convt_out(g->in[d], g->kernel[d], g->stride[d], g->pad[d], g->dilation[d], 0,
+                             out);
 }
 
 /* output_size (if given) -> output_padding, as PyTorch's _output_padding:
@@ -221,6 +217,15 @@ static void conv_blocking_of(const up_geom *g, conv_blocking *b)
     b->nblk = (b->cog + b->blk - 1) / b->blk;
 }
 
+/* Element operations: the GEMMs' multiply-adds (C_in/groups per col
+ * element), col2im's adds (one per col element), the bias fill of y. */
+static int64_t conv_work(const up_geom *g, const conv_blocking *b)
+{
+    int64_t col = up_sat_mul(up_sat_mul(g->N, g->C_out), up_sat_mul(b->K, b->hw_in));
+    int64_t fill = up_sat_mul(up_sat_mul(g->N, g->C_out), b->hw_out);
+    return up_sat_add(up_sat_add(up_sat_mul(col, b->cig), col), fill);
+}
+
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_single_thread(void) { openblas_set_num_threads(1); }
 
@@ -241,6 +246,7 @@ int prepare_conv_transpose(up_plan *p, up_error *err)
     if (up_mul_i64(g->N * g->groups, b.nblk, &units) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "too many work units");
     p->work_units = units;
+    p->work = conv_work(g, &b);
     /* a unit reads X_g and a weight slice, writes blk output planes and
      * streams blk*K*hw_in col elements through cache */
     p->unit_cost = (b.cig * b.hw_in + b.cig * b.blk * b.K + b.blk * b.hw_out) * es;
@@ -273,23 +279,53 @@ static void conv_geo_of(const up_geom *g, conv_geo *c)
 }
 
 /* First and last input index along W whose output i*s + off lies in
- * [0, out); hi < lo when none does. */
+ * [0, out); hi < lo when none does. Closed forms that never add s to a
+ * padding-sized number (off >= -padding, so -off cannot overflow). */
 static void w_range(int64_t off, int64_t s, int64_t out, int64_t *lo, int64_t *hi)
 {
     int64_t top = out - 1 - off;
-    *lo = off >= 0 ? 0 : (-off + s - 1) / s;
+    *lo = off >= 0 ? 0 : up_div_ceil(-off, s);
     *hi = top < 0 ? -1 : top / s;
 }
 
 /* Elements of the col chunk: COL_CAP, or less when a whole unit's col
  * (blk*K x hw_in) is smaller -- which yields the very same chunking, since
- * such a unit is one chunk either way, and spares small requests a large
- * allocation. */
+ * such a unit is one chunk either way, and keeps a small request's col in
+ * the first, warm, part of the thread's buffer. */
 static int64_t col_cap(const conv_blocking *b)
 {
     int64_t whole;
     if (up_mul_i64(b->blk * b->K, b->hw_in, &whole) < 0 || whole > COL_CAP) return COL_CAP;
     return whole;
+}
+
+/* The col chunk buffer of the calling thread: COL_CAP elements of the
+ * widest compute type, made on first use and freed when the thread exits.
+ * It is process-wide state, not a request's: its size does not depend on
+ * any request (COL_CAP bounds every chunk) and there is one per thread that
+ * ever ran this kernel (the pool's workers, the event thread), so it is
+ * not charged to a request's memory budget -- like stream.c's scratch. A
+ * buffer per call was a request-driven allocation on every kernel call
+ * that nothing could charge (kernels cannot fail). NULL when out of
+ * memory. */
+static pthread_key_t col_key;
+static pthread_once_t col_once = PTHREAD_ONCE_INIT;
+static int col_key_ok;
+
+static void col_key_make(void) { col_key_ok = pthread_key_create(&col_key, free) == 0; }
+
+static void *col_buffer(void)
+{
+    void *c;
+    pthread_once(&col_once, col_key_make);
+    if (!col_key_ok) return NULL;
+    if ((c = pthread_getspecific(col_key))) return c;
+    if (!(c = aligned_alloc(64, (size_t)COL_CAP * sizeof(double)))) return NULL;
+    if (pthread_setspecific(col_key, c) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
 static void blas_gemm_f32(int m, int n, int k, const float *a, int lda, const float *b,
@@ -407,13 +443,12 @@ CONV_DEFINE_ADD(double, f64)
         conv_blocking_of(&p->g, &b);                                                     \
         conv_geo_of(&p->g, &cg);                                                         \
         cap = col_cap(&b);                                                               \
-        col = malloc((size_t)cap * sizeof(T));                                           \
+        col = col_buffer();                                                              \
         if (!col) {                                                                      \
             col = stack_col;                                                             \
             cap = COL_STACK;                                                             \
         }                                                                                \
         for (int64_t u = begin; u < end; u++) conv_unit_##SUF(p, &b, &cg, u, col, cap);  \
-        if (col != stack_col) free(col);                                                 \
     }
 
 CONV_DEFINE_COL2IM(float, f32)

@@ -35,6 +35,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "convert.h"
+#include "geometry.h"
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
@@ -58,11 +60,8 @@ static uint64_t splitmix64_at(uint64_t seed, uint64_t k)
 /* Server-drawn samples, (N, C, nsp) row-major, sample k from output k of
  * splitmix64(seed): float32 takes the top 24 bits * 2^-24, float64 the top
  * 53 bits * 2^-53, so every value is exact in its dtype and lies in [0, 1). */
-static void *draw_samples(up_dtype compute, int64_t count, int64_t seed)
+static void draw_samples(void *buf, up_dtype compute, int64_t count, int64_t seed)
 {
-    size_t es = compute == UP_F64 ? sizeof(double) : sizeof(float);
-    void *buf = malloc(count > 0 ? (size_t)count * es : 1);
-    if (!buf) return NULL;
     for (int64_t k = 0; k < count; k++) {
         uint64_t z = splitmix64_at((uint64_t)seed, (uint64_t)k);
         if (compute == UP_F64)
@@ -70,12 +69,14 @@ static void *draw_samples(up_dtype compute, int64_t count, int64_t seed)
         else
             ((float *)buf)[k] = (float)(z >> 40) * 0x1.0p-24f;
     }
-    return buf;
 }
 
+/* The client's samples, read from what it sent (prepare allocates
+ * nothing, so the converted copy does not exist yet) and rounded to the
+ * compute dtype as the conversion will round them. */
 static int check_samples(up_plan *p, up_error *err)
 {
-    const up_tensor *s = &p->in[IN_SAMPLES];
+    const up_tensor *s = &p->in[IN_SAMPLES], *raw = &p->raw[IN_SAMPLES];
     int nsp = p->g.nsp;
     int64_t count;
     if (s->rank != 3 || s->shape[0] != p->g.N || s->shape[1] != p->g.C || s->shape[2] != nsp)
@@ -88,8 +89,8 @@ static int check_samples(up_plan *p, up_error *err)
                          (long long)(s->rank > 2 ? s->shape[2] : 0));
     count = up_tensor_numel(s);
     for (int64_t k = 0; k < count; k++) {
-        double v = p->compute == UP_F64 ? ((const double *)s->data)[k]
-                                        : (double)((const float *)s->data)[k];
+        double v = up_load_f64(raw, k);
+        if (p->compute != UP_F64) v = (double)(float)v;
         if (!(v >= 0.0 && v < 1.0))
             return up_errorf(err, UP_E_INVALID, "inputs.samples",
                              "every sample must lie in [0, 1); element %lld is %g",
@@ -98,22 +99,42 @@ static int check_samples(up_plan *p, up_error *err)
     return 0;
 }
 
-/* Point p->scratch at server-drawn samples when the client sent none. */
+/* Samples drawn on the server when the client sent none: their bytes
+ * (0 when the client sent samples), for the cost model and for build. */
+static int drawn_samples_bytes(const up_plan *p, int64_t *bytes)
+{
+    int64_t count;
+    if (up_tensor_present(&p->in[IN_SAMPLES])) {
+        *bytes = 0;
+        return 0;
+    }
+    if (up_mul_i64(p->g.N, p->g.C, &count) < 0 || up_mul_i64(count, p->g.nsp, &count) < 0)
+        return -1;
+    return up_geom_bytes(count, up_dtype_size(p->compute), bytes);
+}
+
 static int resolve_samples(up_plan *p, up_error *err)
 {
     int has_samples = up_tensor_present(&p->in[IN_SAMPLES]);
     int has_seed = up_plan_param_set(p, "seed");
-    int64_t count;
     if (has_samples && has_seed)
         return up_errorf(err, UP_E_INVALID, "params.seed",
                          "give the samples input or the seed param, not both");
     if (has_samples) return check_samples(p, err);
-    if (up_mul_i64(p->g.N, p->g.C, &count) < 0 || up_mul_i64(count, p->g.nsp, &count) < 0)
+    return 0;
+}
+
+/* Point p->scratch at server-drawn samples when the client sent none. */
+int build_fractional_max_pool(up_plan *p, up_error *err)
+{
+    int64_t bytes;
+    void *buf;
+    if (up_tensor_present(&p->in[IN_SAMPLES]) || p->work_units == 0) return 0;
+    if (drawn_samples_bytes(p, &bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
-    p->scratch = draw_samples(p->compute, count, up_param_int(p, "seed", 0));
-    if (!p->scratch)
-        return up_errorf(err, UP_E_INTERNAL, "", "out of memory drawing samples");
-    p->scratch_free = free;
+    if (!(buf = up_plan_scratch_alloc(p, bytes, "fractional_max_pool samples", err))) return -1;
+    draw_samples(buf, p->compute, bytes / (int64_t)up_dtype_size(p->compute),
+                 up_param_int(p, "seed", 0));
     return 0;
 }
 
@@ -152,7 +173,7 @@ static int resolve_output_size(up_plan *p, int64_t out[UP_MAX_SPATIAL], up_error
 int prepare_fractional_max_pool(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    int64_t plane_in = 1, plane_out = 1, units;
+    int64_t plane_in = 1, plane_out = 1, units, window;
     if (g->C < 1)
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "expected at least one channel, got C = %lld", (long long)g->C);
@@ -173,9 +194,14 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
     if (up_plan_set_output(p, OUT_Y, p->compute, g->N, g->C, g->out, err) < 0 ||
         up_plan_set_output(p, OUT_INDICES, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
-    if (up_mul_i64(g->N, g->C, &units) < 0)
+    if (up_mul_i64(g->N, g->C, &units) < 0 || drawn_samples_bytes(p, &p->mem_bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
     p->work_units = units;
+    /* every output scans its kernel window */
+    window = 1;
+    for (int d = 0; d < g->nsp; d++) window = up_sat_mul(window, g->kernel[d]);
+    p->work = up_sat_add(up_sat_mul(up_tensor_numel(&p->out[OUT_Y]), window),
+                         p->mem_bytes / (int64_t)up_dtype_size(p->compute));
     /* reads up to the whole input plane, writes y and int64 indices */
     p->unit_cost = plane_in * (int64_t)up_dtype_size(p->compute) +
                    plane_out * (int64_t)(up_dtype_size(p->compute) + 8);
@@ -216,13 +242,24 @@ static void plane_geometry(const up_plan *p, fmp_plane *pl)
 
 /* Window starts of one dim, as PyTorch's generate_intervals, in type T. A
  * unit computes each start once per output index, so there is no
- * per-plane allocation. */
+ * per-plane allocation.
+ *
+ * In float32, (i + u) * alpha can round past in - pool, the last start
+ * that fits: x of width 12579921, kernel 1, output 12576890 and
+ * u = 0.5000001192092896 give 12579921 for i = out - 2, a window wholly
+ * outside the plane. PyTorch 1.13 stops there with an internal assertion
+ * ("w2 >= 0 && w2 < inputW INTERNAL ASSERT FAILED"); unpoold clamps the
+ * start to in - pool, the window PyTorch's own last output uses, so every
+ * read stays in the plane. Wherever PyTorch's window fits, the clamp does
+ * not change it. */
 #define FMP_DEFINE_START(T, SUF)                                               \
     static inline int64_t fmp_start_##SUF(T u, T alpha, int64_t i, int64_t in, \
                                           int64_t out, int64_t pool)           \
     {                                                                          \
+        int64_t s;                                                             \
         if (i == out - 1) return in - pool;                                    \
-        return (int64_t)(((T)i + u) * alpha) - (int64_t)(u * alpha);              \
+        s = (int64_t)(((T)i + u) * alpha) - (int64_t)(u * alpha);              \
+        return s < in - pool ? s : in - pool;                                  \
     }
 
 FMP_DEFINE_START(float, f32)

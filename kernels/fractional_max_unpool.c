@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "geometry.h"
 #include "index_layout.h"
 #include "ops.h"
 
@@ -149,18 +150,25 @@ static lin_fast find_fast_w(const lin_axis *ax, int64_t out, size_t es)
 
 /* One allocation: the header, then per axis lo[out], hi[out], wlo[out],
  * whi[out] (8 bytes each, enough for either weight type). */
+static int table_bytes(const up_geom *g, int64_t *bytes)
+{
+    int64_t total = 0;
+    for (int d = 0; d < g->nsp; d++)
+        if (up_add_i64(total, g->out[d], &total) < 0) return -1;
+    if (up_mul_i64(total, 4 * (int64_t)sizeof(int64_t), bytes) < 0 ||
+        up_add_i64(*bytes, (int64_t)sizeof(lin_tab), bytes) < 0)
+        return -1;
+    return 0;
+}
+
 static int build_table(up_plan *p, up_error *err)
 {
     const up_geom *g = &p->g;
-    int64_t total = 0, bytes;
+    int64_t bytes;
     lin_tab *t;
-    for (int d = 0; d < g->nsp; d++)
-        if (up_add_i64(total, g->out[d], &total) < 0) goto too_large;
-    if (up_mul_i64(total, 4 * (int64_t)sizeof(int64_t), &bytes) < 0 ||
-        up_add_i64(bytes, (int64_t)sizeof(*t), &bytes) < 0)
-        goto too_large;
-    t = malloc((size_t)bytes);
-    if (!t) return up_errorf(err, UP_E_INTERNAL, "", "out of memory for interpolation tables");
+    if (table_bytes(g, &bytes) < 0) goto too_large;
+    t = up_plan_scratch_alloc(p, bytes, "fractional_max_unpool interpolation tables", err);
+    if (!t) return -1;
     int64_t *at = t->buf;
     t->rows = 1;
     t->in_plane = 1;
@@ -176,8 +184,6 @@ static int build_table(up_plan *p, up_error *err)
         if (d < g->nsp - 1) t->rows *= o;
     }
     t->fast = find_fast_w(&t->ax[g->nsp - 1], g->out[g->nsp - 1], up_dtype_size(p->compute));
-    p->scratch = t;
-    p->scratch_free = free;
     return 0;
 too_large:
     return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
@@ -190,10 +196,14 @@ static int prepare_interp(up_plan *p, up_error *err)
     g->mode = up_param_enum(p, "coordinate_transform");
     if (up_param_resize(p, err) < 0) return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
+    numel = up_tensor_numel(&p->out[0]);
     p->work_units = 0;
     if (numel == 0) return 0;
-    if (build_table(p, err) < 0) return -1;
+    /* cost: 2^nsp source reads per output, 4 table entries per coordinate */
+    if (table_bytes(g, &p->mem_bytes) < 0)
+        return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
+    p->work = up_sat_add(up_sat_mul(numel, (int64_t)1 << g->nsp),
+                         (p->mem_bytes - (int64_t)sizeof(lin_tab)) / 8);
     int64_t ow = g->out[g->nsp - 1];
     p->work_units = numel / ow;
     p->unit_cost = (1 + (2 << (g->nsp - 1))) * ow * (int64_t)up_dtype_size(p->compute);
@@ -229,6 +239,7 @@ static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
         plane_out *= g->out[d];
     }
     p->work_units = g->N * g->C;
+    p->work = up_sat_mul(plane_in + plane_out, p->work_units); /* zero-fill + scatter */
     p->unit_cost = plane_out * (int64_t)up_dtype_size(p->compute) +
                    plane_in * (int64_t)(up_dtype_size(p->compute) + sizeof(int64_t));
     return 0;
@@ -240,6 +251,13 @@ int prepare_fractional_max_unpool(up_plan *p, up_error *err)
     if (check_spatial_in(&p->g, err) < 0) return -1;
     if (ii >= 0 && up_tensor_present(&p->in[ii])) return prepare_scatter(p, &p->in[ii], err);
     return prepare_interp(p, err);
+}
+
+/* The interpolation tables, once the plan is admitted (charged through
+ * the plan); the scatter form and an empty output need none. */
+int build_fractional_max_unpool(up_plan *p, up_error *err)
+{
+    return p->g.mode != FMU_SCATTER && p->work_units ? build_table(p, err) : 0;
 }
 
 /* ---- kernels ------------------------------------------------------------ */

@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "geometry.h"
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
@@ -49,14 +50,17 @@ static void pool3_from_geom(const up_geom *g, pool3 *q)
 }
 
 /* PyTorch's window of output position o along one dim: [*lo, *hi) stepping
- * by dilation, lo clamped to the first position >= 0 on the dilation grid. */
+ * by dilation, lo moved to the first position >= 0 on the dilation grid.
+ * PyTorch steps there with `while (a < 0) a += dilation`, once per
+ * dilation of padding; up_grid_first() is the same position in closed
+ * form. Prepare bounded every term (window <= padded input), so no sum
+ * here overflows and lo <= in (lo == in: a window wholly in the padding). */
 static inline void pool_window(const pool3 *q, int dim, int64_t o, int64_t *lo, int64_t *hi)
 {
     int64_t a = o * q->s[dim] - q->p[dim];
     int64_t b = a + (q->k[dim] - 1) * q->d[dim] + 1;
     *hi = b < q->in[dim] ? b : q->in[dim];
-    while (a < 0) a += q->d[dim];
-    *lo = a;
+    *lo = up_grid_first(a, q->d[dim]);
 }
 
 /* Client index = plane position * mul + add, for plane (n, c). */
@@ -87,7 +91,7 @@ static void index_affine(int layout, int64_t n, int64_t c, int64_t C, int64_t pl
 static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
 {
     const int64_t s = q->s[2], p = q->p[2], k = q->k[2], in = q->in[2], out = q->out[2];
-    int64_t a = (p + s - 1) / s;                  /* first ow with ow*s - p >= 0 */
+    int64_t a = up_div_ceil(p, s);                /* first ow with ow*s - p >= 0 */
     int64_t b = in + p - k >= 0 ? (in + p - k) / s + 1 : 0; /* ow*s - p + k <= in */
     if (q->d[2] != 1) a = b = 0;
     if (a > out) a = out;
@@ -234,40 +238,48 @@ MAX_POOL_KERNEL(f64, double, int64_t)
 
 /* ---- prepare: PyTorch's checks and output size -------------------------- */
 
-/* floor(a / b) for b > 0, any sign of a (PyTorch's div_rtn). */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-/* Output size along dim i, or an error naming what made it < 1. */
+/* Output size along dim i (geometry.h), after the bounds that keep every
+ * window position small: PyTorch's padding <= kernel_size / 2, and a
+ * window no larger than the padded input. With both, a window's first
+ * in-plane position is at most the input size, so the position a kernel
+ * reports for a window wholly in the padding (as PyTorch does) stays a
+ * small number, and the window ends o * s - p + extent fit. PyTorch
+ * accepts a larger window in ceil mode (one output, the window hanging
+ * past both ends); unpoold refuses it (422), as nothing inside such a
+ * window depends on how far it hangs out. */
 static int pool_out_size(up_plan *p, int i, up_error *err)
 {
     up_geom *g = &p->g;
-    int64_t span, num, out;
-    /* span = d(k-1) + 1; num = in + 2p - span (+ s - 1 in ceil mode). Sizes
-     * come off the wire: every step is checked. */
-    if (up_mul_i64(g->dilation[i], g->kernel[i] - 1, &span) < 0 || up_add_i64(span, 1, &span) < 0 ||
-        up_add_i64(g->in[i], 2 * g->pad[i], &num) < 0 || up_add_i64(num, -span, &num) < 0 ||
-        (g->ceil_mode && up_add_i64(num, g->stride[i] - 1, &num) < 0))
+    int64_t span, padded, out, end;
+    if (g->pad[i] > g->kernel[i] / 2)
+        return up_errorf(err, UP_E_INVALID, "params.padding",
+                         "padding must be at most half of kernel_size, got padding %lld "
+                         "for kernel_size %lld in dim %d",
+                         (long long)g->pad[i], (long long)g->kernel[i], i);
+    /* params are <= 2^31 - 1 and sizes <= 2^50: these cannot fail, but
+     * the check is what says so */
+    if (up_geom_window(g->kernel[i], g->dilation[i], &span) < 0 ||
+        up_geom_padded(g->in[i], g->pad[i], &padded) < 0)
         return up_errorf(err, UP_E_INVALID, "params.kernel_size",
                          "kernel_size, dilation and padding overflow in dim %d", i);
-    out = floor_div(num, g->stride[i]) + 1;
-    /* PyTorch: in ceil mode the last window must start inside the input or
-     * the left padding. */
-    if (g->ceil_mode && out > 0 && (out - 1) * g->stride[i] >= g->in[i] + g->pad[i]) out--;
-    if (out < 1)
+    if (span > padded)
         return up_errorf(err, UP_E_INVALID, "params.kernel_size",
-                         "output would be empty in dim %d: input size %lld, padding %lld, "
-                         "dilated kernel %lld, stride %lld give %lld; it must be >= 1",
-                         i, (long long)g->in[i], (long long)g->pad[i], (long long)span,
-                         (long long)g->stride[i], (long long)out);
-    /* The kernel computes window ends o * s - p + span without checks: make
-     * sure the last one fits (only absurd strides or kernels can fail). */
-    if (up_mul_i64(out - 1, g->stride[i], &num) < 0 || up_add_i64(num, span, &num) < 0)
+                         "the window (kernel_size - 1) * dilation + 1 = %lld is larger than the "
+                         "padded input, input size %lld + 2 * padding %lld = %lld, in dim %d",
+                         (long long)span, (long long)g->in[i], (long long)g->pad[i],
+                         (long long)padded, i);
+    if (up_geom_pool_out(g->in[i], g->kernel[i], g->stride[i], g->pad[i], g->dilation[i],
+                         g->ceil_mode, &out) < 0 ||
+        (out >= 1 && (up_mul_i64(out - 1, g->stride[i], &end) < 0 ||
+                      up_add_i64(end, span, &end) < 0)))
         return up_errorf(err, UP_E_INVALID, "params.stride",
                          "stride and kernel_size overflow in dim %d", i);
+    if (out < 1) /* not reachable with span <= padded; kept as the last word */
+        return up_errorf(err, UP_E_INVALID, "params.kernel_size",
+                         "output would be empty in dim %d: input size %lld, padding %lld, "
+                         "window %lld, stride %lld give %lld; it must be >= 1",
+                         i, (long long)g->in[i], (long long)g->pad[i], (long long)span,
+                         (long long)g->stride[i], (long long)out);
     g->out[i] = out;
     return 0;
 }
@@ -288,6 +300,18 @@ static int pool_read_params(up_plan *p, up_error *err)
     return 0;
 }
 
+/* Element operations: every output scans at most min(kernel, positions of
+ * the dilation grid inside the input) taps per dim. */
+static int64_t pool_work(const up_geom *g, int64_t outputs)
+{
+    int64_t w = outputs;
+    for (int i = 0; i < g->nsp; i++) {
+        int64_t taps = up_div_ceil(g->in[i], g->dilation[i]);
+        w = up_sat_mul(w, taps < g->kernel[i] ? taps : g->kernel[i]);
+    }
+    return up_sat_add(w, outputs);
+}
+
 int prepare_max_pool(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
@@ -296,27 +320,21 @@ int prepare_max_pool(up_plan *p, up_error *err)
     if (g->C < 1)
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "expected at least one channel, got C = %lld", (long long)g->C);
-    for (int i = 0; i < g->nsp; i++) {
+    for (int i = 0; i < g->nsp; i++)
         if (g->in[i] < 1)
             return up_errorf(err, UP_E_INVALID, "inputs.x",
                              "expected non-empty spatial dims, got size 0 in dim %d", i);
-        /* PyTorch compares with the undilated kernel: pad <= kernel_size / 2. */
-        if (g->pad[i] > g->kernel[i] / 2)
-            return up_errorf(err, UP_E_INVALID, "params.padding",
-                             "padding must be at most half of kernel_size, got padding %lld "
-                             "for kernel_size %lld in dim %d",
-                             (long long)g->pad[i], (long long)g->kernel[i], i);
-    }
     for (int i = 0; i < g->nsp; i++)
         if (pool_out_size(p, i, err) < 0) return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0 ||
         up_plan_set_output(p, 1, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
     for (int i = 0; i < g->nsp; i++) {
-        pin *= g->in[i];   /* products of validated tensor sizes: no overflow */
+        pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
+    p->work = pool_work(g, up_tensor_numel(&p->out[0]));
     /* Bytes per plane: read the input plane (windows overlap in cache),
      * write values and int64 indices. */
     cost = pin * (int64_t)up_dtype_size(p->compute) +

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "geometry.h"
 #include "ops.h"
 
 enum { MODE_NEAREST = 0, MODE_NEAREST_EXACT = 1 };
@@ -88,18 +89,26 @@ static void fill_axis(const up_plan *p, int d, int64_t *src)
     }
 }
 
+/* Bytes of the tables: the header, then out[d] int64 per axis. */
+static int table_bytes(const up_geom *g, int64_t *bytes)
+{
+    int64_t total = 0;
+    for (int d = 0; d < g->nsp; d++)
+        if (up_add_i64(total, g->out[d], &total) < 0) return -1;
+    if (up_mul_i64(total, (int64_t)sizeof(int64_t), bytes) < 0 ||
+        up_add_i64(*bytes, (int64_t)sizeof(nearest_tab), bytes) < 0)
+        return -1;
+    return 0;
+}
+
 static int build_table(up_plan *p, up_error *err)
 {
     const up_geom *g = &p->g;
-    int64_t total = 0, bytes;
+    int64_t bytes;
     nearest_tab *t;
-    for (int d = 0; d < g->nsp; d++)
-        if (up_add_i64(total, g->out[d], &total) < 0) goto too_large;
-    if (up_mul_i64(total, (int64_t)sizeof(int64_t), &bytes) < 0 ||
-        up_add_i64(bytes, (int64_t)sizeof(*t), &bytes) < 0)
-        goto too_large;
-    t = malloc((size_t)bytes);
-    if (!t) return up_errorf(err, UP_E_INTERNAL, "", "out of memory for index tables");
+    if (table_bytes(g, &bytes) < 0) goto too_large;
+    t = up_plan_scratch_alloc(p, bytes, "nearest_unpool index tables", err);
+    if (!t) return -1;
     int64_t *at = t->buf;
     t->rows = 1;
     t->in_plane = 1;
@@ -120,8 +129,6 @@ static int build_table(up_plan *p, up_error *err)
     t->dup2 = g->out[g->nsp - 1] % 2 == 0;
     for (int64_t i = 0; t->dup2 && i < g->out[g->nsp - 1]; i++)
         t->dup2 = t->src[g->nsp - 1][i] == i / 2;
-    p->scratch = t;
-    p->scratch_free = free;
     return 0;
 too_large:
     return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
@@ -139,13 +146,22 @@ int prepare_nearest_unpool(up_plan *p, up_error *err)
     g->mode = up_param_enum(p, "mode");
     if (up_param_resize(p, err) < 0) return -1;
     if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    up_shape_numel(p->out[0].shape, p->out[0].rank, &numel);
+    numel = up_tensor_numel(&p->out[0]);
     p->work_units = 0;
     if (numel == 0) return 0; /* nothing to compute, no tables needed */
-    if (build_table(p, err) < 0) return -1;
+    /* cost: one copy per output element, one table entry per coordinate */
+    if (table_bytes(g, &p->mem_bytes) < 0)
+        return up_errorf(err, UP_E_TOO_LARGE, "params.output_size", "output too large");
+    p->work = up_sat_add(numel, (p->mem_bytes - (int64_t)sizeof(nearest_tab)) / 8);
     p->work_units = numel / g->out[g->nsp - 1];
     p->unit_cost = 2 * g->out[g->nsp - 1] * (int64_t)up_dtype_size(p->compute);
     return 0;
+}
+
+/* The tables, once the plan is admitted (charged through the plan). */
+int build_nearest_unpool(up_plan *p, up_error *err)
+{
+    return p->work_units ? build_table(p, err) : 0;
 }
 
 /* Offset inside an x plane of the source row feeding output row r. */

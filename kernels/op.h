@@ -11,7 +11,8 @@
  * the resolved geometry, and the outputs. Its life:
  *
  *   up_plan_init(&p, op);                  fill p.params, p.raw[]    (api/)
- *   up_plan_prepare(&p, &err);             canonicalise, op->prepare, allocate
+ *   up_plan_prepare(&p, &err);             validate, geometry and cost, then
+ *                                          charge + allocate (see below)
  *   up_plan_run(&p, begin, end, &fault)    from any number of workers, over
  *                                          disjoint ranges of [0, p.work_units)
  *   up_plan_finish(&p, &fault, &err);      faults -> error; outputs -> client's
@@ -23,8 +24,21 @@
  * scatter kernel zero-fills its own planes: one pass over memory) and nothing
  * else, so chunks never race and the result does not depend on the split.
  * When several inputs target one output position, the one last in row-major
- * order of x wins: kernels walk x in row-major order within a unit, and
- * collisions can only happen inside one unit. */
+ * order of x wins: kernels walk x in row-major order within a unit (or keep
+ * the largest position of x per output), and collisions can only happen
+ * inside one unit.
+ *
+ * Prepare runs in two halves, so that nothing is allocated for a request
+ * that will be refused. First, with no allocation at all: every input's
+ * shape is checked (geometry.h), the canonical inputs are described (shape
+ * and dtype, data still to convert), op->prepare validates the params,
+ * derives the geometry and output shapes and states its cost: p->work, the
+ * element operations its kernel will do, and p->mem_bytes, what its build
+ * step will allocate; the plan adds conversions, outputs and result
+ * conversions. A plan over p->max_work is refused here (413). Second, every
+ * allocation is charged (up_plan_charge) just before it is made: converted
+ * inputs, op->build's tables or scratch, outputs, and in up_plan_finish the
+ * converted results. The sum of those charges is p->mem_bytes. */
 #ifndef UP_OP_H
 #define UP_OP_H
 
@@ -131,7 +145,12 @@ typedef struct up_charge {
     void *ctx;
 } up_charge;
 
+/* Validate, derive geometry and output shapes, state the cost; no
+ * allocation (see "Prepare runs in two halves"). */
 typedef int (*up_prepare_fn)(struct up_plan *p, up_error *err);
+/* Allocate op scratch (tables, drawn samples, per-unit state) through
+ * up_plan_scratch_alloc(), once the plan is admitted; NULL: nothing. */
+typedef int (*up_build_fn)(struct up_plan *p, up_error *err);
 typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end,
                              up_fault *fault);
 
@@ -149,6 +168,7 @@ struct up_op_def {
     up_prepare_fn prepare;
     up_kernel_fn kernel_f32;
     up_kernel_fn kernel_f64;
+    up_build_fn build;           /* optional */
 };
 
 typedef struct up_plan {
@@ -212,6 +232,10 @@ int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
 void up_plan_free(up_plan *p);
 /* Charge bytes to p->charge before allocating them (0, or -1 with err). */
 int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err);
+/* For op->build: charge `bytes`, then malloc them as p->scratch (freed by
+ * up_plan_free). NULL with err set (the hook's error, or 500 when out of
+ * memory). */
+void *up_plan_scratch_alloc(up_plan *p, int64_t bytes, const char *what, up_error *err);
 /* Convenience: prepare, run everything on this thread, finish. */
 int up_plan_execute(up_plan *p, up_error *err);
 
@@ -220,7 +244,8 @@ int up_plan_execute(up_plan *p, up_error *err);
 const up_param_value *up_plan_param(const up_plan *p, const char *name);
 int up_plan_param_set(const up_plan *p, const char *name);
 /* Spatial int param -> out[nsp]; def used when unset (def < 0: required).
- * Checks the count (1 or nsp) and that every value >= min. */
+ * Checks the count (1 or nsp) and that every value lies in
+ * [min, UP_GEOM_MAX_PARAM] (PyTorch's 32-bit limit, geometry.h). */
 int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err);
 /* Same for floats; every value must be > 0 and finite. Returns 1 if set,

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "geometry.h"
 #include "op.h"
 
 const up_param_value *up_plan_param(const up_plan *p, const char *name)
@@ -46,6 +47,11 @@ int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t mi
         if (out[d] < min)
             return up_errorf(err, UP_E_INVALID, field, "every value must be >= %lld, got %lld",
                              (long long)min, (long long)out[d]);
+        /* PyTorch's own limit for these (geometry.h); it also keeps every
+         * product of two of them, and of one with a size, far from int64's */
+        if (out[d] > UP_GEOM_MAX_PARAM)
+            return up_errorf(err, UP_E_INVALID, field, "every value must be <= %lld, got %lld",
+                             (long long)UP_GEOM_MAX_PARAM, (long long)out[d]);
     }
     return 0;
 }
@@ -156,8 +162,13 @@ int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
     shape[0] = N;
     shape[1] = C;
     for (int d = 0; d < p->g.nsp; d++) shape[2 + d] = spatial[d];
-    if (up_shape_numel(shape, rank, &n) < 0 || n > ((int64_t)1 << 50))
-        return up_errorf(err, UP_E_TOO_LARGE, field, "output shape overflows");
+    if (up_geom_numel(shape, rank, &n) < 0) {
+        char sh[160];
+        up_shape_format(sh, sizeof(sh), shape, rank);
+        return up_errorf(err, UP_E_TOO_LARGE, field,
+                         "output shape %s is too large: the product of its nonzero sizes must "
+                         "be at most 2^50", sh);
+    }
     if (p->max_elements > 0 && n > p->max_elements)
         return up_errorf(err, UP_E_TOO_LARGE, field,
                          "output would have %lld elements, over the limit of %lld",

@@ -116,30 +116,34 @@ static const up_param_def fmp_params[] = {
 };
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define OP_ENTRY(opname, summ, sem, mins, maxs, ins, outs, pars)                   \
+#define OP_ENTRY_B(opname, summ, sem, mins, maxs, ins, outs, pars, build)           \
     {#opname, summ, sem, mins, maxs, ins, N_OF(ins), outs, N_OF(outs), pars,       \
      N_OF(pars), prepare_##opname, compute_forward_##opname##_f32,                 \
-     compute_forward_##opname##_f64}
+     compute_forward_##opname##_f64, build}
+/* An op whose prepare allocates nothing beyond its outputs. */
+#define OP_ENTRY(opname, summ, sem, mins, maxs, ins, outs, pars)                   \
+    OP_ENTRY_B(opname, summ, sem, mins, maxs, ins, outs, pars, NULL)
 
 static const up_op_def op_table[] = {
-    OP_ENTRY(max_unpool, "scatter pooled values back to the positions max pooling chose",
-             "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, y_only, max_unpool_params),
-    OP_ENTRY(nearest_unpool, "nearest-neighbour upsampling",
-             "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3, values_x, y_only,
-             nearest_unpool_params),
-    OP_ENTRY(fractional_max_unpool,
+    OP_ENTRY_B(max_unpool, "scatter pooled values back to the positions max pooling chose",
+               "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, y_only, max_unpool_params,
+               build_max_unpool),
+    OP_ENTRY_B(nearest_unpool, "nearest-neighbour upsampling",
+               "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3, values_x, y_only,
+               nearest_unpool_params, build_nearest_unpool),
+    OP_ENTRY_B(fractional_max_unpool,
              "linear interpolation at fractional source coordinates, or scatter by indices",
              "PyTorch interpolate(mode=\"linear\"|\"bilinear\"|\"trilinear\"), the seed's "
              "asymmetric transform; max_unpool scatter with indices",
-             1, 3, fmu_inputs, y_only, fmu_params),
+             1, 3, fmu_inputs, y_only, fmu_params, build_fractional_max_unpool),
     OP_ENTRY(conv_transpose, "transposed convolution",
              "PyTorch conv_transpose{1,2,3}d", 1, 3, conv_inputs, y_only, conv_params),
     OP_ENTRY(max_pool, "max pooling with argmax indices",
              "PyTorch max_pool{1,2,3}d(return_indices=True)", 1, 3, values_x, pool_outputs,
              max_pool_params),
-    OP_ENTRY(fractional_max_pool, "fractional max pooling with argmax indices",
-             "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
-             pool_outputs, fmp_params),
+    OP_ENTRY_B(fractional_max_pool, "fractional max pooling with argmax indices",
+               "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
+               pool_outputs, fmp_params, build_fractional_max_pool),
 };
 
 int up_op_count(void) { return N_OF(op_table); }

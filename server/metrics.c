@@ -26,7 +26,8 @@ static atomic_uint_fast64_t hist[UP_PHASE_COUNT][N_BUCKET + 1];
 static atomic_uint_fast64_t hist_sum_ns[UP_PHASE_COUNT];
 static atomic_uint_fast64_t bytes_in, bytes_out, chunks;
 static atomic_int_fast64_t in_flight;
-static atomic_uint_fast64_t jobs_dropped, budget_refused;
+static atomic_uint_fast64_t jobs_dropped;
+static atomic_uint_fast64_t budget_refused[2]; /* busy (503), never fits (413) */
 static atomic_uint_fast64_t conn_cut[3]; /* idle, headers, body */
 static const char *const cut_names[3] = {"idle", "headers", "body"};
 
@@ -73,7 +74,10 @@ void up_metrics_in_flight(int delta) { atomic_fetch_add(&in_flight, delta); }
 int64_t up_metrics_in_flight_now(void) { return atomic_load(&in_flight); }
 
 void up_metrics_job_dropped(void) { atomic_fetch_add(&jobs_dropped, 1); }
-void up_metrics_budget_refused(void) { atomic_fetch_add(&budget_refused, 1); }
+void up_metrics_budget_refused(int never_fits)
+{
+    atomic_fetch_add(&budget_refused[!!never_fits], 1);
+}
 uint64_t up_metrics_jobs_dropped(void) { return atomic_load(&jobs_dropped); }
 
 void up_metrics_conn_cut(int phase)
@@ -157,11 +161,21 @@ int up_metrics_render(up_buf *o, const up_gauges *g)
           g->inflight_bytes);
     gauge(o, "unpoold_inflight_bytes_limit", "The memory budget (--max-inflight-mb) in bytes.",
           g->inflight_cap);
+    gauge(o, "unpoold_buffer_cache_bytes",
+          "Freed tensor buffers kept mapped for reuse; they count against the memory budget "
+          "and are dropped when requests need the room.",
+          g->cache_bytes);
     gauge(o, "unpoold_open_connections", "Client connections open now.", g->connections);
     counter(o, "unpoold_jobs_dropped_total",
             "Queued jobs dropped unrun because their client had disconnected.", ld(&jobs_dropped));
-    counter(o, "unpoold_budget_refused_total",
-            "Requests answered 503 because the memory budget was full.", ld(&budget_refused));
+    up_buf_puts(o, "# HELP unpoold_budget_refused_total Memory charges refused, by reason: "
+                   "busy (503, the budget is held by other requests) or never_fits (413, the "
+                   "request alone is larger than --max-inflight-mb).\n"
+                   "# TYPE unpoold_budget_refused_total counter\n");
+    up_buf_printf(o, "unpoold_budget_refused_total{reason=\"busy\"} %llu\n",
+                  (unsigned long long)ld(&budget_refused[0]));
+    up_buf_printf(o, "unpoold_budget_refused_total{reason=\"never_fits\"} %llu\n",
+                  (unsigned long long)ld(&budget_refused[1]));
     up_buf_puts(o, "# HELP unpoold_connections_cut_total Connections closed by a read deadline, "
                    "by phase (idle, headers, body).\n"
                    "# TYPE unpoold_connections_cut_total counter\n");

@@ -71,9 +71,7 @@ static inline int fz_query(char *s, up_kv *kv, int max)
         if (amp) *amp = '\0';
         eq = strchr(s, '=');
         if (eq) *eq = '\0';
-        kv[n].key = s;
-        kv[n].value = eq ? eq + 1 : "";
-        n++;
+        kv[n++] = (up_kv){.key = s, .value = eq ? eq + 1 : ""};
         s = amp ? amp + 1 : NULL;
     }
     return n;

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/codecs.h"
+#include "api/numfmt.h"
 #include "kernels/convert.h"
 #include "tests/support/harness.h"
 
@@ -31,7 +32,7 @@ static int run_json(const char *op, const char *body, const char *query_key, con
                     const char *request_id, up_http_resp *resp, up_error *err)
 {
     up_call c;
-    up_kv q = {query_key, query_val};
+    up_kv q = {.key = query_key, .value = query_val};
     up_http_req req = {.content_type = "application/json", .query = &q, .n_query = query_key ? 1 : 0};
     up_timing t = {.decode_ms = 1, .queue_ms = 2, .compute_ms = 3, .total_ms = 6};
     up_fault f;
@@ -349,6 +350,299 @@ static void test_ops_document(void)
     up_http_resp_free(&r);
 }
 
+/* ---- the answer's bound (up_call_answer_bytes) ---------------------------- */
+
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng(void) { return th_xorshift(&rng_state); }
+
+/* Element k of a random tensor of dt: random bits, or an extreme. */
+static void random_element(up_dtype dt, unsigned char *at)
+{
+    static const double extremes[] = {0.0, -0.0, 1.0, -1.0, INFINITY, -INFINITY, NAN,
+                                      3.4028234663852886e38, -3.4028234663852886e38,
+                                      1.401298464324817e-45, -1.1754943508222875e-38,
+                                      1.7976931348623157e308, -2.2250738585072014e-308,
+                                      4.9406564584124654e-324, 65504.0, -5.960464477539063e-8,
+                                      -9.9999996e20, 1.2345679e20, -1.2345678901234567e-6,
+                                      -1.2345678e-6, 1e-7, 123456789012345678.0};
+    uint64_t r = rng();
+    size_t es = up_dtype_size(dt);
+    if (dt == UP_BOOL) {
+        at[0] = (unsigned char)(r & 1);
+        return;
+    }
+    if (up_dtype_is_float(dt) && r % 3 == 0) {
+        double d = extremes[(r >> 8) % (sizeof(extremes) / sizeof(extremes[0]))];
+        float f = (float)d;
+        uint16_t h = dt == UP_F16 ? up_f32_to_f16(f) : up_f32_to_bf16(f);
+        if (dt == UP_F64) memcpy(at, &d, 8);
+        else if (dt == UP_F32) memcpy(at, &f, 4);
+        else memcpy(at, &h, 2);
+        return;
+    }
+    if (!up_dtype_is_float(dt) && r % 3 == 0) { /* the most negative or the largest */
+        memset(at, (r >> 8) & 1 ? 0xff : 0x00, es);
+        at[es - 1] = (r >> 8) & 1 ? (dt == UP_U8 ? 0xff : 0x7f) : 0x80;
+        return;
+    }
+    r = rng();
+    memcpy(at, &r, es);
+}
+
+/* The element of each dtype with the longest JSON text, as bytes. */
+static unsigned char widest[UP_DT_COUNT][8];
+
+static size_t fmt_any(up_dtype dt, const unsigned char *at, char *buf)
+{
+    float f;
+    double d;
+    uint16_t h;
+    int64_t v = 0;
+    switch (dt) {
+    case UP_F32: memcpy(&f, at, 4); return up_fmt_f32(f, buf);
+    case UP_F64: memcpy(&d, at, 8); return up_fmt_f64(d, buf);
+    case UP_F16: memcpy(&h, at, 2); return up_fmt_f16(h, buf);
+    case UP_BF16: memcpy(&h, at, 2); return up_fmt_bf16(h, buf);
+    case UP_U8: return up_fmt_u64(at[0], buf);
+    case UP_BOOL: return 5;
+    default:
+        memcpy(&v, at, up_dtype_size(dt));
+        if (up_dtype_size(dt) < 8) v = (int64_t)((uint64_t)v << (64 - 8 * up_dtype_size(dt))) >> (64 - 8 * up_dtype_size(dt));
+        return up_fmt_i64(v, buf);
+    }
+}
+
+static void widest_init(void)
+{
+    static int done;
+    char buf[64];
+    if (done) return;
+    done = 1;
+    for (up_dtype dt = 0; dt < UP_DT_COUNT; dt++) {
+        size_t best = 0, es = up_dtype_size(dt);
+        unsigned char cand[8];
+        if (dt == UP_DT_INVALID) continue;
+        for (int k = 0; k < 200000; k++) {
+            memset(cand, 0, sizeof(cand));
+            random_element(dt, cand);
+            if (dt == UP_F32 && k % 2) { /* the 21-digit plain range */
+                float f = -9.9999998e20f * (float)(k % 100000) / 100000.0f;
+                memcpy(cand, &f, 4);
+            }
+            if (dt == UP_F64 && k % 2) {
+                double d = -1e-6 * (1.0 + (double)(rng() % 1000000007) / 100000000.0);
+                memcpy(cand, &d, 8);
+            }
+            if (es == 2 && up_dtype_is_float(dt)) { uint16_t h = (uint16_t)k; memcpy(cand, &h, 2); }
+            size_t n = fmt_any(dt, cand, buf);
+            if (n > best) {
+                best = n;
+                memcpy(widest[dt], cand, es);
+            }
+        }
+    }
+}
+
+/* A tensor of dt filled with its widest element, or random ones. */
+static void fill_tensor_for_bound(up_tensor *o, up_dtype shown, int worst)
+{
+    size_t es = up_dtype_size(o->dtype);
+    for (int64_t k = 0; k < up_tensor_numel(o); k++) {
+        unsigned char *at = (unsigned char *)o->data + (size_t)k * es;
+        if (!worst) {
+            random_element(o->dtype, at);
+        } else if (shown == o->dtype) {
+            memcpy(at, widest[shown], es);
+        } else { /* float16/bfloat16 storage, float32 compute: exact */
+            uint16_t h;
+            float f;
+            memcpy(&h, widest[shown], 2);
+            f = shown == UP_F16 ? up_f16_to_f32(h) : up_bf16_to_f32(h);
+            memcpy(at, &f, 4);
+        }
+    }
+}
+
+static void random_shape(up_tensor *t, up_dtype dt, int big)
+{
+    int64_t shape[UP_MAX_RANK];
+    int rank = 1 + (int)(rng() % UP_MAX_RANK);
+    for (int d = 0; d < rank; d++) shape[d] = (int64_t)(rng() % 5);
+    if (rng() % 4) /* mostly non-empty */
+        for (int d = 0; d < rank; d++) shape[d] += 1;
+    if (big) shape[0] = 5000; /* past the 16 KiB copied into the body */
+    up_tensor_alloc(t, dt, rank, shape);
+}
+
+/* A finished max_pool plan whose outputs are random tensors: y reaches
+ * the client as `vdt` (float storage, converted from the compute dtype by
+ * up_plan_finish), indices as `idt` (any dtype). Then c is encoded; the
+ * answer must stay inside up_call_answer_bytes, and its allocations inside
+ * up_call_answer_alloc_bytes. */
+static int bound_case(up_call *c, up_dtype vdt, up_dtype idt, int big, char *why, size_t cap)
+{
+    up_plan *p = &c->plan;
+    up_http_resp r;
+    up_error err;
+    up_fault f;
+    up_timing t = {.decode_ms = 123456.789, .queue_ms = 1e9, .compute_ms = 3, .total_ms = 1e12};
+    int64_t est, alloc, len, widened = 0;
+    int ok = 1;
+    p->storage = vdt;
+    p->compute = vdt == UP_F64 ? UP_F64 : UP_F32;
+    random_shape(&p->out[0], p->compute, big && rng() % 2);
+    random_shape(&p->out[1], idt, big && rng() % 2);
+    widest_init();
+    fill_tensor_for_bound(&p->out[0], vdt, rng() % 3 == 0);
+    fill_tensor_for_bound(&p->out[1], idt, rng() % 3 == 0);
+    est = up_call_answer_bytes(c);
+    alloc = up_call_answer_alloc_bytes(c);
+    if (c->proto == UP_PROTO_V1 && c->out_format == UP_FMT_NPY && vdt == UP_BF16 && c->out_select <= 0)
+        widened = 4 * up_tensor_numel(&p->out[0]);
+    up_http_resp_init(&r);
+    up_error_clear(&err);
+    up_fault_init(&f);
+    if (up_call_encode(c, &f, &t, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+                       &r, &err) < 0) {
+        snprintf(why, cap, "encode failed: %s", err.n ? err.items[0].message : "?");
+        ok = 0;
+    } else {
+        len = (int64_t)up_http_resp_len(&r);
+        if (len > est || alloc > est || (int64_t)r.body.cap + widened > alloc) {
+            snprintf(why, cap,
+                     "proto %d format %d b64 %d: %s/%s: encoded %lld, body cap %zu (+%lld widened); "
+                     "bound %lld, alloc bound %lld",
+                     c->proto, c->out_format, c->out_b64, up_dtype_name(vdt), up_dtype_name(idt),
+                     (long long)len, r.body.cap, (long long)widened, (long long)est, (long long)alloc);
+            ok = 0;
+        }
+    }
+    up_http_resp_free(&r);
+    return ok;
+}
+
+/* A call in the given form, with max_pool's plan and no inputs. */
+static void form_call(up_call *c, int form)
+{
+    up_call_init(c);
+    up_plan_init(&c->plan, up_op_find("max_pool"));
+    c->proto = form >= 6 ? UP_PROTO_KSERVE : UP_PROTO_V1;
+    switch (form) {
+    case 1: c->out_b64 = 1; break;                         /* JSON data_b64 */
+    case 2: c->out_select = 1; break;                      /* JSON, ?output=indices */
+    case 3: c->out_format = UP_FMT_NPY; break;             /* .npy of y */
+    case 4: c->out_format = UP_FMT_NPY, c->out_select = 1; break;
+    case 5: c->out_format = UP_FMT_SAFETENSORS; break;
+    case 7: c->kserve_binary_out = 1; break;               /* KServe binary */
+    default: break;                                        /* JSON lists; KServe JSON */
+    }
+}
+
+static void test_answer_within_bound(void)
+{
+    static const up_dtype vdts[] = {UP_F32, UP_F64, UP_F16, UP_BF16};
+    char why[400] = "";
+    int bad = 0, cases = 0;
+    for (int round = 0; round < 300 && bad < 3; round++) {
+        for (int form = 0; form <= 7 && bad < 3; form++) {
+            for (up_dtype idt = 0; idt < UP_DT_COUNT && bad < 3; idt++) {
+                up_call c;
+                if (idt == UP_DT_INVALID) continue;
+                form_call(&c, form);
+                if (!bound_case(&c, vdts[(round + idt) % 4], idt, round % 10 == 0, why, sizeof(why))) {
+                    printf("    %s\n", why);
+                    bad++;
+                }
+                up_call_free(&c);
+                cases++;
+            }
+        }
+    }
+    CHECKF(bad == 0, "%d of %d answers past their bound", bad, cases);
+}
+
+/* KServe with a per-output choice: indices binary, y as JSON. */
+static void test_answer_within_bound_kserve_mixed(void)
+{
+    const char *body = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],\"datatype\":\"FP32\","
+                       "\"data\":[1,2,3,4]}],\"parameters\":{\"kernel_size\":2},"
+                       "\"outputs\":[{\"name\":\"indices\",\"parameters\":{\"binary_data\":true}},"
+                       "{\"name\":\"y\"}]}";
+    up_http_req req = {.content_type = "application/json"};
+    char why[400] = "";
+    int bad = 0;
+    for (int round = 0; round < 200 && bad < 3; round++) {
+        up_call c;
+        up_error err;
+        up_error_clear(&err);
+        req.body = strdup(body);
+        req.body_len = strlen(body);
+        CHECK(up_call_decode_kserve(&c, up_op_find("max_pool"), &req, &limits, &err) == 0);
+        for (int i = 0; i < UP_MAX_OUTPUTS; i++) up_tensor_free(&c.plan.out[i]);
+        if (!bound_case(&c, round % 2 ? UP_F32 : UP_F16, (up_dtype)(round % UP_DT_COUNT) == UP_DT_INVALID ? UP_I64 : (up_dtype)(round % UP_DT_COUNT), round % 7 == 0, why, sizeof(why))) {
+            printf("    %s\n", why);
+            bad++;
+        }
+        up_call_free(&c);
+        free(req.body);
+    }
+    CHECK(bad == 0);
+}
+
+/* The per-element widths the bound uses, against the formatters over
+ * every float16 and bfloat16 value and float32/float64 extremes. */
+static void test_element_width_table(void)
+{
+    char buf[64];
+    size_t w16 = 0, wb16 = 0, w32 = 0, w64 = 0;
+    static const double f64s[] = {-0.0000012345678901234567, -1.2345678901234567e-7,
+                                  -123456789012345678901.0, -9.9999999999999991e20,
+                                  -2.2250738585072014e-308, -1.7976931348623157e308, NAN, -INFINITY,
+                                  -4.9406564584124654e-324};
+    static const float f32s[] = {-1.23456791e-6f, -9.99999949e-6f, -9.99999979e20f, -1.17549435e-38f,
+                                 -3.40282347e38f, -1.40129846e-45f, NAN, -INFINITY, -1.00000002e20f};
+    for (uint32_t h = 0; h < 65536; h++) {
+        size_t a = up_fmt_f16((uint16_t)h, buf), b = up_fmt_bf16((uint16_t)h, buf);
+        if (a > w16) w16 = a;
+        if (b > wb16) wb16 = b;
+    }
+    for (size_t k = 0; k < sizeof(f32s) / sizeof(f32s[0]); k++) {
+        size_t a = up_fmt_f32(f32s[k], buf);
+        if (a > w32) w32 = a;
+    }
+    for (int k = 0; k < 1000000; k++) { /* random bits, and the 21-digit plain range */
+        uint32_t u = (uint32_t)rng();
+        float f;
+        memcpy(&f, &u, 4);
+        if (k % 2) f = -9.9999998e20f * (float)(u % 100000) / 100000.0f;
+        size_t a = up_fmt_f32(f, buf);
+        if (a > w32) w32 = a;
+    }
+    for (size_t k = 0; k < sizeof(f64s) / sizeof(f64s[0]); k++) {
+        size_t a = up_fmt_f64(f64s[k], buf);
+        if (a > w64) w64 = a;
+    }
+    for (int k = 0; k < 100000; k++) {
+        uint64_t u = rng();
+        double d;
+        memcpy(&d, &u, 8);
+        if (k % 2) d = -1e-6 * (1.0 + (double)(u % 1000000007) / 100000000.0);
+        size_t a = up_fmt_f64(d, buf);
+        if (a > w64) w64 = a;
+    }
+    CHECKF(w16 <= (size_t)up_json_elem_max(UP_F16), "float16 %zu", w16);
+    CHECKF(wb16 <= (size_t)up_json_elem_max(UP_BF16), "bfloat16 %zu", wb16);
+    CHECKF(w32 <= (size_t)up_json_elem_max(UP_F32), "float32 %zu", w32);
+    CHECKF(w64 <= (size_t)up_json_elem_max(UP_F64), "float64 %zu", w64);
+    CHECK(up_fmt_i64(INT64_MIN, buf) <= (size_t)up_json_elem_max(UP_I64));
+    CHECK(up_fmt_i64(INT32_MIN, buf) <= (size_t)up_json_elem_max(UP_I32));
+    CHECK(up_fmt_i64(INT16_MIN, buf) <= (size_t)up_json_elem_max(UP_I16));
+    CHECK(up_fmt_i64(INT8_MIN, buf) <= (size_t)up_json_elem_max(UP_I8));
+    CHECK(up_fmt_u64(UINT8_MAX, buf) <= (size_t)up_json_elem_max(UP_U8));
+    /* the table is tight where it was measured */
+    CHECK(w16 == (size_t)up_json_elem_max(UP_F16) && wb16 == (size_t)up_json_elem_max(UP_BF16));
+}
+
 int main(void)
 {
     RUN(test_design_example);
@@ -361,5 +655,8 @@ int main(void)
     RUN(test_big_output);
     RUN(test_empty_output);
     RUN(test_ops_document);
+    RUN(test_element_width_table);
+    RUN(test_answer_within_bound);
+    RUN(test_answer_within_bound_kserve_mixed);
     return th_summary();
 }

@@ -26,7 +26,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 20, 1 << 21, 64, 4};
+    up_limits l = {.max_elements = 1 << 20, .max_request_elements = 1 << 21, .max_json_depth = 64, .max_inputs = 4};
     return l;
 }
 
@@ -382,7 +382,7 @@ static void trailing_bytes_after_header(void)
 {
     check_text_refused("max_pool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],"
                        "\"datatype\":\"FP32\",\"data\":[1,2,3,4]}]} xyz", UP_E_MALFORMED,
-                       "one JSON object");
+                       "more than one JSON value");
 }
 static void shape_overflow(void)
 {

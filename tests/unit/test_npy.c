@@ -23,7 +23,7 @@ static body load(const char *name) { return fixture_load(name); }
 
 static up_limits limits(void)
 {
-    up_limits l = {1 << 24, 1 << 25, 64, 4};
+    up_limits l = {.max_elements = 1 << 24, .max_request_elements = 1 << 25, .max_json_depth = 64, .max_inputs = 4};
     return l;
 }
 
@@ -41,8 +41,7 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
         for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(tok, '=');
             if (eq) *eq = '\0';
-            kv[nq].key = tok;
-            kv[nq].value = eq ? eq + 1 : "";
+            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
             nq++;
         }
     }

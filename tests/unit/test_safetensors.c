@@ -24,15 +24,14 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     char qbuf[256];
     int nq = 0;
     up_http_req req = {0};
-    up_limits lim = {1 << 20, 1 << 21, 64, 4};
+    up_limits lim = {.max_elements = 1 << 20, .max_request_elements = 1 << 21, .max_json_depth = 64, .max_inputs = 4};
     if (query) {
         char *save = NULL, *tok;
         snprintf(qbuf, sizeof(qbuf), "%s", query);
         for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(tok, '=');
             if (eq) *eq = '\0';
-            kv[nq].key = tok;
-            kv[nq].value = eq ? eq + 1 : "";
+            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
             nq++;
         }
     }
@@ -326,7 +325,7 @@ static void unknown_tensor_name(void)
 }
 static void duplicate_tensor_name(void)
 {
-    check_header_refused("{" X_OK "," X_OK "}", 4, UP_E_MALFORMED, "twice");
+    check_header_refused("{" X_OK "," X_OK "}", 4, UP_E_MALFORMED, "repeated JSON key \"x\"");
 }
 static void metadata_not_string(void)
 {
