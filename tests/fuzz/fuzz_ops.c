@@ -48,13 +48,12 @@
 #include "api/codecs.h"
 #include "fuzz_common.h"
 #include "kernels/stream.h"
+#include "server/config.h"
 
 /* The daemon's defaults: --max-elements, 2 x that per request, --max-work
  * (server/config.c). */
 #define FZ_MAX_ELEMENTS ((int64_t)67108864)
-#ifndef FZ_MAX_WORK
-#define FZ_MAX_WORK ((int64_t)2000000000)
-#endif
+#define FZ_MAX_WORK UP_DEFAULT_MAX_WORK
 /* The accountant's cap, as a daemon run with --max-inflight-mb 64: far
  * inside -rss_limit_mb 2048 with ASan's shadow and quarantine on top, and
  * small enough that writing an accepted output under ASan stays well
