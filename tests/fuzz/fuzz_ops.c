@@ -40,6 +40,7 @@
  */
 #include <math.h>
 #include <sanitizer/allocator_interface.h>
+#include <sanitizer/common_interface_defs.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,11 +145,20 @@ static int fz_take(void *ctx, int64_t bytes, const char *what, up_error *err)
  * ASan), so nothing a plan allocates escapes them. */
 static __thread int meter_on;
 static __thread int64_t meter_live, meter_peak;
+/* FUZZ_OPS_TRACE_ALLOC=N prints the stack of every metered allocation of
+ * N bytes or more: where an uncharged block comes from. */
+static size_t trace_alloc;
 
 static void meter_malloc(const volatile void *ptr, size_t size)
 {
     (void)ptr;
     if (!meter_on) return;
+    if (trace_alloc && size >= trace_alloc) {
+        meter_on = 0; /* the report allocates */
+        fprintf(stderr, "allocation of %zu bytes:\n", size);
+        __sanitizer_print_stack_trace();
+        meter_on = 1;
+    }
     meter_live += (int64_t)size;
     if (meter_live > meter_peak) meter_peak = meter_live;
 }
@@ -310,9 +320,9 @@ static void fill_bytes(up_tensor *t, int64_t n, fz_fill *f, int mostly_zero)
     size_t es = up_dtype_size(t->dtype);
     unsigned char *b = t->data;
     for (int64_t i = 0; i < n; i++) {
-        uint64_t r = rng_next(&f->rng);
+        uint64_t r = rng_next(&f->rng), bits = rng_next(&f->rng);
         int zero = mostly_zero ? r % 8 != 0 : 0;
-        for (size_t k = 0; k < es; k++) b[(size_t)i * es + k] = zero ? 0 : (unsigned char)(r >> (8 * k + 8));
+        for (size_t k = 0; k < es; k++) b[(size_t)i * es + k] = zero ? 0 : (unsigned char)(bits >> (8 * k));
         if (t->dtype == UP_BOOL) b[i] = zero ? 0 : 1;
     }
 }
@@ -389,8 +399,10 @@ static void draw_input(up_plan *p, int i, fz_in *in, fz_fill *f)
             int64_t msp[UP_MAX_RANK];
             for (int d = 0; d < nsp; d++) {
                 int64_t s = param_small(p, "stride", k[d]), pad = param_small(p, "padding", 0);
-                msp[d] = (sp[d] - 1) * s - 2 * pad + k[d] + (int64_t)(rel % 3) - 1;
-                if (msp[d] < 0 || msp[d] > 4096) msp[d] = sp[d];
+                msp[d] = sp[d]; /* huge dims (a zero-numel x) stay as they are */
+                if (sp[d] >= 1 && sp[d] <= FZ_MAX_NUMEL)
+                    msp[d] = (sp[d] - 1) * s - 2 * pad + k[d] + (int64_t)(rel % 3) - 1;
+                if (msp[d] < 0 || msp[d] > FZ_MAX_NUMEL) msp[d] = sp[d];
             }
             rank = spatial_shape(p, N, C, msp, nsp, shape);
             break;
@@ -572,6 +584,41 @@ static void finish(up_call *c, unsigned how, fz_acct *acct, const up_fault *faul
     up_http_resp_free(&r);
 }
 
+/* Process-wide state is made once per thread and belongs to no request:
+ * stream.c's scratch plane, conv_transpose's col buffer, OpenBLAS's own
+ * set-up. Make it before any metering, with one small call of each op. */
+static void warm_up(void)
+{
+    up_stream_scratch();
+    for (int i = 0; i < up_op_count(); i++) {
+        const up_op_def *op = up_op_at(i);
+        const int64_t shape[] = {1, 1, 2, 2};
+        up_call c;
+        up_error err;
+        up_fault fault;
+        up_call_init(&c);
+        up_plan_init(&c.plan, op);
+        up_error_clear(&err);
+        if (up_op_param_index(op, "kernel_size") >= 0)
+            up_param_from_text(&c.plan, "kernel_size", "1", NULL, &err);
+        if (up_op_param_index(op, "scale_factor") >= 0)
+            up_param_from_text(&c.plan, "scale_factor", "2", NULL, &err);
+        for (int k = 0; k < op->n_inputs; k++) {
+            up_io_kind kind = op->inputs[k].kind;
+            if (k == 0 || kind == UP_IO_WEIGHT)
+                up_tensor_alloc_zero(&c.plan.raw[k], UP_F32, 4, shape);
+            else if (kind == UP_IO_INDICES && !strcmp(op->name, "max_unpool"))
+                up_tensor_alloc_zero(&c.plan.raw[k], UP_I64, 4, shape);
+        }
+        if (up_call_prepare(&c, &fz_limits, &err) == 0) {
+            up_fault_init(&fault);
+            up_plan_run(&c.plan, 0, c.plan.work_units, &fault);
+            up_plan_finish(&c.plan, &fault, &err);
+        }
+        up_call_free(&c);
+    }
+}
+
 /* FUZZ_OPS_NO_CHARGE_CHECK=1 turns the allocated <= charged check off, to
  * look for other faults in a tree whose plans do not charge yet. */
 static int skip_charge_check;
@@ -594,8 +641,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     skip_charge_check = e && *e == '1';
     e = getenv("FUZZ_OPS_VERBOSE");
     verbose = e && *e == '1';
+    e = getenv("FUZZ_OPS_TRACE_ALLOC");
+    trace_alloc = e ? (size_t)strtoull(e, NULL, 10) : 0;
     __sanitizer_install_malloc_and_free_hooks(meter_malloc, meter_free);
-    up_stream_scratch(); /* the thread's one scratch buffer, made once */
+    warm_up();
     return 0;
 }
 
