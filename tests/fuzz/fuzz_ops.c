@@ -55,11 +55,14 @@
  * (server/config.c). */
 #define FZ_MAX_ELEMENTS ((int64_t)67108864)
 #define FZ_MAX_WORK UP_DEFAULT_MAX_WORK
-/* The accountant's cap, as a daemon run with --max-inflight-mb 64: far
- * inside -rss_limit_mb 2048 with ASan's shadow and quarantine on top, and
- * small enough that writing an accepted output under ASan stays well
- * within -timeout=2, so a timeout means work the cost model missed. */
-#define FZ_BUDGET ((int64_t)64 << 20)
+/* The accountant's cap. Inputs hold at most FZ_MAX_NUMEL elements, so an
+ * op's work beyond ~3e7 element operations can only come from the size of
+ * its outputs, which this cap bounds: at 16 MiB, no output has more than
+ * 4M float32 elements, and the slowest kernel (3d interpolation, ~100 ns
+ * an element under ASan at -O1 against ~3 ns at -O2) finishes well inside
+ * -timeout=2. A timeout therefore means work the cost model did not see,
+ * and -rss_limit_mb 2048 is far above anything the budget allows. */
+#define FZ_BUDGET ((int64_t)16 << 20)
 /* Small allocations nobody needs to charge (error text, tiny tables). */
 #define FZ_SLACK ((int64_t)64 << 10)
 /* Real tensors stay small; only a zero-numel tensor keeps huge dims. */
