@@ -54,6 +54,10 @@ up_tensor *up_resp_keep_tensor(up_http_resp *resp);
 int up_resp_add_tail(up_http_resp *resp, const void *data, size_t n);
 /* The longest JSON text numfmt.c writes for one element of dt. */
 int up_json_elem_max(up_dtype dt);
+/* Reserve resp's body at exactly the answer's bound (up_call_answer_bytes):
+ * up_call_encode does it before any encoder; an encoder called directly
+ * does it itself (a no-op when done). -1 on out of memory. */
+int up_resp_reserve_answer(const up_call *c, up_http_resp *resp, up_error *err);
 
 /* ---- JSON parsing (json_parse.c) ---- */
 

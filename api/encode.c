@@ -81,16 +81,22 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+int up_resp_reserve_answer(const up_call *c, up_http_resp *resp, up_error *err)
+{
+    int64_t body, side, moved;
+    if (answer_bound(c, &body, &side, &moved) < 0 || (uint64_t)body >= SIZE_MAX) return 0;
+    if (up_buf_reserve_exact(&resp->body, (size_t)body - 1) < 0)
+        return up_errorf(err, UP_E_INTERNAL, "", "out of memory for the %lld-byte answer",
+                         (long long)body);
+    return 0;
+}
+
 static int dispatch(up_call *c, up_timing *t, const char *request_id, up_http_resp *resp,
                     up_error *err)
 {
-    int64_t body, side, moved;
     /* the body at exactly its bound, once: what the server charged is what
      * is allocated, and the encoders never regrow (copy) it */
-    if (answer_bound(c, &body, &side, &moved) == 0 && (uint64_t)body < SIZE_MAX &&
-        up_buf_reserve_exact(&resp->body, (size_t)body - 1) < 0)
-        return up_errorf(err, UP_E_INTERNAL, "", "out of memory for the %lld-byte answer",
-                         (long long)body);
+    if (up_resp_reserve_answer(c, resp, err) < 0) return -1;
     if (c->proto == UP_PROTO_KSERVE) return up_kserve_encode_call(c, t, resp, err);
     switch (c->out_format) {
     case UP_FMT_NPY: return up_npy_encode_call(c, t, resp, err);
@@ -151,10 +157,16 @@ int up_json_elem_max(up_dtype dt)
 #define ENVELOPE_BINARY 512
 #define PER_OUTPUT 384
 
-/* The dtype output i reaches the client in (up_plan_finish). */
-static up_dtype answer_dtype(const up_plan *p, int i)
+/* Output i as it reaches the client: result[i] once up_plan_finish made
+ * it, else out[i]'s shape in the dtype finish will give it. */
+static const up_tensor *answer_tensor(const up_plan *p, int i, up_dtype *dt)
 {
-    return p->op->outputs[i].kind == UP_IO_VALUES ? p->storage : p->out[i].dtype;
+    if (p->result[i].rank > 0) {
+        *dt = p->result[i].dtype;
+        return &p->result[i];
+    }
+    *dt = p->op->outputs[i].kind == UP_IO_VALUES ? p->storage : p->out[i].dtype;
+    return &p->out[i];
 }
 
 static int add(int64_t *total, int64_t a, int64_t b) /* *total += a * b */
@@ -196,10 +208,10 @@ static int answer_bound(const up_call *c, int64_t *body, int64_t *side, int64_t 
         b = c->out_format == UP_FMT_JSON ? ENVELOPE_V1 : ENVELOPE_BINARY;
     }
     for (int k = 0; k < n; k++) {
-        int i = list[k];
-        up_dtype dt = answer_dtype(p, i);
+        up_dtype dt;
+        const up_tensor *o = answer_tensor(p, list[k], &dt);
         int64_t numel, nbytes, text;
-        if (up_shape_numel(p->out[i].shape, p->out[i].rank, &numel) < 0 ||
+        if (up_shape_numel(o->shape, o->rank, &numel) < 0 ||
             up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0 ||
             up_add_i64(b, PER_OUTPUT, &b) < 0)
             return -1;

@@ -131,6 +131,7 @@ int up_json_encode_call(up_call *c, up_timing *t, const char *request_id, up_htt
     double t0 = now_ms();
     int first = 1;
 
+    if (up_resp_reserve_answer(c, resp, err) < 0) return -1;
     up_buf_puts(b, "{\"op\":");
     up_json_put_string(b, p->op->name);
     up_buf_puts(b, ",\"request_id\":");

@@ -53,13 +53,39 @@ static inline void fz_finish(up_call *c, int rc, up_error *err)
     up_fault f;
     up_timing t = {0};
     up_http_resp r;
+    int64_t bound;
     up_fault_init(&f);
     up_plan_run(&c->plan, 0, c->plan.work_units, &f);
+    bound = up_call_answer_bytes(c);
     up_http_resp_init(&r);
     up_error_clear(err);
     if (up_call_encode(c, &f, &t, "fuzz", &r, err) < 0) fz_no_500(err);
+    else if ((int64_t)up_http_resp_len(&r) > bound || (int64_t)r.body.cap > bound) abort();
     up_http_resp_free(&r);
     up_call_free(c);
+}
+
+/* A memory budget for the request (up_http_req.charge): every decoder
+ * charge goes through it; a refusal is a 413, which the decoders must
+ * hand back unchanged. Small for some inputs so refusals are reached. */
+typedef struct fz_budget {
+    int64_t used, limit;
+} fz_budget;
+
+static inline int fz_take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    fz_budget *b = ctx;
+    if (bytes < 0 || b->used + bytes > b->limit)
+        return up_errorf(err, UP_E_TOO_LARGE, "", "fuzz budget: %s", what);
+    b->used += bytes;
+    return 0;
+}
+
+static inline up_charge fz_charge(fz_budget *b, size_t size)
+{
+    b->used = 0;
+    b->limit = size % 4 == 0 ? 4096 + (int64_t)size : (int64_t)1 << 30;
+    return (up_charge){fz_take, b};
 }
 
 /* Split "a=1&b=2" (modified in place) into at most max pairs. */

@@ -9,6 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     up_call c;
     up_error err;
     up_http_req req = {0};
+    fz_budget budget;
     char hlen[32];
     size_t off = 2;
     if (size < 4) return 0;
@@ -21,6 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         req.content_type = "application/octet-stream";
         off = 4;
     }
+    req.charge = fz_charge(&budget, size);
     req.body = fz_copy(data + off, size - off);
     req.body_len = size - off;
     fz_finish(&c, up_call_decode_kserve(&c, fz_op(data[0]), &req, &fz_limits, &err), &err);

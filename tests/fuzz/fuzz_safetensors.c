@@ -7,6 +7,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     up_call c;
     up_error err;
     up_http_req req = {0};
+    fz_budget budget;
     up_kv kv[8];
     char q[64];
     const up_op_def *op;
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     up_call_init(&c);
     up_error_clear(&err);
     req.content_type = "application/x-safetensors";
+    req.charge = fz_charge(&budget, size);
     req.body = fz_copy(data + 2, size - 2);
     req.body_len = size - 2;
     req.query = kv;

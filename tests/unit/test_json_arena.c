@@ -123,6 +123,53 @@ static void arena_threads_keep_separate_arenas(void)
     for (int i = 0; i < 4; i++) CHECK(ok[i]);
 }
 
+typedef struct budget {
+    int64_t used, limit;
+} budget;
+
+static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    budget *b = ctx;
+    if (b->used + bytes > b->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
+    b->used += bytes;
+    return 0;
+}
+
+/* A charged window charges what cJSON takes inside it (the arena's new
+ * blocks, or each allocation with the arena off), refuses past the budget
+ * with the hook's error, and charges nothing once closed. */
+static void arena_charged_window(void)
+{
+    budget b = {0, (int64_t)1 << 30};
+    up_charge ch = {take, &b};
+    up_error err;
+    char *big = malloc(1 << 20);
+    up_error_clear(&err);
+    up_json_arena_enter_charged(&ch, &err);
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < 20000; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(i));
+    /* all but a reused first block (64 KiB) is new, so charged */
+    CHECKF(b.used >= 20000 * (int64_t)sizeof(cJSON) - (64 << 10), "charged %lld", (long long)b.used);
+    up_json_arena_delete(a);
+    up_json_arena_leave();
+    /* refused: the allocation fails, the hook's error is left */
+    memset(big, 'a', (1 << 20) - 1);
+    big[(1 << 20) - 1] = '\0';
+    b = (budget){0, 100 << 10};
+    up_error_clear(&err);
+    up_json_arena_enter_charged(&ch, &err);
+    cJSON *s = cJSON_CreateString(big);
+    CHECK(s == NULL && err.kind == UP_E_OVERLOADED && b.used <= b.limit);
+    up_json_arena_delete(s);
+    up_json_arena_leave();
+    /* outside a window nothing is charged */
+    b.used = 0;
+    s = cJSON_CreateString(big);
+    CHECK(s != NULL && b.used == 0);
+    cJSON_Delete(s);
+    free(big);
+}
+
 int main(void)
 {
     RUN(arena_parse_and_free_many_documents);
@@ -131,5 +178,6 @@ int main(void)
     RUN(arena_tree_from_outside_deleted_inside);
     RUN(arena_windows_nest);
     RUN(arena_threads_keep_separate_arenas);
+    RUN(arena_charged_window);
     return th_summary();
 }

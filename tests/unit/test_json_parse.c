@@ -6,13 +6,19 @@
  * 20+ digits, tiny and huge exponents), the parsed double must have the
  * bits strtod gives. Trees: random documents (nested objects and arrays,
  * escaped and non-ASCII strings, literals) must parse to the same tree as
- * cJSON_Parse builds. Syntax: every malformed form below is rejected, and
- * the stop offset points at the fault. */
+ * cJSON_Parse builds -- plainly, and with spans: every span node, expanded
+ * through up_json_list_walk and checked against a summary computed here
+ * from cJSON's subtree, must be that subtree. Syntax: every malformed form
+ * below is rejected, and the stop offset points at the fault, in both
+ * modes. Strict mode: \u0000 and repeated keys are faults naming their
+ * path. Accounting: a list body costs no memory per number; a refused
+ * charge comes back as the hook's own error. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -255,6 +261,543 @@ static void json_whitespace_and_stop_offset(void)
     cJSON_Delete(v);
 }
 
+/* ---- spans ------------------------------------------------------------------ */
+
+static int is_span(const cJSON *v) { return v && (v->type & 0xff) == cJSON_Raw; }
+
+static cJSON *parse_spans(const char *s, up_json_fault *f)
+{
+    return up_json_parse(s, strlen(s), 0, UP_JSON_SPANS | UP_JSON_STRICT, f);
+}
+
+/* The summary of a plain cJSON array with no object in it, by recursion
+ * (json_parse.c builds it incrementally while scanning). */
+static int expect_list(const cJSON *a, up_json_list *s)
+{
+    const cJSON *e;
+    int n = 0, arrays = 0, scalars = 0;
+    memset(s, 0, sizeof(*s));
+    s->height = 1;
+    s->rank = 1;
+    s->regular = 1;
+    s->numbers = 1;
+    cJSON_ArrayForEach(e, a) {
+        if (cJSON_IsObject(e)) return 0;
+        if (cJSON_IsArray(e)) {
+            up_json_list c;
+            if (!expect_list(e, &c)) return 0;
+            s->leaves += c.leaves;
+            s->numbers &= c.numbers;
+            if (c.height + 1 > s->height) s->height = c.height + 1;
+            if (n == 0) {
+                s->rank = c.rank + 1;
+                for (int d = 0; d < c.rank && d + 1 < UP_MAX_RANK; d++) s->shape[d + 1] = c.shape[d];
+                s->regular = c.regular;
+            } else if (!c.regular || c.rank + 1 != s->rank ||
+                       (c.rank < UP_MAX_RANK && memcmp(c.shape, s->shape + 1, sizeof(int64_t) * (size_t)c.rank))) {
+                s->regular = 0;
+            }
+            arrays = 1;
+        } else {
+            s->leaves++;
+            s->numbers &= cJSON_IsNumber(e);
+            scalars = 1;
+        }
+        n++;
+    }
+    s->shape[0] = n;
+    if ((arrays && scalars) || s->rank > UP_MAX_RANK) s->regular = 0;
+    return 1;
+}
+
+typedef struct flat {
+    const cJSON *v[4096];
+    int n;
+} flat;
+
+static void flatten(const cJSON *a, flat *f)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a) {
+        if (cJSON_IsArray(e)) flatten(e, f);
+        else if (f->n < 4096) f->v[f->n++] = e;
+    }
+}
+
+typedef struct cmp_ctx {
+    const flat *want;
+    int bad;
+    int64_t seen; /* numbers handed over by up_json_list_numbers */
+} cmp_ctx;
+
+static int same_scalar(const cJSON *a, const cJSON *b)
+{
+    if ((a->type & 0xff) != (b->type & 0xff)) return 0;
+    if (cJSON_IsNumber(a)) return same_bits(a->valuedouble, b->valuedouble) && a->valueint == b->valueint;
+    if (cJSON_IsString(a)) {
+        size_t n = strlen(b->valuestring);
+        if (n < 64) return !strcmp(a->valuestring, b->valuestring);
+        return strlen(a->valuestring) == 63 && !strncmp(a->valuestring, b->valuestring, 60) &&
+               !strcmp(a->valuestring + 60, "...");
+    }
+    return 1;
+}
+
+static int cmp_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    cmp_ctx *c = ctx;
+    if (i >= c->want->n || !same_scalar(leaf, c->want->v[i])) c->bad = 1;
+    return 0;
+}
+
+static int cmp_run(void *ctx, int64_t i0, const double *v, int n)
+{
+    cmp_ctx *c = ctx;
+    if (i0 != c->seen) c->bad = 1; /* runs in order, none skipped */
+    for (int k = 0; k < n; k++)
+        if (i0 + k >= c->want->n || !same_bits(v[k], c->want->v[i0 + k]->valuedouble)) c->bad = 1;
+    c->seen += n;
+    return 0;
+}
+
+/* Span node a against cJSON's array b: its summary, then its scalars. */
+static int same_span(const cJSON *a, const cJSON *b)
+{
+    up_json_list got, want;
+    static flat f;
+    cmp_ctx c = {&f, 0, 0};
+    if (!cJSON_IsArray(b) || !up_json_list_of(a, &got) || !expect_list(b, &want)) return 0;
+    if (got.leaves != want.leaves || got.height != want.height || got.rank != want.rank ||
+        got.regular != want.regular || got.numbers != want.numbers)
+        return 0;
+    for (int d = 0; d < got.rank && d < UP_MAX_RANK; d++)
+        if (got.shape[d] != want.shape[d]) return 0;
+    f.n = 0;
+    flatten(b, &f);
+    if (up_json_list_walk(&got, cmp_leaf, &c) != 0 || c.bad) return 0;
+    if (got.numbers && (up_json_list_numbers(&got, cmp_run, &c) != 0 || c.bad || c.seen != got.leaves))
+        return 0;
+    return 1;
+}
+
+/* ours (spans) against cJSON's tree: every non-empty array with no object
+ * inside is a span that expands to the same subtree; the rest is equal. */
+static int same_tree_spans(const cJSON *a, const cJSON *b)
+{
+    for (; a && b; a = a->next, b = b->next) {
+        up_json_list l;
+        int spannable = cJSON_IsArray(b) && b->child && expect_list(b, &l);
+        if (!!a->string != !!b->string || (a->string && strcmp(a->string, b->string))) return 0;
+        if (spannable != is_span(a)) return 0;
+        if (spannable) {
+            if (!same_span(a, b)) return 0;
+            continue;
+        }
+        if ((a->type & 0xff) != (b->type & 0xff)) return 0;
+        if (cJSON_IsString(a) && strcmp(a->valuestring, b->valuestring)) return 0;
+        if (cJSON_IsNumber(a) && (!same_bits(a->valuedouble, b->valuedouble) ||
+                                  a->valueint != b->valueint))
+            return 0;
+        if (!same_tree_spans(a->child, b->child)) return 0;
+    }
+    return !a && !b;
+}
+
+static int has_repeat(const cJSON *v)
+{
+    for (; v; v = v->next) {
+        if (cJSON_IsObject(v))
+            for (const cJSON *a = v->child; a; a = a->next)
+                for (const cJSON *b = a->next; b; b = b->next)
+                    if (!strcmp(a->string, b->string)) return 1;
+        if (has_repeat(v->child)) return 1;
+    }
+    return 0;
+}
+
+static void json_span_documents_match_cjson(void)
+{
+    int bad = 0, spans = 0;
+    for (int i = 0; i < 5000 && bad < 5; i++) {
+        text t = {0};
+        up_json_fault f;
+        put(&t, rng() % 2 ? "{\"inputs\":" : "[");
+        gen_value(&t, 0);
+        put(&t, t.s[0] == '{' ? "}" : "]");
+        cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
+        int repeat = theirs && has_repeat(theirs);
+        if (!theirs || (repeat ? ours || f.kind != UP_JSON_DUP_KEY : !ours || !same_tree_spans(ours, theirs))) {
+            bad++;
+            printf("    differs (fault %d): %s\n", f.kind, t.s);
+        }
+        spans += ours && strstr(t.s, "[");
+        cJSON_Delete(ours);
+        cJSON_Delete(theirs);
+        free(t.s);
+    }
+    CHECK(bad == 0);
+    CHECK(spans > 1000);
+}
+
+/* Number lists of every shape and spelling, big enough to leave the kept
+ * values behind: spans against cJSON, bit for bit. */
+static void json_span_number_lists_match_cjson(void)
+{
+    static const char *const forms[] = {"%.9g", "%.17g", "%.3e", "%.0f", "%g", "%.12g"};
+    int bad = 0;
+    for (int round = 0; round < 300 && bad < 3; round++) {
+        text t = {0};
+        int d0 = 1 + (int)(rng() % 9), d1 = 1 + (int)(rng() % 40), ragged = round % 5 == 0;
+        char num[64];
+        up_json_fault f;
+        put(&t, "[");
+        for (int a = 0; a < d0; a++) {
+            put(&t, a ? (rng() % 2 ? "," : " ,\n ") : "");
+            put(&t, "[");
+            for (int b = 0; b < d1 - (ragged && a == d0 - 1); b++) {
+                double d;
+                uint64_t bits = rng();
+                memcpy(&d, &bits, sizeof(d));
+                if (!isfinite(d) || rng() % 2) d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000;
+                snprintf(num, sizeof(num), forms[rng() % 6], d);
+                if (rng() % 50 == 0) snprintf(num, sizeof(num), "%s", rng() % 2 ? "null" : "\"NaN\"");
+                put(&t, b ? "," : "");
+                put(&t, num);
+            }
+            put(&t, "]");
+        }
+        put(&t, "]");
+        cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
+        if (!ours || !theirs || !is_span(ours) || !same_span(ours, theirs)) {
+            bad++;
+            printf("    differs: %.200s\n", t.s);
+        }
+        cJSON_Delete(ours);
+        cJSON_Delete(theirs);
+        free(t.s);
+    }
+    CHECK(bad == 0);
+}
+
+static void check_list(const char *text, int64_t leaves, int height, int rank, int regular,
+                       int numbers, const int64_t *shape)
+{
+    up_json_fault f;
+    up_json_list l;
+    cJSON *v = parse_spans(text, &f);
+    CHECKF(v && up_json_list_of(v, &l), "%s", text);
+    if (v && up_json_list_of(v, &l)) {
+        CHECKF(l.leaves == leaves && l.height == height && l.rank == rank && l.regular == regular &&
+                   l.numbers == numbers,
+               "%s: leaves %lld height %d rank %d regular %d numbers %d", text, (long long)l.leaves,
+               l.height, l.rank, l.regular, l.numbers);
+        for (int d = 0; shape && d < rank && d < UP_MAX_RANK; d++)
+            CHECKF(l.shape[d] == shape[d], "%s: dim %d is %lld", text, d, (long long)l.shape[d]);
+    }
+    cJSON_Delete(v);
+}
+
+static void json_span_summaries(void)
+{
+    up_json_fault f;
+    cJSON *v;
+    check_list("[1, 2, 3]", 3, 1, 1, 1, 1, (int64_t[]){3});
+    check_list("[[1,2],[3,4],[5,6]]", 6, 2, 2, 1, 1, (int64_t[]){3, 2});
+    check_list("[[]]", 0, 2, 2, 1, 1, (int64_t[]){1, 0});
+    check_list("[[],[]]", 0, 2, 2, 1, 1, (int64_t[]){2, 0});
+    check_list("[[1,2],[3]]", 3, 2, 2, 0, 1, (int64_t[]){2, 2});
+    check_list("[[1,2],3]", 3, 2, 2, 0, 1, (int64_t[]){2, 2});
+    check_list("[1,[2]]", 2, 2, 1, 0, 1, (int64_t[]){2});
+    check_list("[[[[[[1]]]]]]", 1, 6, 6, 0, 1, NULL); /* rank 6: no tensor */
+    check_list("[[[[[1]]]]]", 1, 5, 5, 1, 1, (int64_t[]){1, 1, 1, 1, 1});
+    check_list("[\"NaN\", null, true, -0.0]", 4, 1, 1, 1, 0, (int64_t[]){4});
+    check_list("[[1,2],[\"a\",\"b\"]]", 4, 2, 2, 1, 0, (int64_t[]){2, 2});
+    /* [] stays a plain empty array (lists of objects may be empty) */
+    v = parse_spans("[]", &f);
+    CHECK(v && cJSON_IsArray(v) && !v->child);
+    cJSON_Delete(v);
+    /* an object inside: plain nodes, arrays beside it spans again */
+    v = parse_spans("[[1,2],{\"a\":[3,4]},5]", &f);
+    CHECK(v && cJSON_IsArray(v) && cJSON_GetArraySize(v) == 3);
+    if (v && cJSON_GetArraySize(v) == 3) {
+        CHECK(is_span(v->child) && cJSON_IsObject(v->child->next) &&
+              is_span(v->child->next->child) && cJSON_IsNumber(v->child->next->next));
+    }
+    cJSON_Delete(v);
+    v = parse_spans("[1,[2,[3,{}]],[4]]", &f);
+    CHECK(v && cJSON_IsNumber(v->child) && cJSON_IsArray(v->child->next) &&
+          is_span(v->child->next->next));
+    cJSON_Delete(v);
+}
+
+static void json_span_walk_strings_and_literals(void)
+{
+    up_json_fault f;
+    up_json_list l;
+    static flat got;
+    cmp_ctx c = {&got, 0, 0};
+    char longs[200];
+    memset(longs, 0, sizeof(longs));
+    cJSON *v = parse_spans("[\"\\u004eaN\", \"x\\ny\", \"\\ud83d\\ude00\", true, false, null, 1e400, -2147483649, 2147483648]", &f);
+    cJSON *w = cJSON_Parse("[\"NaN\", \"x\\ny\", \"\\ud83d\\ude00\", true, false, null, 1e400, -2147483649, 2147483648]");
+    CHECK(v && w && same_span(v, w));
+    cJSON_Delete(v);
+    cJSON_Delete(w);
+    /* a string past 63 bytes is cut to 60 and "..." */
+    snprintf(longs, sizeof(longs), "[\"%0100d\"]", 7);
+    v = parse_spans(longs, &f);
+    w = cJSON_Parse(longs);
+    CHECK(v && w && up_json_list_of(v, &l));
+    got.n = 0;
+    flatten(w, &got);
+    CHECK(v && up_json_list_walk(&l, cmp_leaf, &c) == 0 && !c.bad);
+    cJSON_Delete(v);
+    cJSON_Delete(w);
+}
+
+static void json_numbers_helper(void)
+{
+    up_json_fault f;
+    double out[3];
+    cJSON *v = parse_spans("{\"a\":[1,2,3],\"b\":[1,2,3,4],\"c\":[1,\"x\"],\"d\":[[1]],\"e\":[],\"f\":7}", &f);
+    CHECK(v != NULL);
+    if (!v) return;
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "a"), out, 3) == 3 && out[2] == 3);
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "b"), out, 3) == -2);
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "c"), out, 3) == -1);
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "d"), out, 3) == -1);
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "e"), out, 3) == 0);
+    CHECK(up_json_numbers(cJSON_GetObjectItem(v, "f"), out, 3) == -1);
+    cJSON_Delete(v);
+    /* plain cJSON trees read alike */
+    v = cJSON_Parse("[4,5]");
+    CHECK(up_json_numbers(v, out, 3) == 2 && out[0] == 4 && out[1] == 5);
+    cJSON_Delete(v);
+}
+
+/* The malformed forms stop at the same byte with spans. */
+static void json_span_malformed_stop_offsets(void)
+{
+    static const struct {
+        const char *text;
+        int at;
+    } bad[] = {
+        {"[01]", 2}, {"[1,]", 3}, {"[1 2]", 3}, {"[\"abc", 5}, {"[1}", 2}, {"[Infinity]", 1},
+        {"[[1,2],[3,", 10}, {"[[1],[2]", 8}, {"[1,\"\\x\"]", 5}, {"[1,\"a\x01\"]", 5},
+        {"[[1],{\"a\":}]", 10}, {"[1,2,{},[3,]]", 11}, {"[-]", 2}, {"[1.]", 3}, {"[tru]", 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        up_json_fault f;
+        cJSON *v = parse_spans(bad[i].text, &f);
+        CHECKF(v == NULL && f.kind == UP_JSON_SYNTAX, "accepted %s", bad[i].text);
+        CHECKF((int)f.at == bad[i].at, "%s: stopped at %d, want %d", bad[i].text, (int)f.at, bad[i].at);
+        cJSON_Delete(v);
+    }
+}
+
+static void json_span_depth_limit(void)
+{
+    up_json_fault f;
+    cJSON *v = up_json_parse("[[[[1]]]]", 9, 3, UP_JSON_SPANS, &f);
+    CHECK(v == NULL && f.kind == UP_JSON_TOO_DEEP && f.at == 3);
+    v = up_json_parse("[[[[1]]]]", 9, 4, UP_JSON_SPANS, &f);
+    CHECK(v != NULL && is_span(v));
+    cJSON_Delete(v);
+    v = up_json_parse("{\"a\":[{\"b\":[[1]]}]}", 19, 4, UP_JSON_SPANS, &f);
+    CHECK(v == NULL && f.kind == UP_JSON_TOO_DEEP);
+}
+
+/* ---- strict mode ------------------------------------------------------------- */
+
+static void check_fault(const char *text, int kind, const char *path, const char *snippet)
+{
+    up_json_fault f;
+    cJSON *v = parse_spans(text, &f), *plain;
+    const char *end;
+    CHECKF(v == NULL && f.kind == kind, "%s: kind %d", text, f.kind);
+    CHECKF(!strcmp(f.path, path), "%s: path \"%s\", want \"%s\"", text, f.path, path);
+    CHECKF(strstr(f.text, snippet) != NULL, "%s: text \"%s\" lacks \"%s\"", text, f.text, snippet);
+    cJSON_Delete(v);
+    /* the plain parser takes them, as cJSON does */
+    plain = up_json_parse_value(text, strlen(text), &end);
+    CHECKF(plain != NULL, "plain refused %s", text);
+    cJSON_Delete(plain);
+}
+
+static void json_strict_nul_and_repeats(void)
+{
+    check_fault("{\"x\\u0000junk\":1}", UP_JSON_NUL_KEY, "", "x\\u0000junk");
+    check_fault("{\"params\":{\"mode\":\"nearest\\u0000x\"}}", UP_JSON_NUL_STRING, "params.mode",
+                "nearest\\u0000x");
+    check_fault("{\"x\":{\"data\":[\"NaN\",\"a\\u0000\"]}}", UP_JSON_NUL_STRING, "x.data[1]", "a\\u0000");
+    check_fault("{\"a\":1,\"b\":2,\"a\":3}", UP_JSON_DUP_KEY, "a", "a");
+    check_fault("{\"inputs\":[{\"name\":\"x\",\"name\":\"y\"}]}", UP_JSON_DUP_KEY, "inputs[0].name",
+                "name");
+    check_fault("{\"a\":{\"b\":[1,{\"c\":1,\"c\":2}]}}", UP_JSON_DUP_KEY, "a.b[1].c", "c");
+    /* past 8 keys the check sorts */
+    check_fault("{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,\"k8\":8,"
+                "\"k9\":9,\"k10\":10,\"k4\":11}",
+                UP_JSON_DUP_KEY, "k4", "k4");
+    /* distinct keys, \u0000-free: fine */
+    up_json_fault f;
+    cJSON *v = parse_spans("{\"k0\":0,\"k1\":1,\"k2\":2,\"k3\":3,\"k4\":4,\"k5\":5,\"k6\":6,\"k7\":7,"
+                           "\"k8\":8,\"k9\":9,\"a\":\"\\u0001\"}",
+                           &f);
+    CHECK(v != NULL);
+    cJSON_Delete(v);
+}
+
+/* ---- memory ------------------------------------------------------------------ */
+
+typedef struct budget {
+    int64_t used, limit;
+    int calls;
+} budget;
+
+static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    budget *b = ctx;
+    b->calls++;
+    if (b->used + bytes > b->limit)
+        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s wants %lld bytes", what,
+                         (long long)bytes);
+    b->used += bytes;
+    return 0;
+}
+
+static char *number_list(int n, size_t *len)
+{
+    char *s = malloc((size_t)n * 12 + 64);
+    size_t k = 0;
+    k += (size_t)sprintf(s, "{\"x\":{\"data\":[");
+    for (int i = 0; i < n; i++) k += (size_t)sprintf(s + k, "%s%d.25", i ? "," : "", i % 1000);
+    k += (size_t)sprintf(s + k, "]}}");
+    *len = k;
+    return s;
+}
+
+static void json_list_costs_no_memory_per_number(void)
+{
+    size_t n;
+    char *s = number_list(1000000, &n); /* ~7 MB of numbers */
+    budget b = {0, (int64_t)1 << 20, 0};
+    up_charge ch = {take, &b};
+    up_limits lim = {.max_json_depth = 64};
+    up_json_req rq = {.lim = &lim, .charge = &ch, .field = "", .what = "the body"};
+    up_error err;
+    up_error_clear(&err);
+    cJSON *root = up_json_parse_request(s, n, &rq, &err);
+    CHECK(root != NULL);
+    CHECKF(b.used <= (int64_t)256 << 10, "charged %lld bytes for a %zu-byte list", (long long)b.used, n);
+    if (root) {
+        up_json_list l;
+        CHECK(up_json_list_of(cJSON_GetObjectItem(cJSON_GetObjectItem(root, "x"), "data"), &l) &&
+              l.leaves == 1000000);
+    }
+    up_json_document_free(root);
+    free(s);
+}
+
+static void json_refused_charge_is_the_hooks_error(void)
+{
+    /* objects are nodes: 20k of them need more than 64 KiB */
+    text t = {0};
+    budget b = {0, (int64_t)64 << 10, 0};
+    up_charge ch = {take, &b};
+    up_json_req rq = {.charge = &ch, .field = "", .what = "the body"};
+    up_error err;
+    up_error_clear(&err);
+    put(&t, "[");
+    for (int i = 0; i < 20000; i++) put(&t, i ? ",{\"a\":1}" : "{\"a\":1}");
+    put(&t, "]");
+    cJSON *root = up_json_parse_request(t.s, t.n, &rq, &err);
+    CHECK(root == NULL);
+    CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
+    CHECK(b.used <= b.limit);
+    up_json_document_free(root);
+    /* with room, the same document parses, and every byte was charged */
+    b = (budget){0, (int64_t)1 << 30, 0};
+    up_error_clear(&err);
+    root = up_json_parse_request(t.s, t.n, &rq, &err);
+    CHECK(root != NULL && cJSON_GetArraySize(root) == 20000);
+    CHECKF(b.used >= 20000 * 2 * (int64_t)sizeof(cJSON), "charged %lld", (long long)b.used);
+    up_json_document_free(root);
+    free(t.s);
+}
+
+static void json_request_errors(void)
+{
+    up_limits lim = {.max_json_depth = 3};
+    up_json_req rq = {.lim = &lim, .field = "body", .what = "the header"};
+    up_error err;
+    up_error_clear(&err);
+    CHECK(up_json_parse_request("[[[[1]]]]", 9, &rq, &err) == NULL);
+    CHECK(err.kind == UP_E_MALFORMED && strstr(err.items[0].message, "deeper than 3"));
+    up_error_clear(&err);
+    CHECK(up_json_parse_request("{\"a\":1,\"a\":2}", 13, &rq, &err) == NULL);
+    CHECK(err.kind == UP_E_MALFORMED && !strcmp(err.items[0].field, "a") &&
+          strstr(err.items[0].message, "repeated JSON key \"a\""));
+    up_error_clear(&err);
+    CHECK(up_json_parse_request("{\"a\":1} x", 9, &rq, &err) == NULL);
+    CHECK(err.kind == UP_E_MALFORMED && !strcmp(err.items[0].field, "body") &&
+          strstr(err.items[0].message, "byte 8"));
+    up_error_clear(&err);
+    rq.prefix = 1;
+    cJSON *v = up_json_parse_request("{\"a\":1} x", 9, &rq, &err);
+    CHECK(v != NULL && rq.end == 7);
+    up_json_document_free(v);
+    CHECK(up_json_depth_limit(NULL) == 64);
+    CHECK(up_json_depth_limit(&(up_limits){.max_json_depth = 100000}) == UP_JSON_MAX_DEPTH);
+}
+
+/* An object deep inside nested number lists turns every enclosing list
+ * into nodes; each byte is still read at most twice, so a deep document
+ * costs about what a flat one with the same numbers does (a rescan per
+ * level would cost depth times more). */
+static double parse_seconds(const char *s, size_t n)
+{
+    struct timespec a, b;
+    up_json_fault f;
+    double best = 1e9;
+    for (int r = 0; r < 3; r++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        cJSON *v = up_json_parse(s, n, UP_JSON_MAX_DEPTH, UP_JSON_SPANS | UP_JSON_STRICT, &f);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        CHECK(v != NULL);
+        cJSON_Delete(v);
+        double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+static void json_span_fallback_reads_bytes_at_most_twice(void)
+{
+    enum { DEPTH = 300, PER = 1000 };
+    text deep = {0}, flat = {0};
+    char num[32];
+    for (int d = 0; d < DEPTH; d++) {
+        put(&deep, "[");
+        for (int i = 0; i < PER; i++) {
+            snprintf(num, sizeof(num), "%d.5,", i);
+            put(&deep, num);
+        }
+    }
+    put(&deep, "{}");
+    for (int d = 0; d < DEPTH; d++) put(&deep, "]");
+    put(&flat, "[");
+    for (int k = 0; k < DEPTH * PER; k++) {
+        snprintf(num, sizeof(num), "%d.5,", k % PER);
+        put(&flat, num);
+    }
+    put(&flat, "{}]");
+    double td = parse_seconds(deep.s, deep.n), tf = parse_seconds(flat.s, flat.n);
+    CHECKF(td < 8 * tf + 0.05, "deep %.3f s, flat %.3f s", td, tf);
+    printf("    deep %.1f ms, flat %.1f ms\n", td * 1e3, tf * 1e3);
+    free(deep.s);
+    free(flat.s);
+}
+
 int main(void)
 {
     RUN(json_numbers_match_strtod_bit_for_bit);
@@ -263,5 +806,17 @@ int main(void)
     RUN(json_escapes_and_unicode_decode);
     RUN(json_nesting_limit);
     RUN(json_whitespace_and_stop_offset);
+    RUN(json_span_documents_match_cjson);
+    RUN(json_span_number_lists_match_cjson);
+    RUN(json_span_summaries);
+    RUN(json_span_walk_strings_and_literals);
+    RUN(json_numbers_helper);
+    RUN(json_span_malformed_stop_offsets);
+    RUN(json_span_depth_limit);
+    RUN(json_span_fallback_reads_bytes_at_most_twice);
+    RUN(json_strict_nul_and_repeats);
+    RUN(json_list_costs_no_memory_per_number);
+    RUN(json_refused_charge_is_the_hooks_error);
+    RUN(json_request_errors);
     return th_summary();
 }

@@ -556,6 +556,157 @@ static void large_binary_output_zero_copy(void)
     free(b.data);
 }
 
+/* ---- parsing limits, strict keys, memory ---- */
+
+static int decode_text_lim(up_call *c, const char *op, const char *json, const up_limits *lim,
+                           up_charge charge, up_error *err)
+{
+    up_http_req req = {.content_type = "application/json", .body = strdup(json),
+                       .body_len = strlen(json), .charge = charge};
+    int rc;
+    up_error_clear(err);
+    rc = up_call_decode_kserve(c, up_op_find(op), &req, lim, err);
+    free(req.body);
+    return rc;
+}
+
+static void json_depth_limit_applies(void)
+{
+    const char *json = "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,2],\"datatype\":\"FP32\","
+                       "\"data\":[[[[1,2],[3,4]]]]}]}";
+    up_limits lim = limits();
+    up_call c;
+    up_error err;
+    lim.max_json_depth = 6; /* the data's innermost list is at depth 7 */
+    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){0}, &err) < 0);
+    CHECK(err.kind == UP_E_MALFORMED && err.n && strstr(err.items[0].message, "deeper than 6 levels"));
+    up_call_free(&c);
+    lim.max_json_depth = 7;
+    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){0}, &err) == 0, "%s",
+           err.n ? err.items[0].message : "");
+    up_call_free(&c);
+}
+
+static void check_refused_field(const char *json, const char *field, const char *needle)
+{
+    up_limits lim = limits();
+    up_call c;
+    up_error err;
+    CHECK(decode_text_lim(&c, "max_unpool", json, &lim, (up_charge){0}, &err) < 0);
+    CHECKF(err.kind == UP_E_MALFORMED && err.n && !strcmp(err.items[0].field, field) &&
+               strstr(err.items[0].message, needle),
+           "kind %d field \"%s\" message \"%s\"", err.kind, err.n ? err.items[0].field : "",
+           err.n ? err.items[0].message : "");
+    up_call_free(&c);
+}
+
+static void nul_in_keys_and_names_refused(void)
+{
+    check_refused_field("{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],\"datatype\":\"FP32\","
+                        "\"data\":[4],\"data\\u0000junk\":[5]}]}",
+                        "inputs[0]", "\\u0000");
+    check_refused_field("{" P "\"inputs\":[{\"name\":\"x\\u0000junk\",\"shape\":[1,1,1,1],"
+                        "\"datatype\":\"FP32\",\"data\":[4]}]}",
+                        "inputs[0].name", "x\\u0000junk");
+    check_refused_field("{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],"
+                        "\"datatype\":\"FP32\\u0000\",\"data\":[4]}]}",
+                        "inputs[0].datatype", "\\u0000");
+    check_refused_field("{\"parameters\":{\"kernel_size\":2,\"kernel_size\\u0000x\":3},\"inputs\":[" X_JSON "]}",
+                        "parameters", "kernel_size\\u0000x");
+}
+
+static void repeated_keys_refused(void)
+{
+    check_refused_field("{" P "\"inputs\":[{\"name\":\"x\",\"name\":\"indices\",\"shape\":[1,1,1,1],"
+                        "\"datatype\":\"FP32\",\"data\":[4]}]}",
+                        "inputs[0].name", "repeated JSON key \"name\"");
+    check_refused_field("{\"parameters\":{\"kernel_size\":2,\"kernel_size\":3},\"inputs\":[" X_JSON "]}",
+                        "parameters.kernel_size", "repeated JSON key \"kernel_size\"");
+    check_refused_field("{" P "\"inputs\":[" X_JSON "]," P "\"id\":\"a\"}", "parameters",
+                        "repeated JSON key \"parameters\"");
+}
+
+/* The header's number lists point into the body; a binary input moved down
+ * into the dead header must not overwrite a later input's list before it
+ * is read. x (1600 bytes, misaligned) is binary and moved over the whole
+ * start of the header, where indices' shape and data lists are. */
+static void binary_input_moved_after_header_is_read(void)
+{
+    char *json = malloc(8192);
+    size_t n = 0, jl;
+    float x[400];
+    char hl[32];
+    up_call c;
+    up_error err;
+    body b;
+    n += (size_t)sprintf(json, "{\"parameters\":{\"kernel_size\":2},\"inputs\":["
+                               "{\"name\":\"x\",\"shape\":[1,1,20,20],\"datatype\":\"FP32\","
+                               "\"parameters\":{\"binary_data_size\":1600}},"
+                               "{\"name\":\"indices\",\"shape\":[1,1,20,20],\"datatype\":\"INT64\",\"data\":[");
+    for (int i = 0; i < 400; i++) n += (size_t)sprintf(json + n, "%s%d", i ? "," : "", (i / 20) * 80 + (i % 20) * 2);
+    n += (size_t)sprintf(json + n, "]}]}");
+    jl = n | 1; /* odd: x is misaligned, so it is moved */
+    for (int i = 0; i < 400; i++) x[i] = (float)i + 0.5f;
+    b.len = jl + sizeof(x);
+    b.data = calloc(1, b.len + 1);
+    memset(b.data, ' ', jl);
+    memcpy(b.data, json, n);
+    memcpy(b.data + jl, x, sizeof(x));
+    snprintf(hl, sizeof(hl), "%zu", jl);
+    CHECKF(decode(&c, "max_unpool", &b, hl, &err) == 0, "%s", err.n ? err.items[0].message : "");
+    if (c.plan.raw[0].data && c.plan.raw[1].data) {
+        const float *xd = c.plan.raw[0].data;
+        const int64_t *id = c.plan.raw[1].data;
+        CHECK(xd[0] == 0.5f && xd[399] == 399.5f);
+        CHECK(id[0] == 0 && id[1] == 2 && id[21] == 82 && id[399] == 19 * 80 + 38);
+        CHECK(c.plan.raw[1].shape[3] == 20);
+        CHECK((char *)xd >= b.data && (char *)xd < b.data + jl); /* moved, not copied */
+    }
+    up_call_free(&c);
+    free(b.data);
+    free(json);
+}
+
+typedef struct budget {
+    int64_t used, limit;
+} budget;
+
+static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    budget *bu = ctx;
+    if (bu->used + bytes > bu->limit)
+        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
+    bu->used += bytes;
+    return 0;
+}
+
+static void decoded_tensors_are_charged(void)
+{
+    char *json = malloc(1 << 20);
+    size_t n = 0;
+    up_limits lim = limits();
+    budget bu = {0, (int64_t)1 << 30};
+    up_call c;
+    up_error err;
+    n += (size_t)sprintf(json, "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,100,100],"
+                               "\"datatype\":\"FP64\",\"data\":[");
+    for (int i = 0; i < 10000; i++) n += (size_t)sprintf(json + n, "%s%d.5", i ? "," : "", i);
+    sprintf(json + n, "]}]}");
+    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){take, &bu}, &err) == 0, "%s",
+           err.n ? err.items[0].message : "");
+    CHECKF(bu.used >= 80000, "charged %lld", (long long)bu.used);
+    CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &bu);
+    CHECK(c.plan.raw[0].data && ((double *)c.plan.raw[0].data)[9999] == 9999.5);
+    up_call_free(&c);
+    /* refused: the hook's own error, unchanged */
+    bu = (budget){0, 70000};
+    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){take, &bu}, &err) < 0);
+    CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
+    CHECK(bu.used <= bu.limit && !c.plan.raw[0].data);
+    up_call_free(&c);
+    free(json);
+}
+
 int main(void)
 {
     RUN(max_unpool_json_inputs);
@@ -602,5 +753,10 @@ int main(void)
     RUN(header_length_cuts_json);
     RUN(server_metadata);
     RUN(model_metadata_every_op);
+    RUN(json_depth_limit_applies);
+    RUN(nul_in_keys_and_names_refused);
+    RUN(repeated_keys_refused);
+    RUN(binary_input_moved_after_header_is_read);
+    RUN(decoded_tensors_are_charged);
     return th_summary();
 }

@@ -625,9 +625,68 @@ static void unknown_query_param(void)
     free(b.data);
 }
 
+/* ---- query pairs with a NUL, and the copy charged ---- */
+
+typedef struct budget {
+    int64_t used, limit;
+} budget;
+
+static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    budget *bu = ctx;
+    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
+    bu->used += bytes;
+    return 0;
+}
+
+static int decode_kv(up_call *c, body *b, const up_kv *kv, int nq, up_charge ch, up_error *err)
+{
+    up_http_req req = {.content_type = "application/x-npy", .query = kv, .n_query = nq,
+                       .body = b->data, .body_len = b->len, .charge = ch};
+    up_limits lim = limits();
+    up_error_clear(err);
+    return up_call_decode_v1(c, up_op_find("nearest_unpool"), &req, &lim, err);
+}
+
+static void query_nul_refused(void)
+{
+    body b = load("npy_f32.npy");
+    up_kv kv[2] = {{.key = "scale_factor", .value = "2"},
+                   {.key = "inputs", .value = "x\0junk", .value_len = 6}};
+    up_call c;
+    up_error err;
+    CHECK(decode_kv(&c, &b, kv, 2, (up_charge){0}, &err) < 0);
+    CHECK(err.kind == UP_E_MALFORMED && strstr(err.items[0].message, "NUL"));
+    up_call_free(&c);
+    kv[1] = (up_kv){.key = "scale_factor", .value = "2\0", .value_len = 2};
+    CHECK(decode_kv(&c, &b, kv + 1, 1, (up_charge){0}, &err) < 0 && err.kind == UP_E_MALFORMED);
+    up_call_free(&c);
+    free(b.data);
+}
+
+static void rewritten_payload_charged(void)
+{
+    body b = load("npy_f32_be.npy");
+    up_kv kv[1] = {{.key = "scale_factor", .value = "2"}};
+    budget bu = {0, (int64_t)1 << 30};
+    up_call c;
+    up_error err;
+    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){take, &bu}, &err) == 0, "%s",
+           err.n ? err.items[0].message : "");
+    CHECK(c.plan.raw[0].alloc && bu.used >= (int64_t)up_tensor_nbytes(&c.plan.raw[0]));
+    up_call_free(&c);
+    bu = (budget){0, 16};
+    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){take, &bu}, &err) < 0);
+    CHECK(err.kind == UP_E_OVERLOADED && strstr(err.items[0].message, "budget:"));
+    up_call_free(&c);
+    free(b.data);
+}
+
 int main(void)
 {
     RUN(f32_c_order_in_place);
+    RUN(query_nul_refused);
+    RUN(rewritten_payload_charged);
     RUN(f32_big_endian_swapped);
     RUN(f32_fortran_order_converted);
     RUN(f32_big_endian_fortran);

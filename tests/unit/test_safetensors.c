@@ -18,6 +18,8 @@
 
 static body load(const char *name) { return fixture_load(name); }
 
+static up_charge test_charge; /* the request's accountant, for the charging cases */
+
 static int decode(up_call *c, const char *op, body *b, const char *query, up_error *err)
 {
     up_kv kv[8];
@@ -41,6 +43,7 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     req.n_query = nq;
     req.body = b->data;
     req.body_len = b->len;
+    req.charge = test_charge;
     up_error_clear(err);
     return up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
 }
@@ -410,6 +413,74 @@ static void large_answer_zero_copy(void)
     free(b.data);
 }
 
+/* ---- the header parsed like every request document ---- */
+
+static void header_deeper_than_limit(void)
+{
+    char h[512];
+    size_t n = 0;
+    n += (size_t)sprintf(h, "{\"x\":{\"dtype\":\"F32\",\"shape\":");
+    for (int i = 0; i < 70; i++) h[n++] = '[';
+    h[n++] = '1';
+    for (int i = 0; i < 70; i++) h[n++] = ']';
+    sprintf(h + n, ",\"data_offsets\":[0,4]}}");
+    check_header_refused(h, 4, UP_E_MALFORMED, "deeper than 64 levels");
+}
+
+static void nul_in_header_names_refused(void)
+{
+    check_header_refused("{\"__metadata__\":{\"kernel_size\":\"2\\u0000junk\"}," X_OK "}", 4,
+                         UP_E_MALFORMED, "\\u0000");
+    check_header_refused("{\"__metadata__\":{\"kernel_size\\u0000x\":\"2\"}," X_OK "}", 4,
+                         UP_E_MALFORMED, "\\u0000");
+    check_header_refused("{\"x\\u0000junk\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1],"
+                         "\"data_offsets\":[0,4]}}", 4, UP_E_MALFORMED, "x\\u0000junk");
+    check_header_refused("{\"x\":{\"dtype\":\"F32\\u0000\",\"shape\":[1,1,1,1],"
+                         "\"data_offsets\":[0,4]}}", 4, UP_E_MALFORMED, "\\u0000");
+}
+
+static void repeated_keys_in_entry_refused(void)
+{
+    check_header_refused("{\"x\":{\"dtype\":\"F32\",\"dtype\":\"F64\",\"shape\":[1,1,1,1],"
+                         "\"data_offsets\":[0,4]}}", 4, UP_E_MALFORMED, "repeated JSON key \"dtype\"");
+    check_header_refused("{\"__metadata__\":{\"kernel_size\":\"2\",\"kernel_size\":\"3\"}," X_OK "}", 4,
+                         UP_E_MALFORMED, "repeated JSON key \"kernel_size\"");
+}
+
+typedef struct budget {
+    int64_t used, limit;
+} budget;
+
+static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
+{
+    budget *bu = ctx;
+    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
+    bu->used += bytes;
+    return 0;
+}
+
+/* A misaligned tensor is copied: the copy is charged first. */
+static void misaligned_copy_charged(void)
+{
+    /* header padded so x's data starts at an odd address */
+    const char *h = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,16,16],\"data_offsets\":[1,1025]}} ";
+    body b = make_st(h, 1025);
+    budget bu = {0, (int64_t)1 << 30};
+    up_call c;
+    up_error err;
+    test_charge = (up_charge){take, &bu};
+    CHECKF(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0, "%s",
+           err.n ? err.items[0].message : "");
+    CHECK(c.plan.raw[0].alloc != NULL && bu.used >= 1024);
+    up_call_free(&c);
+    bu = (budget){0, 512};
+    CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) < 0);
+    CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
+    up_call_free(&c);
+    test_charge = (up_charge){0};
+    free(b.data);
+}
+
 int main(void)
 {
     RUN(max_unpool_metadata_params);
@@ -454,5 +525,9 @@ int main(void)
     RUN(metadata_not_object);
     RUN(missing_required_input);
     RUN(over_element_limit);
+    RUN(header_deeper_than_limit);
+    RUN(nul_in_header_names_refused);
+    RUN(repeated_keys_in_entry_refused);
+    RUN(misaligned_copy_charged);
     return th_summary();
 }
