@@ -44,7 +44,10 @@ static block live[MAX_LIVE];
 static block cached[MAX_CACHED];
 static int n_cached;
 static atomic_int n_live;
-static size_t cached_bytes, cache_limit = (size_t)256 << 20;
+/* written under mu, read without it by up_bigbuf_cached_bytes (the
+ * daemon's budget looks at it on every charge) */
+static atomic_size_t cached_bytes;
+static size_t cache_limit = (size_t)256 << 20;
 static uint64_t clock_tick;
 
 /* A fresh 2 MiB-aligned mapping, so every full 2 MiB of it can be one huge
@@ -74,24 +77,24 @@ static int cache_take(size_t size, block *out)
     }
     if (best < 0) return 0;
     *out = cached[best];
-    cached_bytes -= out->size;
+    atomic_fetch_sub(&cached_bytes, out->size);
     cached[best] = cached[--n_cached];
     return 1;
 }
 
 /* Under mu: drop cached blocks (oldest first) until `room` more bytes (and
- * one more slot, if `slot`) fit the limit; the dropped blocks go to
+ * one more slot, if `slot`) fit within `limit`; the dropped blocks go to
  * victims[] for unmapping. */
-static int cache_evict(size_t room, int slot, block *victims)
+static int cache_evict(size_t limit, size_t room, int slot, block *victims)
 {
     int nv = 0;
-    while (n_cached > 0 &&
-           (cached_bytes + room > cache_limit || (slot && n_cached >= MAX_CACHED))) {
+    while (n_cached > 0 && (atomic_load(&cached_bytes) + room > limit ||
+                            (slot && n_cached >= MAX_CACHED))) {
         int old = 0;
         for (int i = 1; i < n_cached; i++)
             if (cached[i].age < cached[old].age) old = i;
         victims[nv++] = cached[old];
-        cached_bytes -= cached[old].size;
+        atomic_fetch_sub(&cached_bytes, cached[old].size);
         cached[old] = cached[--n_cached];
     }
     return nv;
@@ -150,10 +153,10 @@ int up_bigbuf_free(void *p)
     live[found].p = NULL;
     atomic_fetch_sub(&n_live, 1);
     if (b.size <= cache_limit) {
-        nv = cache_evict(b.size, 1, victims);
+        nv = cache_evict(cache_limit, b.size, 1, victims);
         b.age = ++clock_tick;
         cached[n_cached++] = b;
-        cached_bytes += b.size;
+        atomic_fetch_add(&cached_bytes, b.size);
     } else {
         victims[nv++] = b;
     }
@@ -168,16 +171,23 @@ void up_bigbuf_set_cache_limit(size_t bytes)
     int nv;
     pthread_mutex_lock(&mu);
     cache_limit = bytes;
-    nv = cache_evict(0, 0, victims);
+    nv = cache_evict(cache_limit, 0, 0, victims);
     pthread_mutex_unlock(&mu);
     unmap_all(victims, nv);
 }
 
-size_t up_bigbuf_cached_bytes(void)
+size_t up_bigbuf_trim(size_t keep)
 {
-    size_t n;
+    block victims[MAX_CACHED + 1];
+    size_t freed = 0;
+    int nv;
+    if (atomic_load(&cached_bytes) <= keep) return 0;
     pthread_mutex_lock(&mu);
-    n = cached_bytes;
+    nv = cache_evict(keep, 0, 0, victims);
     pthread_mutex_unlock(&mu);
-    return n;
+    for (int i = 0; i < nv; i++) freed += victims[i].size;
+    unmap_all(victims, nv);
+    return freed;
 }
+
+size_t up_bigbuf_cached_bytes(void) { return atomic_load(&cached_bytes); }

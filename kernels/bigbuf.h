@@ -9,7 +9,9 @@
  * the next request of a similar size takes over with its pages already
  * faulted in. The cache is bounded (up_bigbuf_set_cache_limit); what does not
  * fit is unmapped at once, so an idle daemon holds at most that many bytes
- * beyond what it uses.
+ * beyond what it uses. The daemon also counts cached bytes against its
+ * memory budget and trims the cache when requests need the room
+ * (up_bigbuf_trim).
  *
  * tensor.c is the only user: up_tensor_alloc() asks here first and
  * up_tensor_free() gives back what came from here. Under AddressSanitizer the
@@ -32,7 +34,12 @@ int up_bigbuf_free(void *p);
 /* Bytes the cache of freed blocks may hold (default 256 MiB; 0 disables
  * caching, blocks are still huge-page mapped). Frees what exceeds it. */
 void up_bigbuf_set_cache_limit(size_t bytes);
-/* Bytes currently held by the cache (not by live tensors). */
+/* Bytes currently held by the cache (not by live tensors); lock-free. */
 size_t up_bigbuf_cached_bytes(void);
+/* Drop cached blocks, oldest first, until the cache holds at most `keep`
+ * bytes; returns the bytes unmapped. The daemon's memory budget counts
+ * cached blocks and calls this when a request needs their room
+ * (server/budget.c), so the cache never pushes memory past the budget. */
+size_t up_bigbuf_trim(size_t keep);
 
 #endif

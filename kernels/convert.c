@@ -6,6 +6,7 @@
  * per request at the edge, so plain scalar code is enough for now. */
 #include "convert.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -64,6 +65,28 @@ uint16_t up_f32_to_bf16(float f)
     u += 0x7fffu + ((u >> 16) & 1);
     return (uint16_t)(u >> 16);
 }
+
+/* d rounded to float "to odd": toward zero, with the lowest bit set when
+ * inexact. Rounding that result to nearest-even in a format with at least
+ * two fewer significand bits gives exactly the rounding of d itself
+ * (float32 keeps 13 more bits than float16 and 16 more than bfloat16), so
+ * a decimal read as double reaches a half type rounded once:
+ * 1.0004882821813226 -> float16 1.0009765625, where (float) first would
+ * land on the tie 1.00048828125 and then on 1.0. */
+static float f64_to_f32_odd(double d)
+{
+    float f = (float)d;
+    uint32_t u;
+    if (isnan(d) || (double)f == d) return f;
+    if (isinf(f)) return f > 0 ? FLT_MAX : -FLT_MAX; /* already odd */
+    u = f32_bits(f);
+    if (fabs((double)f) > fabs(d)) u--; /* toward zero */
+    return bits_f32(u | 1);
+}
+
+uint16_t up_f64_to_f16(double d) { return up_f32_to_f16(f64_to_f32_odd(d)); }
+
+uint16_t up_f64_to_bf16(double d) { return up_f32_to_bf16(f64_to_f32_odd(d)); }
 
 double up_load_f64(const up_tensor *t, int64_t i)
 {
@@ -147,47 +170,64 @@ int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
 }
 
 /* Permute between (N, S, C) and (N, C, S) where S is the product of the
- * spatial sizes: a batch of 2-d transposes of (S x C) <-> (C x S). */
+ * spatial sizes: a batch of 2-d transposes of (S x C) <-> (C x S). Only
+ * called with elements to move (N * rows * cols > 0, fits the tensor). */
 static void transpose_batch(const char *src, char *dst, int64_t N, int64_t rows, int64_t cols,
                             size_t es)
 {
+    const size_t plane = (size_t)rows * (size_t)cols;
     for (int64_t n = 0; n < N; n++) {
-        const char *s = src + (size_t)(n * rows * cols) * es;
-        char *d = dst + (size_t)(n * rows * cols) * es;
+        const char *s = src + (size_t)n * plane * es;
+        char *d = dst + (size_t)n * plane * es;
         for (int64_t r = 0; r < rows; r++)
             for (int64_t c = 0; c < cols; c++)
-                memcpy(d + (size_t)(c * rows + r) * es, s + (size_t)(r * cols + c) * es, es);
+                memcpy(d + ((size_t)c * (size_t)rows + (size_t)r) * es,
+                       s + ((size_t)r * (size_t)cols + (size_t)c) * es, es);
     }
+}
+
+/* Allocate dst with shape `shape` and transpose src's (N, rows, cols)
+ * batches into it. An empty tensor moves nothing: its other sizes may be
+ * huge (an empty batch of 2^40 x 2^40 planes), and a loop over rows of
+ * zero columns would still run once per row. */
+static int permute(const up_tensor *src, up_tensor *dst, const int64_t *shape, int64_t rows,
+                   int64_t cols)
+{
+    if (up_tensor_alloc(dst, src->dtype, src->rank, shape) < 0) return -1;
+    if (up_tensor_numel(src) == 0) return 0;
+    transpose_batch(src->data, dst->data, shape[0], rows, cols, up_dtype_size(src->dtype));
+    return 0;
+}
+
+/* Product of sizes [from, to) of t; 0 when one of them is 0. */
+static int64_t span_numel(const up_tensor *t, int from, int to)
+{
+    int64_t n = 1;
+    for (int i = from; i < to; i++) {
+        if (t->shape[i] == 0) return 0;
+        if (up_mul_i64(n, t->shape[i], &n) < 0) return -1;
+    }
+    return n;
 }
 
 int up_to_channels_first(const up_tensor *src, up_tensor *dst)
 {
-    int64_t shape[UP_MAX_RANK], S = 1;
+    int64_t shape[UP_MAX_RANK], S;
     int r = src->rank;
-    if (r < 3) return -1;
+    if (r < 3 || r > UP_MAX_RANK || (S = span_numel(src, 1, r - 1)) < 0) return -1;
     shape[0] = src->shape[0];
     shape[1] = src->shape[r - 1];
-    for (int i = 1; i < r - 1; i++) {
-        shape[i + 1] = src->shape[i];
-        S *= src->shape[i];
-    }
-    if (up_tensor_alloc(dst, src->dtype, r, shape) < 0) return -1;
-    transpose_batch(src->data, dst->data, shape[0], S, shape[1], up_dtype_size(src->dtype));
-    return 0;
+    for (int i = 1; i < r - 1; i++) shape[i + 1] = src->shape[i];
+    return permute(src, dst, shape, S, shape[1]);
 }
 
 int up_to_channels_last(const up_tensor *src, up_tensor *dst)
 {
-    int64_t shape[UP_MAX_RANK], S = 1;
+    int64_t shape[UP_MAX_RANK], S;
     int r = src->rank;
-    if (r < 3) return -1;
+    if (r < 3 || r > UP_MAX_RANK || (S = span_numel(src, 2, r)) < 0) return -1;
     shape[0] = src->shape[0];
     shape[r - 1] = src->shape[1];
-    for (int i = 2; i < r; i++) {
-        shape[i - 1] = src->shape[i];
-        S *= src->shape[i];
-    }
-    if (up_tensor_alloc(dst, src->dtype, r, shape) < 0) return -1;
-    transpose_batch(src->data, dst->data, shape[0], src->shape[1], S, up_dtype_size(src->dtype));
-    return 0;
+    for (int i = 2; i < r; i++) shape[i - 1] = src->shape[i];
+    return permute(src, dst, shape, src->shape[1], S);
 }

@@ -7,33 +7,43 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "geometry.h"
 #include "op.h"
 
-const up_param_value *up_plan_param(const up_plan *p, const char *name)
+const up_param_value *up_plan_param(const up_plan *p, int slot)
 {
-    int i = up_op_param_index(p->op, name);
-    return i < 0 ? NULL : &p->params.v[i];
+    if (slot < 0 || slot >= p->op->n_params) up_registry_bug(p->op, "param slot", slot);
+    return &p->params.v[slot];
 }
 
-int up_plan_param_set(const up_plan *p, const char *name)
+int up_plan_param_set(const up_plan *p, int slot) { return up_plan_param(p, slot)->set; }
+
+/* The param in `slot`, which must have type t (or t2): an accessor of
+ * another type would read the wrong field of up_param_value. */
+static const up_param_value *typed(const up_plan *p, int slot, up_param_type t, up_param_type t2)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return v && v->set;
+    const up_param_value *v = up_plan_param(p, slot);
+    up_param_type have = p->op->params[slot].type;
+    if (have != t && have != t2) up_registry_bug(p->op, "param read as another type", slot);
+    return v;
 }
+
+static const char *param_name(const up_plan *p, int slot) { return p->op->params[slot].name; }
 
 static int count_ok(const up_param_value *v, int nsp)
 {
     return v->n == 1 || v->n == nsp;
 }
 
-int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
+int up_param_spatial(const up_plan *p, int slot, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SPATIAL_INT, UP_P_SPATIAL_INT);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) {
+    if (!v->set) {
         if (def < 0) return up_errorf(err, UP_E_INVALID, field, "%s is required", name);
         for (int d = 0; d < nsp; d++) out[d] = def;
         return 0;
@@ -46,18 +56,23 @@ int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t mi
         if (out[d] < min)
             return up_errorf(err, UP_E_INVALID, field, "every value must be >= %lld, got %lld",
                              (long long)min, (long long)out[d]);
+        /* PyTorch's own limit for these (geometry.h); it also keeps every
+         * product of two of them, and of one with a size, far from int64's */
+        if (out[d] > UP_GEOM_MAX_PARAM)
+            return up_errorf(err, UP_E_INVALID, field, "every value must be <= %lld, got %lld",
+                             (long long)UP_GEOM_MAX_PARAM, (long long)out[d]);
     }
     return 0;
 }
 
-int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPATIAL],
-                       up_error *err)
+int up_param_spatial_f(const up_plan *p, int slot, double out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SPATIAL_FLOAT, UP_P_SPATIAL_FLOAT);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) return 0;
+    if (!v->set) return 0;
     if (!count_ok(v, nsp))
         return up_errorf(err, UP_E_INVALID, field,
                          "expected 1 or %d values for a %dd input, got %d", nsp, nsp, v->n);
@@ -70,14 +85,15 @@ int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPA
     return 1;
 }
 
-int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
+int up_param_output_size(const up_plan *p, int slot, int64_t N, int64_t C,
                          int64_t out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SIZE, UP_P_SIZE);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp, off = 0;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) return 0;
+    if (!v->set) return 0;
     if (v->n == nsp + 2) {
         if (v->i[0] != N || v->i[1] != C)
             return up_errorf(err, UP_E_INVALID, field,
@@ -98,27 +114,27 @@ int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t 
     return 1;
 }
 
-int up_param_enum(const up_plan *p, const char *name)
+int up_param_enum(const up_plan *p, int slot)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return (v && v->set) ? v->choice : 0;
+    const up_param_value *v = typed(p, slot, UP_P_ENUM, UP_P_ENUM);
+    return v->set ? v->choice : 0;
 }
 
-int64_t up_param_int(const up_plan *p, const char *name, int64_t def)
+int64_t up_param_int(const up_plan *p, int slot, int64_t def)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return (v && v->set) ? v->i[0] : def;
+    const up_param_value *v = typed(p, slot, UP_P_INT, UP_P_BOOL);
+    return v->set ? v->i[0] : def;
 }
 
 /* The resize ops (nearest_unpool, fractional_max_unpool's interpolation):
  * exactly one of scale_factor and output_size. Output size from a scale
  * factor is floor(in * scale_factor) in double, as PyTorch computes it. */
-int up_param_resize(up_plan *p, up_error *err)
+int up_param_resize(up_plan *p, int scale_factor, int output_size, up_error *err)
 {
     up_geom *g = &p->g;
     double sf[UP_MAX_SPATIAL];
-    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
-    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    int has_sf = up_param_spatial_f(p, scale_factor, sf, err);
+    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, output_size, g->N, g->C, g->out, err);
     if (has_sf < 0 || has_os < 0) return -1;
     if (has_sf == has_os) {
         const char *m = has_sf ? "give scale_factor or output_size, not both"
@@ -156,8 +172,13 @@ int up_plan_set_output(up_plan *p, int i, up_dtype dt, int64_t N, int64_t C,
     shape[0] = N;
     shape[1] = C;
     for (int d = 0; d < p->g.nsp; d++) shape[2 + d] = spatial[d];
-    if (up_shape_numel(shape, rank, &n) < 0 || n > ((int64_t)1 << 50))
-        return up_errorf(err, UP_E_TOO_LARGE, field, "output shape overflows");
+    if (up_geom_numel(shape, rank, &n) < 0) {
+        char sh[160];
+        up_shape_format(sh, sizeof(sh), shape, rank);
+        return up_errorf(err, UP_E_TOO_LARGE, field,
+                         "output shape %s is too large: the product of its nonzero sizes must "
+                         "be at most 2^50", sh);
+    }
     if (p->max_elements > 0 && n > p->max_elements)
         return up_errorf(err, UP_E_TOO_LARGE, field,
                          "output would have %lld elements, over the limit of %lld",

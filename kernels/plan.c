@@ -5,12 +5,16 @@
  * this file converts at the edges. That costs a copy when a client sends
  * channels-last or half-precision data, and saves writing (and testing)
  * every kernel for every layout and storage dtype. See op.h for the life of
- * a plan. */
+ * a plan, and for why prepare is split in two halves: everything that can
+ * refuse a request (shapes, params, geometry, the --max-work estimate) runs
+ * before the first byte is allocated, and every allocation after that is
+ * charged to the request's memory accountant first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "convert.h"
+#include "geometry.h"
 #include "op.h"
 
 void up_plan_init(up_plan *p, const up_op_def *op)
@@ -38,6 +42,34 @@ int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err)
     return p->charge.take(p->charge.ctx, bytes, what, err);
 }
 
+void *up_plan_scratch_alloc(up_plan *p, int64_t bytes, const char *what, up_error *err)
+{
+    void *s;
+    if (bytes < 1) { /* builds skip empty plans; nothing to charge or allocate */
+        up_errorf(err, UP_E_INTERNAL, "", "empty scratch requested for %s", what);
+        return NULL;
+    }
+    if (up_plan_charge(p, bytes, what, err) < 0) return NULL;
+    if (!(s = malloc((size_t)bytes))) {
+        up_errorf(err, UP_E_INTERNAL, "", "out of memory for %s", what);
+        return NULL;
+    }
+    if (p->scratch && p->scratch_free) p->scratch_free(p->scratch); /* one per plan */
+    p->scratch = s;
+    p->scratch_free = free;
+    return s;
+}
+
+/* Charge what up_tensor_alloc() will take for (dt, rank, shape); `what`
+ * is the input's or output's name, for the hook's messages. */
+static int charge_tensor(up_plan *p, up_dtype dt, int rank, const int64_t *shape,
+                         const char *what, up_error *err)
+{
+    int64_t bytes = up_tensor_alloc_size(dt, rank, shape);
+    if (bytes < 0) return up_errorf(err, UP_E_TOO_LARGE, "", "%s is too large", what);
+    return up_plan_charge(p, bytes, what, err);
+}
+
 static int is_spatial_kind(up_io_kind k)
 {
     return k == UP_IO_VALUES || k == UP_IO_INDICES || k == UP_IO_MASK;
@@ -63,53 +95,125 @@ static int mask_to_u8(const up_tensor *src, up_tensor *dst)
     return 0;
 }
 
-/* raw[i] -> in[i]: permute to channels-first, then to the kernel's dtype. */
-static int canonicalise_input(up_plan *p, int i, int xrank, up_error *err)
+/* Is raw[i] permuted from channels-last? (Inputs in the layout of x.) */
+static int input_permutes(const up_plan *p, int i, int xrank)
+{
+    return p->layout == UP_LAYOUT_CHANNELS_LAST && is_spatial_kind(p->op->inputs[i].kind) &&
+           p->raw[i].rank == xrank;
+}
+
+/* How raw[i] becomes in[i]: the kernel's dtype (*want) and whether it is
+ * permuted from channels-last (*permute). Checks the dtype. */
+static int input_form(const up_plan *p, int i, int xrank, up_dtype *want, int *permute,
+                      up_error *err)
+{
+    const up_io_def *def = &p->op->inputs[i];
+    const up_tensor *raw = &p->raw[i];
+    char field[64];
+    switch (def->kind) {
+    case UP_IO_INDICES:
+        if (!up_dtype_is_index(raw->dtype))
+            return up_errorf(err, UP_E_INVALID, up_field(field, sizeof(field), "inputs", def->name),
+                             "indices must be int64 or int32, got %s", up_dtype_name(raw->dtype));
+        *want = UP_I64;
+        break;
+    case UP_IO_MASK:
+        *want = UP_U8;
+        break;
+    default:
+        if (!up_dtype_is_float(raw->dtype))
+            return up_errorf(err, UP_E_INVALID, up_field(field, sizeof(field), "inputs", def->name),
+                             "must be float32, float64, float16 or bfloat16, got %s",
+                             up_dtype_name(raw->dtype));
+        *want = p->compute;
+        break;
+    }
+    *permute = input_permutes(p, i, xrank);
+    return 0;
+}
+
+/* raw's shape in channels-first order, (N, *S, C) -> (N, C, *S). */
+static void channels_first_shape(const up_tensor *raw, int permute, int64_t *shape)
+{
+    int r = raw->rank;
+    for (int d = 0; d < r; d++) shape[d] = raw->shape[d];
+    if (!permute) return;
+    shape[1] = raw->shape[r - 1];
+    for (int d = 1; d < r - 1; d++) shape[d + 1] = raw->shape[d];
+}
+
+static int needs_copy(const up_plan *p, int i, up_dtype want, int permute)
+{
+    return permute || p->op->inputs[i].kind == UP_IO_MASK || p->raw[i].dtype != want;
+}
+
+/* First half of prepare: in[i] describes the canonical input (dtype, rank,
+ * channels-first shape) and borrows raw[i]'s data when no conversion is
+ * needed; otherwise its data stays NULL until convert_input(). */
+static int describe_inputs(up_plan *p, int xrank, up_error *err)
+{
+    for (int i = 0; i < p->op->n_inputs; i++) {
+        const up_tensor *raw = &p->raw[i];
+        int64_t shape[UP_MAX_RANK];
+        up_dtype want;
+        int permute;
+        if (!raw->data) continue;
+        if (input_form(p, i, xrank, &want, &permute, err) < 0) return -1;
+        channels_first_shape(raw, permute, shape);
+        up_tensor_view(&p->in[i], want, raw->rank, shape,
+                       needs_copy(p, i, want, permute) ? NULL : raw->data);
+    }
+    return 0;
+}
+
+/* Bytes and elements converting raw[i] will allocate and touch: the
+ * channels-first copy, then the mask or dtype conversion. */
+static void input_cost(const up_plan *p, int i, int xrank, int64_t *bytes, int64_t *elems)
+{
+    const up_tensor *raw = &p->raw[i], *in = &p->in[i];
+    up_dtype want = in->dtype;
+    int permute = input_permutes(p, i, xrank);
+    int64_t n = up_tensor_numel(raw), b = 0;
+    if (permute) b = up_sat_add(b, up_tensor_alloc_size(raw->dtype, in->rank, in->shape));
+    if (p->op->inputs[i].kind == UP_IO_MASK || raw->dtype != want)
+        b = up_sat_add(b, up_tensor_alloc_size(want, in->rank, in->shape));
+    *bytes = b;
+    *elems = needs_copy(p, i, want, permute) ? n : 0;
+}
+
+/* Second half: raw[i] -> in[i], permuted to channels-first, then to the
+ * kernel's dtype; every buffer charged before it is allocated. */
+static int convert_input(up_plan *p, int i, int xrank, up_error *err)
 {
     const up_io_def *def = &p->op->inputs[i];
     up_tensor *raw = &p->raw[i], tmp = {0}, *cur = raw;
     up_dtype want;
+    int permute;
     char field[64];
-    up_field(field, sizeof(field), "inputs", def->name);
-
-    switch (def->kind) {
-    case UP_IO_INDICES:
-        if (!up_dtype_is_index(raw->dtype))
-            return up_errorf(err, UP_E_INVALID, field, "indices must be int64 or int32, got %s",
-                             up_dtype_name(raw->dtype));
-        want = UP_I64;
-        break;
-    case UP_IO_MASK:
-        want = UP_U8;
-        break;
-    default:
-        if (!up_dtype_is_float(raw->dtype))
-            return up_errorf(err, UP_E_INVALID, field,
-                             "must be float32, float64, float16 or bfloat16, got %s",
-                             up_dtype_name(raw->dtype));
-        want = p->compute;
-        break;
-    }
-    if (p->layout == UP_LAYOUT_CHANNELS_LAST && is_spatial_kind(def->kind) && raw->rank == xrank) {
+    if (input_form(p, i, xrank, &want, &permute, err) < 0) return -1;
+    if (!needs_copy(p, i, want, permute)) return 0; /* in[i] already borrows raw */
+    if (permute) {
+        if (charge_tensor(p, raw->dtype, p->in[i].rank, p->in[i].shape, def->name, err) < 0)
+            return -1;
         if (up_to_channels_first(raw, &tmp) < 0) goto oom;
         cur = &tmp;
     }
-    if (def->kind == UP_IO_MASK) {
-        if (mask_to_u8(cur, &p->in[i]) < 0) goto oom;
+    if (def->kind == UP_IO_MASK || cur->dtype != want) {
+        if (charge_tensor(p, want, cur->rank, cur->shape, def->name, err) < 0) goto fail;
+        if (def->kind == UP_IO_MASK ? mask_to_u8(cur, &p->in[i]) < 0
+                                    : up_convert(cur, want, &p->in[i]) < 0)
+            goto oom;
         up_tensor_free(&tmp);
-    } else if (cur->dtype == want) {
-        if (cur == &tmp)
-            p->in[i] = tmp; /* take ownership */
-        else
-            up_tensor_view(&p->in[i], cur->dtype, cur->rank, cur->shape, cur->data);
     } else {
-        if (up_convert(cur, want, &p->in[i]) < 0) goto oom;
-        up_tensor_free(&tmp);
+        p->in[i] = tmp; /* the permuted copy is the input: take ownership */
     }
     return 0;
 oom:
+    up_errorf(err, UP_E_INTERNAL, up_field(field, sizeof(field), "inputs", def->name),
+              "out of memory converting the input");
+fail:
     up_tensor_free(&tmp);
-    return up_errorf(err, UP_E_INTERNAL, field, "out of memory converting the input");
+    return -1;
 }
 
 static int check_inputs_present(up_plan *p, up_error *err)
@@ -125,9 +229,32 @@ static int check_inputs_present(up_plan *p, up_error *err)
     return err->n ? -1 : 0;
 }
 
+/* Every input's shape through geometry.h: sizes >= 0 and a product of
+ * nonzero sizes that every later sub-product fits in. An empty tensor
+ * with huge sizes stops here. */
+static int check_shapes(up_plan *p, up_error *err)
+{
+    for (int i = 0; i < p->op->n_inputs; i++) {
+        const up_tensor *t = &p->raw[i];
+        char field[64], sh[160];
+        int64_t n;
+        int negative = 0;
+        if (!t->data || up_geom_numel(t->shape, t->rank, &n) == 0) continue;
+        up_field(field, sizeof(field), "inputs", p->op->inputs[i].name);
+        up_shape_format(sh, sizeof(sh), t->shape, t->rank);
+        for (int d = 0; d < t->rank; d++) negative |= t->shape[d] < 0;
+        if (negative)
+            return up_errorf(err, UP_E_INVALID, field, "shape %s has a negative size", sh);
+        return up_errorf(err, UP_E_TOO_LARGE, field,
+                         "shape %s is too large: the product of its nonzero sizes must be at "
+                         "most 2^50", sh);
+    }
+    return 0;
+}
+
 static int check_x(up_plan *p, up_error *err)
 {
-    const up_tensor *x = &p->raw[0];
+    const up_tensor *x = &p->raw[UP_IN_X];
     int nsp = x->rank - 2;
     if (x->rank < 3 || x->rank > 5 || nsp < p->op->min_spatial || nsp > p->op->max_spatial) {
         if (p->op->min_spatial == p->op->max_spatial)
@@ -145,28 +272,89 @@ static int check_x(up_plan *p, up_error *err)
     return 0;
 }
 
+/* Does output i go back to the client converted: to the storage dtype
+ * (values only), and/or to channels-last? */
+static int result_converts_dtype(const up_plan *p, int i)
+{
+    return p->op->outputs[i].kind == UP_IO_VALUES && p->storage != p->compute;
+}
+
+static int result_permutes(const up_plan *p, int i)
+{
+    return p->layout == UP_LAYOUT_CHANNELS_LAST && p->out[i].rank >= 3;
+}
+
+/* The plan's share of the cost model, added to what op->prepare stated
+ * for its kernel and its build step: input conversions, outputs, result
+ * conversions (bytes as up_tensor_alloc takes them, elements touched). */
+static void plan_cost(up_plan *p, int xrank)
+{
+    int64_t mem = p->mem_bytes, work = p->work;
+    for (int i = 0; i < p->op->n_inputs; i++) {
+        int64_t b, e;
+        if (!p->raw[i].data) continue;
+        input_cost(p, i, xrank, &b, &e);
+        mem = up_sat_add(mem, b);
+        work = up_sat_add(work, e);
+    }
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        const up_tensor *o = &p->out[i];
+        int64_t n = up_tensor_numel(o);
+        mem = up_sat_add(mem, up_tensor_alloc_size(o->dtype, o->rank, o->shape));
+        if (result_converts_dtype(p, i)) {
+            mem = up_sat_add(mem, up_tensor_alloc_size(p->storage, o->rank, o->shape));
+            work = up_sat_add(work, n);
+        }
+        if (result_permutes(p, i)) {
+            up_dtype dt = result_converts_dtype(p, i) ? p->storage : o->dtype;
+            mem = up_sat_add(mem, up_tensor_alloc_size(dt, o->rank, o->shape));
+            work = up_sat_add(work, n);
+        }
+    }
+    p->mem_bytes = mem;
+    p->work = work;
+}
+
 int up_plan_prepare(up_plan *p, up_error *err)
 {
-    int xrank;
-    if (check_inputs_present(p, err) < 0 || check_x(p, err) < 0) return -1;
-    xrank = p->raw[0].rank;
-    p->storage = p->raw[0].dtype;
+    int xrank, il;
+    /* 1. validate, geometry, cost: nothing allocated */
+    if (check_inputs_present(p, err) < 0 || check_x(p, err) < 0 || check_shapes(p, err) < 0)
+        return -1;
+    xrank = p->raw[UP_IN_X].rank;
+    p->storage = p->raw[UP_IN_X].dtype;
     p->compute = p->storage == UP_F64 ? UP_F64 : UP_F32;
-    p->layout = up_param_enum(p, "layout");
-    for (int i = 0; i < p->op->n_inputs; i++) {
-        if (!p->raw[i].data) continue;
-        if (canonicalise_input(p, i, xrank, err) < 0) return -1;
-    }
+    /* the shared params, by name: up_registry_check() made sure every op
+     * has layout and that both are the shared enums */
+    p->layout = up_param_enum(p, up_op_param_index(p->op, "layout"));
+    if (describe_inputs(p, xrank, err) < 0) return -1;
     p->g.nsp = xrank - 2;
-    p->g.N = p->in[0].shape[0];
-    p->g.C = p->in[0].shape[1];
-    for (int d = 0; d < p->g.nsp; d++) p->g.in[d] = p->in[0].shape[2 + d];
-    p->g.index_layout = up_op_param_index(p->op, "index_layout") >= 0
-                            ? up_param_enum(p, "index_layout") : UP_IDX_PLANE;
+    p->g.N = p->in[UP_IN_X].shape[0];
+    p->g.C = p->in[UP_IN_X].shape[1];
+    for (int d = 0; d < p->g.nsp; d++) p->g.in[d] = p->in[UP_IN_X].shape[2 + d];
+    il = up_op_param_index(p->op, "index_layout");
+    p->g.index_layout = il >= 0 ? up_param_enum(p, il) : UP_IDX_PLANE;
+    p->work = p->mem_bytes = 0;
     if (p->op->prepare(p, err) < 0) return -1;
+    for (int i = 0; i < p->op->n_outputs; i++)
+        if (p->out[i].rank == 0)
+            return up_errorf(err, UP_E_INTERNAL, "", "op %s set no shape for output %s",
+                             p->op->name, p->op->outputs[i].name);
+    plan_cost(p, xrank);
+    /* 2. admission */
+    if (p->max_work > 0 && p->work > p->max_work)
+        return up_errorf(err, UP_E_TOO_LARGE, "params",
+                         "about %lld element operations, over --max-work %lld",
+                         (long long)p->work, (long long)p->max_work);
+    /* 3. charge, then allocate */
+    for (int i = 0; i < p->op->n_inputs; i++)
+        if (p->raw[i].data && convert_input(p, i, xrank, err) < 0) return -1;
+    if (p->op->build && p->op->build(p, err) < 0) return -1;
     for (int i = 0; i < p->op->n_outputs; i++) {
         up_tensor *o = &p->out[i];
-        if (o->rank == 0 || up_tensor_alloc(o, o->dtype, o->rank, o->shape) < 0)
+        if (charge_tensor(p, o->dtype, o->rank, o->shape, p->op->outputs[i].name, err) < 0)
+            return -1;
+        if (up_tensor_alloc(o, o->dtype, o->rank, o->shape) < 0)
             return up_errorf(err, UP_E_INTERNAL, "", "out of memory for output %s",
                              p->op->outputs[i].name);
     }
@@ -204,7 +392,7 @@ static int fault_error(up_plan *p, const up_fault *f, up_error *err)
     const char *name = p->op->inputs[f->input].name;
     char field[64], where[96];
     int64_t plane = 1;
-    const up_tensor *target = &p->out[0];
+    const up_tensor *target = &p->out[UP_OUT_Y];
     for (int d = 2; d < target->rank; d++) plane *= target->shape[d];
     format_coords(p, &p->in[f->input], f->elem, where, sizeof(where));
     up_field(field, sizeof(field), "inputs", name);
@@ -215,19 +403,20 @@ static int fault_error(up_plan *p, const up_fault *f, up_error *err)
                      layouts[p->g.index_layout & 3]);
 }
 
-static int finish_output(up_plan *p, int i)
+/* out[i] -> result[i]: to the storage dtype, then to channels-last, each
+ * copy charged first (the charges prepare counted in mem_bytes). */
+static int finish_output(up_plan *p, int i, up_error *err)
 {
     up_tensor *o = &p->out[i], tmp = {0}, *cur = o;
-    int is_values = p->op->outputs[i].kind == UP_IO_VALUES;
-    if (is_values && p->storage != p->compute) {
-        if (up_convert(o, p->storage, &tmp) < 0) return -1;
+    const char *what = p->op->outputs[i].name;
+    if (result_converts_dtype(p, i)) {
+        if (charge_tensor(p, p->storage, o->rank, o->shape, what, err) < 0) return -1;
+        if (up_convert(o, p->storage, &tmp) < 0) goto oom;
         cur = &tmp;
     }
-    if (p->layout == UP_LAYOUT_CHANNELS_LAST && o->rank >= 3) {
-        if (up_to_channels_last(cur, &p->result[i]) < 0) {
-            up_tensor_free(&tmp);
-            return -1;
-        }
+    if (result_permutes(p, i)) {
+        if (charge_tensor(p, cur->dtype, cur->rank, cur->shape, what, err) < 0) goto fail;
+        if (up_to_channels_last(cur, &p->result[i]) < 0) goto oom;
         up_tensor_free(&tmp);
         return 0;
     }
@@ -236,14 +425,18 @@ static int finish_output(up_plan *p, int i)
     else
         up_tensor_view(&p->result[i], o->dtype, o->rank, o->shape, o->data);
     return 0;
+oom:
+    up_errorf(err, UP_E_INTERNAL, "", "out of memory converting outputs");
+fail:
+    up_tensor_free(&tmp);
+    return -1;
 }
 
 int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err)
 {
     if (fault && fault->elem >= 0) return fault_error(p, fault, err);
     for (int i = 0; i < p->op->n_outputs; i++)
-        if (finish_output(p, i) < 0)
-            return up_errorf(err, UP_E_INTERNAL, "", "out of memory converting outputs");
+        if (finish_output(p, i, err) < 0) return -1;
     return 0;
 }
 

@@ -27,7 +27,11 @@ void up_stream_fence(void);
  * 64-byte aligned, made on first use and freed when the thread exits;
  * NULL when out of memory. One per thread rather than per call: a fresh
  * 512 KiB block is a fresh transparent huge page to clear on every call
- * (measured: +1 ms on a 9 ms max_unpool). */
+ * (measured: +1 ms on a 9 ms max_unpool). It is process-wide, not a
+ * request's: one fixed-size buffer per thread that ever streamed (the
+ * pool's workers), whatever the requests, so it is not charged to any
+ * request's memory budget (op.h, up_charge); conv_transpose.c's col
+ * buffer is the only other kernel allocation of that kind. */
 void *up_stream_scratch(void);
 
 #endif

@@ -43,16 +43,6 @@ int up_dtype_is_float(up_dtype dt)
 
 int up_dtype_is_index(up_dtype dt) { return dt == UP_I64 || dt == UP_I32; }
 
-int up_mul_i64(int64_t a, int64_t b, int64_t *out)
-{
-    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
-}
-
-int up_add_i64(int64_t a, int64_t b, int64_t *out)
-{
-    return __builtin_add_overflow(a, b, out) ? -1 : 0;
-}
-
 int up_shape_numel(const int64_t *shape, int rank, int64_t *out)
 {
     int64_t n = 1;
@@ -63,16 +53,37 @@ int up_shape_numel(const int64_t *shape, int rank, int64_t *out)
     return 0;
 }
 
+/* Callers hold validated shapes, but an empty tensor may still carry sizes
+ * whose product wraps (0 x 2^40 x 2^40 is 0 only if the 0 comes first), so
+ * a 0 anywhere gives 0, and a product that cannot be a real tensor
+ * saturates instead of wrapping. */
 int64_t up_tensor_numel(const up_tensor *t)
 {
     int64_t n = 1;
-    for (int i = 0; i < t->rank; i++) n *= t->shape[i];
-    return n;
+    int wrapped = 0;
+    for (int i = 0; i < t->rank; i++) {
+        if (t->shape[i] <= 0) return 0;
+        wrapped |= up_mul_i64(n, t->shape[i], &n) < 0;
+    }
+    return wrapped ? INT64_MAX : n;
 }
 
 size_t up_tensor_nbytes(const up_tensor *t)
 {
-    return (size_t)up_tensor_numel(t) * up_dtype_size(t->dtype);
+    int64_t b;
+    if (up_mul_i64(up_tensor_numel(t), (int64_t)up_dtype_size(t->dtype), &b) < 0) return SIZE_MAX;
+    return (size_t)b;
+}
+
+int64_t up_tensor_alloc_size(up_dtype dt, int rank, const int64_t *shape)
+{
+    int64_t n, b;
+    if (rank < 0 || rank > UP_MAX_RANK || up_dtype_size(dt) == 0 ||
+        up_shape_numel(shape, rank, &n) < 0 || up_mul_i64(n, (int64_t)up_dtype_size(dt), &b) < 0 ||
+        b > INT64_MAX - 63)
+        return -1;
+    b = (b + 63) & ~(int64_t)63;
+    return b ? b : 64;
 }
 
 int up_tensor_present(const up_tensor *t) { return t->data != NULL || t->rank > 0; }
@@ -99,7 +110,8 @@ int up_tensor_alloc(up_tensor *t, up_dtype dt, int rank, const int64_t *shape)
     size_t bytes, rounded;
     if (set_shape(t, dt, rank, shape, &bytes) < 0) return -1;
     /* aligned_alloc wants a multiple of the alignment; 64 suits AVX-512 and
-     * cache lines. A zero-sized tensor still gets a valid pointer. */
+     * cache lines. A zero-sized tensor still gets a valid pointer. The
+     * same rounding as up_tensor_alloc_size(), which is what gets charged. */
     rounded = (bytes + 63) & ~(size_t)63;
     if (rounded < bytes) return -1;
     /* Large buffers (outputs, converted inputs) come from bigbuf.c: huge

@@ -49,19 +49,29 @@ up_dtype up_dtype_from_name(const char *name); /* UP_DT_INVALID if unknown */
 int up_dtype_is_float(up_dtype dt);            /* f32, f64, f16, bf16 */
 int up_dtype_is_index(up_dtype dt);            /* i64, i32 */
 
-/* Overflow-checked arithmetic: return 0 and store the result, or -1. */
-int up_mul_i64(int64_t a, int64_t b, int64_t *out);
-int up_add_i64(int64_t a, int64_t b, int64_t *out);
+/* Overflow-checked arithmetic: return 0 and store the result, or -1.
+ * Inline: prepare calls them a few dozen times per request. */
+static inline int up_mul_i64(int64_t a, int64_t b, int64_t *out)
+{
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+static inline int up_add_i64(int64_t a, int64_t b, int64_t *out)
+{
+    return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
 /* Product of rank sizes, each >= 0; -1 on a negative size or overflow. */
 int up_shape_numel(const int64_t *shape, int rank, int64_t *out);
 
-int64_t up_tensor_numel(const up_tensor *t);   /* shape already validated */
-size_t up_tensor_nbytes(const up_tensor *t);
+int64_t up_tensor_numel(const up_tensor *t);   /* 0 if any size is <= 0; saturates */
+size_t up_tensor_nbytes(const up_tensor *t);   /* saturates at SIZE_MAX */
 int up_tensor_present(const up_tensor *t);
 
 /* Allocate data for t (64-byte aligned, uninitialised). Sets dtype, rank,
  * shape. Returns -1 on overflow or out of memory. */
 int up_tensor_alloc(up_tensor *t, up_dtype dt, int rank, const int64_t *shape);
+/* The bytes up_tensor_alloc() takes for that shape (rounded up to 64, at
+ * least 64): what a plan charges before allocating. -1 on overflow. */
+int64_t up_tensor_alloc_size(up_dtype dt, int rank, const int64_t *shape);
 /* Same, zero-filled. */
 int up_tensor_alloc_zero(up_tensor *t, up_dtype dt, int rank, const int64_t *shape);
 /* A borrowed view: t points at data it does not own. */

@@ -40,6 +40,12 @@ static const flag_def flags[] = {
      "largest tensor (input or output) in elements, 413 above (default 67108864)"},
     {"max-request-elements", F_INT, 1, INT64_MAX / 16, OFF(max_request_elements), "N",
      "all inputs of one request together, 413 above (default 2 x max-elements)"},
+    {"max-work", F_INT, 0, INT64_MAX, OFF(max_work), "N",
+     "largest work estimate of one request in element operations (elements x window, "
+     "multiply-adds for conv_transpose), 413 above with the estimate in the message; the "
+     "default, 1000000000, is 0.25-1 s of one core for max_pool windows and at most about "
+     "3 s for the slowest kernel measured per operation, 3d fractional_max_pool "
+     "(0 = no limit)"},
     {"timeout-ms", F_INT, 0, 86400000, OFF(timeout_ms), "N",
      "default deadline for a job to start, 504 after it; X-Request-Timeout-Ms "
      "overrides per request (default 0 = none)"},
@@ -59,9 +65,10 @@ static const flag_def flags[] = {
     {"max-header-kb", F_INT, 1, 1024, OFF(max_header_bytes), "N",
      "request line plus headers in KiB, 413 above (default 32)"},
     {"max-inflight-mb", F_INT, 1, 1 << 22, OFF(max_inflight_bytes), "N",
-     "memory budget in MiB for request bodies and outputs in flight; a request "
-     "that does not fit gets 503 with Retry-After (default: 1024 or 2 x --max-body-mb, "
-     "whichever is larger; at least --max-body-mb)"},
+     "memory budget in MiB for everything requests hold (bodies as they arrive, parse "
+     "state, tensors, tables, answers) and the cache of freed buffers; a request that does "
+     "not fit now gets 503 with Retry-After, one larger than the whole budget 413 "
+     "(default: 1024 or 2 x --max-body-mb, whichever is larger; at least --max-body-mb)"},
     {"max-json-depth", F_INT, 2, 1024, OFF(max_json_depth), "N",
      "deepest JSON nesting accepted, 400 deeper (default 64)"},
     {"max-inputs", F_INT, 1, 64, OFF(max_inputs), "N",
@@ -116,6 +123,7 @@ static void defaults(up_config *c)
     c->max_body_bytes = 256;  /* MiB until finalised */
     c->max_elements = 64 * MIB;
     c->max_request_elements = 0;
+    c->max_work = UP_DEFAULT_MAX_WORK;
     c->timeout_ms = 0;
     c->conn_timeout_s = 60;
     c->drain_timeout_ms = 30000;

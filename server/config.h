@@ -12,6 +12,11 @@
 
 enum { UP_LOG_TEXT = 0, UP_LOG_JSON = 1 };
 
+/* --max-work's default, in element operations: a few seconds of one core
+ * for the slowest kernel per operation (README "Running in production"
+ * has the measurement). */
+#define UP_DEFAULT_MAX_WORK ((int64_t)1000000000)
+
 typedef struct up_config {
     char listen_host[256];
     int listen_port;              /* 0 = ephemeral (the log line names the real one) */
@@ -20,6 +25,7 @@ typedef struct up_config {
     int64_t max_body_bytes;       /* from --max-body-mb */
     int64_t max_elements;         /* per tensor */
     int64_t max_request_elements; /* all inputs of one request */
+    int64_t max_work;             /* a request's work estimate (element ops); 0 = none */
     int64_t timeout_ms;           /* default deadline to start; 0 = none */
     int64_t conn_timeout_s;       /* idle connection timeout */
     int64_t drain_timeout_ms;     /* longest wait for in-flight work on SIGTERM */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../kernels/bigbuf.h"
 #include "budget.h"
 #include "conns.h"
 #include "metrics.h"
@@ -49,6 +50,7 @@ static enum MHD_Result send_metrics(up_req *r)
         .draining = atomic_load(&s->draining),
         .inflight_bytes = up_budget_used(),
         .inflight_cap = up_budget_cap(),
+        .cache_bytes = (int64_t)up_bigbuf_cached_bytes(),
         .connections = up_conns_open(),
     };
     up_http_resp_init(&resp);

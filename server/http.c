@@ -2,14 +2,22 @@
  * state, body gathering, and the common shape of every answer.
  *
  * MHD runs one internal thread with epoll and suspend/resume. That thread
- * only parses HTTP, copies bodies into one buffer per request (preallocated
- * from Content-Length, capped by --max-body-mb) and answers the small GET
- * routes; every tensor-sized step (decode, kernel, encode) runs on the
- * worker pool while the connection is suspended (opcall.c).
+ * only parses HTTP, copies bodies into one buffer per request and answers
+ * the small GET routes; tensor-sized steps (decode, kernel, encode) run on
+ * the worker pool while the connection is suspended (opcall.c).
+ *
+ * Bodies are charged to the memory budget (budget.c) as their bytes
+ * arrive, never from the Content-Length a client announces: the buffer
+ * grows geometrically (from 64 KiB, capped at the Content-Length and
+ * --max-body-mb) and each growth is charged before it is allocated. A
+ * client that announces 256 MiB and sends nothing holds 0 bytes and is cut
+ * at --body-timeout-s (conns.c); one that sends them holds what it sent.
+ * The price of growing: a realloc may copy (at most the old half of the
+ * buffer, transiently, on this one thread).
  *
  * Protection at this layer: connection limits (total, per address) and the
- * per-connection memory are libmicrohttpd options; header size, body size
- * and the memory budget (budget.c) are checked here before anything is
+ * per-connection memory are libmicrohttpd options; header size, body size,
+ * query strings and the memory budget are checked here before anything is
  * allocated; read deadlines and vanished clients are conns.c's. */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +96,14 @@ struct MHD_Response *up_req_build(up_req *r, up_http_resp *resp, const up_resp_e
     if (resp->content_type) MHD_add_response_header(m, "Content-Type", resp->content_type);
     if (resp->extra_header_name[0])
         MHD_add_response_header(m, resp->extra_header_name, resp->extra_header_value);
-    if (atomic_load(&r->srv->draining)) MHD_add_response_header(m, "Connection", "close");
+    /* Draining: the last answer on a connection says Connection: close. An
+     * answer with a pipelined request already received behind it does not:
+     * libmicrohttpd would drop that request with the connection. The
+     * request behind gets its own answer (503 while draining), and the
+     * drain waits for it (conns.c). */
+    if (atomic_load(&r->srv->draining) &&
+        !up_conns_more_received(r->link, r->header_size + r->bytes_in))
+        MHD_add_response_header(m, "Connection", "close");
     if (x && x->allow) MHD_add_response_header(m, "Allow", x->allow);
     if (x && x->retry_after) MHD_add_response_header(m, "Retry-After", x->retry_after);
     if (x && x->www_authenticate)
@@ -152,8 +167,23 @@ static char *dup_header(struct MHD_Connection *c, const char *name)
     return v ? strdup(v) : NULL;
 }
 
+/* n bytes at s (NULL: none) as a new NUL-terminated copy, NULs inside
+ * kept: the length tells where the text really ends. */
+static char *dup_len(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    if (n) memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* Query parameters, with their decoded lengths: "%00" inside a key or a
+ * value would otherwise cut it short ("kernel_size=2%00junk" read as 2).
+ * The api judges that (up_kv_holds_nul); the server asks it for every
+ * route before reading a body. */
 static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+                                size_t key_size, const char *value, size_t value_size)
 {
     up_req *r = cls;
     (void)kind;
@@ -162,10 +192,20 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *
         return MHD_NO;
     }
     up_kv *kv = &r->query[r->n_query];
-    kv->key = strdup(key ? key : "");
-    kv->value = strdup(value ? value : "");
+    kv->key = dup_len(key, key ? key_size : 0);
+    kv->value = dup_len(value, value ? value_size : 0);
+    kv->key_len = key ? key_size : 0;
+    kv->value_len = value ? value_size : 0;
     r->n_query++;
     return (kv->key && kv->value) ? MHD_YES : MHD_NO;
+}
+
+/* Does any query pair hold a NUL inside its received length? */
+static int query_holds_nul(const up_req *r)
+{
+    for (int i = 0; i < r->n_query; i++)
+        if (up_kv_holds_nul(&r->query[i])) return 1;
+    return 0;
 }
 
 static void req_free(up_req *r)
@@ -227,14 +267,26 @@ static enum MHD_Result reject_now(up_req *r, up_err_kind kind, const char *field
     return up_req_send_error(r, &r->err, x);
 }
 
-/* Content-Length and X-Request-Timeout-Ms; the body buffer is allocated
- * once here when the length is known. */
+/* A refused budget charge (err from up_budget_charge), answered when the
+ * body has been read and dropped: 503 with Retry-After, or 413. */
+static enum MHD_Result reject_budget(up_req *r, const up_error *err)
+{
+    r->err = *err;
+    r->rejected = 1;
+    if (err->kind == UP_E_OVERLOADED) r->reject_extra = (up_resp_extra){.retry_after = "1"};
+    return MHD_YES;
+}
+
+/* Content-Length and X-Request-Timeout-Ms, the query. Nothing is
+ * allocated or charged for the body yet: that happens as it arrives. */
 static enum MHD_Result prepare_post(up_req *r)
 {
     const up_config *cfg = &r->srv->cfg;
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     const char *to = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Timeout-Ms");
+    char lim[32];
     r->timeout_ms = cfg->timeout_ms;
+    r->body_limit = (size_t)cfg->max_body_bytes;
     if (to) {
         char *end;
         errno = 0;
@@ -257,34 +309,35 @@ static enum MHD_Result prepare_post(up_req *r)
                       (long long)cfg->max_body_bytes);
             return up_req_send_error(r, &e, NULL);
         }
+        if ((long long)n > up_budget_cap()) {
+            /* (the config keeps --max-inflight-mb >= --max-body-mb, so this
+             * is a second line of defence) */
+            up_metrics_budget_refused(1);
+            snprintf(lim, sizeof(lim), "%lld", (long long)(up_budget_cap() >> 20));
+            return reject_now(r, UP_E_TOO_LARGE, "body", NULL,
+                              "the body can never fit the memory budget of %s MiB "
+                              "(--max-inflight-mb)", lim);
+        }
         /* A client that sent "Expect: 100-continue" waits for our word
-         * before sending the body: refuse it at once. Any other client is
-         * already sending, and answering then closing would make the kernel
-         * reset the connection under it, losing the 503: its body is read
-         * and dropped (no memory held) and the 503 follows. */
+         * before sending the body: if the budget cannot hold it now, say so
+         * at once (503). Any other client is already sending; its body is
+         * charged as it arrives. */
         const char *ex = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
-        enum MHD_Result (*refuse)(up_req *, up_err_kind, const char *, const up_resp_extra *,
-                                  const char *, const char *) =
-            ex && strcasecmp(ex, "100-continue") == 0 ? reject_now : reject;
-        if (n > 0 && up_budget_take((int64_t)n, 0) < 0) {
-            up_metrics_budget_refused();
-            return refuse(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"},
-                          "the memory budget for requests in flight is full (%s bytes more "
-                          "would exceed --max-inflight-mb); retry later", cl);
+        if (ex && strcasecmp(ex, "100-continue") == 0 && !up_budget_fits_now((int64_t)n)) {
+            up_metrics_budget_refused(0);
+            return reject_now(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"},
+                              "the memory budget for requests in flight is full (%s bytes more "
+                              "would exceed --max-inflight-mb); retry later", cl);
         }
-        r->budget_held = (int64_t)n;
-        if (n > 0 && !(r->body = malloc(n))) {
-            up_budget_give(r->budget_held);
-            r->budget_held = 0;
-            return refuse(r, UP_E_OVERLOADED, "body", &(up_resp_extra){.retry_after = "1"},
-                          "cannot allocate %s bytes for the body; retry later", cl);
-        }
-        r->body_cap = n;
+        r->body_limit = (size_t)n;
     }
     r->content_type = dup_header(r->conn, "Content-Type");
     r->accept = dup_header(r->conn, "Accept");
     r->ihcl = dup_header(r->conn, "Inference-Header-Content-Length");
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, copy_arg, r);
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, copy_arg, r);
+    if (query_holds_nul(r))
+        return reject(r, UP_E_MALFORMED, "query", NULL, "%s",
+                      "a query parameter's name or value contains a NUL byte (%00)");
     if (r->query_overflow)
         return reject(r, UP_E_MALFORMED, "query", NULL, "more than %s query parameters", "64");
     return MHD_YES;
@@ -297,6 +350,8 @@ static enum MHD_Result first_call(up_req *r)
     char msg[96];
     const union MHD_ConnectionInfo *hs =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    r->header_size = hs ? hs->header_size : 0;
+    r->chunked = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding") != NULL;
     if (hs && (int64_t)hs->header_size > s->cfg.max_header_bytes) {
         snprintf(msg, sizeof(msg), "%zu bytes, over the limit of %lld (--max-header-kb)",
                  hs->header_size, (long long)s->cfg.max_header_bytes);
@@ -331,6 +386,27 @@ static enum MHD_Result first_call(up_req *r)
 
 /* ---- body ------------------------------------------------------------- */
 
+/* Free the body and give its bytes back (a refused or dropped upload). */
+static void body_drop(up_req *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    up_budget_release(&r->budget_held);
+}
+
+/* First size of a body buffer; then it doubles. */
+#define BODY_FIRST_CAP ((size_t)64 << 10)
+
+/* The next capacity for `need` bytes: doubling, never past `limit`. */
+static size_t body_grow_to(size_t cap, size_t need, size_t limit)
+{
+    cap = cap ? cap : BODY_FIRST_CAP;
+    while (cap < need && cap < limit) cap = cap > limit / 2 ? limit : cap * 2;
+    if (cap > limit) cap = limit;
+    return cap < need ? need : cap;
+}
+
 static enum MHD_Result body_append(up_req *r, const char *data, size_t n)
 {
     size_t max = (size_t)r->srv->cfg.max_body_bytes;
@@ -338,37 +414,23 @@ static enum MHD_Result body_append(up_req *r, const char *data, size_t n)
     if (n > max - r->body_len) {
         /* libmicrohttpd cannot answer in the middle of an upload: free the
          * buffer, drop the rest and answer 413 when the body ends */
-        free(r->body);
-        r->body = NULL;
-        r->body_len = r->body_cap = 0;
-        up_budget_give(r->budget_held);
-        r->budget_held = 0;
+        body_drop(r);
         char lim[32];
         snprintf(lim, sizeof(lim), "%zu", max);
         return reject(r, UP_E_TOO_LARGE, "body", NULL,
                       "the body is over the limit of %s bytes (--max-body-mb)", lim);
     }
     if (r->body_len + n > r->body_cap) {
-        /* chunked (or a short Content-Length): grow geometrically */
-        size_t cap = r->body_cap ? r->body_cap : 65536;
-        while (cap < r->body_len + n) cap = cap > max / 2 ? max : cap * 2;
-        if (up_budget_take((int64_t)(cap - r->body_cap), r->budget_held) < 0) {
-            free(r->body);
-            r->body = NULL;
-            r->body_len = r->body_cap = 0;
-            up_budget_give(r->budget_held);
-            r->budget_held = 0;
-            up_metrics_budget_refused();
-            return reject(r, UP_E_OVERLOADED, "server", &(up_resp_extra){.retry_after = "1"},
-                          "%s", "the memory budget for requests in flight is full "
-                          "(--max-inflight-mb); retry later");
+        size_t cap = body_grow_to(r->body_cap, r->body_len + n, r->body_limit);
+        up_error e;
+        up_error_clear(&e);
+        if (up_budget_charge(&r->budget_held, (int64_t)(cap - r->body_cap), "the body", &e) < 0) {
+            body_drop(r);
+            return reject_budget(r, &e);
         }
-        r->budget_held += (int64_t)(cap - r->body_cap);
         char *b = realloc(r->body, cap);
         if (!b) {
-            free(r->body);
-            r->body = NULL;
-            r->body_len = r->body_cap = 0;
+            body_drop(r);
             return reject(r, UP_E_OVERLOADED, "body", &(up_resp_extra){.retry_after = "1"},
                           "%s", "out of memory for the body; retry later");
         }
@@ -454,9 +516,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .total_ms = (double)(up_now_ns() - r->t_arrival) / 1e6,
     };
     up_log_access(&a);
-    up_budget_give(r->budget_held);
+    up_budget_release(&r->budget_held);
+    /* this request's share of the byte stream (conns.c: what a pipelined
+     * request behind it, or a dripped request line, would add) */
+    up_conn *k = up_conns_of(conn);
+    up_conns_request_done(k, r->header_size + r->bytes_in, !r->chunked);
     req_free(r);
-    up_conns_phase(up_conns_of(conn), UP_CONN_IDLE);
+    up_conns_phase(k, UP_CONN_IDLE);
     up_metrics_in_flight(-1);
 }
 
@@ -520,6 +586,7 @@ int up_server_start(up_server *s)
     s->limits.max_request_elements = s->cfg.max_request_elements;
     s->limits.max_json_depth = (int)s->cfg.max_json_depth;
     s->limits.max_inputs = (int)s->cfg.max_inputs;
+    s->limits.max_work = s->cfg.max_work;
     up_budget_init(s->cfg.max_inflight_bytes);
     s->auth = up_auth_load(s->cfg.api_key_file, &auth_err);
     if (auth_err || load_tls(s) < 0) return 2;
@@ -531,7 +598,8 @@ int up_server_start(up_server *s)
         up_log_event("error", "cannot start %d worker threads", s->cfg.workers);
         return 2;
     }
-    if (up_conns_start(s->cfg.conn_timeout_s, s->cfg.header_timeout_s, s->cfg.body_timeout_s) < 0) {
+    if (up_conns_start(s->cfg.conn_timeout_s, s->cfg.header_timeout_s, s->cfg.body_timeout_s,
+                       s->tls_cert_pem != NULL) < 0) {
         up_log_event("error", "cannot start the connection reaper thread");
         return 2;
     }

@@ -9,7 +9,9 @@
 
 #include "metrics.h"
 
-#define MAX_OPS 16
+/* One row per op of the registry (UP_OP_COUNT, op.h), plus "none" for a
+ * request that named no op. */
+#define MAX_OPS UP_OP_COUNT
 static const int statuses[] = {200, 400, 401, 404, 405, 406, 408, 413, 415, 422, 431,
                               499, 500, 503, 504};
 #define N_STATUS ((int)(sizeof(statuses) / sizeof(statuses[0])))
@@ -26,7 +28,8 @@ static atomic_uint_fast64_t hist[UP_PHASE_COUNT][N_BUCKET + 1];
 static atomic_uint_fast64_t hist_sum_ns[UP_PHASE_COUNT];
 static atomic_uint_fast64_t bytes_in, bytes_out, chunks;
 static atomic_int_fast64_t in_flight;
-static atomic_uint_fast64_t jobs_dropped, budget_refused;
+static atomic_uint_fast64_t jobs_dropped;
+static atomic_uint_fast64_t budget_refused[2]; /* busy (503), never fits (413) */
 static atomic_uint_fast64_t conn_cut[3]; /* idle, headers, body */
 static const char *const cut_names[3] = {"idle", "headers", "body"};
 
@@ -39,7 +42,7 @@ static int status_index(int status)
 
 void up_metrics_request(int op_index, int status, uint64_t in, uint64_t out)
 {
-    int o = (op_index >= 0 && op_index < MAX_OPS && op_index < up_op_count()) ? op_index : MAX_OPS;
+    int o = (op_index >= 0 && op_index < MAX_OPS) ? op_index : MAX_OPS;
     atomic_fetch_add_explicit(&requests[o][status_index(status)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bytes_in, in, memory_order_relaxed);
     atomic_fetch_add_explicit(&bytes_out, out, memory_order_relaxed);
@@ -73,7 +76,10 @@ void up_metrics_in_flight(int delta) { atomic_fetch_add(&in_flight, delta); }
 int64_t up_metrics_in_flight_now(void) { return atomic_load(&in_flight); }
 
 void up_metrics_job_dropped(void) { atomic_fetch_add(&jobs_dropped, 1); }
-void up_metrics_budget_refused(void) { atomic_fetch_add(&budget_refused, 1); }
+void up_metrics_budget_refused(int never_fits)
+{
+    atomic_fetch_add(&budget_refused[!!never_fits], 1);
+}
 uint64_t up_metrics_jobs_dropped(void) { return atomic_load(&jobs_dropped); }
 
 void up_metrics_conn_cut(int phase)
@@ -157,11 +163,21 @@ int up_metrics_render(up_buf *o, const up_gauges *g)
           g->inflight_bytes);
     gauge(o, "unpoold_inflight_bytes_limit", "The memory budget (--max-inflight-mb) in bytes.",
           g->inflight_cap);
+    gauge(o, "unpoold_buffer_cache_bytes",
+          "Freed tensor buffers kept mapped for reuse; they count against the memory budget "
+          "and are dropped when requests need the room.",
+          g->cache_bytes);
     gauge(o, "unpoold_open_connections", "Client connections open now.", g->connections);
     counter(o, "unpoold_jobs_dropped_total",
             "Queued jobs dropped unrun because their client had disconnected.", ld(&jobs_dropped));
-    counter(o, "unpoold_budget_refused_total",
-            "Requests answered 503 because the memory budget was full.", ld(&budget_refused));
+    up_buf_puts(o, "# HELP unpoold_budget_refused_total Memory charges refused, by reason: "
+                   "busy (503, the budget is held by other requests) or never_fits (413, the "
+                   "request alone is larger than --max-inflight-mb).\n"
+                   "# TYPE unpoold_budget_refused_total counter\n");
+    up_buf_printf(o, "unpoold_budget_refused_total{reason=\"busy\"} %llu\n",
+                  (unsigned long long)ld(&budget_refused[0]));
+    up_buf_printf(o, "unpoold_budget_refused_total{reason=\"never_fits\"} %llu\n",
+                  (unsigned long long)ld(&budget_refused[1]));
     up_buf_puts(o, "# HELP unpoold_connections_cut_total Connections closed by a read deadline, "
                    "by phase (idle, headers, body).\n"
                    "# TYPE unpoold_connections_cut_total counter\n");

@@ -17,7 +17,7 @@ enum { UP_PHASE_DECODE, UP_PHASE_QUEUE, UP_PHASE_COMPUTE, UP_PHASE_ENCODE, UP_PH
 
 typedef struct up_gauges {
     int64_t queue_depth, busy_workers, workers, in_flight, draining;
-    int64_t inflight_bytes, inflight_cap, connections;
+    int64_t inflight_bytes, inflight_cap, cache_bytes, connections;
 } up_gauges;
 
 /* op_index: index in the op table, or -1 for non-op routes. */
@@ -31,8 +31,9 @@ int64_t up_metrics_in_flight_now(void);
 void up_metrics_job_dropped(void);
 /* A connection closed by a read deadline; phase is UP_CONN_IDLE/HEADERS/BODY. */
 void up_metrics_conn_cut(int phase);
-/* A request refused because the memory budget was full. */
-void up_metrics_budget_refused(void);
+/* A memory charge refused: the budget was busy (503), or the request can
+ * never fit it (413). */
+void up_metrics_budget_refused(int never_fits);
 uint64_t up_metrics_jobs_dropped(void);
 /* The Prometheus text exposition (version 0.0.4). */
 int up_metrics_render(up_buf *out, const up_gauges *g);

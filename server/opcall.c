@@ -9,13 +9,23 @@
  * parallel. The price: a full queue answers 503 even to a malformed body.
  *
  * Small requests on an idle pool are the exception: a body of a few KiB
- * is decoded on the MHD thread, and when the pool would not split the plan
- * anyway (it touches less than the pool's split threshold) it runs there
- * too, start to finish. For such a request the hand-off to a worker and back (two
- * thread wake-ups and a suspend/resume) costs more than decode, kernel and
- * encode together; `make bench` measures the difference against a bare
- * libmicrohttpd server. A small body whose plan is big is queued already
- * decoded.
+ * is decoded on the MHD thread, and when its plan is cheap by the cost
+ * model it runs there too, start to finish. For such a request the
+ * hand-off to a worker and back (two thread wake-ups and a suspend/resume)
+ * costs more than decode, kernel and encode together; `make bench`
+ * measures the difference against a bare libmicrohttpd server. "Cheap" is
+ * the plan's own estimate, not the body's size: a 60-byte body can ask for
+ * a 671 MB answer. A job runs inline only when its work (the plan's
+ * element operations), its memory (what the plan allocates plus the
+ * answer's bound) and the bytes it touches are all small (plan_is_small),
+ * whatever the number of workers; everything else is queued, already
+ * decoded. A decode on the MHD thread that charges more than the inline
+ * memory limit is abandoned and starts again on a worker.
+ *
+ * Memory: the request's accountant (req_take) is handed to the decoders
+ * and the plan, which charge every buffer before allocating it; the answer
+ * is charged from its bound before the kernel runs, then held at its real
+ * size until sent (README "Running in production").
  *
  * Ordering that keeps suspend/resume race-free: reserve a queue slot,
  * suspend the connection, then submit. The worker resumes only after the
@@ -30,40 +40,72 @@
 #include "metrics.h"
 #include "request.h"
 
-int up_op_index(const up_op_def *op)
-{
-    for (int i = 0; i < up_op_count(); i++)
-        if (up_op_at(i) == op) return i;
-    return -1;
-}
-
 /* Bodies up to this size are decoded on the MHD thread (a few
  * microseconds of JSON or binary header parsing). */
 #define UP_INLINE_MAX_BODY 16384
+/* A plan runs on the MHD thread only below all three (plan_is_small).
+ * Work: element operations; the kernels run 0.35-4 G of them a second on
+ * one core here (README, --max-work), so 2^20 is 0.25-3 ms. Memory:
+ * outputs, tables and the answer's bound (a JSON answer is written at
+ * about 100-200 MB/s, so 256 KiB is 1-2 ms). Touched: work_units x
+ * unit_cost, the pool's measure of a plan too big for one chunk. With
+ * these, /healthz waits a few milliseconds at most behind an inline job. */
+#define UP_INLINE_MAX_WORK ((int64_t)1 << 20)
+#define UP_INLINE_MAX_MEM ((int64_t)256 << 10)
+#define UP_INLINE_MAX_TOUCHED ((int64_t)256 << 10)
 
 static double ms(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
 
-/* The outputs were allocated by decode; charge them to the memory budget
- * before the kernel fills them (over it: 503, and they are freed at once). */
-static int charge_outputs(up_req *r)
+/* The request's memory accountant (up_charge): decoders and the plan
+ * charge every buffer here before allocating it. While the request is
+ * decoded on the MHD thread, a charge past inline_mem_cap stops the
+ * attempt (inline_too_big): the request is too big for that thread, and
+ * is decoded again on a worker. */
+static int req_take(void *ctx, int64_t bytes, const char *what, up_error *err)
 {
-    const up_plan *p = &r->call.plan;
+    up_req *r = ctx;
+    if (bytes <= 0) return 0;
+    if (r->inline_mem_cap && bytes > r->inline_mem_cap - atomic_load(&r->budget_held)) {
+        r->inline_too_big = 1;
+        up_error_clear(err);
+        return up_errorf(err, UP_E_OVERLOADED, "server", "%s",
+                         "too big to decode on the event thread");
+    }
+    if (up_budget_charge(&r->budget_held, bytes, what, err) == 0) return 0;
+    if (err->kind == UP_E_OVERLOADED) r->overloaded = 1;
+    return -1;
+}
+
+/* Bytes of the plan's outputs (compute dtype) and converted results. */
+static int64_t output_bytes(const up_plan *p)
+{
     int64_t n = 0;
     for (int i = 0; i < p->op->n_outputs; i++) {
-        n += (int64_t)up_tensor_nbytes(&p->out[i]);
-        if (p->result[i].data && p->result[i].data != p->out[i].data)
-            n += (int64_t)up_tensor_nbytes(&p->result[i]);
+        if (up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0) return INT64_MAX;
+        if (p->result[i].data && p->result[i].data != p->out[i].data &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
+            return INT64_MAX;
     }
-    if (up_budget_take(n, r->budget_held) == 0) {
-        r->budget_held += n;
-        return 0;
-    }
-    up_metrics_budget_refused();
-    r->overloaded = 1;
+    return n;
+}
+
+/* After decode, before the kernel: charge what the plan will need beyond
+ * what it charged itself, and the answer.
+ *  - Outputs: a plan that charges its own allocations states them in
+ *    mem_bytes (kernels/op.h); one that states nothing is charged its
+ *    outputs here. Charging twice would only be conservative; never
+ *    charging would break the bound.
+ *  - The answer, from its bound in the negotiated format (a binary answer
+ *    sends the outputs without a copy, so there the bound counts them a
+ *    second time until the answer is encoded; job_answer then holds the
+ *    real size). Charging it now refuses a request whose answer cannot fit
+ *    before its kernel has run. */
+static int admit(up_req *r)
+{
+    const up_plan *p = &r->call.plan;
     up_error_clear(&r->err);
-    return up_errorf(&r->err, UP_E_OVERLOADED, "server",
-                     "the memory budget for requests in flight is full (the outputs need %lld "
-                     "bytes; --max-inflight-mb); retry later", (long long)n);
+    if (p->mem_bytes <= 0 && req_take(r, output_bytes(p), "the outputs", &r->err) < 0) return -1;
+    return req_take(r, up_call_answer_bytes(&r->call), "the answer", &r->err);
 }
 
 /* A dropped job: free everything and resume with no answer, so the
@@ -72,17 +114,17 @@ static void job_drop(up_req *r)
 {
     free(r->body);
     r->body = NULL;
-    up_budget_give(r->budget_held);
-    r->budget_held = 0;
+    up_budget_release(&r->budget_held);
     r->response = NULL;
     r->job_done = 1;
     MHD_resume_connection(r->conn);
 }
 
-/* Worker: the job was taken off the queue in time; decode the request. */
-static void job_start(up_job *j)
+/* Decode the request into r->call (on a worker, or on the MHD thread for
+ * a small body). -1 when it failed (r->err), or was abandoned as too big
+ * for the MHD thread (r->inline_too_big). */
+static int decode(up_req *r)
 {
-    up_req *r = j->owner;
     up_http_req hr = {
         .content_type = r->content_type,
         .accept = r->accept,
@@ -91,24 +133,27 @@ static void job_start(up_job *j)
         .n_query = r->n_query,
         .body = r->body,
         .body_len = r->body_len,
+        .charge = {req_take, r},
     };
-    int rc;
-    /* (a job run inline on the event thread has just been read from its
-     * client: no need to look) */
-    if (j->start == job_start && up_conns_peer_gone(r->fd)) {
+    up_call_init(&r->call);
+    r->call_inited = 1;
+    up_error_clear(&r->err);
+    if (r->route.kind == UP_R_V2_INFER)
+        return up_call_decode_kserve(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
+    return up_call_decode_v1(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
+}
+
+/* Worker: the job was taken off the queue in time; decode the request. */
+static void job_start(up_job *j)
+{
+    up_req *r = j->owner;
+    if (up_conns_peer_gone(r->fd)) {
         /* nobody is waiting for the answer: do not decode or run it */
         r->dropped = 1;
         up_metrics_job_dropped();
         return;
     }
-    up_call_init(&r->call);
-    r->call_inited = 1;
-    up_error_clear(&r->err);
-    if (r->route.kind == UP_R_V2_INFER)
-        rc = up_call_decode_kserve(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
-    else
-        rc = up_call_decode_v1(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
-    if (rc < 0 || charge_outputs(r) < 0) {
+    if (decode(r) < 0 || admit(r) < 0) {
         r->decode_failed = 1;
         return;
     }
@@ -119,6 +164,7 @@ static void job_start(up_job *j)
 static void job_start_decoded(up_job *j)
 {
     up_req *r = j->owner;
+    if (!r->decode_failed && admit(r) < 0) r->decode_failed = 1;
     j->plan = r->decode_failed ? NULL : &r->call.plan;
 }
 
@@ -170,10 +216,9 @@ static void job_answer(up_job *j)
     r->call_inited = 0;
     free(r->body);
     r->body = NULL;
-    /* from here on only the answer is held, until it is sent */
-    up_budget_force((int64_t)up_http_resp_len(&resp));
-    up_budget_give(r->budget_held);
-    r->budget_held = (int64_t)up_http_resp_len(&resp);
+    /* from here on only the answer is held, at its real size, until it is
+     * sent (its bound was charged before the kernel ran) */
+    up_budget_hold_exactly(&r->budget_held, (int64_t)up_http_resp_len(&resp));
 
     r->response = up_req_build(r, &resp, &x);
     up_http_resp_free(&resp);
@@ -209,32 +254,59 @@ static enum MHD_Result queue_answer(up_req *r)
     return rc;
 }
 
-/* Decode a small body here; run it here too when the pool would not split
- * it. Returns 1 when the request was answered (rc set), 0 when the job is
- * to be queued (decoded if r->call_inited). */
+/* Cheap enough to run on the MHD thread, by the plan's cost model: its
+ * work (0 = not stated: judged by the other two), the memory it and its
+ * answer need, and the bytes it touches. Independent of the number of
+ * workers: with one worker, a big plan must not run here either. */
+static int plan_is_small(const up_req *r)
+{
+    const up_plan *p = &r->call.plan;
+    /* mem_bytes, once a plan states it, includes its outputs */
+    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : output_bytes(p), touched;
+    if (p->work > UP_INLINE_MAX_WORK) return 0;
+    if (up_add_i64(mem, up_call_answer_bytes(&r->call), &mem) < 0 || mem > UP_INLINE_MAX_MEM)
+        return 0;
+    if (up_mul_i64(p->work_units, p->unit_cost > 0 ? p->unit_cost : 1, &touched) < 0 ||
+        touched > UP_INLINE_MAX_TOUCHED)
+        return 0;
+    return 1;
+}
+
+/* Decode a small body here; run it here too when its plan is small.
+ * Returns 1 when the request was answered (rc set), 0 when the job is to
+ * be queued (decoded if r->call_inited). */
 static int run_inline(up_req *r, enum MHD_Result *rc)
 {
     up_job *j = &r->job;
     uint64_t t0 = up_now_ns();
+    int64_t body_held = atomic_load(&r->budget_held);
     memset(j, 0, sizeof(*j));
     j->owner = r;
     up_fault_init(&j->fault);
     j->t_submit = j->t_start = t0;
-    job_start(j);
-    if (r->dropped) {
-        *rc = MHD_NO; /* the client is gone: close */
-        return 1;
-    }
-    j->t_decoded = j->t_compute_begin = j->t_compute_end = up_now_ns();
-    if (j->plan && up_pool_chunks_for(r->srv->pool, j->plan) > 1) {
-        r->pre_decode_ns = j->t_decoded - t0;
+    r->inline_mem_cap = body_held + UP_INLINE_MAX_MEM;
+    int failed = decode(r) < 0;
+    r->inline_mem_cap = 0;
+    if (r->inline_too_big) {
+        /* start again on a worker, holding only the body */
+        up_call_free(&r->call);
+        r->call_inited = 0;
+        r->inline_too_big = 0;
+        up_budget_hold_exactly(&r->budget_held, body_held);
         return 0;
     }
-    if (j->plan) {
+    j->t_decoded = j->t_compute_begin = j->t_compute_end = up_now_ns();
+    r->pre_decode_ns = j->t_decoded - t0;
+    if (failed) r->decode_failed = 1;
+    else if (!plan_is_small(r)) return 0; /* queued decoded; admitted there */
+    else if (admit(r) < 0) r->decode_failed = 1;
+    else {
+        j->plan = &r->call.plan;
         j->n_chunks = 1;
         up_plan_run(j->plan, 0, j->plan->work_units, &j->fault);
         j->t_compute_end = up_now_ns();
     }
+    r->pre_decode_ns = 0; /* answered here: decode_ms is the job's own */
     job_answer(j);
     *rc = queue_answer(r);
     return 1;

@@ -10,6 +10,7 @@
 #define UP_SRV_REQUEST_H
 
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../api/api.h"
@@ -35,7 +36,9 @@ typedef struct up_req {
     const char *method;           /* MHD's string, alive for the request */
     up_conn *link;                /* the connection's phase record (may be NULL) */
     int fd;                       /* its socket, for the peer check (-1 unknown) */
-    int64_t budget_held;          /* bytes charged to the memory budget */
+    /* bytes charged to the memory budget (budget.c); atomic because the
+     * plan's accountant may be called from any thread that runs it */
+    atomic_int_fast64_t budget_held;
     char *path;                   /* copy, for logs and problem "instance" paths */
     up_route route;
     char id[UP_REQID_MAX];
@@ -46,10 +49,14 @@ typedef struct up_req {
     int n_query;
     int query_overflow;
 
-    /* body */
+    /* body: grown (and charged) as bytes arrive, never from the length a
+     * client merely announces */
     char *body;
     size_t body_len, body_cap;
+    size_t body_limit;            /* Content-Length, or --max-body-mb when chunked */
     uint64_t bytes_in;            /* received, including discarded bytes */
+    size_t header_size;           /* request line + headers on the wire */
+    int chunked;                  /* Transfer-Encoding: wire bytes != body bytes */
 
     /* timing (monotonic ns) */
     uint64_t t_arrival, t_body;
@@ -62,6 +69,9 @@ typedef struct up_req {
     int call_inited, decode_failed, ran_job, job_done;
     int dropped;                  /* client gone before its job started: no answer */
     int overloaded;               /* 503 from the memory budget: add Retry-After */
+    int64_t inline_mem_cap;       /* decoding on the event thread: charges past this
+                                   * abandon the attempt (0 = no such limit) */
+    int inline_too_big;           /* ... and one did: decode again on a worker */
     uint64_t pre_decode_ns;       /* decode done on the MHD thread before queueing */
     up_error err;
     up_timing timing;
@@ -96,6 +106,5 @@ enum MHD_Result up_handle_get(up_req *r);
 
 /* opcall.c: the op path. Called when the body is complete. */
 enum MHD_Result up_op_begin(up_req *r);
-int up_op_index(const up_op_def *op);
 
 #endif

@@ -157,6 +157,52 @@ static RAW_UNUSED int raw_read(int fd, raw_resp *r)
     return r->status ? 0 : -1;
 }
 
+/* Read until the peer closes (or a read times out): every byte, for
+ * answers to pipelined requests. *out is malloc'd and NUL-terminated. */
+static RAW_UNUSED size_t raw_read_all(int fd, char **out)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *b = malloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            char *nb = realloc(b, cap * 2 + 1);
+            if (!nb) break;
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t k = recv(fd, b + len, cap - len, 0);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    b[len] = 0;
+    *out = b;
+    return len;
+}
+
+/* The answer that starts at buf + *off (status line, headers,
+ * Content-Length bytes of body); *off moves past it. -1 when no complete
+ * answer starts there. */
+static RAW_UNUSED int raw_parse_next(const char *buf, size_t len, size_t *off, raw_resp *r)
+{
+    const char *p = buf + *off, *e;
+    char cl[32];
+    memset(r, 0, sizeof(*r));
+    if (*off >= len || strncmp(p, "HTTP/1.", 7) || !(e = strstr(p, "\r\n\r\n"))) return -1;
+    size_t hl = (size_t)(e - p) + 4;
+    r->head = strndup(p, hl - 2);
+    size_t need = raw_header(r, "Content-Length", cl, sizeof(cl)) ? strtoull(cl, NULL, 10) : 0;
+    if (*off + hl + need > len) {
+        raw_free(r);
+        return -1;
+    }
+    r->status = atoi(p + 9);
+    r->body = strndup(p + hl, need);
+    r->body_len = need;
+    *off += hl + need;
+    return 0;
+}
+
 /* Send raw bytes on a new connection and read the answer. */
 static RAW_UNUSED int raw_exchange(int port, const void *req, size_t n, raw_resp *r, int timeout_ms)
 {

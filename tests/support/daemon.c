@@ -214,14 +214,27 @@ void th_daemon_dump_log(const th_daemon *d)
     free(log);
 }
 
-long th_daemon_rss_kib(const th_daemon *d)
+long th_daemon_status_kib(const th_daemon *d, const char *key)
 {
     char path[64], line[256];
     long v = -1;
+    size_t kl = strlen(key);
     snprintf(path, sizeof(path), "/proc/%d/status", (int)d->pid);
     FILE *f = fopen(path, "r");
     while (f && fgets(line, sizeof(line), f))
-        if (!strncmp(line, "VmRSS:", 6)) v = atol(line + 6);
+        if (!strncmp(line, key, kl) && line[kl] == ':') v = atol(line + kl + 1);
     if (f) fclose(f);
     return v;
+}
+
+long th_daemon_rss_kib(const th_daemon *d) { return th_daemon_status_kib(d, "VmRSS"); }
+
+int th_daemon_reset_peak(const th_daemon *d)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)d->pid);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    int ok = fputs("5", f) >= 0; /* "5": reset the peak RSS (Linux 4.0+) */
+    return fclose(f) == 0 && ok ? 0 : -1;
 }

@@ -34,5 +34,11 @@ void th_daemon_dump_log(const th_daemon *d);
 char *th_daemon_read_log(const th_daemon *d);
 /* The daemon's resident set (VmRSS) in KiB, -1 if unknown. */
 long th_daemon_rss_kib(const th_daemon *d);
+/* Any "Key:" line of /proc/PID/status in KiB (VmRSS, VmHWM ...), -1 if
+ * unknown. */
+long th_daemon_status_kib(const th_daemon *d, const char *key);
+/* Reset the daemon's peak RSS (VmHWM) to its current RSS, so VmHWM read
+ * later is the peak since now. 0 done, -1 not supported. */
+int th_daemon_reset_peak(const th_daemon *d);
 
 #endif

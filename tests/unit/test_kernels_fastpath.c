@@ -39,7 +39,9 @@ typedef struct geo {
 static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int ceil)
 {
     int64_t span = d * (k - 1) + 1, num = in + 2 * p - span + (ceil ? s - 1 : 0), o;
-    if (num < 0) return 0;
+    /* unpoold refuses a window larger than the padded input, which PyTorch
+     * accepts in ceil mode: no such geometry is drawn */
+    if (num < 0 || span > in + 2 * p) return 0;
     o = num / s + 1;
     if (ceil && (o - 1) * s >= in + p) o--;
     return o;

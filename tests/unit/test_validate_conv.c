@@ -392,11 +392,24 @@ static void test_conv_rejects_output_over_element_limit(void)
     expect_reject_kind("outputs.y", UP_E_TOO_LARGE);
 }
 
-static void test_conv_rejects_huge_stride_overflow(void)
+static void test_conv_rejects_stride_over_int32(void)
 {
-    /* (3-1) * stride fits in int64, adding dilation*(kernel-1) does not */
+    /* PyTorch 1.13 reads stride as a 32-bit int (2^31 wraps to a negative
+     * stride and is refused); unpoold refuses it by name */
     start();
     tb_int(&P, "stride", INT64_MAX / 2);
+    expect_reject("params.stride");
+}
+
+static void test_conv_rejects_output_size_overflow_of_empty_batch(void)
+{
+    /* an empty batch may carry a huge spatial size: (2^40 - 1) * stride
+     * overflows int64 and is refused, never computed */
+    static const int64_t x[] = {0, 4, (int64_t)1 << 40};
+    static const int64_t w[] = {4, 2, 3};
+    start_x(3, x, UP_F32);
+    tb_input(&P, "weight", UP_F32, 3, w, NULL);
+    tb_int(&P, "stride", INT32_MAX);
     expect_reject_kind("inputs.x", UP_E_TOO_LARGE);
 }
 
@@ -442,6 +455,7 @@ int main(void)
     RUN(test_conv_rejects_output_size_count_mismatch);
     RUN(test_conv_output_size_sets_the_shape);
     RUN(test_conv_rejects_output_over_element_limit);
-    RUN(test_conv_rejects_huge_stride_overflow);
+    RUN(test_conv_rejects_stride_over_int32);
+    RUN(test_conv_rejects_output_size_overflow_of_empty_batch);
     return th_summary();
 }

@@ -480,15 +480,37 @@ static void test_max_pool_rejects_output_empty_with_dilation(void)
 static void test_max_pool_rejects_overflowing_dilation(void)
 {
     pool_start(3);
-    tb_int(&P, "dilation", INT64_MAX); /* dilation * (kernel - 1) overflows */
-    expect_reject("params.kernel_size");
+    tb_int(&P, "dilation", INT64_MAX); /* over PyTorch's 32-bit limit */
+    expect_reject("params.dilation");
 }
 
 static void test_max_pool_accepts_huge_stride(void)
 {
     pool_start(1);
-    tb_int(&P, "stride", INT64_MAX); /* one window, as in PyTorch */
+    tb_int(&P, "stride", INT32_MAX); /* one window per dim, as in PyTorch */
     expect_accept();
+}
+
+static void test_max_pool_rejects_stride_over_int32(void)
+{
+    /* PyTorch 1.13: "integer out of range" */
+    pool_start(1);
+    tb_int(&P, "stride", (int64_t)INT32_MAX + 1);
+    up_error e = expect_reject("params.stride");
+    CHECK(strstr(e.items[0].message, "must be <= 2147483647") != NULL);
+}
+
+static void test_max_pool_rejects_window_over_padded_input_dilated(void)
+{
+    /* (3 - 1) * 2 + 1 = 5 > 4 + 2 * 0: the field is kernel_size, the
+     * message names the dilated window */
+    static const int64_t x[] = {1, 1, 4};
+    start("max_pool", 3, x);
+    tb_int(&P, "kernel_size", 3);
+    tb_int(&P, "dilation", 2);
+    tb_int(&P, "ceil_mode", 1);
+    up_error e = expect_reject("params.kernel_size");
+    CHECK(strstr(e.items[0].message, "larger than the padded input") != NULL);
 }
 
 static void test_max_pool_rejects_output_empty_1d(void)
@@ -500,11 +522,23 @@ static void test_max_pool_rejects_output_empty_1d(void)
     expect_reject("params.kernel_size");
 }
 
+static void test_max_pool_ceil_mode_rejects_window_over_padded_input(void)
+{
+    /* the same with ceil_mode: ceil((2 - 3) / 3) + 1 = 1 and PyTorch gives
+     * one output from a window that hangs past both ends of the input;
+     * unpoold refuses any window larger than the padded input (422) */
+    static const int64_t x[] = {2, 3, 2};
+    start("max_pool", 3, x);
+    tb_int(&P, "kernel_size", 3);
+    tb_int(&P, "ceil_mode", 1);
+    expect_reject("params.kernel_size");
+}
+
 static void test_max_pool_ceil_mode_accepts_partial_window(void)
 {
-    /* the same with ceil_mode: ceil((2 - 2 - 1) / 3) + 1 = 1, and the window
-     * starts inside the input, so PyTorch gives one output */
-    static const int64_t x[] = {2, 3, 2};
+    /* in 5, kernel 3, stride 3: ceil gives 2 windows, the second one [3, 6)
+     * partly past the input, as in PyTorch */
+    static const int64_t x[] = {2, 3, 5};
     start("max_pool", 3, x);
     tb_int(&P, "kernel_size", 3);
     tb_int(&P, "ceil_mode", 1);
@@ -591,7 +625,10 @@ int main(void)
     RUN(test_max_pool_rejects_output_empty_with_dilation);
     RUN(test_max_pool_rejects_overflowing_dilation);
     RUN(test_max_pool_accepts_huge_stride);
+    RUN(test_max_pool_rejects_stride_over_int32);
+    RUN(test_max_pool_rejects_window_over_padded_input_dilated);
     RUN(test_max_pool_rejects_output_empty_1d);
+    RUN(test_max_pool_ceil_mode_rejects_window_over_padded_input);
     RUN(test_max_pool_ceil_mode_accepts_partial_window);
     RUN(test_max_pool_rejects_empty_spatial_dim);
     RUN(test_max_pool_rejects_zero_channels);
