@@ -124,8 +124,14 @@ static int same_scalar(const cJSON *a, const cJSON *b)
     if (cJSON_IsNumber(a))
         return !memcmp(&a->valuedouble, &b->valuedouble, sizeof(double)) && a->valueint == b->valueint;
     if (cJSON_IsString(a)) {
+        size_t k = strlen(a->valuestring) - 3;
         if (strlen(b->valuestring) < 64) return !strcmp(a->valuestring, b->valuestring);
-        return strlen(a->valuestring) == 63 && !strncmp(a->valuestring, b->valuestring, 60);
+        /* cut to at most 60 bytes where a character starts, then "...":
+         * 60 unless byte 60 continues a character */
+        return k + 3 >= 60 && k <= 60 && !strncmp(a->valuestring, b->valuestring, k) &&
+               ((unsigned char)b->valuestring[k] & 0xc0) != 0x80 &&
+               (k == 60 || ((unsigned char)b->valuestring[60] & 0xc0) == 0x80) &&
+               !strcmp(a->valuestring + k, "...");
     }
     return 1;
 }

@@ -336,10 +336,13 @@ static int same_scalar(const cJSON *a, const cJSON *b)
     if ((a->type & 0xff) != (b->type & 0xff)) return 0;
     if (cJSON_IsNumber(a)) return same_bits(a->valuedouble, b->valuedouble) && a->valueint == b->valueint;
     if (cJSON_IsString(a)) {
-        size_t n = strlen(b->valuestring);
+        size_t n = strlen(b->valuestring), k = strlen(a->valuestring) - 3;
         if (n < 64) return !strcmp(a->valuestring, b->valuestring);
-        return strlen(a->valuestring) == 63 && !strncmp(a->valuestring, b->valuestring, 60) &&
-               !strcmp(a->valuestring + 60, "...");
+        /* cut to at most 60 bytes where a character starts, then "..." */
+        return k + 3 >= 60 && k <= 60 && !strncmp(a->valuestring, b->valuestring, k) &&
+               ((unsigned char)b->valuestring[k] & 0xc0) != 0x80 &&
+               (k == 60 || ((unsigned char)b->valuestring[60] & 0xc0) == 0x80) &&
+               !strcmp(a->valuestring + k, "...");
     }
     return 1;
 }
