@@ -188,6 +188,17 @@ int up_json_to_tensor_charged(const cJSON *v, up_dtype default_dtype, const char
                               const up_limits *lim, const up_charge *charge, up_tensor *t,
                               up_error *err);
 
+/* ---- dtype spellings (wire_dtype.c): one table for every format ---- */
+/* KServe v2 ("FP32"), safetensors ("F32") and .npy (descr "<f4" written;
+ * kind 'f' and size 4 read) names; UP_DT_INVALID / NULL where the format
+ * has none. JSON uses the kernels' names (up_dtype_name). */
+up_dtype up_wire_from_kserve(const char *s);
+const char *up_wire_kserve(up_dtype dt);
+up_dtype up_wire_from_safetensors(const char *s);
+const char *up_wire_safetensors(up_dtype dt);
+up_dtype up_wire_from_npy(char kind, int size);
+const char *up_wire_npy(up_dtype dt);
+
 /* ---- NumPy .npy (npy.c) ---- */
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                        up_error *err);

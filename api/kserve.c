@@ -56,29 +56,6 @@ typedef struct ks_state {
     int binary[UP_MAX_OUTPUTS]; /* by op output index: 1, 0, or -1 = request default */
 } ks_state;
 
-static const struct {
-    const char *name;
-    up_dtype dt;
-} ks_dtypes[] = {
-    {"FP32", UP_F32},   {"FP64", UP_F64}, {"FP16", UP_F16}, {"BF16", UP_BF16},
-    {"INT64", UP_I64},  {"INT32", UP_I32}, {"INT16", UP_I16}, {"INT8", UP_I8},
-    {"UINT8", UP_U8},   {"BOOL", UP_BOOL},
-};
-
-static up_dtype ks_dtype_from(const char *s)
-{
-    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
-        if (strcmp(ks_dtypes[i].name, s) == 0) return ks_dtypes[i].dt;
-    return UP_DT_INVALID;
-}
-
-static const char *ks_dtype_name(up_dtype dt)
-{
-    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
-        if (ks_dtypes[i].dt == dt) return ks_dtypes[i].name;
-    return NULL;
-}
-
 /* ---- decoding: request parameters -------------------------------------- */
 
 static int read_parameters(up_call *c, const cJSON *params, up_error *err)
@@ -139,7 +116,7 @@ static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field
         if (v != floor(v) || v < r[k].lo || v >= r[k].hi + 1)
             return up_errorf(err, UP_E_MALFORMED, field,
                              "data element %lld (%g) is not a %s value", (long long)i, v,
-                             ks_dtype_name(t->dtype));
+                             up_wire_kserve(t->dtype));
         int64_t x = (int64_t)v;
         switch (t->dtype) {
         case UP_I64: memcpy(d, &x, 8); break;
@@ -331,7 +308,7 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
         return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
     if (!cJSON_IsString(dtj))
         return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
-    dt = ks_dtype_from(dtj->valuestring);
+    dt = up_wire_from_kserve(dtj->valuestring);
     if (dt == UP_DT_INVALID) /* framing: the bytes cannot be read at all */
         return up_errorf(err, UP_E_MALFORMED, field,
                          "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
@@ -552,7 +529,7 @@ static void put_output(up_buf *b, const up_call *c, int i, int binary)
 {
     const up_tensor *r = &c->plan.result[i];
     up_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", c->plan.op->outputs[i].name,
-                  ks_dtype_name(r->dtype));
+                  up_wire_kserve(r->dtype));
     for (int d = 0; d < r->rank; d++)
         up_buf_printf(b, "%s%lld", d ? "," : "", (long long)r->shape[d]);
     if (binary) {
@@ -589,7 +566,7 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 
     for (int k = 0; k < n; k++) {
         int i = list[k];
-        if (!ks_dtype_name(c->plan.result[i].dtype))
+        if (!up_wire_kserve(c->plan.result[i].dtype))
             return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
                              up_dtype_name(c->plan.result[i].dtype));
         if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);

@@ -177,27 +177,16 @@ static int parse_dict(const char *text, size_t len, npy_header *h, up_error *err
 /* '<f4' -> UP_F32 and whether bytes must be swapped. 422 for the rest. */
 static int parse_descr(const char *d, up_dtype *dt, int *swap, up_error *err)
 {
-    static const struct {
-        char kind;
-        int size;
-        up_dtype dt;
-    } map[] = {{'f', 2, UP_F16}, {'f', 4, UP_F32}, {'f', 8, UP_F64}, {'i', 1, UP_I8},
-               {'i', 2, UP_I16}, {'i', 4, UP_I32}, {'i', 8, UP_I64}, {'u', 1, UP_U8},
-               {'b', 1, UP_BOOL}};
     char order = d[0], kind = order ? d[1] : 0;
     int size = 0;
     const char *s = order && kind ? d + 2 : d;
     if (order && kind && *s >= '1' && *s <= '9' && s[1] == '\0') size = *s - '0';
-    for (size_t i = 0; size && i < sizeof(map) / sizeof(map[0]); i++) {
-        if (map[i].kind != kind || map[i].size != size) continue;
-        if (order == '<' || order == '=' || (order == '|' && size == 1)) {
-            *swap = 0;
-        } else if (order == '>') {
-            *swap = size > 1;
-        } else {
-            break;
-        }
-        *dt = map[i].dt;
+    up_dtype found = size ? up_wire_from_npy(kind, size) : UP_DT_INVALID;
+    /* '|' (no byte order) only makes sense for single bytes */
+    if (found != UP_DT_INVALID &&
+        (order == '<' || order == '=' || order == '>' || (order == '|' && size == 1))) {
+        *swap = order == '>' && size > 1;
+        *dt = found;
         return 0;
     }
     if (strcmp(d, "<V2") == 0 || strcmp(d, "|V2") == 0)
@@ -478,22 +467,6 @@ err:
 
 /* ---- writing ------------------------------------------------------------ */
 
-static const char *descr_of(up_dtype dt)
-{
-    switch (dt) {
-    case UP_F32: return "<f4";
-    case UP_BF16: return "<f4"; /* widened, see the top of the file */
-    case UP_F64: return "<f8";
-    case UP_F16: return "<f2";
-    case UP_I64: return "<i8";
-    case UP_I32: return "<i4";
-    case UP_I16: return "<i2";
-    case UP_I8: return "|i1";
-    case UP_U8: return "|u1";
-    case UP_BOOL: return "|b1";
-    default: return NULL;
-    }
-}
 
 /* The dict, padded with spaces and a final '\n' so the data starts at a
  * multiple of NPY_ALIGN, behind the magic and version 1.0 (2.0 when the
@@ -552,7 +525,8 @@ int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *e
     if (i >= c->plan.op->n_outputs)
         return up_errorf(err, UP_E_INTERNAL, "output", "output %d out of range", i);
     r = &c->plan.result[i];
-    descr = descr_of(r->dtype);
+    /* bfloat16 goes out widened to float32 (see the top of the file) */
+    descr = up_wire_npy(r->dtype == UP_BF16 ? UP_F32 : r->dtype);
     if (!descr)
         return up_errorf(err, UP_E_INTERNAL, "output", "no .npy descr for %s",
                          up_dtype_name(r->dtype));
