@@ -478,6 +478,5 @@ int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim
     if (!(root = up_json_parse_request(req->body, req->body_len, &rq, err))) return -1;
     rc = decode_root(c, root, lim, err);
     up_json_document_free(root);
-    if (rc < 0) return -1;
-    return up_call_query(c, req, 1, err);
+    return rc;
 }

@@ -373,24 +373,16 @@ static int parse_inputs(const up_op_def *op, const char *list, int *targets, int
     return 0;
 }
 
-/* The query without its `inputs` key (up_call_query does not know it);
- * targets[] from it, or every op input in registry order. */
-static int split_query(up_call *c, const up_http_req *req, up_http_req *rest, up_kv *kv,
-                       int *targets, int *n_targets, up_error *err)
+/* targets[] from the query's `inputs=` key (the one query key this
+ * format reads itself; call.c reads the rest), or every op input in
+ * registry order. */
+static int read_targets(up_call *c, const up_http_req *req, int *targets, int *n_targets,
+                        up_error *err)
 {
     const up_op_def *op = c->plan.op;
     int named = 0;
-    *rest = *req;
-    rest->query = kv;
-    rest->n_query = 0;
     for (int i = 0; i < req->n_query; i++) {
-        if (up_kv_holds_nul(&req->query[i]))
-            return up_errorf(err, UP_E_MALFORMED, "query",
-                             "query parameter \"%.64s\" holds a NUL byte (%%00)", req->query[i].key);
-        if (strcmp(req->query[i].key, "inputs") != 0) {
-            kv[rest->n_query++] = req->query[i];
-            continue;
-        }
+        if (strcmp(req->query[i].key, "inputs") != 0) continue;
         if (named++)
             return up_errorf(err, UP_E_INVALID, "query.inputs", "inputs given twice");
         if (parse_inputs(op, req->query[i].value ? req->query[i].value : "", targets, n_targets,
@@ -450,19 +442,9 @@ static int read_arrays(up_call *c, const up_http_req *req, const int *targets, i
 
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
-    up_http_req rest;
-    size_t kv_bytes = sizeof(up_kv) * (size_t)(req->n_query > 0 ? req->n_query : 1);
-    up_kv *kv;
-    int targets[UP_MAX_INPUTS], n_targets = 0, rc = -1;
-    if (up_plan_charge(&c->plan, (int64_t)kv_bytes, ".npy query copy", err) < 0) return -1;
-    if (!(kv = malloc(kv_bytes))) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
-    if (split_query(c, req, &rest, kv, targets, &n_targets, err) < 0) goto err;
-    if (up_call_query(c, &rest, 1, err) < 0) goto err;
-    if (read_arrays(c, req, targets, n_targets, lim, err) < 0) goto err;
-    rc = 0;
-err:
-    free(kv);
-    return rc;
+    int targets[UP_MAX_INPUTS], n_targets = 0;
+    if (read_targets(c, req, targets, &n_targets, err) < 0) return -1;
+    return read_arrays(c, req, targets, n_targets, lim, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */

@@ -194,7 +194,6 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     int rc = -1;
     up_json_req rq = {.lim = lim, .field = ST_FIELD, .what = "the safetensors header", .prefix = 1};
 
-    if (up_call_query(c, req, 1, err) < 0) return -1;
     if (!b || req->body_len < 8)
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD,
                          "safetensors body truncated: it needs an 8-byte header length");
