@@ -136,7 +136,10 @@ int up_kv_holds_nul(const up_kv *kv)
     return holds_nul(kv->key, kv->key_len) || holds_nul(kv->value, kv->value_len);
 }
 
-int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err)
+/* The query's options and params; own_key (may be NULL) is a key the body
+ * format reads itself. */
+static int read_query(up_call *c, const up_http_req *req, int params_allowed, const char *own_key,
+                      up_error *err)
 {
     for (int i = 0; i < req->n_query; i++) {
         const up_kv *kv = &req->query[i];
@@ -144,6 +147,7 @@ int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_err
         if (up_kv_holds_nul(kv))
             return up_errorf(err, UP_E_MALFORMED, "query",
                              "query parameter \"%.64s\" holds a NUL byte (%%00)", k);
+        if (own_key && strcmp(k, own_key) == 0) continue;
         if (strcmp(k, "output_format") == 0) {
             if (strcmp(v, "b64") == 0) c->out_b64 = 1;
             else if (strcmp(v, "json") == 0) c->out_b64 = 0;
@@ -164,30 +168,57 @@ int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_err
     return 0;
 }
 
+int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err)
+{
+    return read_query(c, req, params_allowed, NULL, err);
+}
+
+/* The v1 body formats by Content-Type (the first also takes a missing
+ * one). The query is read here for every format, so no decoder has to
+ * remember it: .npy and safetensors read it before their body (a param in
+ * safetensors' __metadata__ that the query set already is then refused as
+ * given twice), JSON after its body, as each did before this table. .npy
+ * reads its `inputs=` key itself. curl -d sends
+ * application/x-www-form-urlencoded: it is read as JSON so `curl -d
+ * '{...}'` just works (docs/contract.md). */
+static const struct v1_format {
+    const char *media[4];
+    int (*decode)(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err);
+    int query_first;
+    const char *own_key;
+} v1_formats[] = {
+    {{"application/json", "application/x-www-form-urlencoded", "text/json", NULL},
+     up_json_decode_call, 0, NULL},
+    {{"application/x-npy", NULL}, up_npy_decode_call, 1, "inputs"},
+    {{"application/x-safetensors", NULL}, up_safetensors_decode_call, 1, NULL},
+};
+
+static const struct v1_format *v1_format_of(const char *ct)
+{
+    if (is_blank(ct)) return &v1_formats[0];
+    for (size_t i = 0; i < sizeof(v1_formats) / sizeof(v1_formats[0]); i++)
+        for (const char *const *m = v1_formats[i].media; *m; m++)
+            if (media_is(ct, *m)) return &v1_formats[i];
+    return NULL;
+}
+
 int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
                       const up_limits *lim, up_error *err)
 {
     const char *ct = req->content_type;
-    int rc;
+    const struct v1_format *f;
     up_call_init(c);
     up_plan_init(&c->plan, op);
     c->plan.charge = req->charge; /* decoders and kernels charge the request */
     c->proto = UP_PROTO_V1;
     if (up_call_negotiate(c, req, err) < 0) return -1;
-    /* curl -d sends application/x-www-form-urlencoded: read it as JSON so
-     * `curl -d '{...}'` just works (docs/contract.md). */
-    if (is_blank(ct) || media_is(ct, "application/json") ||
-        media_is(ct, "application/x-www-form-urlencoded") || media_is(ct, "text/json"))
-        rc = up_json_decode_call(c, req, lim, err);
-    else if (media_is(ct, "application/x-npy"))
-        rc = up_npy_decode_call(c, req, lim, err);
-    else if (media_is(ct, "application/x-safetensors"))
-        rc = up_safetensors_decode_call(c, req, lim, err);
-    else
+    if (!(f = v1_format_of(ct)))
         return up_errorf(err, UP_E_MEDIA_TYPE, "headers.content-type",
                          "unsupported Content-Type \"%.80s\"; use application/json, "
                          "application/x-npy or application/x-safetensors",
                          ct);
-    if (rc < 0) return -1;
+    if (f->query_first && read_query(c, req, 1, f->own_key, err) < 0) return -1;
+    if (f->decode(c, req, lim, err) < 0) return -1;
+    if (!f->query_first && read_query(c, req, 1, f->own_key, err) < 0) return -1;
     return up_call_prepare(c, lim, err);
 }

@@ -176,6 +176,17 @@ int up_json_syntax_error(up_error *err, const char *field, const char *what, con
  * "NaN"/"Infinity"/"-Infinity" (and "nan", "inf", "-inf") strings, null
  * (NaN), true/false (1/0). 0, or -1 when v is none of those. */
 int up_json_number(const cJSON *v, double *out);
+/* Shared by the v1 and KServe codecs, so one fault gets one status on
+ * both: a "shape" list into shape[]/rank (400 not a list of integers >= 0,
+ * 422 rank over UP_MAX_RANK); a list's scalars into the allocated t
+ * (400 not a number, 422 an integer out of its dtype's range; t is freed
+ * on error); a tensor's values as a JSON array "[e0,e1,...]", each in the
+ * shortest text that reads back exactly (numfmt.h). */
+int up_json_read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field,
+                       up_error *err);
+int up_json_fill_tensor(up_tensor *t, const up_json_list *l, const char *what, const char *field,
+                        up_error *err);
+int up_json_put_values(up_buf *b, const up_tensor *t);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,
                         up_http_resp *resp, up_error *err);
 /* One JSON tensor ({dtype, shape, data|data_b64} or nested lists, from
@@ -187,6 +198,17 @@ int up_json_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
 int up_json_to_tensor_charged(const cJSON *v, up_dtype default_dtype, const char *field,
                               const up_limits *lim, const up_charge *charge, up_tensor *t,
                               up_error *err);
+
+/* ---- dtype spellings (wire_dtype.c): one table for every format ---- */
+/* KServe v2 ("FP32"), safetensors ("F32") and .npy (descr "<f4" written;
+ * kind 'f' and size 4 read) names; UP_DT_INVALID / NULL where the format
+ * has none. JSON uses the kernels' names (up_dtype_name). */
+up_dtype up_wire_from_kserve(const char *s);
+const char *up_wire_kserve(up_dtype dt);
+up_dtype up_wire_from_safetensors(const char *s);
+const char *up_wire_safetensors(up_dtype dt);
+up_dtype up_wire_from_npy(char kind, int size);
+const char *up_wire_npy(up_dtype dt);
 
 /* ---- NumPy .npy (npy.c) ---- */
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,

@@ -147,8 +147,8 @@ static int fill_run(void *ctx, int64_t i0, const double *v, int n)
 /* t (allocated, numel == l->leaves) from the list's scalars in order:
  * runs of parsed numbers when they are all numbers, else scalar by scalar
  * (null, true, "NaN" and the like). */
-static int fill_tensor(up_tensor *t, const up_json_list *l, const char *what, const char *field,
-                       up_error *err)
+int up_json_fill_tensor(up_tensor *t, const up_json_list *l, const char *what, const char *field,
+                        up_error *err)
 {
     fill f = {t, field, what, err};
     if ((l->numbers ? up_json_list_numbers(l, fill_run, &f) : up_json_list_walk(l, fill_leaf, &f)) == 0)
@@ -171,12 +171,12 @@ static int nested_to_tensor(const cJSON *v, up_dtype dt, const char *field, cons
                          "ragged nested lists: the lists at one depth differ in length, or "
                          "numbers and lists are mixed");
     if (alloc_charged(t, dt, l.rank, l.shape, ch, field, err) < 0) return -1;
-    return fill_tensor(t, &l, "element", field, err);
+    return up_json_fill_tensor(t, &l, "element", field, err);
 }
 
 /* ---- {dtype, shape, data | data_b64} ---- */
 
-static int read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
+int up_json_read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
 {
     double v[UP_MAX_RANK];
     int n = up_json_numbers(s, v, UP_MAX_RANK);
@@ -269,7 +269,7 @@ static int data_to_tensor(const cJSON *data, up_dtype dtype, int rank, const int
                      (long long)l.shape[0], (long long)n);
 fill:
     if (alloc_charged(t, dtype, rank, dims, ch, field, err) < 0) return -1;
-    return fill_tensor(t, &l, "data element", field, err);
+    return up_json_fill_tensor(t, &l, "data element", field, err);
 }
 
 static int object_to_tensor(const cJSON *v, up_dtype default_dtype, const char *field,
@@ -299,7 +299,7 @@ static int object_to_tensor(const cJSON *v, up_dtype default_dtype, const char *
         if (!data) return up_errorf(err, UP_E_MALFORMED, field, "data_b64 needs a shape");
         return nested_to_tensor(data, dtype, field, lim, ch, t, err);
     }
-    if (read_shape(shape, dims, &rank, field, err) < 0) return -1;
+    if (up_json_read_shape(shape, dims, &rank, field, err) < 0) return -1;
     if (check_numel(dims, rank, field, lim, err) < 0) return -1;
     if (b64)
         return b64_to_tensor(b64, dtype, rank, dims, dt ? up_dtype_name(dtype) : "", field, ch, t,
@@ -478,6 +478,5 @@ int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim
     if (!(root = up_json_parse_request(req->body, req->body_len, &rq, err))) return -1;
     rc = decode_root(c, root, lim, err);
     up_json_document_free(root);
-    if (rc < 0) return -1;
-    return up_call_query(c, req, 1, err);
+    return rc;
 }

@@ -67,15 +67,15 @@ static char *print_range(const up_tensor *t, int64_t i, int64_t end, char *p)
     return p;
 }
 
-/* "data": [e0,e1,...] -- written in batches into reserved room, each
+/* [e0,e1,...] (the value of "data", v1 and KServe alike) -- written in batches into reserved room, each
  * batch at its dtype's longest text. up_call_encode has reserved the whole
  * answer at its bound (up_call_answer_bytes), so the buffer never grows
  * here; a caller that did not just gets doubling growth. */
-static int put_data(up_buf *b, const up_tensor *t)
+int up_json_put_values(up_buf *b, const up_tensor *t)
 {
     int64_t n = up_tensor_numel(t);
     size_t w = (size_t)up_json_elem_max(t->dtype) + 1;
-    up_buf_puts(b, "\"data\":[");
+    up_buf_puts(b, "[");
     for (int64_t i = 0; i < n;) {
         int64_t end = n - i > BATCH ? i + BATCH : n;
         if (up_buf_reserve(b, (size_t)(end - i) * w) < 0) return -1;
@@ -110,7 +110,8 @@ static int put_tensor(up_buf *b, const up_tensor *t, int b64)
         up_buf_append(b, num, n);
     }
     up_buf_puts(b, "],");
-    if ((b64 ? put_data_b64(b, t) : put_data(b, t)) < 0) return -1;
+    if (!b64) up_buf_puts(b, "\"data\":");
+    if ((b64 ? put_data_b64(b, t) : up_json_put_values(b, t)) < 0) return -1;
     return up_buf_append(b, "}", 1);
 }
 

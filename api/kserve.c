@@ -56,29 +56,6 @@ typedef struct ks_state {
     int binary[UP_MAX_OUTPUTS]; /* by op output index: 1, 0, or -1 = request default */
 } ks_state;
 
-static const struct {
-    const char *name;
-    up_dtype dt;
-} ks_dtypes[] = {
-    {"FP32", UP_F32},   {"FP64", UP_F64}, {"FP16", UP_F16}, {"BF16", UP_BF16},
-    {"INT64", UP_I64},  {"INT32", UP_I32}, {"INT16", UP_I16}, {"INT8", UP_I8},
-    {"UINT8", UP_U8},   {"BOOL", UP_BOOL},
-};
-
-static up_dtype ks_dtype_from(const char *s)
-{
-    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
-        if (strcmp(ks_dtypes[i].name, s) == 0) return ks_dtypes[i].dt;
-    return UP_DT_INVALID;
-}
-
-static const char *ks_dtype_name(up_dtype dt)
-{
-    for (size_t i = 0; i < sizeof(ks_dtypes) / sizeof(ks_dtypes[0]); i++)
-        if (ks_dtypes[i].dt == dt) return ks_dtypes[i].name;
-    return NULL;
-}
-
 /* ---- decoding: request parameters -------------------------------------- */
 
 static int read_parameters(up_call *c, const cJSON *params, up_error *err)
@@ -108,61 +85,6 @@ static int read_parameters(up_call *c, const cJSON *params, up_error *err)
 
 /* ---- decoding: JSON tensor data ---------------------------------------- */
 
-/* One JSON element into slot i of t, range-checked for integer types. */
-static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field, up_error *err)
-{
-    double v;
-    unsigned char *d = (unsigned char *)t->data + (size_t)i * up_dtype_size(t->dtype);
-    if (t->dtype == UP_BOOL && cJSON_IsBool(e)) {
-        d[0] = cJSON_IsTrue(e) ? 1 : 0;
-        return 0;
-    }
-    /* the same spellings as /v1: numbers, bare NaN/Infinity, "NaN",
-     * "Infinity", "-Infinity", null for NaN */
-    if (up_json_number(e, &v) < 0)
-        return up_errorf(err, UP_E_MALFORMED, field, "data element %lld is not a number",
-                         (long long)i);
-    switch (t->dtype) {
-    case UP_F32: { float f = (float)v; memcpy(d, &f, 4); return 0; }
-    case UP_F64: memcpy(d, &v, 8); return 0;
-    case UP_F16: { uint16_t h = up_f64_to_f16(v); memcpy(d, &h, 2); return 0; }
-    case UP_BF16: { uint16_t h = up_f64_to_bf16(v); memcpy(d, &h, 2); return 0; }
-    default: break;
-    }
-    {
-        static const struct { up_dtype dt; double lo, hi; } r[] = {
-            {UP_I64, -9223372036854775808.0, 9223372036854775807.0},
-            {UP_I32, -2147483648.0, 2147483647.0}, {UP_I16, -32768, 32767},
-            {UP_I8, -128, 127}, {UP_U8, 0, 255}, {UP_BOOL, 0, 1}};
-        size_t k = 0;
-        while (r[k].dt != t->dtype) k++;
-        if (v != floor(v) || v < r[k].lo || v >= r[k].hi + 1)
-            return up_errorf(err, UP_E_MALFORMED, field,
-                             "data element %lld (%g) is not a %s value", (long long)i, v,
-                             ks_dtype_name(t->dtype));
-        int64_t x = (int64_t)v;
-        switch (t->dtype) {
-        case UP_I64: memcpy(d, &x, 8); break;
-        case UP_I32: { int32_t y = (int32_t)x; memcpy(d, &y, 4); break; }
-        case UP_I16: { int16_t y = (int16_t)x; memcpy(d, &y, 2); break; }
-        default: d[0] = (unsigned char)(x & 0xff); break;
-        }
-    }
-    return 0;
-}
-
-typedef struct ks_fill {
-    up_tensor *t;
-    const char *field;
-    up_error *err;
-} ks_fill;
-
-static int fill_leaf(void *ctx, int64_t i, const cJSON *leaf)
-{
-    ks_fill *f = ctx;
-    return store_elem(f->t, i, leaf, f->field, f->err);
-}
-
 /* A data list (a span node, nested lists flattened) into t, straight from
  * its bytes; the tensor is charged before it is allocated. */
 static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *shape,
@@ -170,7 +92,6 @@ static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *
                             const char *field, up_error *err)
 {
     up_json_list l;
-    ks_fill f = {t, field, err};
     if (!up_json_list_of(data, &l))
         return up_errorf(err, UP_E_MALFORMED, field, "data must be a list of numbers");
     if (l.height > UP_MAX_RANK) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
@@ -182,7 +103,7 @@ static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *
         return -1;
     if (up_tensor_alloc(t, dt, rank, shape) < 0)
         return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
-    return up_json_list_walk(&l, fill_leaf, &f) ? -1 : 0;
+    return up_json_fill_tensor(t, &l, "data element", field, err);
 }
 
 /* ---- decoding: binary tensor data -------------------------------------- */
@@ -262,24 +183,6 @@ static int place_binaries(up_call *c, ks_binary *bin, up_error *err)
 
 /* ---- decoding: one input ----------------------------------------------- */
 
-static int read_shape(const cJSON *s, int64_t *shape, int *rank, const char *field, up_error *err)
-{
-    double v[UP_MAX_RANK];
-    int n = up_json_numbers(s, v, UP_MAX_RANK);
-    up_json_list l;
-    *rank = 0;
-    if (n == -2) return up_errorf(err, UP_E_INVALID, field, "more than %d dims", UP_MAX_RANK);
-    if (n < 0 && !up_json_list_of(s, &l))
-        return up_errorf(err, UP_E_MALFORMED, field, "shape must be a list of integers");
-    for (int d = 0; d < n; d++)
-        if (!(v[d] >= 0) || v[d] != floor(v[d]) || v[d] > 9007199254740992.0) n = -1;
-    if (n < 0)
-        return up_errorf(err, UP_E_MALFORMED, field, "shape entries must be non-negative integers");
-    for (int d = 0; d < n; d++) shape[d] = (int64_t)v[d];
-    *rank = n;
-    return 0;
-}
-
 /* binary_data_size from the input's parameters: 1 and *n when present. */
 static int binary_size(const cJSON *params, size_t *n, const char *field, up_error *err)
 {
@@ -331,12 +234,12 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
         return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
     if (!cJSON_IsString(dtj))
         return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
-    dt = ks_dtype_from(dtj->valuestring);
+    dt = up_wire_from_kserve(dtj->valuestring);
     if (dt == UP_DT_INVALID) /* framing: the bytes cannot be read at all */
         return up_errorf(err, UP_E_MALFORMED, field,
                          "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
                          "INT16 INT8 UINT8 BOOL are)", dtj->valuestring);
-    if (read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0)
+    if (up_json_read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0)
         return -1;
     if (up_shape_numel(shape, rank, &numel) < 0 ||
         up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0)
@@ -514,52 +417,18 @@ err:
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static size_t fmt_elem(const up_tensor *t, int64_t i, char *out)
-{
-    const unsigned char *d = (const unsigned char *)t->data + (size_t)i * up_dtype_size(t->dtype);
-    switch (t->dtype) {
-    case UP_F32: { float f; memcpy(&f, d, 4); return up_fmt_f32(f, out); }
-    case UP_F64: { double v; memcpy(&v, d, 8); return up_fmt_f64(v, out); }
-    case UP_F16: { uint16_t h; memcpy(&h, d, 2); return up_fmt_f16(h, out); }
-    case UP_BF16: { uint16_t h; memcpy(&h, d, 2); return up_fmt_bf16(h, out); }
-    case UP_I64: { int64_t v; memcpy(&v, d, 8); return up_fmt_i64(v, out); }
-    case UP_I32: { int32_t v; memcpy(&v, d, 4); return up_fmt_i64(v, out); }
-    case UP_I16: { int16_t v; memcpy(&v, d, 2); return up_fmt_i64(v, out); }
-    case UP_I8: return up_fmt_i64((int8_t)d[0], out);
-    case UP_U8: return up_fmt_i64(d[0], out);
-    case UP_BOOL: memcpy(out, d[0] ? "true" : "false", d[0] ? 4 : 5); return d[0] ? 4 : 5;
-    default: return 0;
-    }
-}
-
-static void put_json_data(up_buf *b, const up_tensor *t)
-{
-    int64_t n = up_tensor_numel(t);
-    char num[UP_NUMFMT_MAX + 1];
-    /* a rough size up front saves most regrowth of a big answer */
-    up_buf_reserve(b, (size_t)n * 12 + 16);
-    up_buf_puts(b, "[");
-    for (int64_t i = 0; i < n && !b->failed; i++) {
-        size_t k = 0;
-        if (i) num[k++] = ',';
-        k += fmt_elem(t, i, num + k);
-        up_buf_append(b, num, k);
-    }
-    up_buf_puts(b, "]");
-}
-
 static void put_output(up_buf *b, const up_call *c, int i, int binary)
 {
     const up_tensor *r = &c->plan.result[i];
     up_buf_printf(b, "{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", c->plan.op->outputs[i].name,
-                  ks_dtype_name(r->dtype));
+                  up_wire_kserve(r->dtype));
     for (int d = 0; d < r->rank; d++)
         up_buf_printf(b, "%s%lld", d ? "," : "", (long long)r->shape[d]);
     if (binary) {
         up_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", up_tensor_nbytes(r));
     } else {
         up_buf_puts(b, "],\"data\":");
-        put_json_data(b, r);
+        up_json_put_values(b, r);
         up_buf_puts(b, "}");
     }
 }
@@ -589,7 +458,7 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 
     for (int k = 0; k < n; k++) {
         int i = list[k];
-        if (!ks_dtype_name(c->plan.result[i].dtype))
+        if (!up_wire_kserve(c->plan.result[i].dtype))
             return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
                              up_dtype_name(c->plan.result[i].dtype));
         if (bin[k]) blob_bytes += up_tensor_nbytes(&c->plan.result[i]);

@@ -177,27 +177,16 @@ static int parse_dict(const char *text, size_t len, npy_header *h, up_error *err
 /* '<f4' -> UP_F32 and whether bytes must be swapped. 422 for the rest. */
 static int parse_descr(const char *d, up_dtype *dt, int *swap, up_error *err)
 {
-    static const struct {
-        char kind;
-        int size;
-        up_dtype dt;
-    } map[] = {{'f', 2, UP_F16}, {'f', 4, UP_F32}, {'f', 8, UP_F64}, {'i', 1, UP_I8},
-               {'i', 2, UP_I16}, {'i', 4, UP_I32}, {'i', 8, UP_I64}, {'u', 1, UP_U8},
-               {'b', 1, UP_BOOL}};
     char order = d[0], kind = order ? d[1] : 0;
     int size = 0;
     const char *s = order && kind ? d + 2 : d;
     if (order && kind && *s >= '1' && *s <= '9' && s[1] == '\0') size = *s - '0';
-    for (size_t i = 0; size && i < sizeof(map) / sizeof(map[0]); i++) {
-        if (map[i].kind != kind || map[i].size != size) continue;
-        if (order == '<' || order == '=' || (order == '|' && size == 1)) {
-            *swap = 0;
-        } else if (order == '>') {
-            *swap = size > 1;
-        } else {
-            break;
-        }
-        *dt = map[i].dt;
+    up_dtype found = size ? up_wire_from_npy(kind, size) : UP_DT_INVALID;
+    /* '|' (no byte order) only makes sense for single bytes */
+    if (found != UP_DT_INVALID &&
+        (order == '<' || order == '=' || order == '>' || (order == '|' && size == 1))) {
+        *swap = order == '>' && size > 1;
+        *dt = found;
         return 0;
     }
     if (strcmp(d, "<V2") == 0 || strcmp(d, "|V2") == 0)
@@ -384,24 +373,16 @@ static int parse_inputs(const up_op_def *op, const char *list, int *targets, int
     return 0;
 }
 
-/* The query without its `inputs` key (up_call_query does not know it);
- * targets[] from it, or every op input in registry order. */
-static int split_query(up_call *c, const up_http_req *req, up_http_req *rest, up_kv *kv,
-                       int *targets, int *n_targets, up_error *err)
+/* targets[] from the query's `inputs=` key (the one query key this
+ * format reads itself; call.c reads the rest), or every op input in
+ * registry order. */
+static int read_targets(up_call *c, const up_http_req *req, int *targets, int *n_targets,
+                        up_error *err)
 {
     const up_op_def *op = c->plan.op;
     int named = 0;
-    *rest = *req;
-    rest->query = kv;
-    rest->n_query = 0;
     for (int i = 0; i < req->n_query; i++) {
-        if (up_kv_holds_nul(&req->query[i]))
-            return up_errorf(err, UP_E_MALFORMED, "query",
-                             "query parameter \"%.64s\" holds a NUL byte (%%00)", req->query[i].key);
-        if (strcmp(req->query[i].key, "inputs") != 0) {
-            kv[rest->n_query++] = req->query[i];
-            continue;
-        }
+        if (strcmp(req->query[i].key, "inputs") != 0) continue;
         if (named++)
             return up_errorf(err, UP_E_INVALID, "query.inputs", "inputs given twice");
         if (parse_inputs(op, req->query[i].value ? req->query[i].value : "", targets, n_targets,
@@ -461,39 +442,13 @@ static int read_arrays(up_call *c, const up_http_req *req, const int *targets, i
 
 int up_npy_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
-    up_http_req rest;
-    size_t kv_bytes = sizeof(up_kv) * (size_t)(req->n_query > 0 ? req->n_query : 1);
-    up_kv *kv;
-    int targets[UP_MAX_INPUTS], n_targets = 0, rc = -1;
-    if (up_plan_charge(&c->plan, (int64_t)kv_bytes, ".npy query copy", err) < 0) return -1;
-    if (!(kv = malloc(kv_bytes))) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
-    if (split_query(c, req, &rest, kv, targets, &n_targets, err) < 0) goto err;
-    if (up_call_query(c, &rest, 1, err) < 0) goto err;
-    if (read_arrays(c, req, targets, n_targets, lim, err) < 0) goto err;
-    rc = 0;
-err:
-    free(kv);
-    return rc;
+    int targets[UP_MAX_INPUTS], n_targets = 0;
+    if (read_targets(c, req, targets, &n_targets, err) < 0) return -1;
+    return read_arrays(c, req, targets, n_targets, lim, err);
 }
 
 /* ---- writing ------------------------------------------------------------ */
 
-static const char *descr_of(up_dtype dt)
-{
-    switch (dt) {
-    case UP_F32: return "<f4";
-    case UP_BF16: return "<f4"; /* widened, see the top of the file */
-    case UP_F64: return "<f8";
-    case UP_F16: return "<f2";
-    case UP_I64: return "<i8";
-    case UP_I32: return "<i4";
-    case UP_I16: return "<i2";
-    case UP_I8: return "|i1";
-    case UP_U8: return "|u1";
-    case UP_BOOL: return "|b1";
-    default: return NULL;
-    }
-}
 
 /* The dict, padded with spaces and a final '\n' so the data starts at a
  * multiple of NPY_ALIGN, behind the magic and version 1.0 (2.0 when the
@@ -552,7 +507,8 @@ int up_npy_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error *e
     if (i >= c->plan.op->n_outputs)
         return up_errorf(err, UP_E_INTERNAL, "output", "output %d out of range", i);
     r = &c->plan.result[i];
-    descr = descr_of(r->dtype);
+    /* bfloat16 goes out widened to float32 (see the top of the file) */
+    descr = up_wire_npy(r->dtype == UP_BF16 ? UP_F32 : r->dtype);
     if (!descr)
         return up_errorf(err, UP_E_INTERNAL, "output", "no .npy descr for %s",
                          up_dtype_name(r->dtype));

@@ -35,29 +35,6 @@
 
 #define ST_FIELD "body"
 
-static const struct {
-    const char *name;
-    up_dtype dt;
-} st_dtypes[] = {
-    {"F32", UP_F32}, {"F64", UP_F64}, {"F16", UP_F16}, {"BF16", UP_BF16},
-    {"I64", UP_I64}, {"I32", UP_I32}, {"I16", UP_I16}, {"I8", UP_I8},
-    {"U8", UP_U8},   {"BOOL", UP_BOOL},
-};
-
-static up_dtype st_dtype_from(const char *s)
-{
-    for (size_t i = 0; i < sizeof(st_dtypes) / sizeof(st_dtypes[0]); i++)
-        if (strcmp(st_dtypes[i].name, s) == 0) return st_dtypes[i].dt;
-    return UP_DT_INVALID;
-}
-
-static const char *st_dtype_name(up_dtype dt)
-{
-    for (size_t i = 0; i < sizeof(st_dtypes) / sizeof(st_dtypes[0]); i++)
-        if (st_dtypes[i].dt == dt) return st_dtypes[i].name;
-    return NULL;
-}
-
 /* ---- reading ------------------------------------------------------------ */
 
 /* A JSON number that is an integer in [0, 2^53]. */
@@ -107,7 +84,7 @@ static int read_entry(up_call *c, const cJSON *e, int idx, unsigned char *data, 
     if (!cJSON_IsString(dt_j) || !is_list(shape_j) || !is_list(off_j))
         return up_errorf(err, UP_E_MALFORMED, field,
                          "safetensors entry needs dtype (string), shape and data_offsets (lists)");
-    dt = st_dtype_from(dt_j->valuestring);
+    dt = up_wire_from_safetensors(dt_j->valuestring);
     if (dt == UP_DT_INVALID)
         return up_errorf(err, UP_E_INVALID, field,
                          "safetensors dtype \"%.32s\" is not supported (F32 F64 F16 BF16 I64 I32 "
@@ -217,7 +194,6 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     int rc = -1;
     up_json_req rq = {.lim = lim, .field = ST_FIELD, .what = "the safetensors header", .prefix = 1};
 
-    if (up_call_query(c, req, 1, err) < 0) return -1;
     if (!b || req->body_len < 8)
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD,
                          "safetensors body truncated: it needs an 8-byte header length");
@@ -287,7 +263,7 @@ int up_safetensors_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_
     for (int k = 0; k < n; k++) {
         int i = order[k];
         const up_tensor *r = &c->plan.result[i];
-        const char *dn = st_dtype_name(r->dtype);
+        const char *dn = up_wire_safetensors(r->dtype);
         if (!dn) {
             up_buf_free(&h);
             return up_errorf(err, UP_E_INTERNAL, "", "no safetensors dtype for %s",

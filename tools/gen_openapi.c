@@ -38,6 +38,8 @@
 
 #include "api/api.h"
 
+#define KEY_NAMES "      propertyNames: {$ref: '#/components/schemas/JsonKey'}\n"
+
 typedef struct out {
     char *data;
     size_t len, cap;
@@ -439,8 +441,11 @@ static void op_schemas(out *o, const cJSON *op)
     put(o, "        priority: {type: number, description: 'accepted and ignored'}\n");
     put(o, "        timeout: {type: number, description: 'accepted and ignored (X-Request-Timeout-Ms "
            "sets the deadline)'}\n");
+    /* KServe objects take unknown keys (the protocol has extension
+     * fields), but no key may hold \u0000 (the parser refuses it): JsonKey */
     put(o, "    %sKServeInput:\n      type: object\n      required: [name, shape, datatype, data]\n",
         C);
+    put(o, "%s", KEY_NAMES);
     put(o, "      properties:\n        name:\n          type: string\n          enum: [");
     first = 1;
     cJSON_ArrayForEach(e, item(op, "inputs")) {
@@ -452,6 +457,7 @@ static void op_schemas(out *o, const cJSON *op)
     put(o, "        parameters: {$ref: '#/components/schemas/KServeInputParameters'}\n");
     put(o, "        data: {$ref: '#/components/schemas/NestedList'}\n");
     put(o, "    %sKServeOutput:\n      type: object\n      required: [name]\n", C);
+    put(o, "%s", KEY_NAMES);
     put(o, "      properties:\n        name:\n          type: string\n          enum: [");
     first = 1;
     cJSON_ArrayForEach(e, item(op, "outputs")) {
@@ -460,6 +466,7 @@ static void op_schemas(out *o, const cJSON *op)
     }
     put(o, "]\n        parameters: {$ref: '#/components/schemas/KServeOutputParameters'}\n");
     put(o, "    %sInferRequest:\n      type: object\n      required: [inputs]\n", C);
+    put(o, "%s", KEY_NAMES);
     put(o, "      description: 'the JSON body of POST /v2/models/%s/infer'\n", name);
     put(o, "      properties:\n        id: {$ref: '#/components/schemas/KServeId'}\n");
     put(o, "        parameters: {$ref: '#/components/schemas/%sKServeParameters'}\n", C);
