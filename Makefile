@@ -36,6 +36,11 @@ $(BUILD)/kernels/%.o: OPT = -O2 -fno-omit-frame-pointer
 endif
 
 KERNEL_SRC = $(wildcard kernels/*.c)
+# The toy op (tests/toy/) joins the library only in the test build made with
+# CFLAGS=-DUP_TEST_TOY_OP: an op is a registry entry plus a kernel file.
+ifneq ($(filter -DUP_TEST_TOY_OP,$(CFLAGS)),)
+KERNEL_SRC += tests/toy/toy_op.c
+endif
 API_SRC    = $(wildcard api/*.c)
 SERVER_SRC = $(wildcard server/*.c)
 SERVER_ASM = $(wildcard server/*.S)
@@ -50,7 +55,8 @@ INTEG_BIN  = $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT_SRC = $(wildcard tests/support/*.c)
 TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all run test test-build clean bench fuzz docker-test scale-test k8s-validate
+.PHONY: all run test test-build clean bench fuzz docker-test scale-test k8s-validate openapi \
+        openapi-check toy-op-test venv
 all: $(BUILD)/unpoold
 
 $(BUILD)/%.o: %.c
@@ -80,19 +86,56 @@ $(BUILD)/tests/test_%: tests/integration/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
 
+$(BUILD)/tests/test_%: tests/toy/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS)
+
 $(BUILD)/tests/soak: tests/soak/soak.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_SUPPORT_OBJ) $(LIB_OBJ) $(LDLIBS) -lcurl
 
-test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN)
+# tools/gen_openapi writes openapi.yaml's per-op parts from the registry.
+$(BUILD)/tools/gen_openapi: tools/gen_openapi.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
+# Rewrite openapi.yaml's generated regions after a registry change; the
+# test suite fails while the committed file differs (openapi-check).
+openapi: $(BUILD)/tools/gen_openapi
+	./$(BUILD)/tools/gen_openapi -w openapi.yaml
+
+openapi-check: $(BUILD)/tools/gen_openapi
+	./$(BUILD)/tools/gen_openapi --check openapi.yaml
+
+# A test build with the toy op (tests/toy/, in build/toy): the op runs, is
+# listed by GET /v1/ops, and appears in the openapi.yaml it generates.
+toy-op-test:
+	bash tests/toy/run.sh
+
+test-build: $(BUILD)/unpoold $(UNIT_BIN) $(INTEG_BIN) $(BUILD)/tools/gen_openapi
+
+# Serves on UNPOOLD_LISTEN (default 127.0.0.1:8080); every flag reads
+# its UNPOOLD_* variable: `UNPOOLD_LISTEN=0.0.0.0:9000 make run`.
 run: $(BUILD)/unpoold
 	./$(BUILD)/unpoold
 
 # Every test program prints one line per case and a closing
-# "N passed, N failed"; tests/run_all.sh adds them up.
+# "N passed, N failed"; tests/run_all.sh adds them up. The Python tests run
+# with TEST_PYTHON; when it is unset, `make test` makes the test venv
+# itself (VENV, default .venv: Debian's python3 -m venv
+# --system-site-packages, so Debian's torch and numpy are seen, plus the
+# PyPI tools of tests/requirements.txt) and runs them with it.
+VENV ?= .venv
 test:
-	bash tests/run_all.sh
+	@if [ -z "$(TEST_PYTHON)" ]; then $(MAKE) --no-print-directory venv; fi
+	TEST_PYTHON="$(or $(TEST_PYTHON),$(abspath $(VENV))/bin/python3)" bash tests/run_all.sh
+
+venv: $(VENV)/.requirements-installed
+
+$(VENV)/.requirements-installed: tests/requirements.txt
+	test -x $(VENV)/bin/python3 || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
 
 # libFuzzer targets for every decoder, FUZZ_SECONDS each (default 60).
 fuzz:

@@ -55,6 +55,9 @@ typedef struct up_kv {
      * 0 means "no NUL inside" (strlen). */
     size_t key_len, value_len;
 } up_kv;
+/* Does the pair hold a NUL inside its received length (a %00)? The api's
+ * query reader and the server's request intake both refuse those (400). */
+int up_kv_holds_nul(const up_kv *kv);
 
 /* What the api needs of one HTTP request. Strings may be NULL (absent). */
 typedef struct up_http_req {
@@ -119,6 +122,9 @@ typedef struct up_timing {
 enum { UP_PROTO_V1 = 0, UP_PROTO_KSERVE = 1 };
 enum { UP_FMT_JSON = 0, UP_FMT_NPY = 1, UP_FMT_SAFETENSORS = 2 };
 
+/* A KServe request id may have this many characters (any UTF-8). */
+#define UP_KSERVE_ID_CHARS 127
+
 /* One decoded op request. */
 typedef struct up_call {
     up_plan plan;
@@ -127,7 +133,7 @@ typedef struct up_call {
     int out_b64;               /* JSON outputs as data_b64 */
     int out_select;            /* output index for .npy answers, -1 = default */
     int kserve_binary_out;     /* KServe: answer with binary output data */
-    char kserve_id[128];       /* KServe request "id", echoed */
+    char kserve_id[4 * UP_KSERVE_ID_CHARS + 1]; /* KServe request "id" (UTF-8), echoed */
     void *codec_state;         /* codec-private, freed by up_call_free */
     void (*codec_state_free)(void *);
 } up_call;

@@ -41,6 +41,13 @@ static int is_blank(const char *s)
     return *s == '\0';
 }
 
+int up_body_looks_json(const void *body, size_t n)
+{
+    const unsigned char *p = body, *e = p + n;
+    while (p && p < e && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p && p < e && (*p == '{' || *p == '[');
+}
+
 int up_call_prepare(up_call *c, const up_limits *lim, up_error *err)
 {
     int64_t total = 0;
@@ -168,7 +175,7 @@ int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
     c->proto = UP_PROTO_V1;
     if (up_call_negotiate(c, req, err) < 0) return -1;
     /* curl -d sends application/x-www-form-urlencoded: read it as JSON so
-     * `curl -d '{...}'` just works (DESIGN.md). */
+     * `curl -d '{...}'` just works (docs/contract.md). */
     if (is_blank(ct) || media_is(ct, "application/json") ||
         media_is(ct, "application/x-www-form-urlencoded") || media_is(ct, "text/json"))
         rc = up_json_decode_call(c, req, lim, err);

@@ -22,8 +22,13 @@ int up_call_negotiate(up_call *c, const up_http_req *req, up_error *err);
 /* Query string: output_format=b64, output=NAME, and (when params_allowed)
  * op params such as kernel_size=2&output_size=4,4. Unknown keys -> 422. */
 int up_call_query(up_call *c, const up_http_req *req, int params_allowed, up_error *err);
-/* A query pair whose received length runs past a NUL byte (a %00): 400. */
-int up_kv_holds_nul(const up_kv *kv);
+
+/* Does the body start (after blanks) with '{' or '['? For a binary
+ * Content-Type, that means the Content-Type is probably wrong. */
+int up_body_looks_json(const void *body, size_t n);
+#define UP_LOOKS_JSON_HINT                                                         \
+    "; the body looks like JSON: is the Content-Type right? (JSON goes as "      \
+    "application/json)"
 
 /* One op param from a JSON value (number, list, bool, string) or from text
  * ("2", "2,3", "[2,3]", "true", "nearest-exact"). Unknown name -> 422 naming
@@ -89,7 +94,9 @@ typedef struct up_json_fault {
 } up_json_fault;
 
 /* One JSON value at s (leading whitespace skipped) as a cJSON tree. Strict
- * RFC 8259; nesting deeper than max_depth (<= 0: UP_JSON_MAX_DEPTH) fails.
+ * RFC 8259 and UTF-8 (plus the bare words NaN, Infinity, -Infinity that
+ * Python's json writes, in spans too); nesting deeper than max_depth
+ * (<= 0: UP_JSON_MAX_DEPTH) fails.
  * Nodes come from cJSON_malloc: inside a JSON arena window (json_arena.h)
  * free with up_json_arena_delete, else cJSON_Delete (span nodes too). */
 cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f);
@@ -105,13 +112,14 @@ void up_json_document_free(cJSON *root); /* NULL is fine */
 /* A request document (v1 body, KServe header, safetensors header): SPANS |
  * STRICT, nesting at most lim->max_json_depth (up_json_depth_limit), in a
  * JSON arena window charged to `charge`. NULL with err filled: 400 for
- * syntax ("<what> is not valid JSON (at byte N)", field `field`), depth,
+ * syntax (up_json_syntax_error: "malformed JSON in <what> at byte N, near
+ * ..." and a hint, field `field`), depth, trailing bytes (field `field`),
  * NUL and repeated keys (field: the path); the hook's own error when it
  * refused a charge; 500 out of memory. Free with up_json_document_free. */
 typedef struct up_json_req {
     const up_limits *lim;
     const up_charge *charge; /* NULL: nothing charged */
-    const char *field;       /* "" or "body" */
+    const char *field;       /* "body", or the document's own field */
     const char *what;        /* "the body", "the inference request", ... */
     int prefix;              /* other bytes may follow the value */
     size_t end;              /* out: the offset just past the value */
@@ -142,7 +150,8 @@ typedef struct up_json_list {
 int up_json_list_of(const cJSON *v, up_json_list *l);
 /* fn on every scalar of l in document order, i from 0, as a cJSON scalar
  * (number with valuedouble/valueint as parsing gives them, string, true,
- * false, null; a string longer than 63 bytes is cut to 60 and "...").
+ * false, null; a string longer than 63 bytes is cut to at most 60, at a
+ * UTF-8 boundary, and "...").
  * Stops at the first nonzero return of fn and returns it; 0 at the end. */
 typedef int (*up_json_leaf_fn)(void *ctx, int64_t i, const cJSON *leaf);
 int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx);
@@ -158,6 +167,16 @@ int up_json_numbers(const cJSON *v, double *out, int cap);
 /* ---- JSON requests and answers (json_decode.c / json_encode.c) ---- */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,
                         up_error *err);
+/* A syntax error at byte `at` of the document [doc, doc+len) (what names
+ * it: "the body") as a 400 on `field`, quoting a few bytes from there and
+ * hinting at the usual causes (quotes the shell removed, single quotes, a
+ * trailing comma, a bare nan/inf, cut short, invalid UTF-8). Returns -1. */
+int up_json_syntax_error(up_error *err, const char *field, const char *what, const char *doc,
+                         size_t len, size_t at);
+/* One JSON element as a number: numbers (bare NaN and Infinity included),
+ * "NaN"/"Infinity"/"-Infinity" (and "nan", "inf", "-inf") strings, null
+ * (NaN), true/false (1/0). 0, or -1 when v is none of those. */
+int up_json_number(const cJSON *v, double *out);
 int up_json_encode_call(up_call *c, up_timing *t, const char *request_id,
                         up_http_resp *resp, up_error *err);
 /* One JSON tensor ({dtype, shape, data|data_b64} or nested lists, from

@@ -183,30 +183,35 @@ static int64_t list_bytes(up_dtype dt, int64_t n, int at_least)
     return add(&b, n, w) < 0 ? -1 : b;
 }
 
+/* The outputs the answer carries (list) and which of them go as bytes
+ * (bin); returns how many. */
+static int answer_outputs(const up_call *c, int *list, int *bin)
+{
+    int n = 0, npy_out = c->out_select >= 0 ? c->out_select : 0;
+    if (c->proto == UP_PROTO_KSERVE) return up_kserve_answer_outputs(c, list, bin);
+    for (int i = 0; i < c->plan.op->n_outputs; i++) {
+        int chosen = c->out_format == UP_FMT_JSON  ? c->out_select < 0 || i == c->out_select
+                     : c->out_format == UP_FMT_NPY ? i == npy_out
+                                                   : 1; /* safetensors: every output */
+        if (chosen) {
+            list[n] = i;
+            bin[n++] = c->out_format != UP_FMT_JSON;
+        }
+    }
+    return n;
+}
+
 /* body: the bytes the response body is reserved at; side: what the answer
  * allocates beside it; moved: output bytes sent as they are, from the
  * plan's own tensors (the response tail). -1 on overflow. */
 static int answer_bound(const up_call *c, int64_t *body, int64_t *side, int64_t *moved)
 {
     const up_plan *p = &c->plan;
-    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = 0;
-    int64_t b, s = (int64_t)sizeof(kept) + 4096 /* small scratch (printf, headers) */, m = 0;
-    if (c->proto == UP_PROTO_KSERVE) {
-        n = up_kserve_answer_outputs(c, list, bin);
-        b = ENVELOPE_KSERVE;
-    } else {
-        int npy_out = c->out_select >= 0 ? c->out_select : 0;
-        for (int i = 0; i < p->op->n_outputs; i++) {
-            int chosen = c->out_format == UP_FMT_JSON  ? c->out_select < 0 || i == c->out_select
-                         : c->out_format == UP_FMT_NPY ? i == npy_out
-                                                       : 1; /* safetensors: every output */
-            if (chosen) {
-                list[n] = i;
-                bin[n++] = c->out_format != UP_FMT_JSON;
-            }
-        }
-        b = c->out_format == UP_FMT_JSON ? ENVELOPE_V1 : ENVELOPE_BINARY;
-    }
+    int list[UP_MAX_OUTPUTS], bin[UP_MAX_OUTPUTS], n = answer_outputs(c, list, bin);
+    int64_t b = c->proto == UP_PROTO_KSERVE   ? ENVELOPE_KSERVE
+                : c->out_format == UP_FMT_JSON ? ENVELOPE_V1
+                                               : ENVELOPE_BINARY;
+    int64_t s = (int64_t)sizeof(kept) + 4096 /* small scratch (printf, headers) */, m = 0;
     for (int k = 0; k < n; k++) {
         up_dtype dt;
         const up_tensor *o = answer_tensor(p, list[k], &dt);

@@ -16,12 +16,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../kernels/convert.h"
 #include "codecs.h"
 
-/* A JSON number (or NaN/Infinity spelled as a string, null for NaN, true/false). */
-static int json_number(const cJSON *v, double *out)
+/* A JSON number (or NaN/Infinity spelled as a string, null for NaN,
+ * true/false); KServe's decoder reads its data with the same rules. */
+int up_json_number(const cJSON *v, double *out)
 {
     if (cJSON_IsNumber(v)) {
         *out = v->valuedouble;
@@ -54,8 +56,8 @@ static int store_number(up_tensor *t, int64_t i, double v, const char *field, up
     switch (t->dtype) {
     case UP_F32: ((float *)d)[i] = (float)v; return 0;
     case UP_F64: ((double *)d)[i] = v; return 0;
-    case UP_F16: ((uint16_t *)d)[i] = up_f32_to_f16((float)v); return 0;
-    case UP_BF16: ((uint16_t *)d)[i] = up_f32_to_bf16((float)v); return 0;
+    case UP_F16: ((uint16_t *)d)[i] = up_f64_to_f16(v); return 0;
+    case UP_BF16: ((uint16_t *)d)[i] = up_f64_to_bf16(v); return 0;
     default: break;
     }
     static const double lo[UP_DT_COUNT] = {[UP_I64] = -9223372036854775808.0, [UP_I32] = -2147483648.0,
@@ -117,7 +119,7 @@ static int fill_leaf(void *ctx, int64_t i, const cJSON *leaf)
 {
     fill *f = ctx;
     double x;
-    if (json_number(leaf, &x) < 0)
+    if (up_json_number(leaf, &x) < 0)
         return up_errorf(f->err, UP_E_MALFORMED, f->field, "%s %lld is not a number", f->what,
                          (long long)i);
     return store_number(f->t, i, x, f->field, f->err);
@@ -331,6 +333,12 @@ static up_dtype default_dtype_for(up_io_kind k)
 static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, up_error *err)
 {
     const cJSON *e;
+    if (cJSON_IsArray(inputs) && cJSON_IsObject(inputs->child) &&
+        cJSON_GetObjectItemCaseSensitive(inputs->child, "datatype"))
+        return up_errorf(err, UP_E_MALFORMED, "inputs",
+                         "inputs must be an object of named tensors; a list of "
+                         "{name, shape, datatype, data} is a KServe v2 request: send it to "
+                         "/v2/models/%s/infer", c->plan.op->name);
     if (!cJSON_IsObject(inputs))
         return up_errorf(err, UP_E_MALFORMED, "inputs", "inputs must be an object of named tensors");
     cJSON_ArrayForEach(e, inputs) {
@@ -349,11 +357,17 @@ static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, 
     return 0;
 }
 
+/* Top-level keys of a KServe v2 inference request that /v1 does not have. */
+static int looks_kserve(const char *key)
+{
+    return !strcmp(key, "parameters") || !strcmp(key, "id") || !strcmp(key, "outputs");
+}
+
 static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_error *err)
 {
     const cJSON *e, *inputs = NULL;
     if (!cJSON_IsObject(root))
-        return up_errorf(err, UP_E_MALFORMED, "", "the body must be a JSON object");
+        return up_errorf(err, UP_E_MALFORMED, "body", "the body must be a JSON object");
     cJSON_ArrayForEach(e, root) {
         if (!strcmp(e->string, "inputs")) {
             inputs = e;
@@ -370,6 +384,11 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
             if (!cJSON_IsString(e) || (strcmp(e->valuestring, "b64") && strcmp(e->valuestring, "json")))
                 return up_errorf(err, UP_E_INVALID, "output_format", "output_format must be \"json\" or \"b64\"");
             c->out_b64 = !strcmp(e->valuestring, "b64");
+        } else if (looks_kserve(e->string)) {
+            return up_errorf(err, UP_E_INVALID, e->string,
+                             "unknown key \"%s\": this looks like a KServe v2 request; send it "
+                             "to /v2/models/%s/infer (a /v1 request has inputs, params, "
+                             "output_format)", e->string, c->plan.op->name);
         } else {
             return up_errorf(err, UP_E_INVALID, e->string,
                              "unknown key \"%.60s\"; a request has inputs, params, output_format",
@@ -381,12 +400,81 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
     return decode_inputs(c, inputs, lim, err);
 }
 
+/* ---- syntax errors, explained ---- */
+
+static int is_word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/* Do the n bytes at s start with word, ignoring case? (s need not be
+ * NUL-terminated.) */
+static int starts_ci(const char *s, size_t n, const char *word)
+{
+    size_t k = strlen(word);
+    return n >= k && strncasecmp(s, word, k) == 0;
+}
+
+/* The last non-blank byte before `at`, or 0. */
+static char byte_before(const char *s, size_t at)
+{
+    while (at > 0) {
+        char c = s[--at];
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return c;
+    }
+    return 0;
+}
+
+/* What usually causes a syntax error at s[at], for people who type JSON
+ * into a shell: "" when nothing fits. */
+static const char *syntax_hint(const char *s, size_t len, size_t at)
+{
+    char c = at < len ? s[at] : 0, before = byte_before(s, at);
+    if (at >= len) return "; the body ends inside the JSON (cut short, or a bracket or quote "
+                          "left open)";
+    if (c == '\'')
+        return "; JSON strings and keys take double quotes, not single quotes";
+    if ((unsigned char)c >= 0x80)
+        return "; JSON text must be UTF-8, and this byte starts no valid UTF-8 character";
+    if ((c == '}' || c == ']') && before == ',')
+        return "; JSON allows no trailing comma before a closing bracket";
+    if (starts_ci(s + at, len - at, "nan") || starts_ci(s + at, len - at, "inf") ||
+        starts_ci(s + at, len - at, "-inf"))
+        return "; write NaN and infinities as \"NaN\", \"Infinity\", \"-Infinity\" (or null "
+               "for NaN)";
+    if (is_word_char(c) && (before == '{' || before == ','))
+        return "; keys need double quotes ({\"inputs\": ...}): if you typed them, the shell "
+               "removed them, so wrap the body in single quotes (curl -d '{...}') or send a "
+               "file (curl -d @body.json)";
+    if (is_word_char(c))
+        return "; text values need double quotes: if you typed them, the shell removed them, "
+               "so wrap the body in single quotes (curl -d '{...}') or send a file "
+               "(curl -d @body.json)";
+    return "";
+}
+
+int up_json_syntax_error(up_error *err, const char *field, const char *what, const char *doc,
+                         size_t len, size_t at)
+{
+    char near[24];
+    size_t k = 0;
+    /* a few bytes from the fault, printable ASCII only */
+    for (size_t i = at; i < len && k < 16; i++)
+        near[k++] = doc[i] >= 0x20 && doc[i] < 0x7f ? doc[i] : '?';
+    near[k] = '\0';
+    if (k)
+        return up_errorf(err, UP_E_MALFORMED, field, "malformed JSON in %s at byte %zu, near \"%s\"%s",
+                         what, at, near, syntax_hint(doc, len, at));
+    return up_errorf(err, UP_E_MALFORMED, field, "malformed JSON in %s at byte %zu%s", what, at,
+                     syntax_hint(doc, len, at));
+}
+
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
-    up_json_req rq = {.lim = lim, .charge = &c->plan.charge, .field = "", .what = "the body"};
+    up_json_req rq = {.lim = lim, .charge = &c->plan.charge, .field = "body", .what = "the body"};
     cJSON *root;
     int rc;
-    if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "", "empty body; expected a JSON object");
+    if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "body", "empty body; expected a JSON object");
     if (!(root = up_json_parse_request(req->body, req->body_len, &rq, err))) return -1;
     rc = decode_root(c, root, lim, err);
     up_json_document_free(root);

@@ -35,9 +35,14 @@
  * fault names the key and its path ("params.kernel_size").
  *
  * The grammar is RFC 8259's, strictly: no leading zeros or bare '.', no
- * raw control characters in strings, lone surrogates rejected, nesting at
- * most max_depth (counted while parsing, so the stack is bounded and a
- * hostile "[[[[..." costs at most max_depth frames). */
+ * raw control characters in strings, lone surrogates (escaped or as UTF-8)
+ * and ill-formed UTF-8 rejected (in spans too: a span's strings are checked
+ * as a node's would be), nesting at most max_depth (counted while parsing,
+ * so the stack is bounded and a hostile "[[[[..." costs at most max_depth
+ * frames). One extension: the bare words NaN, Infinity and -Infinity that
+ * Python's json writes are numbers, in spans as anywhere else (the number
+ * reader takes them, so span checks, walks and conversions all agree). */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,9 +171,10 @@ static void link_child(cJSON *parent, cJSON **tail, cJSON *v)
     *tail = v;
 }
 
-/* cJSON's valueint: the double saturated to int */
+/* cJSON's valueint: the double saturated to int (NaN: 0) */
 static int saturate_int(double d)
 {
+    if (d != d) return 0;
     return d >= 2147483647.0 ? 2147483647 : d <= -2147483648.0 ? (-2147483647 - 1) : (int)d;
 }
 
@@ -194,6 +200,25 @@ static int slow_number(const char *start, const char *end, double *out)
     return 0;
 }
 
+/* The one extension to RFC 8259: NaN, Infinity and -Infinity as bare
+ * words, as Python's json module (and so tritonclient's JSON mode) writes
+ * them. p is past the optional '-' (neg); 1 and *pp past the word when one
+ * is there, else 0. Every other bare word stays a syntax error. */
+static int number_word(const char **pp, const char *p, const char *e, int neg, double *out)
+{
+    if (!neg && e - p >= 3 && !memcmp(p, "NaN", 3)) {
+        *out = NAN;
+        *pp = p + 3;
+        return 1;
+    }
+    if (e - p >= 8 && !memcmp(p, "Infinity", 8)) {
+        *out = neg ? -INFINITY : INFINITY;
+        *pp = p + 8;
+        return 1;
+    }
+    return 0;
+}
+
 /* The number at *pp into *out; *pp ends past it, or at the fault (-1). */
 static int read_number(const char **pp, const char *e, double *out)
 {
@@ -204,6 +229,7 @@ static int read_number(const char **pp, const char *e, double *out)
         neg = 1;
         p++;
     }
+    if (p < e && (*p == 'N' || *p == 'I') && number_word(pp, p, e, neg, out)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') {
         p++;
@@ -264,7 +290,13 @@ bad:
 static int scan_number(jp *j)
 {
     const char *p = j->p, *e = j->end;
-    if (p < e && *p == '-') p++;
+    double w;
+    int neg = 0;
+    if (p < e && *p == '-') {
+        neg = 1;
+        p++;
+    }
+    if (p < e && (*p == 'N' || *p == 'I') && number_word(&j->p, p, e, neg, &w)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') p++;
     else
@@ -355,6 +387,29 @@ static int unescape(const char **pp, const char *e, char *o)
     return (int)put_utf8(o, cp);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (lead byte >= 0x80),
+ * or 0: RFC 8259 text is UTF-8 (RFC 3629), so overlong forms, UTF-16
+ * surrogates (ED A0..BF), code points past U+10FFFF, stray continuation
+ * bytes and truncated sequences are rejected, and every string the daemon
+ * echoes (a KServe id, a name in an error) stays valid UTF-8. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *e)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) n = 3;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4;
+    else return 0; /* continuation byte, overlong lead C0/C1, or F5..FF */
+    if (c == 0xe0) lo = 0xa0;      /* overlong 3-byte */
+    else if (c == 0xed) hi = 0x9f; /* surrogates */
+    else if (c == 0xf0) lo = 0x90; /* overlong 4-byte */
+    else if (c == 0xf4) hi = 0x8f; /* past U+10FFFF */
+    if ((size_t)(e - p) < n || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < n; k++)
+        if (p[k] < 0x80 || p[k] > 0xbf) return 0;
+    return n;
+}
+
 /* The string at j->p (on its opening quote): *body and *close bound its
  * text, *escaped says whether it has escapes. -1 with j->p at the fault. */
 static int string_bounds(jp *j, const char **body, const char **close, int *escaped)
@@ -363,6 +418,12 @@ static int string_bounds(jp *j, const char **body, const char **close, int *esca
     *escaped = 0;
     for (; q < e && *q != '"'; q++) {
         if ((unsigned char)*q < 0x20) goto bad_at_q;
+        if ((unsigned char)*q >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)q, (const unsigned char *)e);
+            if (!n) goto bad_at_q;
+            q += n - 1;
+            continue;
+        }
         if (*q == '\\') {
             *escaped = 1;
             if (++q >= e) goto bad_at_q;
@@ -661,7 +722,7 @@ static void list_start(up_json_list *s)
     s->numbers = 1;
 }
 
-static int starts_number(char c) { return is_digit(c) || c == '-'; }
+static int starts_number(char c) { return is_digit(c) || c == '-' || c == 'N' || c == 'I'; }
 
 static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child);
 
@@ -821,7 +882,7 @@ static cJSON *parse_value(jp *j)
     case 't': return parse_literal(j, "true", 4, cJSON_True);
     case 'f': return parse_literal(j, "false", 5, cJSON_False);
     case 'n': return parse_literal(j, "null", 4, cJSON_NULL);
-    default:
+    default: /* numbers, and the bare words NaN, Infinity, -Infinity */
         if (read_number(&j->p, j->end, &d) < 0 || !(v = new_item(j, cJSON_Number))) return NULL;
         v->valuedouble = d;
         v->valueint = saturate_int(d);
@@ -887,13 +948,14 @@ int up_json_depth_limit(const up_limits *lim)
     return d < UP_JSON_MAX_DEPTH ? d : UP_JSON_MAX_DEPTH;
 }
 
-static void fault_error(const up_json_fault *f, const up_json_req *rq, int depth, up_error *err)
+static void fault_error(const up_json_fault *f, const char *s, size_t n, const up_json_req *rq,
+                        int depth, up_error *err)
 {
     const char *where = f->path[0] ? f->path : rq->field;
     switch (f->kind) {
     case UP_JSON_TOO_DEEP:
-        up_errorf(err, UP_E_MALFORMED, rq->field, "%s: JSON nested deeper than %d levels", rq->what,
-                  depth);
+        up_errorf(err, UP_E_MALFORMED, rq->field, "JSON in %s is nested deeper than %d levels",
+                  rq->what, depth);
         break;
     case UP_JSON_NUL_KEY:
         up_errorf(err, UP_E_MALFORMED, where,
@@ -915,9 +977,8 @@ static void fault_error(const up_json_fault *f, const up_json_req *rq, int depth
         if (err->kind == UP_OK) /* else the accountant refused and said why */
             up_errorf(err, UP_E_INTERNAL, rq->field, "out of memory parsing %s", rq->what);
         break;
-    default:
-        up_errorf(err, UP_E_MALFORMED, rq->field, "%s is not valid JSON (at byte %zu)", rq->what,
-                  f->at);
+    default: /* a syntax error: where, what is there, and the likely cause */
+        up_json_syntax_error(err, rq->field, rq->what, s, n, f->at);
         break;
     }
 }
@@ -933,7 +994,7 @@ cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error 
     rq->end = f.at;
     if (root) return root;
     up_json_arena_leave();
-    fault_error(&f, rq, depth, err);
+    fault_error(&f, s, n, rq, depth, err);
     return NULL;
 }
 
@@ -993,8 +1054,8 @@ static const unsigned char between[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['
                                            [','] = 1, ['['] = 1,  [']'] = 1};
 
 /* A checked string at p (on its quote) decoded into buf (LEAF_STRING
- * bytes; longer ones are cut to 60 bytes and "..."); returns the byte after
- * its closing quote. */
+ * bytes; longer ones are cut to at most 60 bytes, at a UTF-8 boundary, and
+ * "..."); returns the byte after its closing quote. */
 static const char *leaf_string(const char *p, const char *e, char *buf)
 {
     size_t n = 0;
@@ -1014,7 +1075,10 @@ static const char *leaf_string(const char *p, const char *e, char *buf)
             n += (size_t)k;
         } else if (!cut) {
             cut = 1;
-            n = LEAF_STRING - 4;
+            size_t had = n; /* >= LEAF_STRING - 4 */
+            /* cut where a character starts, so the text stays valid UTF-8 */
+            for (n = LEAF_STRING - 4; n > 0 && n < had && ((unsigned char)buf[n] & 0xc0) == 0x80;)
+                n--;
             memcpy(buf + n, "...", 3);
             n += 3;
         }

@@ -16,7 +16,11 @@
  * the body is that many bytes of JSON followed by the raw little-endian
  * tensors of the inputs that declare binary_data_size, in input order; the
  * answer is framed the same way. JSON "data" arrays are flat row-major
- * (nested lists are accepted and flattened).
+ * (nested lists are accepted and flattened) and read with /v1's rules
+ * (up_json_number): NaN and infinities as bare NaN/Infinity (what
+ * tritonclient's JSON mode sends) or as the strings "NaN", "Infinity",
+ * "-Infinity" that answers carry, null as NaN. An unknown datatype is a
+ * 400 like any other framing error: the bytes cannot be read at all.
  *
  * Op params travel in the request "parameters"; KServe clients often send
  * only scalars, so list params may come as strings ("4,4"). Triton's
@@ -42,6 +46,7 @@
 
 #include "../kernels/convert.h"
 #include "codecs.h"
+#include "json_write.h"
 #include "numfmt.h"
 
 #ifndef UP_VERSION
@@ -116,15 +121,16 @@ static int store_elem(up_tensor *t, int64_t i, const cJSON *e, const char *field
         d[0] = cJSON_IsTrue(e) ? 1 : 0;
         return 0;
     }
-    if (!cJSON_IsNumber(e))
+    /* the same spellings as /v1: numbers, bare NaN/Infinity, "NaN",
+     * "Infinity", "-Infinity", null for NaN */
+    if (up_json_number(e, &v) < 0)
         return up_errorf(err, UP_E_MALFORMED, field, "data element %lld is not a number",
                          (long long)i);
-    v = e->valuedouble;
     switch (t->dtype) {
     case UP_F32: { float f = (float)v; memcpy(d, &f, 4); return 0; }
     case UP_F64: memcpy(d, &v, 8); return 0;
-    case UP_F16: { uint16_t h = up_f32_to_f16((float)v); memcpy(d, &h, 2); return 0; }
-    case UP_BF16: { uint16_t h = up_f32_to_bf16((float)v); memcpy(d, &h, 2); return 0; }
+    case UP_F16: { uint16_t h = up_f64_to_f16(v); memcpy(d, &h, 2); return 0; }
+    case UP_BF16: { uint16_t h = up_f64_to_bf16(v); memcpy(d, &h, 2); return 0; }
     default: break;
     }
     {
@@ -172,8 +178,8 @@ static int tensor_from_json(up_tensor *t, up_dtype dt, int rank, const int64_t *
     if (!up_json_list_of(data, &l))
         return up_errorf(err, UP_E_MALFORMED, field, "data must be a list of numbers");
     if (l.height > UP_MAX_RANK) return up_errorf(err, UP_E_MALFORMED, field, "data nested too deeply");
-    if (l.leaves != numel)
-        return up_errorf(err, UP_E_MALFORMED, field,
+    if (l.leaves != numel) /* well-formed, but not this shape: 422, as on /v1 */
+        return up_errorf(err, UP_E_INVALID, field,
                          "data has %lld elements; shape needs %lld", (long long)l.leaves, (long long)numel);
     if (ch && ch->take && numel > 0 &&
         ch->take(ch->ctx, numel * (int64_t)up_dtype_size(dt), "decoded KServe tensor", err) < 0)
@@ -330,8 +336,8 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
     if (!cJSON_IsString(dtj))
         return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
     dt = ks_dtype_from(dtj->valuestring);
-    if (dt == UP_DT_INVALID)
-        return up_errorf(err, UP_E_INVALID, field,
+    if (dt == UP_DT_INVALID) /* framing: the bytes cannot be read at all */
+        return up_errorf(err, UP_E_MALFORMED, field,
                          "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
                          "INT16 INT8 UINT8 BOOL are)", dtj->valuestring);
     if (read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0)
@@ -427,6 +433,15 @@ bad:
                      "Inference-Header-Content-Length must be a byte count");
 }
 
+/* Characters (code points) of valid UTF-8 text: every byte but the
+ * continuation bytes starts one. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
+}
+
 static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_limits *lim,
                         ks_state *st, up_error *err)
 {
@@ -435,9 +450,11 @@ static int read_request(up_call *c, const cJSON *root, ks_binary *bin, const up_
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(root, "outputs"), *in;
     if (id) {
-        if (!cJSON_IsString(id) || strlen(id->valuestring) >= sizeof(c->kserve_id))
-            return up_errorf(err, UP_E_MALFORMED, "id", "id must be a string of at most %zu bytes",
-                             sizeof(c->kserve_id) - 1);
+        /* counted in characters, as JSON Schema's maxLength counts them;
+         * the parser has checked the UTF-8, so the echo is valid too */
+        if (!cJSON_IsString(id) || utf8_chars(id->valuestring) > UP_KSERVE_ID_CHARS)
+            return up_errorf(err, UP_E_MALFORMED, "id", "id must be a string of at most %d "
+                             "characters", UP_KSERVE_ID_CHARS);
         snprintf(c->kserve_id, sizeof(c->kserve_id), "%s", id->valuestring);
     }
     if (params && read_parameters(c, params, err) < 0) return -1;
@@ -488,7 +505,7 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
         return up_errorf(err, UP_E_MALFORMED, "body", "empty inference request");
     if (!(root = up_json_parse_request(req->body, hlen, &rq, err))) return -1;
     if (!cJSON_IsObject(root)) {
-        up_errorf(err, UP_E_MALFORMED, "body", "the inference request is not a JSON object");
+        up_errorf(err, UP_E_MALFORMED, "body", "the inference request must be a JSON object");
         goto err;
     }
     if (read_request(c, root, &bin, lim, st, err) < 0) goto err;
@@ -500,19 +517,6 @@ err:
 }
 
 /* ---- encoding ----------------------------------------------------------- */
-
-/* A JSON string literal (the request id comes from the client). */
-static void put_json_string(up_buf *b, const char *s)
-{
-    up_buf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') up_buf_printf(b, "\\%c", ch);
-        else if (ch < 0x20) up_buf_printf(b, "\\u%04x", ch);
-        else up_buf_append(b, s, 1);
-    }
-    up_buf_puts(b, "\"");
-}
 
 static size_t fmt_elem(const up_tensor *t, int64_t i, char *out)
 {
@@ -599,7 +603,8 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
     up_buf_printf(b, "{\"model_name\":\"%s\",\"model_version\":\"1\"", c->plan.op->name);
     if (c->kserve_id[0]) {
         up_buf_puts(b, ",\"id\":");
-        put_json_string(b, c->kserve_id);
+        /* escaped, and valid UTF-8 whatever the client sent */
+        up_json_put_string(b, c->kserve_id);
     }
     if (t) {
         char s[192];

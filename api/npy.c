@@ -16,10 +16,10 @@
  * itself as the response tail (encode.c), so a large answer is never
  * copied either.
  *
- * Error kinds: a file that is not a well-formed .npy (bad magic, truncated,
- * header past the end, dict syntax, data size != shape x itemsize) is 400;
- * a well-formed file we do not serve (unknown version, object/structured/
- * unknown dtype, rank over 5) is 422 naming what it met.
+ * Error kinds: a file that cannot be read (bad magic, a format version
+ * other than 1.0-3.0, truncated, header past the end, dict syntax, data
+ * size != shape x itemsize) is 400; a well-formed file we do not serve
+ * (object/structured/unknown dtype, rank over 5) is 422 naming what it met.
  *
  * Writing: numpy has no bfloat16 descr ('<V2' would come back as opaque
  * void bytes), so a bfloat16 output is written as '<f4'. Widening is exact:
@@ -294,13 +294,14 @@ static int read_preamble(const unsigned char *b, size_t len, size_t *hdr, size_t
     size_t prefix;
     if (memcmp(b, NPY_MAGIC, len < NPY_MAGIC_LEN ? len : NPY_MAGIC_LEN) != 0)
         return up_errorf(err, UP_E_MALFORMED, "body",
-                         "not a .npy file: it must start with \\x93NUMPY");
+                         "not a .npy file: it must start with \\x93NUMPY%s",
+                         up_body_looks_json(b, len) ? UP_LOOKS_JSON_HINT : "");
     if (len < NPY_MAGIC_LEN + 2)
         return up_errorf(err, UP_E_MALFORMED, "body", ".npy file truncated in its preamble");
     major = b[6];
     minor = b[7];
-    if (major < 1 || major > 3 || minor != 0)
-        return up_errorf(err, UP_E_INVALID, "body",
+    if (major < 1 || major > 3 || minor != 0) /* framing: nothing after it can be read */
+        return up_errorf(err, UP_E_MALFORMED, "body",
                          ".npy format version %d.%d is not supported (1.0, 2.0 and 3.0 are)", major,
                          minor);
     prefix = major == 1 ? 10 : 12;

@@ -76,8 +76,11 @@ static int set_number(up_plan *p, int i, int k, double v, const char *field, up_
         if (v != 0 && v != 1) return up_errorf(err, UP_E_MALFORMED, field, "expected a boolean");
         pv->i[k] = (int64_t)v;
     } else if (is_int_type(t)) {
-        if (v != floor(v) || fabs(v) >= 9.2e18)
-            return up_errorf(err, UP_E_MALFORMED, field, "expected an integer, got %g", v);
+        /* integers are exact in a double up to 2^53 (I-JSON, RFC 7493);
+         * past that a number could silently stand for its neighbour */
+        if (v != floor(v) || fabs(v) > 9007199254740991.0)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "expected an integer within +-(2^53 - 1), got %g", v);
         pv->i[k] = (int64_t)v;
     } else {
         pv->f[k] = v;

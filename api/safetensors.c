@@ -224,8 +224,9 @@ int up_safetensors_decode_call(up_call *c, const up_http_req *req, const up_limi
     for (int k = 7; k >= 0; k--) hlen = hlen << 8 | b[k];
     if (hlen > req->body_len - 8)
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD,
-                         "safetensors header length %llu runs past the end of the %zu-byte body",
-                         (unsigned long long)hlen, req->body_len);
+                         "safetensors header length %llu runs past the end of the %zu-byte body%s",
+                         (unsigned long long)hlen, req->body_len,
+                         up_body_looks_json(b, req->body_len) ? UP_LOOKS_JSON_HINT : "");
     if (hlen < 2 || b[8] != '{')
         return up_errorf(err, UP_E_MALFORMED, ST_FIELD, "safetensors header must be a JSON object");
     rq.charge = &c->plan.charge;

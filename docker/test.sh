@@ -7,11 +7,16 @@
 # buildah with --isolation chroot, which needs no daemon and no user
 # namespaces. No container registry may be reachable either, so the two base
 # images the Dockerfile names (debian:bookworm, debian:bookworm-slim) are
-# made here once with debootstrap from Debian's package mirror and stored
-# under their Docker Hub names; later runs reuse them (DOCKER_TEST_REBASE=1
-# remakes them). Everything the container serves is on a loopback port.
+# made here once with debootstrap and stored under their Docker Hub names;
+# later runs reuse them (DOCKER_TEST_REBASE=1 remakes them). debootstrap
+# uses the Debian mirror this machine's apt already uses (read from
+# /etc/apt/sources.list and /etc/apt/sources.list.d/; DEBIAN_MIRROR
+# overrides it), so the script names no host. Everything the container
+# serves is on a loopback port.
 #
-# Needs (Debian): buildah debootstrap curl python3 (or a Docker engine).
+# Needs (Debian): buildah debootstrap curl python3 (or a Docker engine);
+# without an engine, missing ones are installed with apt-get, as .ci/run
+# installs the rest.
 # Prints the image size and the time each step took, then
 # "N passed, N failed"; exits non-zero on any failure.
 set -u
@@ -19,7 +24,6 @@ cd "$(dirname "$0")/.." || exit 1
 
 IMAGE=${DOCKER_TEST_IMAGE:-localhost/unpoold:test}
 PORT=${DOCKER_TEST_PORT:-18480}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_FULL=docker.io/library/debian:bookworm
 BASE_SLIM=docker.io/library/debian:bookworm-slim
 
@@ -89,6 +93,57 @@ metrics_ok() {
 
 # --- base images (buildah path) ------------------------------------------
 
+# The first "deb" URI of this machine's apt configuration that serves the
+# suite $1: deb822 stanzas (sources.list.d/*.sources) first, then one-line
+# entries (sources.list, sources.list.d/*.list). Prints nothing if none.
+apt_mirror() { # suite
+    {
+        for f in /etc/apt/sources.list.d/*.sources; do
+            [ -f "$f" ] || continue
+            awk -v want="$1" '
+                BEGIN { RS = ""; FS = "\n" }
+                {
+                    types = uris = suites = ""
+                    for (i = 1; i <= NF; i++) {
+                        if ($i ~ /^Types:/) types = $i
+                        else if ($i ~ /^URIs:/) uris = $i
+                        else if ($i ~ /^Suites:/) suites = $i
+                    }
+                    sub(/^Suites:/, "", suites)
+                    if (types ~ /[ \t]deb([ \t]|$)/ && (" " suites " ") ~ ("[ \t]" want "[ \t]")) {
+                        sub(/^URIs:[ \t]*/, "", uris)
+                        split(uris, u, /[ \t]+/)
+                        print u[1]
+                    }
+                }' "$f"
+        done
+        cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+            awk -v want="$1" '$1 == "deb" {
+                i = 2
+                if ($i ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+                if ($(i + 1) == want) print $i
+            }'
+    } | head -n 1
+}
+
+# buildah, debootstrap and the rest from Debian's packages, if missing.
+install_tools() {
+    local missing="" tool sudo=""
+    for tool in buildah debootstrap curl python3; do
+        command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+    done
+    [ -n "$missing" ] || return 0
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "== installing$missing with apt-get"
+    # shellcheck disable=SC2086
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        $missing >"$TMP/apt.log" 2>&1 ||
+        { $sudo apt-get update -q >>"$TMP/apt.log" 2>&1 &&
+          $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+              --no-install-recommends $missing >>"$TMP/apt.log" 2>&1; } ||
+        { tail -n 20 "$TMP/apt.log"; return 1; }
+}
+
 have_image() { buildah inspect --type image "$1" >/dev/null 2>&1; }
 
 # A directory -> a one-layer image named like Docker Hub's, so that the
@@ -115,11 +170,11 @@ make_bases() {
     local root=$TMP/rootfs
     debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$TMP/debootstrap.log" 2>&1 || {
         tail -n 20 "$TMP/debootstrap.log"; return 1; }
-    cat >"$root/etc/apt/sources.list" <<EOF
-deb $MIRROR bookworm main
-deb $MIRROR bookworm-updates main
-deb ${MIRROR%/debian}/debian-security bookworm-security main
-EOF
+    {
+        echo "deb $MIRROR bookworm main"
+        echo "deb $MIRROR bookworm-updates main"
+        [ -z "$SECURITY" ] || echo "deb $SECURITY bookworm-security main"
+    } >"$root/etc/apt/sources.list"
     printf 'APT::Install-Recommends "false";\n' >"$root/etc/apt/apt.conf.d/99norecommends"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin \
            "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/log/apt/*
@@ -179,10 +234,16 @@ fi
 echo "== engine: $ENGINE"
 
 if [ "$ENGINE" = buildah ]; then
+    install_tools
     for tool in buildah debootstrap curl python3; do
         check "$tool installed" command -v "$tool" >/dev/null
     done
     [ "$failed" -eq 0 ] || { echo "   apt-get install buildah debootstrap curl python3"; finish; }
+    MIRROR=${DEBIAN_MIRROR:-$(apt_mirror bookworm)}
+    SECURITY=${DEBIAN_SECURITY_MIRROR:-$(apt_mirror bookworm-security)}
+    check "a Debian bookworm mirror in this machine's apt configuration (or DEBIAN_MIRROR)" \
+        test -n "$MIRROR"
+    [ "$failed" -eq 0 ] || finish
     t=$(now)
     if [ "${DOCKER_TEST_REBASE:-0}" = 1 ] || ! have_image "$BASE_FULL" || ! have_image "$BASE_SLIM"; then
         echo "== making base images with debootstrap from $MIRROR"

@@ -43,8 +43,7 @@
 #include "geometry.h"
 #include "op.h"
 #include "ops.h"
-
-enum { IN_X = 0, IN_W = 1, IN_BIAS = 2 };
+#include "template.h"
 
 /* Largest col chunk in elements: 512 KiB of float32 (the L2 of one core on
  * the machines we target), 1 MiB of float64. */
@@ -68,15 +67,15 @@ static int check_dtype(const up_plan *p, int i, const char *field, up_error *err
 /* weight (C_in, C_out/groups, *k) and groups -> g->groups, C_out, kernel. */
 static int check_weight(up_plan *p, up_error *err)
 {
-    const up_tensor *w = &p->in[IN_W];
+    const up_tensor *w = &p->in[CONV_TRANSPOSE_IN_weight];
     up_geom *g = &p->g;
     int nsp = g->nsp;
-    if (check_dtype(p, IN_W, "inputs.weight", err) < 0) return -1;
+    if (check_dtype(p, CONV_TRANSPOSE_IN_weight, "inputs.weight", err) < 0) return -1;
     if (w->rank != nsp + 2)
         return up_errorf(err, UP_E_INVALID, "inputs.weight",
                          "expected rank %d (C_in, C_out/groups, %d kernel dims) for a %dd "
                          "input, got rank %d", nsp + 2, nsp, nsp, w->rank);
-    g->groups = up_param_int(p, "groups", 1);
+    g->groups = up_param_int(p, CONV_TRANSPOSE_P_groups, 1);
     if (g->groups < 1)
         return up_errorf(err, UP_E_INVALID, "params.groups", "groups must be >= 1, got %lld",
                          (long long)g->groups);
@@ -103,9 +102,9 @@ static int check_weight(up_plan *p, up_error *err)
 
 static int check_bias(up_plan *p, up_error *err)
 {
-    const up_tensor *b = &p->in[IN_BIAS];
+    const up_tensor *b = &p->in[CONV_TRANSPOSE_IN_bias];
     if (!up_tensor_present(b)) return 0;
-    if (check_dtype(p, IN_BIAS, "inputs.bias", err) < 0) return -1;
+    if (check_dtype(p, CONV_TRANSPOSE_IN_bias, "inputs.bias", err) < 0) return -1;
     if (b->rank != 1 || b->shape[0] != p->g.C_out)
         return up_errorf(err, UP_E_INVALID, "inputs.bias",
                          "expected shape [%lld] (C_out), got rank %d with %lld elements",
@@ -128,8 +127,8 @@ static int derive_output_padding(up_plan *p, const int64_t *mins, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t size[UP_MAX_SPATIAL];
-    int explicit_pad = up_plan_param_set(p, "output_padding");
-    int has = up_param_output_size(p, "output_size", g->N, g->C_out, size, err);
+    int explicit_pad = up_plan_param_set(p, CONV_TRANSPOSE_P_output_padding);
+    int has = up_param_output_size(p, CONV_TRANSPOSE_P_output_size, g->N, g->C_out, size, err);
     if (has <= 0) return has;
     for (int d = 0; d < g->nsp; d++) {
         int64_t derived;
@@ -155,10 +154,10 @@ static int check_spatial(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t mins[UP_MAX_SPATIAL];
-    if (up_param_spatial(p, "stride", 1, 1, g->stride, err) < 0 ||
-        up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0 ||
-        up_param_spatial(p, "dilation", 1, 1, g->dilation, err) < 0 ||
-        up_param_spatial(p, "output_padding", 0, 0, g->out_pad, err) < 0)
+    if (up_param_spatial(p, CONV_TRANSPOSE_P_stride, 1, 1, g->stride, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_padding, 0, 0, g->pad, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_dilation, 1, 1, g->dilation, err) < 0 ||
+        up_param_spatial(p, CONV_TRANSPOSE_P_output_padding, 0, 0, g->out_pad, err) < 0)
         return -1;
     for (int d = 0; d < g->nsp; d++) {
         if (g->in[d] < 1)
@@ -217,13 +216,22 @@ static void conv_blocking_of(const up_geom *g, conv_blocking *b)
     b->nblk = (b->cog + b->blk - 1) / b->blk;
 }
 
-/* Element operations: the GEMMs' multiply-adds (C_in/groups per col
- * element), col2im's adds (one per col element), the bias fill of y. */
+/* The work in the unit --max-work counts (one scalar element operation of
+ * the pooling kernels, about 0.3 ns here): col2im's adds (one per col
+ * element), the bias fill of y, and the GEMMs' multiply-adds (C_in/groups
+ * per col element) at 1/CONV_MACS_PER_OP each. OpenBLAS's packed, vectorised
+ * GEMM runs about 43 G multiply-adds/s on one core of this machine against
+ * 3-4 G element operations/s for max_pool's scans (bench/README.md), so a
+ * multiply-add counted as a whole operation would refuse a 6 ms
+ * conv_transpose (the bench's case, 1.07e9 multiply-adds) under the
+ * default limit that lets a 3 s pooling request through. */
+#define CONV_MACS_PER_OP 16
 static int64_t conv_work(const up_geom *g, const conv_blocking *b)
 {
     int64_t col = up_sat_mul(up_sat_mul(g->N, g->C_out), up_sat_mul(b->K, b->hw_in));
     int64_t fill = up_sat_mul(up_sat_mul(g->N, g->C_out), b->hw_out);
-    return up_sat_add(up_sat_add(up_sat_mul(col, b->cig), col), fill);
+    int64_t macs = up_sat_mul(col, b->cig) / CONV_MACS_PER_OP;
+    return up_sat_add(up_sat_add(macs, col), fill);
 }
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
@@ -236,7 +244,7 @@ int prepare_conv_transpose(up_plan *p, up_error *err)
     int64_t units, es = (int64_t)up_dtype_size(p->compute);
     if (check_weight(p, err) < 0 || check_bias(p, err) < 0 || check_spatial(p, err) < 0)
         return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C_out, g->out, err) < 0) return -1;
+    if (up_plan_set_output(p, CONV_TRANSPOSE_OUT_y, p->compute, g->N, g->C_out, g->out, err) < 0) return -1;
     conv_blocking_of(g, &b);
     /* BLAS takes int sizes and leading dimensions */
     if (b.cig > INT_MAX || b.cog * b.K > INT_MAX || b.hw_in > INT_MAX)
@@ -342,116 +350,10 @@ static void blas_gemm_f64(int m, int n, int k, const double *a, int lda, const d
                 n);
 }
 
-/* y[base + iw * s] += cp[iw] for iw in [a, e] (base may be negative: the
- * W offset; every index touched is >= 0). Strides 1 and 2 get constant
- * strides, so the compiler vectorises the first and unrolls the second
- * (about 5% of the benchmark's time over the generic loop). */
-#define CONV_DEFINE_ADD(T, SUF)                                                          \
-    static inline void add_strided_##SUF(T *restrict y, int64_t base, const T *restrict cp, \
-                                         int64_t a, int64_t e, int64_t s)                \
-    {                                                                                    \
-        if (s == 1)                                                                      \
-            for (int64_t iw = a; iw <= e; iw++) y[base + iw] += cp[iw];                  \
-        else if (s == 2)                                                                 \
-            for (int64_t iw = a; iw <= e; iw++) y[base + 2 * iw] += cp[iw];              \
-        else                                                                             \
-            for (int64_t iw = a; iw <= e; iw++) y[base + iw * s] += cp[iw];              \
-    }
-
-CONV_DEFINE_ADD(float, f32)
-CONV_DEFINE_ADD(double, f64)
-
-/* col2im of one chunk: rows [r0, r0+mr) of the unit's (oc, k) rows, input
- * positions [c0, c0+nc); col is mr x nc row-major; y points at the unit's
- * first output channel. Walks input rows (fixed t, h) so the W loop is a
- * plain strided add with its bounds hoisted. */
-#define CONV_DEFINE_COL2IM(T, SUF)                                                       \
-    static void col2im_##SUF(const conv_geo *cg, int64_t K, int64_t hw_out, T *y,         \
-                             const T *col, int64_t r0, int64_t mr, int64_t c0, int64_t nc) \
-    {                                                                                    \
-        for (int64_t r = 0; r < mr; r++) {                                               \
-            int64_t rr = r0 + r, oc = rr / K, kk = rr % K;                               \
-            int64_t kw = kk % cg->k[2], kh = (kk / cg->k[2]) % cg->k[1];                 \
-            int64_t kt = kk / (cg->k[2] * cg->k[1]);                                     \
-            int64_t off_t = cg->off0[0] + kt * cg->dil[0];                               \
-            int64_t off_h = cg->off0[1] + kh * cg->dil[1];                               \
-            int64_t off_w = cg->off0[2] + kw * cg->dil[2], lo, hi;                       \
-            T *yp = y + oc * hw_out;                                                     \
-            const T *crow = col + r * nc;                                                \
-            w_range(off_w, cg->s[2], cg->out[2], &lo, &hi);                              \
-            for (int64_t pos = c0; pos < c0 + nc;) {                                     \
-                int64_t iw0 = pos % cg->in[2], line = pos / cg->in[2];                   \
-                int64_t ih = line % cg->in[1], it = line / cg->in[1];                    \
-                int64_t seg = cg->in[2] - iw0;                                           \
-                int64_t ot = it * cg->s[0] + off_t, oh = ih * cg->s[1] + off_h;          \
-                if (seg > c0 + nc - pos) seg = c0 + nc - pos;                            \
-                if (ot >= 0 && ot < cg->out[0] && oh >= 0 && oh < cg->out[1]) {          \
-                    int64_t a = iw0 > lo ? iw0 : lo;                                     \
-                    int64_t e = iw0 + seg - 1 < hi ? iw0 + seg - 1 : hi;                 \
-                    int64_t base = (ot * cg->out[1] + oh) * cg->out[2] + off_w;          \
-                    const T *cp = crow + (pos - c0) - iw0;                               \
-                    add_strided_##SUF(yp, base, cp, a, e, cg->s[2]);                       \
-                }                                                                        \
-                pos += seg;                                                              \
-            }                                                                            \
-        }                                                                                \
-    }
-
-/* One unit: (n, group, block of output channels). Fills its output
- * channels with the bias (or 0), then GEMM + col2im chunk by chunk. */
-#define CONV_DEFINE_UNIT(T, SUF)                                                         \
-    static void conv_unit_##SUF(const up_plan *p, const conv_blocking *b,                 \
-                                const conv_geo *cg, int64_t u, T *col, int64_t cap)      \
-    {                                                                                    \
-        const up_geom *g = &p->g;                                                        \
-        int64_t bi = u % b->nblk, grp = (u / b->nblk) % g->groups;                       \
-        int64_t n = u / (b->nblk * g->groups);                                           \
-        int64_t oc0 = bi * b->blk, ocn = b->cog - oc0 < b->blk ? b->cog - oc0 : b->blk;  \
-        int64_t ch0 = grp * b->cog + oc0, M = ocn * b->K;                                \
-        T *y = (T *)p->out[0].data + (n * g->C_out + ch0) * b->hw_out;                   \
-        const T *bias = p->in[IN_BIAS].data;                                             \
-        const T *x = (const T *)p->in[IN_X].data + (n * g->C + grp * b->cig) * b->hw_in; \
-        const T *w = (const T *)p->in[IN_W].data + grp * b->cig * b->cog * b->K          \
-                     + oc0 * b->K;                                                       \
-        int64_t rows = M < cap ? M : cap;                                                \
-        for (int64_t oc = 0; oc < ocn; oc++) {                                           \
-            T v = bias ? bias[ch0 + oc] : (T)0;                                          \
-            T *yp = y + oc * b->hw_out;                                                  \
-            for (int64_t i = 0; i < b->hw_out; i++) yp[i] = v;                           \
-        }                                                                                \
-        for (int64_t r0 = 0; r0 < M; r0 += rows) {                                       \
-            int64_t mr = M - r0 < rows ? M - r0 : rows;                                  \
-            int64_t cols = cap / mr < b->hw_in ? cap / mr : b->hw_in;                    \
-            for (int64_t c0 = 0; c0 < b->hw_in; c0 += cols) {                            \
-                int64_t nc = b->hw_in - c0 < cols ? b->hw_in - c0 : cols;                \
-                blas_gemm_##SUF((int)mr, (int)nc, (int)b->cig, w + r0, (int)(b->cog * b->K), \
-                                x + c0, (int)b->hw_in, col);                             \
-                col2im_##SUF(cg, b->K, b->hw_out, y, col, r0, mr, c0, nc);              \
-            }                                                                            \
-        }                                                                                \
-    }                                                                                    \
-                                                                                         \
-    void compute_forward_conv_transpose_##SUF(const up_plan *p, int64_t begin,           \
-                                              int64_t end, up_fault *fault)              \
-    {                                                                                    \
-        conv_blocking b;                                                                 \
-        conv_geo cg;                                                                     \
-        T stack_col[COL_STACK];                                                          \
-        T *col;                                                                          \
-        int64_t cap;                                                                     \
-        (void)fault; /* every input is valid once prepare accepted it */                 \
-        conv_blocking_of(&p->g, &b);                                                     \
-        conv_geo_of(&p->g, &cg);                                                         \
-        cap = col_cap(&b);                                                               \
-        col = col_buffer();                                                              \
-        if (!col) {                                                                      \
-            col = stack_col;                                                             \
-            cap = COL_STACK;                                                             \
-        }                                                                                \
-        for (int64_t u = begin; u < end; u++) conv_unit_##SUF(p, &b, &cg, u, col, cap);  \
-    }
-
-CONV_DEFINE_COL2IM(float, f32)
-CONV_DEFINE_COL2IM(double, f64)
-CONV_DEFINE_UNIT(float, f32)
-CONV_DEFINE_UNIT(double, f64)
+/* The kernels, once per compute type (template.h). */
+#define T float
+#define SFX f32
+#include "conv_transpose_impl.h"
+#define T double
+#define SFX f64
+#include "conv_transpose_impl.h"

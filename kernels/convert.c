@@ -6,6 +6,7 @@
  * per request at the edge, so plain scalar code is enough for now. */
 #include "convert.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -64,6 +65,28 @@ uint16_t up_f32_to_bf16(float f)
     u += 0x7fffu + ((u >> 16) & 1);
     return (uint16_t)(u >> 16);
 }
+
+/* d rounded to float "to odd": toward zero, with the lowest bit set when
+ * inexact. Rounding that result to nearest-even in a format with at least
+ * two fewer significand bits gives exactly the rounding of d itself
+ * (float32 keeps 13 more bits than float16 and 16 more than bfloat16), so
+ * a decimal read as double reaches a half type rounded once:
+ * 1.0004882821813226 -> float16 1.0009765625, where (float) first would
+ * land on the tie 1.00048828125 and then on 1.0. */
+static float f64_to_f32_odd(double d)
+{
+    float f = (float)d;
+    uint32_t u;
+    if (isnan(d) || (double)f == d) return f;
+    if (isinf(f)) return f > 0 ? FLT_MAX : -FLT_MAX; /* already odd */
+    u = f32_bits(f);
+    if (fabs((double)f) > fabs(d)) u--; /* toward zero */
+    return bits_f32(u | 1);
+}
+
+uint16_t up_f64_to_f16(double d) { return up_f32_to_f16(f64_to_f32_odd(d)); }
+
+uint16_t up_f64_to_bf16(double d) { return up_f32_to_bf16(f64_to_f32_odd(d)); }
 
 double up_load_f64(const up_tensor *t, int64_t i)
 {

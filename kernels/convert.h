@@ -15,6 +15,9 @@ float up_f16_to_f32(uint16_t h);
 uint16_t up_f32_to_f16(float f);
 float up_bf16_to_f32(uint16_t b);
 uint16_t up_f32_to_bf16(float f);
+/* From double, rounded once (not through a float32 rounding first). */
+uint16_t up_f64_to_f16(double d);
+uint16_t up_f64_to_bf16(double d);
 
 /* Element i of t as double / int64 (any dtype). */
 double up_load_f64(const up_tensor *t, int64_t i);

@@ -40,9 +40,7 @@
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
-
-enum { IN_X = 0, IN_SAMPLES = 1 };
-enum { OUT_Y = 0, OUT_INDICES = 1 };
+#include "template.h"
 
 /* ---- samples ------------------------------------------------------------ */
 
@@ -76,7 +74,7 @@ static void draw_samples(void *buf, up_dtype compute, int64_t count, int64_t see
  * compute dtype as the conversion will round them. */
 static int check_samples(up_plan *p, up_error *err)
 {
-    const up_tensor *s = &p->in[IN_SAMPLES], *raw = &p->raw[IN_SAMPLES];
+    const up_tensor *s = &p->in[FMP_IN_samples], *raw = &p->raw[FMP_IN_samples];
     int nsp = p->g.nsp;
     int64_t count;
     if (s->rank != 3 || s->shape[0] != p->g.N || s->shape[1] != p->g.C || s->shape[2] != nsp)
@@ -104,7 +102,7 @@ static int check_samples(up_plan *p, up_error *err)
 static int drawn_samples_bytes(const up_plan *p, int64_t *bytes)
 {
     int64_t count;
-    if (up_tensor_present(&p->in[IN_SAMPLES])) {
+    if (up_tensor_present(&p->in[FMP_IN_samples])) {
         *bytes = 0;
         return 0;
     }
@@ -115,8 +113,8 @@ static int drawn_samples_bytes(const up_plan *p, int64_t *bytes)
 
 static int resolve_samples(up_plan *p, up_error *err)
 {
-    int has_samples = up_tensor_present(&p->in[IN_SAMPLES]);
-    int has_seed = up_plan_param_set(p, "seed");
+    int has_samples = up_tensor_present(&p->in[FMP_IN_samples]);
+    int has_seed = up_plan_param_set(p, FMP_P_seed);
     if (has_samples && has_seed)
         return up_errorf(err, UP_E_INVALID, "params.seed",
                          "give the samples input or the seed param, not both");
@@ -129,12 +127,12 @@ int build_fractional_max_pool(up_plan *p, up_error *err)
 {
     int64_t bytes;
     void *buf;
-    if (up_tensor_present(&p->in[IN_SAMPLES]) || p->work_units == 0) return 0;
+    if (up_tensor_present(&p->in[FMP_IN_samples]) || p->work_units == 0) return 0;
     if (drawn_samples_bytes(p, &bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
     if (!(buf = up_plan_scratch_alloc(p, bytes, "fractional_max_pool samples", err))) return -1;
     draw_samples(buf, p->compute, bytes / (int64_t)up_dtype_size(p->compute),
-                 up_param_int(p, "seed", 0));
+                 up_param_int(p, FMP_P_seed, 0));
     return 0;
 }
 
@@ -144,10 +142,10 @@ static int resolve_output_size(up_plan *p, int64_t out[UP_MAX_SPATIAL], up_error
 {
     double ratio[UP_MAX_SPATIAL];
     int nsp = p->g.nsp;
-    int has_size = up_param_output_size(p, "output_size", p->g.N, p->g.C, out, err);
+    int has_size = up_param_output_size(p, FMP_P_output_size, p->g.N, p->g.C, out, err);
     int has_ratio;
     if (has_size < 0) return -1;
-    has_ratio = up_param_spatial_f(p, "output_ratio", ratio, err);
+    has_ratio = up_param_spatial_f(p, FMP_P_output_ratio, ratio, err);
     if (has_ratio < 0) return -1;
     if (has_size && has_ratio)
         return up_errorf(err, UP_E_INVALID, "params.output_ratio",
@@ -177,7 +175,7 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
     if (g->C < 1)
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "expected at least one channel, got C = %lld", (long long)g->C);
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
+    if (up_param_spatial(p, FMP_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
     if (resolve_output_size(p, g->out, err) < 0) return -1;
     for (int d = 0; d < g->nsp; d++) {
         /* out + kernel - 1 <= in, written without overflow: both >= 1 */
@@ -191,8 +189,8 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
         plane_out *= g->out[d]; /* out <= in: no overflow */
     }
     if (resolve_samples(p, err) < 0) return -1;
-    if (up_plan_set_output(p, OUT_Y, p->compute, g->N, g->C, g->out, err) < 0 ||
-        up_plan_set_output(p, OUT_INDICES, UP_I64, g->N, g->C, g->out, err) < 0)
+    if (up_plan_set_output(p, FMP_OUT_y, p->compute, g->N, g->C, g->out, err) < 0 ||
+        up_plan_set_output(p, FMP_OUT_indices, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
     if (up_mul_i64(g->N, g->C, &units) < 0 || drawn_samples_bytes(p, &p->mem_bytes) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "N * C overflows");
@@ -200,7 +198,7 @@ int prepare_fractional_max_pool(up_plan *p, up_error *err)
     /* every output scans its kernel window */
     window = 1;
     for (int d = 0; d < g->nsp; d++) window = up_sat_mul(window, g->kernel[d]);
-    p->work = up_sat_add(up_sat_mul(up_tensor_numel(&p->out[OUT_Y]), window),
+    p->work = up_sat_add(up_sat_mul(up_tensor_numel(&p->out[FMP_OUT_y]), window),
                          p->mem_bytes / (int64_t)up_dtype_size(p->compute));
     /* reads up to the whole input plane, writes y and int64 indices */
     p->unit_cost = plane_in * (int64_t)up_dtype_size(p->compute) +
@@ -240,90 +238,10 @@ static void plane_geometry(const up_plan *p, fmp_plane *pl)
     }
 }
 
-/* Window starts of one dim, as PyTorch's generate_intervals, in type T. A
- * unit computes each start once per output index, so there is no
- * per-plane allocation.
- *
- * In float32, (i + u) * alpha can round past in - pool, the last start
- * that fits: x of width 12579921, kernel 1, output 12576890 and
- * u = 0.5000001192092896 give 12579921 for i = out - 2, a window wholly
- * outside the plane. PyTorch 1.13 stops there with an internal assertion
- * ("w2 >= 0 && w2 < inputW INTERNAL ASSERT FAILED"); unpoold clamps the
- * start to in - pool, the window PyTorch's own last output uses, so every
- * read stays in the plane. Wherever PyTorch's window fits, the clamp does
- * not change it. */
-#define FMP_DEFINE_START(T, SUF)                                               \
-    static inline int64_t fmp_start_##SUF(T u, T alpha, int64_t i, int64_t in, \
-                                          int64_t out, int64_t pool)           \
-    {                                                                          \
-        int64_t s;                                                             \
-        if (i == out - 1) return in - pool;                                    \
-        s = (int64_t)(((T)i + u) * alpha) - (int64_t)(u * alpha);              \
-        return s < in - pool ? s : in - pool;                                  \
-    }
-
-FMP_DEFINE_START(float, f32)
-FMP_DEFINE_START(double, f64)
-
-/* One (n, c) plane: every output position of unit u. */
-#define FMP_DEFINE_PLANE(T, SUF)                                                        \
-    static void fmp_plane_##SUF(const up_plan *p, const fmp_plane *pl, int64_t u,         \
-                                const T *samples)                                         \
-    {                                                                                     \
-        const up_geom *g = &p->g;                                                         \
-        int64_t n = u / g->C, c = u % g->C;                                               \
-        int64_t plane_in = pl->in[0] * pl->in[1] * pl->in[2];                             \
-        int64_t plane_out = pl->out[0] * pl->out[1] * pl->out[2];                         \
-        const T *x = (const T *)p->in[IN_X].data + u * plane_in;                          \
-        T *y = (T *)p->out[OUT_Y].data + u * plane_out;                                   \
-        int64_t *ind = (int64_t *)p->out[OUT_INDICES].data + u * plane_out;               \
-        T smp[3], alpha[3];                                                               \
-        for (int d = 0; d < 3; d++) {                                                     \
-            smp[d] = pl->sample_of[d] < 0 ? (T)0 : samples[u * g->nsp + pl->sample_of[d]]; \
-            alpha[d] = pl->out[d] > 1 ? (T)(pl->in[d] - pl->k[d]) / (T)(pl->out[d] - 1)   \
-                                      : (T)0;                                             \
-        }                                                                                 \
-        for (int64_t ot = 0; ot < pl->out[0]; ot++) {                                     \
-            int64_t t0 = fmp_start_##SUF(smp[0], alpha[0], ot, pl->in[0], pl->out[0],     \
-                                         pl->k[0]);                                       \
-            for (int64_t oh = 0; oh < pl->out[1]; oh++) {                                 \
-                int64_t h0 = fmp_start_##SUF(smp[1], alpha[1], oh, pl->in[1], pl->out[1], \
-                                             pl->k[1]);                                   \
-                int64_t o = (ot * pl->out[1] + oh) * pl->out[2];                          \
-                for (int64_t ow = 0; ow < pl->out[2]; ow++, o++) {                        \
-                    int64_t w0 = fmp_start_##SUF(smp[2], alpha[2], ow, pl->in[2],         \
-                                                 pl->out[2], pl->k[2]);                   \
-                    int64_t best_pos = (t0 * pl->in[1] + h0) * pl->in[2] + w0;            \
-                    T best = (T)-INFINITY;                                                \
-                    for (int64_t t = t0; t < t0 + pl->k[0]; t++)                          \
-                        for (int64_t h = h0; h < h0 + pl->k[1]; h++) {                    \
-                            int64_t row = (t * pl->in[1] + h) * pl->in[2];                \
-                            for (int64_t w = w0; w < w0 + pl->k[2]; w++) {                \
-                                T v = x[row + w];                                         \
-                                if (v > best || isnan(v)) {                               \
-                                    best = v;                                             \
-                                    best_pos = row + w;                                   \
-                                }                                                         \
-                            }                                                             \
-                        }                                                                 \
-                    y[o] = best;                                                          \
-                    ind[o] = up_index_from_plane(g->index_layout, best_pos, n, c, g->C,   \
-                                                 plane_in);                               \
-                }                                                                         \
-            }                                                                             \
-        }                                                                                 \
-    }                                                                                     \
-                                                                                          \
-    void compute_forward_fractional_max_pool_##SUF(const up_plan *p, int64_t begin,       \
-                                                   int64_t end, up_fault *fault)          \
-    {                                                                                     \
-        const T *samples = p->scratch ? (const T *)p->scratch                             \
-                                      : (const T *)p->in[IN_SAMPLES].data;                \
-        fmp_plane pl;                                                                     \
-        (void)fault; /* every input is valid once prepare accepted it */                  \
-        plane_geometry(p, &pl);                                                           \
-        for (int64_t u = begin; u < end; u++) fmp_plane_##SUF(p, &pl, u, samples);        \
-    }
-
-FMP_DEFINE_PLANE(float, f32)
-FMP_DEFINE_PLANE(double, f64)
+/* The kernels, once per compute type (template.h). */
+#define T float
+#define SFX f32
+#include "fractional_max_pool_impl.h"
+#define T double
+#define SFX f64
+#include "fractional_max_pool_impl.h"

@@ -17,8 +17,8 @@
  * as fma(a, 1 - lambda, b * lambda), outermost axis last. Calling fma()
  * explicitly reproduces those roundings on every machine, so the goldens
  * can be bit-exact. Like PyTorch, half_pixel and align_corners copy an axis
- * whose output size equals its input size; asymmetric follows the seed's
- * formula there too. Per-axis (lo, hi, weights) are computed once in
+ * whose output size equals its input size, reading (x[i], x[i]) with
+ * weights (1, 0); asymmetric does the same when its step is exactly 1. Per-axis (lo, hi, weights) are computed once in
  * prepare, so the inner loop does no division.
  *
  * With indices (from fractional_max_pool) it is max_unpool's scatter into
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
 #include "geometry.h"
 #include "index_layout.h"
 #include "ops.h"
@@ -100,14 +101,20 @@ static void fill_axis(const up_plan *p, int d, int64_t *lo, int64_t *hi, void *w
 {
     const up_geom *g = &p->g;
     int64_t in = g->in[d], out = g->out[d];
-    double scale = axis_scale(p, d, up_plan_param_set(p, "output_size"));
-    int copy = out == in && g->mode != CT_ASYMMETRIC;
+    double scale = axis_scale(p, d, up_plan_param_set(p, FMU_P_output_size));
+    /* PyTorch copies an axis whose size does not change: both neighbours
+     * are x[i], weights (1, 0), so x[i + 1] never enters (an inf or NaN
+     * there would turn 0 * x[i + 1] into NaN, and -0.0 + 0 into +0.0).
+     * asymmetric has no PyTorch counterpart; it copies the same way when
+     * its source step is exactly 1 (src = dst), and otherwise follows the
+     * seed's formula even when out == in (scale_factor 1.1 on 6 -> 6). */
+    int copy = out == in && (g->mode != CT_ASYMMETRIC || scale == 1.0);
     for (int64_t i = 0; i < out; i++) {
         double s = copy ? (double)i : source_pos(g->mode, scale, i);
         int64_t l = (int64_t)s;
         if (l > in - 1) l = in - 1;
         lo[i] = l;
-        hi[i] = l < in - 1 ? l + 1 : l;
+        hi[i] = l < in - 1 && !copy ? l + 1 : l;
         if (p->compute == UP_F64) {
             double lam = copy ? 0 : s - (double)l;
             ((double *)whi)[i] = lam;
@@ -193,10 +200,10 @@ static int prepare_interp(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t numel = 0;
-    g->mode = up_param_enum(p, "coordinate_transform");
-    if (up_param_resize(p, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    numel = up_tensor_numel(&p->out[0]);
+    g->mode = up_param_enum(p, FMU_P_coordinate_transform);
+    if (up_param_resize(p, FMU_P_scale_factor, FMU_P_output_size, err) < 0) return -1;
+    if (up_plan_set_output(p, FMU_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    numel = up_tensor_numel(&p->out[FMU_OUT_y]);
     p->work_units = 0;
     if (numel == 0) return 0;
     /* cost: 2^nsp source reads per output, 4 table entries per coordinate */
@@ -213,12 +220,12 @@ static int prepare_interp(up_plan *p, up_error *err)
 static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
 {
     up_geom *g = &p->g;
-    const up_tensor *x = &p->in[0];
+    const up_tensor *x = &p->in[FMU_IN_x];
     int64_t plane_in = 1, plane_out = 1;
-    if (up_plan_param_set(p, "scale_factor"))
+    if (up_plan_param_set(p, FMU_P_scale_factor))
         return up_errorf(err, UP_E_INVALID, "params.scale_factor",
                          "scale_factor does not apply with indices: give output_size");
-    int has_os = up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    int has_os = up_param_output_size(p, FMU_P_output_size, g->N, g->C, g->out, err);
     if (has_os < 0) return -1;
     if (!has_os)
         return up_errorf(err, UP_E_INVALID, "params.output_size",
@@ -232,8 +239,8 @@ static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
                          "indices must have the shape of x %s, got %s", b, a);
     }
     g->mode = FMU_SCATTER;
-    g->index_layout = up_param_enum(p, "index_layout");
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    g->index_layout = up_param_enum(p, FMU_P_index_layout);
+    if (up_plan_set_output(p, FMU_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     for (int d = 0; d < g->nsp; d++) {
         plane_in *= g->in[d];
         plane_out *= g->out[d];
@@ -247,9 +254,9 @@ static int prepare_scatter(up_plan *p, const up_tensor *idx, up_error *err)
 
 int prepare_fractional_max_unpool(up_plan *p, up_error *err)
 {
-    int ii = up_op_input_index(p->op, "indices");
+    const up_tensor *idx = &p->in[FMU_IN_indices];
     if (check_spatial_in(&p->g, err) < 0) return -1;
-    if (ii >= 0 && up_tensor_present(&p->in[ii])) return prepare_scatter(p, &p->in[ii], err);
+    if (up_tensor_present(idx)) return prepare_scatter(p, idx, err);
     return prepare_interp(p, err);
 }
 
@@ -267,9 +274,9 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
 #define SCATTER_BODY(T)                                                            \
     do {                                                                           \
         const up_geom *g = &p->g;                                                  \
-        const int64_t *ix = p->in[ii].data;                                        \
-        const T *x = p->in[0].data;                                                \
-        T *y = p->out[0].data;                                                     \
+        const int64_t *ix = p->in[FMU_IN_indices].data;                            \
+        const T *x = p->in[FMU_IN_x].data;                                         \
+        T *y = p->out[FMU_OUT_y].data;                                             \
         int64_t pin = 1, pout = 1;                                                 \
         for (int d = 0; d < g->nsp; d++) {                                         \
             pin *= g->in[d];                                                       \
@@ -286,7 +293,7 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
                 } else if (fault->elem < 0 || e < fault->elem) {                   \
                     fault->elem = e;                                               \
                     fault->value = ix[e];                                          \
-                    fault->input = ii;                                             \
+                    fault->input = FMU_IN_indices;                                 \
                 }                                                                  \
             }                                                                      \
         }                                                                          \
@@ -375,9 +382,9 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
         const int64_t ow = g->out[last];                                           \
         const int64_t *wl = t->ax[last].lo, *wh = t->ax[last].hi;                  \
         const T *a = t->ax[last].wlo, *b = t->ax[last].whi;                        \
-        const T *x = p->in[0].data;                                                \
-        T *y = p->out[0].data;                                                     \
-        T rows[4][FMU_TILE];                                                       \
+        const T *x = p->in[FMU_IN_x].data;                                         \
+        T *y = p->out[FMU_OUT_y].data;                                             \
+        _Alignas(4096) T rows[4][FMU_TILE];                                        \
         const T *src[4] = {NULL, NULL, NULL, NULL};                                \
         uint64_t stamp[4] = {0, 0, 0, 0}, clock = 0;                               \
         const int one_tile = ow <= FMU_TILE;                                       \
@@ -433,23 +440,30 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
         }                                                                          \
     } while (0)
 
-/* fma() is a libm call unless the compiler may use the FMA instructions;
- * on x86-64 the kernels are also built for FMA-capable CPUs (which implies
- * AVX: 8 floats per vector) and picked at load time, and at -O3 so the
- * straight-line loops above vectorise. Both versions round identically:
- * fma() is exact by definition. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "fma", "default"), optimize("O3")))
-#else
-#define FMA_CLONES
-#endif
-
+/* fma() is a libm call unless the compiler may use the FMA instructions:
+ * the kernels are also built for FMA-capable CPUs (which implies AVX: 8
+ * floats per vector) and picked at load time, and at -O3 so the
+ * straight-line loops above vectorise (dispatch.h). Both versions round
+ * identically: fma() is exact by definition.
+ *
+ * The stack rows start on a page (_Alignas(4096)): the combining loops
+ * load rows[k][i] and store the output row's [i], and when a load's
+ * address equals, in its low 12 bits, that of a store just before it, the
+ * CPU stalls the load (4K aliasing). Left where the stack put them, a
+ * change of frame size elsewhere in the function moved them 64 bytes
+ * against the benchmark's page-aligned output rows and cost float64 2d
+ * 20%; on a page, a row lines up index for index with an output row
+ * that starts on a page boundary.
+ *
+ * These kernels are still macro bodies. Written as always-inlined
+ * functions with the row cache in a struct (the form of the other ops'
+ * _impl.h), float32 3d ran 20% slower: the same inner loops, but more
+ * spills in the 3d combine. Converting them needs that solved first. */
 #define FMU_KERNEL(T, SUFFIX, FMA)                                                 \
-    FMA_CLONES void compute_forward_fractional_max_unpool_##SUFFIX(                \
+    UP_CLONES_FMA void compute_forward_fractional_max_unpool_##SUFFIX(                \
         const up_plan *p, int64_t begin, int64_t end, up_fault *fault)             \
     {                                                                              \
         if (p->g.mode == FMU_SCATTER) {                                            \
-            const int ii = up_op_input_index(p->op, "indices");                    \
             SCATTER_BODY(T);                                                       \
         } else {                                                                   \
             LINEAR_BODY(T, FMA);                                                   \

@@ -1,6 +1,6 @@
 /* index_layout.h -- where a flat index points, in each supported layout.
  *
- * Pooling indices come in four conventions (DESIGN.md, "Index layouts"):
+ * Pooling indices come in four conventions (docs/contract.md, "Index layouts"):
  *   plane  (PyTorch)    position inside the (n, c) spatial plane
  *   tensor (ONNX)       row-major position in the whole (N, C, *S) tensor
  *   hwc    (TensorFlow) (pos * C + c), channels-last, batch not included

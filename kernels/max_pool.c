@@ -24,10 +24,12 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "dispatch.h"
 #include "geometry.h"
 #include "index_layout.h"
 #include "op.h"
 #include "ops.h"
+#include "template.h"
 
 /* The spatial geometry as three dims (D, H, W), leading dims padded with
  * the identity window (size 1, kernel 1, stride 1, no padding). */
@@ -76,15 +78,6 @@ static void index_affine(int layout, int64_t n, int64_t c, int64_t C, int64_t pl
  * window streams past them. */
 #define POOL_BLOCK 256
 
-/* Vector code for any x86-64: the hot loops are built for the baseline and
- * for AVX2 and picked at load time (one binary for every machine). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define POOL_CLONES __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#else
-#define POOL_CLONES
-#endif
-
 /* The interior of an output row along W: outputs whose window lies wholly
  * inside the input ([*lo, *hi)); with dilation 1 along W these take the
  * vectorised path. Windows clipped by padding go through the scalar code. */
@@ -101,140 +94,16 @@ static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
     *hi = b;
 }
 
-/* I is an integer type as wide as T (int32 for float when the plane fits in
- * it, int64 for double): running maxima and positions then fill vectors of
- * the same width, and compare/select vectorise without conversions. The
- * update order per output is PyTorch's (rows of the window in order, then
- * along W), so results are bit-identical to the scalar scan. */
-#define MAX_POOL_ROW_FAST(SFX, T, I)                                                     \
-    static inline __attribute__((always_inline)) void pool_block_##SFX(                  \
-        const pool3 *q, const T *x, int64_t d0, int64_t d1, int64_t h0, int64_t h1,       \
-        int64_t row0, int64_t n, const int64_t s, const int64_t k, T *restrict m,         \
-        I *restrict best)                                                                \
-    {                                                                                    \
-        const int64_t IH = q->in[1], IW = q->in[2];                                      \
-        const I first = (I)((d0 * IH + h0) * IW + row0);                                 \
-        for (int64_t i = 0; i < n; i++) {                                                \
-            m[i] = (T)-INFINITY;                                                         \
-            best[i] = first + (I)(i * s);                                                \
-        }                                                                                \
-        for (int64_t z = d0; z < d1; z += q->d[0])                                       \
-            for (int64_t r = h0; r < h1; r += q->d[1]) {                                 \
-                const int64_t row = (z * IH + r) * IW + row0;                            \
-                for (int64_t j = 0; j < k; j++) {                                        \
-                    const T *restrict xr = x + row + j;                                  \
-                    const I pos0 = (I)(row + j);                                         \
-                    for (int64_t i = 0; i < n; i++) {                                    \
-                        const T v = xr[i * s], mo = m[i];                                \
-                        const int c = (v > mo) | (v != v);                               \
-                        m[i] = c ? v : mo;                                               \
-                        best[i] = c ? pos0 + (I)(i * s) : best[i];                       \
-                    }                                                                    \
-                }                                                                        \
-            }                                                                            \
-    }                                                                                    \
-                                                                                         \
-    POOL_CLONES static void pool_row_fast_##SFX(const pool3 *q, const T *x, int64_t d0,   \
-                                                int64_t d1, int64_t h0, int64_t h1,       \
-                                                int64_t ow0, int64_t ow1, T *y,           \
-                                                int64_t *yi, int64_t mul, int64_t add)    \
-    {                                                                                    \
-        const int64_t s = q->s[2], k = q->k[2], sp = q->p[2];                            \
-        T m[POOL_BLOCK];                                                                 \
-        I best[POOL_BLOCK];                                                              \
-        for (int64_t b0 = ow0; b0 < ow1; b0 += POOL_BLOCK) {                             \
-            const int64_t n = ow1 - b0 < POOL_BLOCK ? ow1 - b0 : POOL_BLOCK;             \
-            /* the common 2-wide window with stride 2 gets constant strides */           \
-            if (s == 2 && k == 2)                                                        \
-                pool_block_##SFX(q, x, d0, d1, h0, h1, b0 * 2 - sp, n, 2, 2, m, best);   \
-            else                                                                         \
-                pool_block_##SFX(q, x, d0, d1, h0, h1, b0 * s - sp, n, s, k, m, best);   \
-            for (int64_t i = 0; i < n; i++) {                                            \
-                y[b0 + i] = m[i];                                                        \
-                yi[b0 + i] = (int64_t)best[i] * mul + add;                               \
-            }                                                                            \
-        }                                                                                \
-    }
-
-#define MAX_POOL_KERNEL(SFX, T, I)                                                       \
-    MAX_POOL_ROW_FAST(SFX, T, I)                                                         \
-                                                                                         \
-    /* One output position by the plain scan (windows clipped by padding, and     \
-     * every position when dilation along W is not 1). */                                \
-    static void pool_one_##SFX(const pool3 *q, const T *x, int64_t d0, int64_t d1,       \
-                               int64_t h0, int64_t h1, int64_t ow, T *y, int64_t *yi,    \
-                               int64_t mul, int64_t add)                                 \
-    {                                                                                    \
-        const int64_t IH = q->in[1], IW = q->in[2];                                      \
-        int64_t w0, w1;                                                                  \
-        pool_window(q, 2, ow, &w0, &w1);                                                 \
-        int64_t best = (d0 * IH + h0) * IW + w0;                                         \
-        T m = (T)-INFINITY;                                                              \
-        for (int64_t z = d0; z < d1; z += q->d[0]) {                                     \
-            for (int64_t r = h0; r < h1; r += q->d[1]) {                                 \
-                const int64_t row = (z * IH + r) * IW;                                   \
-                for (int64_t w = w0; w < w1; w += q->d[2]) {                             \
-                    T v = x[row + w];                                                    \
-                    if (v > m || isnan(v)) {                                             \
-                        m = v;                                                           \
-                        best = row + w;                                                  \
-                    }                                                                    \
-                }                                                                        \
-            }                                                                            \
-        }                                                                                \
-        y[ow] = m;                                                                       \
-        yi[ow] = best * mul + add;                                                       \
-    }                                                                                    \
-                                                                                         \
-    static void max_pool_plane_##SFX(const pool3 *q, const T *x, T *y, int64_t *yi,      \
-                                     int64_t mul, int64_t add, int fast)                 \
-    {                                                                                    \
-        int64_t lo, hi;                                                                  \
-        pool_interior(q, &lo, &hi);                                                      \
-        if (!fast) lo = hi = 0;                                                          \
-        for (int64_t od = 0; od < q->out[0]; od++) {                                     \
-            int64_t d0, d1;                                                              \
-            pool_window(q, 0, od, &d0, &d1);                                             \
-            for (int64_t oh = 0; oh < q->out[1]; oh++) {                                 \
-                int64_t h0, h1;                                                          \
-                pool_window(q, 1, oh, &h0, &h1);                                         \
-                for (int64_t ow = 0; ow < lo; ow++)                                      \
-                    pool_one_##SFX(q, x, d0, d1, h0, h1, ow, y, yi, mul, add);           \
-                if (hi > lo)                                                             \
-                    pool_row_fast_##SFX(q, x, d0, d1, h0, h1, lo, hi, y, yi, mul, add);  \
-                for (int64_t ow = hi; ow < q->out[2]; ow++)                              \
-                    pool_one_##SFX(q, x, d0, d1, h0, h1, ow, y, yi, mul, add);           \
-                y += q->out[2];                                                          \
-                yi += q->out[2];                                                         \
-            }                                                                            \
-        }                                                                                \
-    }                                                                                    \
-                                                                                         \
-    void compute_forward_max_pool_##SFX(const up_plan *p, int64_t begin, int64_t end,    \
-                                        up_fault *fault)                                 \
-    {                                                                                    \
-        pool3 q;                                                                         \
-        int64_t pin, pout;                                                               \
-        (void)fault;                                                                     \
-        pool3_from_geom(&p->g, &q);                                                      \
-        pin = q.in[0] * q.in[1] * q.in[2];                                               \
-        pout = q.out[0] * q.out[1] * q.out[2];                                           \
-        /* positions must fit the narrow index type of the fast path */                 \
-        const int fast = sizeof(I) == 8 || pin <= INT32_MAX;                             \
-        const T *x = (const T *)p->in[0].data;                                           \
-        T *y = (T *)p->out[0].data;                                                      \
-        int64_t *yi = (int64_t *)p->out[1].data;                                         \
-        for (int64_t u = begin; u < end; u++) {                                          \
-            int64_t mul, add;                                                            \
-            index_affine(p->g.index_layout, u / p->g.C, u % p->g.C, p->g.C, pin, &mul,   \
-                         &add);                                                          \
-            max_pool_plane_##SFX(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add, \
-                                 fast);                                                  \
-        }                                                                                \
-    }
-
-MAX_POOL_KERNEL(f32, float, int32_t)
-MAX_POOL_KERNEL(f64, double, int64_t)
+/* The kernels, once per compute type (template.h): I is the position type
+ * of the vectorised path. */
+#define T float
+#define I int32_t
+#define SFX f32
+#include "max_pool_impl.h"
+#define T double
+#define I int64_t
+#define SFX f64
+#include "max_pool_impl.h"
 
 /* ---- prepare: PyTorch's checks and output size -------------------------- */
 
@@ -287,16 +156,16 @@ static int pool_out_size(up_plan *p, int i, up_error *err)
 static int pool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, "stride")) {
-        if (up_param_spatial(p, "stride", -1, 1, g->stride, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_POOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, MAX_POOL_P_stride)) {
+        if (up_param_spatial(p, MAX_POOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
     } else {
         for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
     }
-    if (up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0) return -1;
-    if (up_param_spatial(p, "dilation", 1, 1, g->dilation, err) < 0) return -1;
-    g->ceil_mode = up_param_int(p, "ceil_mode", 0) != 0;
-    g->index_layout = up_param_enum(p, "index_layout");
+    if (up_param_spatial(p, MAX_POOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_POOL_P_dilation, 1, 1, g->dilation, err) < 0) return -1;
+    g->ceil_mode = up_param_int(p, MAX_POOL_P_ceil_mode, 0) != 0;
+    g->index_layout = up_param_enum(p, MAX_POOL_P_index_layout);
     return 0;
 }
 
@@ -326,15 +195,15 @@ int prepare_max_pool(up_plan *p, up_error *err)
                              "expected non-empty spatial dims, got size 0 in dim %d", i);
     for (int i = 0; i < g->nsp; i++)
         if (pool_out_size(p, i, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0 ||
-        up_plan_set_output(p, 1, UP_I64, g->N, g->C, g->out, err) < 0)
+    if (up_plan_set_output(p, MAX_POOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0 ||
+        up_plan_set_output(p, MAX_POOL_OUT_indices, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;
     for (int i = 0; i < g->nsp; i++) {
         pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];
     }
     p->work_units = g->N * g->C;
-    p->work = pool_work(g, up_tensor_numel(&p->out[0]));
+    p->work = pool_work(g, up_tensor_numel(&p->out[MAX_POOL_OUT_y]));
     /* Bytes per plane: read the input plane (windows overlap in cache),
      * write values and int64 indices. */
     cost = pin * (int64_t)up_dtype_size(p->compute) +

@@ -38,8 +38,8 @@
 #include "op.h"
 #include "ops.h"
 #include "stream.h"
+#include "template.h"
 
-enum { IN_X = 0, IN_INDICES = 1, IN_MASK = 2 }; /* order of registry.c */
 /* The mask form's two algorithms, in g.mode (see up_max_unpool_mask_algo). */
 enum { MASK_SCAN = 1, MASK_TABLES = 2 };
 
@@ -248,147 +248,32 @@ static void mask_plane(const unpool3 *q, const uint8_t *m, unsigned char *win, s
 static void *scratch_plane(const up_plan *p, int64_t pout, size_t elem)
 {
     const int64_t bytes = pout * (int64_t)elem;
-    if (bytes > UP_STREAM_SCRATCH_MAX || (int64_t)up_tensor_nbytes(&p->out[0]) < UP_STREAM_MIN_BYTES)
+    if (bytes > UP_STREAM_SCRATCH_MAX || (int64_t)up_tensor_nbytes(&p->out[MAX_UNPOOL_OUT_y]) < UP_STREAM_MIN_BYTES)
         return NULL;
     return up_stream_scratch();
 }
 
-/* The scatter of one plane. For the plane and tensor layouts an index is
- * the plane position plus a per-plane offset, so the translation is hoisted
- * out of the loop and one unsigned compare checks both bounds; hwc/nhwc need
- * a division per element and go through up_index_to_plane(). The plane was
- * just zeroed and is still in cache when the scatter writes into it. */
-#define MAX_UNPOOL_KERNEL(SFX, T)                                                         \
-    static void scatter_plane_##SFX(const T *xp, const int64_t *ip, T *yp, int64_t pin,  \
-                                    int64_t pout, int64_t base, int64_t u,               \
-                                    up_fault *fault)                                     \
-    {                                                                                     \
-        for (int64_t i = 0; i < pin; i++) {                                               \
-            const uint64_t pos = (uint64_t)ip[i] - (uint64_t)base;                        \
-            if (pos >= (uint64_t)pout || ip[i] < 0) {                                     \
-                note_fault(fault, u * pin + i, ip[i], IN_INDICES);                        \
-                continue;                                                                 \
-            }                                                                             \
-            yp[pos] = xp[i];                                                              \
-        }                                                                                 \
-    }                                                                                     \
-                                                                                          \
-    static void unpool_indices_##SFX(const up_plan *p, int64_t begin, int64_t end,       \
-                                     int64_t pin, int64_t pout, up_fault *fault)         \
-    {                                                                                     \
-        const T *x = (const T *)p->in[IN_X].data;                                         \
-        const int64_t *ind = (const int64_t *)p->in[IN_INDICES].data;                     \
-        T *y = (T *)p->out[0].data;                                                       \
-        const int64_t C = p->g.C;                                                         \
-        const int layout = p->g.index_layout;                                             \
-        const int hoisted = layout == UP_IDX_PLANE || layout == UP_IDX_TENSOR;            \
-        T *scratch = hoisted ? scratch_plane(p, pout, sizeof(T)) : NULL;                  \
-        for (int64_t u = begin; u < end; u++) {                                           \
-            const int64_t n = u / C, c = u % C;                                           \
-            const T *xp = x + u * pin;                                                    \
-            const int64_t *ip = ind + u * pin;                                            \
-            T *yp = y + u * pout;                                                         \
-            if (hoisted) {                                                                \
-                T *dst = scratch ? scratch : yp;                                          \
-                memset(dst, 0, (size_t)pout * sizeof(T));                                 \
-                scatter_plane_##SFX(xp, ip, dst, pin, pout,                               \
-                                    layout == UP_IDX_TENSOR ? u * pout : 0, u, fault);    \
-                if (scratch) up_stream_copy(yp, scratch, (size_t)pout * sizeof(T));       \
-                continue;                                                                 \
-            }                                                                             \
-            memset(yp, 0, (size_t)pout * sizeof(T));                                      \
-            for (int64_t i = 0; i < pin; i++) {                                           \
-                int64_t pos = up_index_to_plane(layout, ip[i], n, c, C, pout);            \
-                if (pos < 0) {                                                            \
-                    note_fault(fault, u * pin + i, ip[i], IN_INDICES);                    \
-                    continue;                                                             \
-                }                                                                         \
-                yp[pos] = xp[i];                                                          \
-            }                                                                             \
-        }                                                                                 \
-        if (scratch) up_stream_fence();                                                   \
-    }                                                                                     \
-                                                                                          \
-    static void unpool_mask_scan_##SFX(const up_plan *p, int64_t begin, int64_t end,     \
-                                       const unpool3 *q, int64_t pin, int64_t pout)       \
-    {                                                                                     \
-        const T *x = (const T *)p->in[IN_X].data;                                         \
-        const uint8_t *mask = (const uint8_t *)p->in[IN_MASK].data;                       \
-        T *y = (T *)p->out[0].data;                                                       \
-        for (int64_t u = begin; u < end; u++) {                                           \
-            const T *xp = x + u * pin;                                                    \
-            const uint8_t *mp = mask + u * pout;                                          \
-            T *yp = y + u * pout;                                                         \
-            memset(yp, 0, (size_t)pout * sizeof(T));                                      \
-            for (int64_t od = 0; od < q->in[0]; od++)                                     \
-                for (int64_t oh = 0; oh < q->in[1]; oh++)                                 \
-                    for (int64_t ow = 0; ow < q->in[2]; ow++, xp++) {                     \
-                        int64_t pos = mask_first(q, mp, od, oh, ow);                      \
-                        if (pos >= 0) yp[pos] = *xp;                                      \
-                    }                                                                     \
-        }                                                                                 \
-    }                                                                                     \
-                                                                                          \
-    static void unpool_mask_##SFX(const up_plan *p, int64_t begin, int64_t end,          \
-                                  const unpool3 *q, int64_t pin, int64_t pout)            \
-    {                                                                                     \
-        const T *x = (const T *)p->in[IN_X].data;                                         \
-        const uint8_t *mask = (const uint8_t *)p->in[IN_MASK].data;                       \
-        T *y = (T *)p->out[0].data;                                                       \
-        const int64_t st_n = mask_state_elems(q);                                         \
-        if (p->g.mode == MASK_SCAN) {                                                     \
-            unpool_mask_scan_##SFX(p, begin, end, q, pin, pout);                          \
-            return;                                                                       \
-        }                                                                                 \
-        for (int64_t u = begin; u < end; u++) {                                           \
-            const T *xp = x + u * pin;                                                    \
-            T *yp = y + u * pout;                                                         \
-            unsigned char *win = (unsigned char *)yp;                                     \
-            mask_plane(q, mask + u * pout, win, sizeof(T), (int64_t *)p->scratch + u * st_n); \
-            /* winners -> values, slot by slot in place (same width) */                   \
-            for (int64_t i = 0; i < pout; i++) {                                          \
-                if (sizeof(T) == 4) {                                                     \
-                    uint32_t w;                                                           \
-                    memcpy(&w, win + (size_t)i * 4, 4);                                   \
-                    yp[i] = w == WIN_NONE32 ? (T)0 : xp[w];                               \
-                } else {                                                                  \
-                    uint64_t w;                                                           \
-                    memcpy(&w, win + (size_t)i * 8, 8);                                   \
-                    yp[i] = w == WIN_NONE64 ? (T)0 : xp[w];                               \
-                }                                                                         \
-            }                                                                             \
-        }                                                                                 \
-    }                                                                                     \
-                                                                                          \
-    void compute_forward_max_unpool_##SFX(const up_plan *p, int64_t begin, int64_t end,  \
-                                          up_fault *fault)                                \
-    {                                                                                     \
-        unpool3 q;                                                                        \
-        unpool3_from_geom(&p->g, &q);                                                     \
-        const int64_t pin = q.in[0] * q.in[1] * q.in[2];                                  \
-        const int64_t pout = q.out[0] * q.out[1] * q.out[2];                              \
-        if (up_tensor_present(&p->in[IN_INDICES]))                                                 \
-            unpool_indices_##SFX(p, begin, end, pin, pout, fault);                        \
-        else                                                                              \
-            unpool_mask_##SFX(p, begin, end, &q, pin, pout);                              \
-    }
-
-MAX_UNPOOL_KERNEL(f32, float)
-MAX_UNPOOL_KERNEL(f64, double)
+/* The kernels, once per compute type (template.h). */
+#define T float
+#define SFX f32
+#include "max_unpool_impl.h"
+#define T double
+#define SFX f64
+#include "max_unpool_impl.h"
 
 /* ---- prepare ------------------------------------------------------------ */
 
 static int unpool_read_params(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    if (up_param_spatial(p, "kernel_size", -1, 1, g->kernel, err) < 0) return -1;
-    if (up_plan_param_set(p, "stride")) {
-        if (up_param_spatial(p, "stride", -1, 1, g->stride, err) < 0) return -1;
+    if (up_param_spatial(p, MAX_UNPOOL_P_kernel_size, -1, 1, g->kernel, err) < 0) return -1;
+    if (up_plan_param_set(p, MAX_UNPOOL_P_stride)) {
+        if (up_param_spatial(p, MAX_UNPOOL_P_stride, -1, 1, g->stride, err) < 0) return -1;
     } else {
         for (int i = 0; i < g->nsp; i++) g->stride[i] = g->kernel[i];
     }
-    if (up_param_spatial(p, "padding", 0, 0, g->pad, err) < 0) return -1;
-    g->index_layout = up_param_enum(p, "index_layout");
+    if (up_param_spatial(p, MAX_UNPOOL_P_padding, 0, 0, g->pad, err) < 0) return -1;
+    g->index_layout = up_param_enum(p, MAX_UNPOOL_P_index_layout);
     return 0;
 }
 
@@ -396,7 +281,7 @@ static int unpool_read_params(up_plan *p, up_error *err)
  * x's rank, N and C (its spatial sizes are checked as an output size). */
 static int unpool_check_inputs(up_plan *p, up_error *err)
 {
-    const up_tensor *x = &p->in[IN_X], *ind = &p->in[IN_INDICES], *m = &p->in[IN_MASK];
+    const up_tensor *x = &p->in[MAX_UNPOOL_IN_x], *ind = &p->in[MAX_UNPOOL_IN_indices], *m = &p->in[MAX_UNPOOL_IN_mask];
     char want[96], got[96];
     int has_ind = up_tensor_present(ind), has_mask = up_tensor_present(m);
     if (has_ind && has_mask)
@@ -463,14 +348,14 @@ static int unpool_check_size(const up_geom *g, int i, int64_t def, int64_t size,
 static int unpool_output_size(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
-    const up_tensor *m = &p->in[IN_MASK];
+    const up_tensor *m = &p->in[MAX_UNPOOL_IN_mask];
     int64_t def[UP_MAX_SPATIAL], req[UP_MAX_SPATIAL];
     int has_req, has_mask = up_tensor_present(m);
     for (int i = 0; i < g->nsp; i++)
         if (unpool_default_size(g, i, &def[i]) < 0)
             return up_errorf(err, UP_E_INVALID, "params.kernel_size",
                              "unpooled size overflows in dim %d", i);
-    has_req = up_param_output_size(p, "output_size", g->N, g->C, req, err);
+    has_req = up_param_output_size(p, MAX_UNPOOL_P_output_size, g->N, g->C, req, err);
     if (has_req < 0) return -1;
     for (int i = 0; i < g->nsp; i++) {
         if (has_mask) {
@@ -543,11 +428,11 @@ int prepare_max_unpool(up_plan *p, up_error *err)
     up_geom *g = &p->g;
     unpool3 q;
     int64_t pin = 1, pout = 1, cost, per_plane;
-    int has_mask = up_tensor_present(&p->in[IN_MASK]);
+    int has_mask = up_tensor_present(&p->in[MAX_UNPOOL_IN_mask]);
     if (unpool_read_params(p, err) < 0 || unpool_check_inputs(p, err) < 0 ||
         unpool_output_size(p, err) < 0)
         return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    if (up_plan_set_output(p, MAX_UNPOOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
     for (int i = 0; i < g->nsp; i++) {
         pin *= g->in[i];   /* sub-products of checked shapes (geometry.h) */
         pout *= g->out[i];

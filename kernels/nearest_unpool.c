@@ -6,7 +6,9 @@
  * gather with no arithmetic in its inner loop. The index arithmetic copies
  * PyTorch 1.13's CPU kernel for channels-first tensors, rounding included:
  *
- *   scale   = 1 / scale_factor, or in / out, in the compute type
+ *   scale   = 1 / scale_factor, or in / out, in the compute type (for a
+ *             bfloat16 tensor in mode nearest, rounded to bfloat16 as
+ *             PyTorch 1.13's bfloat16 kernel does: bf16_scale below)
  *   nearest = min(floorf(dst * scale), in - 1)
  *   exact   = min(floorf(max((dst + 0.5) * scale - 0.5, 0) + 0.5), in - 1)
  *
@@ -24,8 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
+#include "dispatch.h"
 #include "geometry.h"
 #include "ops.h"
+#include "template.h"
 
 enum { MODE_NEAREST = 0, MODE_NEAREST_EXACT = 1 };
 
@@ -74,17 +79,38 @@ static int64_t src_f64(int mode, double scale, int64_t i, int64_t in)
     return clamp_floorf(real + 0.5, in);
 }
 
+/* PyTorch 1.13 computes the nearest scale of a bfloat16 tensor in
+ * bfloat16 (area_pixel_compute_scale<BFloat16>): in and out are rounded to
+ * bfloat16, divided in float and the quotient rounded to bfloat16 again
+ * (8 / 14 -> 0.5703125, not 0.5714286), or 1 / scale_factor goes double ->
+ * float -> bfloat16. The product with the output index is then done in
+ * float. Its nearest_exact has no bfloat16 kernel, so that mode keeps the
+ * float32 scale. */
+static float bf16_scale(const up_geom *g, int d, int has_os)
+{
+    float b;
+    if (has_os) {
+        float in = up_bf16_to_f32(up_f32_to_bf16((float)g->in[d]));
+        float out = up_bf16_to_f32(up_f32_to_bf16((float)g->out[d]));
+        b = in / out;
+    } else {
+        b = (float)g->scale[d];
+    }
+    return up_bf16_to_f32(up_f32_to_bf16(b));
+}
+
 static void fill_axis(const up_plan *p, int d, int64_t *src)
 {
     const up_geom *g = &p->g;
     int64_t in = g->in[d], out = g->out[d];
-    int has_os = up_plan_param_set(p, "output_size");
+    int has_os = up_plan_param_set(p, NEAREST_UNPOOL_P_output_size);
     if (p->compute == UP_F64) {
         double s = has_os ? (double)in / (double)out : g->scale[d];
         for (int64_t i = 0; i < out; i++) src[i] = src_f64(g->mode, s, i, in);
     } else {
         /* compute_scales_value<float>: (float)(1.0 / sf) or (float)in / out. */
         float s = has_os ? (float)in / (float)out : (float)g->scale[d];
+        if (p->storage == UP_BF16 && g->mode == MODE_NEAREST) s = bf16_scale(g, d, has_os);
         for (int64_t i = 0; i < out; i++) src[i] = src_f32(g->mode, s, i, in);
     }
 }
@@ -143,10 +169,10 @@ int prepare_nearest_unpool(up_plan *p, up_error *err)
             return up_errorf(err, UP_E_INVALID, "inputs.x",
                              "every spatial size of x must be >= 1, got %lld in dim %d",
                              (long long)g->in[d], d);
-    g->mode = up_param_enum(p, "mode");
-    if (up_param_resize(p, err) < 0) return -1;
-    if (up_plan_set_output(p, 0, p->compute, g->N, g->C, g->out, err) < 0) return -1;
-    numel = up_tensor_numel(&p->out[0]);
+    g->mode = up_param_enum(p, NEAREST_UNPOOL_P_mode);
+    if (up_param_resize(p, NEAREST_UNPOOL_P_scale_factor, NEAREST_UNPOOL_P_output_size, err) < 0) return -1;
+    if (up_plan_set_output(p, NEAREST_UNPOOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0) return -1;
+    numel = up_tensor_numel(&p->out[NEAREST_UNPOOL_OUT_y]);
     p->work_units = 0;
     if (numel == 0) return 0; /* nothing to compute, no tables needed */
     /* cost: one copy per output element, one table entry per coordinate */
@@ -175,48 +201,12 @@ static int64_t source_row(const nearest_tab *t, const up_geom *g, int64_t r)
     return off;
 }
 
-/* One body for both compute types. Rows of one plane that read the same
- * source row (every other row when upsampling by 2) are copied from the
- * previous output row instead of gathered again. */
-/* Vectorised copies (the gather, the duplicate-by-2 loop) want -O3 and, on
- * x86-64, AVX2 picked at load time; the results are copies either way. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define NEAREST_CLONES __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#else
-#define NEAREST_CLONES
-#endif
-
-#define NEAREST_KERNEL(T, SUFFIX)                                                  \
-    NEAREST_CLONES void compute_forward_nearest_unpool_##SUFFIX(                   \
-        const up_plan *p, int64_t begin,                                           \
-                                                 int64_t end, up_fault *fault)     \
-    {                                                                              \
-        const nearest_tab *t = p->scratch;                                         \
-        const up_geom *g = &p->g;                                                  \
-        const int64_t ow = g->out[g->nsp - 1];                                     \
-        const int64_t *sw = t->src[g->nsp - 1];                                    \
-        const T *x = p->in[0].data;                                                \
-        T *y = p->out[0].data;                                                     \
-        int64_t prev_src = -1;                                                     \
-        (void)fault;                                                               \
-        for (int64_t u = begin; u < end; u++) {                                    \
-            int64_t plane = u / t->rows;                                           \
-            int64_t src = plane * t->in_plane + source_row(t, g, u % t->rows);     \
-            T *row = y + u * ow;                                                   \
-            if (src == prev_src) {                                                 \
-                memcpy(row, row - ow, (size_t)ow * sizeof(T));                     \
-                continue;                                                          \
-            }                                                                      \
-            const T *restrict s = x + src;                                         \
-            if (t->dup2) {                                                         \
-                T *restrict o = row;                                               \
-                for (int64_t j = 0; j < ow / 2; j++) o[2 * j] = o[2 * j + 1] = s[j]; \
-            } else {                                                               \
-                for (int64_t i = 0; i < ow; i++) row[i] = s[sw[i]];                \
-            }                                                                      \
-            prev_src = src;                                                        \
-        }                                                                          \
-    }
-
-NEAREST_KERNEL(float, f32)
-NEAREST_KERNEL(double, f64)
+/* The kernel, once per compute type (template.h). The vectorised copies
+ * (the gather, the duplicate-by-2 loop) are built for AVX2 too
+ * (dispatch.h); the results are copies either way. */
+#define T float
+#define SFX f32
+#include "nearest_unpool_impl.h"
+#define T double
+#define SFX f64
+#include "nearest_unpool_impl.h"

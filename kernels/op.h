@@ -42,6 +42,8 @@
 #ifndef UP_OP_H
 #define UP_OP_H
 
+#include <stddef.h>
+
 #include "error.h"
 #include "tensor.h"
 
@@ -214,12 +216,45 @@ typedef struct up_plan {
 
 /* ---- registry (registry.c) --------------------------------------------- */
 
+/* Every op, in the order of the table (and of GET /v1/ops); the metrics
+ * size their per-op tables with UP_OP_COUNT. registry.c checks at compile
+ * time that the table has exactly these entries. */
+typedef enum up_op_id {
+    UP_OP_MAX_UNPOOL,
+    UP_OP_NEAREST_UNPOOL,
+    UP_OP_FRACTIONAL_MAX_UNPOOL,
+    UP_OP_CONV_TRANSPOSE,
+    UP_OP_MAX_POOL,
+    UP_OP_FRACTIONAL_MAX_POOL,
+#ifdef UP_TEST_TOY_OP
+    UP_OP_TOY_SCALE,
+#endif
+    UP_OP_COUNT
+} up_op_id;
+
+/* Every op's input 0 is x (its dtype is the request's, its shape sets the
+ * geometry) and its output 0 is y; up_registry_check() enforces both. */
+enum { UP_IN_X = 0, UP_OUT_Y = 0 };
+
 const up_op_def *up_op_find(const char *name);  /* NULL if unknown */
-int up_op_count(void);
+int up_op_count(void);                          /* UP_OP_COUNT */
 const up_op_def *up_op_at(int i);
-int up_op_param_index(const up_op_def *op, const char *name);  /* -1 if none */
-int up_op_input_index(const up_op_def *op, const char *name);  /* -1 if none */
-int up_op_output_index(const up_op_def *op, const char *name); /* -1 if none */
+int up_op_index(const up_op_def *op);           /* up_op_id; -1 if not an op */
+/* By name, for the wire layer (a client's name may be anything): -1 if none.
+ * Kernels use the slots of ops.h instead. */
+int up_op_param_index(const up_op_def *op, const char *name);
+int up_op_input_index(const up_op_def *op, const char *name);
+int up_op_output_index(const up_op_def *op, const char *name);
+/* What the compiler cannot check about the tables: no slot left empty, no
+ * name twice, input 0 x and output 0 y, the shared params (layout,
+ * index_layout) spelt and typed as plan.c reads them, enums with choices.
+ * 0, or -1 with the first problem in msg. The registry runs it on first
+ * use and aborts on a problem unless built with NDEBUG; tests call it. */
+int up_registry_check(char *msg, size_t n);
+/* A kernel asked the registry for something it does not have (a slot out
+ * of range, a param read as the wrong type): a bug, not a request's fault.
+ * Prints what and aborts. */
+_Noreturn void up_registry_bug(const up_op_def *op, const char *what, int slot);
 
 /* ---- plan life (plan.c) ------------------------------------------------ */
 
@@ -239,29 +274,33 @@ void *up_plan_scratch_alloc(up_plan *p, int64_t bytes, const char *what, up_erro
 /* Convenience: prepare, run everything on this thread, finish. */
 int up_plan_execute(up_plan *p, up_error *err);
 
-/* ---- param access for op->prepare (params.c) --------------------------- */
+/* ---- param access for op->prepare (params.c) ---------------------------
+ *
+ * A param is named by its slot (ops.h: MAX_POOL_P_stride), never by a
+ * string; a slot outside the op's table, or read through the accessor of
+ * another type, is a bug and aborts (up_registry_bug): one compare. */
 
-const up_param_value *up_plan_param(const up_plan *p, const char *name);
-int up_plan_param_set(const up_plan *p, const char *name);
+const up_param_value *up_plan_param(const up_plan *p, int slot);
+int up_plan_param_set(const up_plan *p, int slot);
 /* Spatial int param -> out[nsp]; def used when unset (def < 0: required).
  * Checks the count (1 or nsp) and that every value lies in
  * [min, UP_GEOM_MAX_PARAM] (PyTorch's 32-bit limit, geometry.h). */
-int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
+int up_param_spatial(const up_plan *p, int slot, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err);
 /* Same for floats; every value must be > 0 and finite. Returns 1 if set,
  * 0 if unset, -1 on error. */
-int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPATIAL],
-                       up_error *err);
+int up_param_spatial_f(const up_plan *p, int slot, double out[UP_MAX_SPATIAL], up_error *err);
 /* output_size -> spatial sizes. Accepts one value, nsp values, or the full
  * shape (N, C, *spatial) whose N and C must equal the given ones.
  * Returns 1 if set, 0 if unset, -1 on error. */
-int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
+int up_param_output_size(const up_plan *p, int slot, int64_t N, int64_t C,
                          int64_t out[UP_MAX_SPATIAL], up_error *err);
-int up_param_enum(const up_plan *p, const char *name);      /* choice, default 0 */
-/* Resize ops: exactly one of scale_factor and output_size; sets g.out and
- * g.scale (source step per output step: 1/scale_factor or in/out, double). */
-int up_param_resize(up_plan *p, up_error *err);
-int64_t up_param_int(const up_plan *p, const char *name, int64_t def);
+int up_param_enum(const up_plan *p, int slot);      /* choice, default 0 */
+/* Resize ops: exactly one of scale_factor and output_size (their slots);
+ * sets g.out and g.scale (source step per output step: 1/scale_factor or
+ * in/out, double). */
+int up_param_resize(up_plan *p, int scale_factor, int output_size, up_error *err);
+int64_t up_param_int(const up_plan *p, int slot, int64_t def); /* INT or BOOL */
 
 /* Sets p->out[i] to a rank-(2+nsp) channels-first shape with the given
  * dtype and checks numel against p->max_elements (413) and overflow. */

@@ -10,31 +10,40 @@
 #include "geometry.h"
 #include "op.h"
 
-const up_param_value *up_plan_param(const up_plan *p, const char *name)
+const up_param_value *up_plan_param(const up_plan *p, int slot)
 {
-    int i = up_op_param_index(p->op, name);
-    return i < 0 ? NULL : &p->params.v[i];
+    if (slot < 0 || slot >= p->op->n_params) up_registry_bug(p->op, "param slot", slot);
+    return &p->params.v[slot];
 }
 
-int up_plan_param_set(const up_plan *p, const char *name)
+int up_plan_param_set(const up_plan *p, int slot) { return up_plan_param(p, slot)->set; }
+
+/* The param in `slot`, which must have type t (or t2): an accessor of
+ * another type would read the wrong field of up_param_value. */
+static const up_param_value *typed(const up_plan *p, int slot, up_param_type t, up_param_type t2)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return v && v->set;
+    const up_param_value *v = up_plan_param(p, slot);
+    up_param_type have = p->op->params[slot].type;
+    if (have != t && have != t2) up_registry_bug(p->op, "param read as another type", slot);
+    return v;
 }
+
+static const char *param_name(const up_plan *p, int slot) { return p->op->params[slot].name; }
 
 static int count_ok(const up_param_value *v, int nsp)
 {
     return v->n == 1 || v->n == nsp;
 }
 
-int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t min,
+int up_param_spatial(const up_plan *p, int slot, int64_t def, int64_t min,
                      int64_t out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SPATIAL_INT, UP_P_SPATIAL_INT);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) {
+    if (!v->set) {
         if (def < 0) return up_errorf(err, UP_E_INVALID, field, "%s is required", name);
         for (int d = 0; d < nsp; d++) out[d] = def;
         return 0;
@@ -56,14 +65,14 @@ int up_param_spatial(const up_plan *p, const char *name, int64_t def, int64_t mi
     return 0;
 }
 
-int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPATIAL],
-                       up_error *err)
+int up_param_spatial_f(const up_plan *p, int slot, double out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SPATIAL_FLOAT, UP_P_SPATIAL_FLOAT);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) return 0;
+    if (!v->set) return 0;
     if (!count_ok(v, nsp))
         return up_errorf(err, UP_E_INVALID, field,
                          "expected 1 or %d values for a %dd input, got %d", nsp, nsp, v->n);
@@ -76,14 +85,15 @@ int up_param_spatial_f(const up_plan *p, const char *name, double out[UP_MAX_SPA
     return 1;
 }
 
-int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t C,
+int up_param_output_size(const up_plan *p, int slot, int64_t N, int64_t C,
                          int64_t out[UP_MAX_SPATIAL], up_error *err)
 {
     char field[64];
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = typed(p, slot, UP_P_SIZE, UP_P_SIZE);
+    const char *name = param_name(p, slot);
     int nsp = p->g.nsp, off = 0;
     up_field(field, sizeof(field), "params", name);
-    if (!v || !v->set) return 0;
+    if (!v->set) return 0;
     if (v->n == nsp + 2) {
         if (v->i[0] != N || v->i[1] != C)
             return up_errorf(err, UP_E_INVALID, field,
@@ -104,27 +114,27 @@ int up_param_output_size(const up_plan *p, const char *name, int64_t N, int64_t 
     return 1;
 }
 
-int up_param_enum(const up_plan *p, const char *name)
+int up_param_enum(const up_plan *p, int slot)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return (v && v->set) ? v->choice : 0;
+    const up_param_value *v = typed(p, slot, UP_P_ENUM, UP_P_ENUM);
+    return v->set ? v->choice : 0;
 }
 
-int64_t up_param_int(const up_plan *p, const char *name, int64_t def)
+int64_t up_param_int(const up_plan *p, int slot, int64_t def)
 {
-    const up_param_value *v = up_plan_param(p, name);
-    return (v && v->set) ? v->i[0] : def;
+    const up_param_value *v = typed(p, slot, UP_P_INT, UP_P_BOOL);
+    return v->set ? v->i[0] : def;
 }
 
 /* The resize ops (nearest_unpool, fractional_max_unpool's interpolation):
  * exactly one of scale_factor and output_size. Output size from a scale
  * factor is floor(in * scale_factor) in double, as PyTorch computes it. */
-int up_param_resize(up_plan *p, up_error *err)
+int up_param_resize(up_plan *p, int scale_factor, int output_size, up_error *err)
 {
     up_geom *g = &p->g;
     double sf[UP_MAX_SPATIAL];
-    int has_sf = up_param_spatial_f(p, "scale_factor", sf, err);
-    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, "output_size", g->N, g->C, g->out, err);
+    int has_sf = up_param_spatial_f(p, scale_factor, sf, err);
+    int has_os = has_sf < 0 ? -1 : up_param_output_size(p, output_size, g->N, g->C, g->out, err);
     if (has_sf < 0 || has_os < 0) return -1;
     if (has_sf == has_os) {
         const char *m = has_sf ? "give scale_factor or output_size, not both"

@@ -254,7 +254,7 @@ static int check_shapes(up_plan *p, up_error *err)
 
 static int check_x(up_plan *p, up_error *err)
 {
-    const up_tensor *x = &p->raw[0];
+    const up_tensor *x = &p->raw[UP_IN_X];
     int nsp = x->rank - 2;
     if (x->rank < 3 || x->rank > 5 || nsp < p->op->min_spatial || nsp > p->op->max_spatial) {
         if (p->op->min_spatial == p->op->max_spatial)
@@ -317,21 +317,23 @@ static void plan_cost(up_plan *p, int xrank)
 
 int up_plan_prepare(up_plan *p, up_error *err)
 {
-    int xrank;
+    int xrank, il;
     /* 1. validate, geometry, cost: nothing allocated */
     if (check_inputs_present(p, err) < 0 || check_x(p, err) < 0 || check_shapes(p, err) < 0)
         return -1;
-    xrank = p->raw[0].rank;
-    p->storage = p->raw[0].dtype;
+    xrank = p->raw[UP_IN_X].rank;
+    p->storage = p->raw[UP_IN_X].dtype;
     p->compute = p->storage == UP_F64 ? UP_F64 : UP_F32;
-    p->layout = up_param_enum(p, "layout");
+    /* the shared params, by name: up_registry_check() made sure every op
+     * has layout and that both are the shared enums */
+    p->layout = up_param_enum(p, up_op_param_index(p->op, "layout"));
     if (describe_inputs(p, xrank, err) < 0) return -1;
     p->g.nsp = xrank - 2;
-    p->g.N = p->in[0].shape[0];
-    p->g.C = p->in[0].shape[1];
-    for (int d = 0; d < p->g.nsp; d++) p->g.in[d] = p->in[0].shape[2 + d];
-    p->g.index_layout = up_op_param_index(p->op, "index_layout") >= 0
-                            ? up_param_enum(p, "index_layout") : UP_IDX_PLANE;
+    p->g.N = p->in[UP_IN_X].shape[0];
+    p->g.C = p->in[UP_IN_X].shape[1];
+    for (int d = 0; d < p->g.nsp; d++) p->g.in[d] = p->in[UP_IN_X].shape[2 + d];
+    il = up_op_param_index(p->op, "index_layout");
+    p->g.index_layout = il >= 0 ? up_param_enum(p, il) : UP_IDX_PLANE;
     p->work = p->mem_bytes = 0;
     if (p->op->prepare(p, err) < 0) return -1;
     for (int i = 0; i < p->op->n_outputs; i++)
@@ -390,7 +392,7 @@ static int fault_error(up_plan *p, const up_fault *f, up_error *err)
     const char *name = p->op->inputs[f->input].name;
     char field[64], where[96];
     int64_t plane = 1;
-    const up_tensor *target = &p->out[0];
+    const up_tensor *target = &p->out[UP_OUT_Y];
     for (int d = 2; d < target->rank; d++) plane *= target->shape[d];
     format_coords(p, &p->in[f->input], f->elem, where, sizeof(where));
     up_field(field, sizeof(field), "inputs", name);

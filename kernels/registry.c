@@ -2,7 +2,14 @@
  *
  * Routing, GET /v1/ops, KServe model metadata and the docs read this table
  * and nothing else, so an op's name, inputs, params and defaults are written
- * exactly once. Adding an op: one entry here plus its kernel file. */
+ * exactly once. Adding an op: its id (op.h) and slots (ops.h), one entry
+ * here, and its kernel file. The compiler checks that every table has
+ * exactly its slots and fits the plan's arrays; up_registry_check() the
+ * rest, on first use. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "op.h"
@@ -13,152 +20,341 @@ static const char *const index_layout_choices[] = {"plane", "tensor", "hwc", "nh
 static const char *const nearest_modes[] = {"nearest", "nearest_exact", NULL};
 static const char *const coord_transforms[] = {"asymmetric", "half_pixel", "align_corners", NULL};
 
-#define P_LAYOUT                                                                   \
-    {"layout", UP_P_ENUM, "channels_first", layout_choices,                        \
-     "memory layout of x and the outputs: (N, C, *spatial) or (N, *spatial, C)"}
-#define P_INDEX_LAYOUT                                                             \
-    {"index_layout", UP_P_ENUM, "plane", index_layout_choices,                     \
-     "plane: PyTorch, flat inside each (n, c) plane; tensor: ONNX, flat in the "   \
-     "whole tensor; hwc/nhwc: TensorFlow max_pool_with_argmax without/with batch"}
+/* A table entry from its slot's tokens (ops.h): [MAX_UNPOOL_IN_mask] =
+ * {"mask", ...}. The name is spelt once, and a slot with no entry is an
+ * empty name that up_registry_check() reports. */
+#define IN(OP, NAME, ...) [OP##_IN_##NAME] = {#NAME, __VA_ARGS__}
+#define OUT(OP, NAME, ...) [OP##_OUT_##NAME] = {#NAME, __VA_ARGS__}
+#define PARAM(OP, NAME, ...) [OP##_P_##NAME] = {#NAME, __VA_ARGS__}
+
+/* Shared by every op (layout) or by the ops that read or write indices. */
+#define P_LAYOUT(OP)                                                               \
+    PARAM(OP, layout, UP_P_ENUM, "channels_first", layout_choices,                 \
+          "memory layout of x and the outputs: (N, C, *spatial) or (N, *spatial, C)")
+#define P_INDEX_LAYOUT(OP)                                                         \
+    PARAM(OP, index_layout, UP_P_ENUM, "plane", index_layout_choices,              \
+          "plane: PyTorch, flat inside each (n, c) plane; tensor: ONNX, flat in the " \
+          "whole tensor; hwc/nhwc: TensorFlow max_pool_with_argmax without/with batch")
+#define O_Y(OP) OUT(OP, y, UP_IO_VALUES, 1, "result")
 
 /* ---- max_unpool ---- */
 static const up_io_def max_unpool_inputs[] = {
-    {"x", UP_IO_VALUES, 1, "pooled values (N, C, *spatial)"},
-    {"indices", UP_IO_INDICES, 0, "argmax positions from max_pool, same shape as x"},
-    {"mask", UP_IO_MASK, 0, "0/1 tensor of the unpooled shape; the value goes to the "
-                            "first nonzero position of its window"},
+    IN(MAX_UNPOOL, x, UP_IO_VALUES, 1, "pooled values (N, C, *spatial)"),
+    IN(MAX_UNPOOL, indices, UP_IO_INDICES, 0, "argmax positions from max_pool, same shape as x"),
+    IN(MAX_UNPOOL, mask, UP_IO_MASK, 0,
+       "0/1 tensor of the unpooled shape; the value goes to the first nonzero position of its "
+       "window"),
 };
-static const up_io_def y_only[] = {{"y", UP_IO_VALUES, 1, "result"}};
+static const up_io_def max_unpool_outputs[] = {O_Y(MAX_UNPOOL)};
 static const up_param_def max_unpool_params[] = {
-    {"kernel_size", UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"},
-    {"stride", UP_P_SPATIAL_INT, "kernel_size", NULL, "pooling stride"},
-    {"padding", UP_P_SPATIAL_INT, "0", NULL, "pooling padding"},
-    {"output_size", UP_P_SIZE, NULL, NULL,
-     "unpooled spatial size (or full shape); default (in-1)*stride - 2*padding + kernel_size"},
-    P_INDEX_LAYOUT,
-    P_LAYOUT,
+    PARAM(MAX_UNPOOL, kernel_size, UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"),
+    PARAM(MAX_UNPOOL, stride, UP_P_SPATIAL_INT, "kernel_size", NULL, "pooling stride"),
+    PARAM(MAX_UNPOOL, padding, UP_P_SPATIAL_INT, "0", NULL, "pooling padding"),
+    PARAM(MAX_UNPOOL, output_size, UP_P_SIZE, NULL, NULL,
+          "unpooled spatial size (or full shape); default (in-1)*stride - 2*padding + "
+          "kernel_size"),
+    P_INDEX_LAYOUT(MAX_UNPOOL),
+    P_LAYOUT(MAX_UNPOOL),
 };
 
 /* ---- nearest_unpool ---- */
-static const up_io_def values_x[] = {{"x", UP_IO_VALUES, 1, "input (N, C, *spatial)"}};
+static const up_io_def nearest_unpool_inputs[] = {
+    IN(NEAREST_UNPOOL, x, UP_IO_VALUES, 1, "input (N, C, *spatial)"),
+};
+static const up_io_def nearest_unpool_outputs[] = {O_Y(NEAREST_UNPOOL)};
 static const up_param_def nearest_unpool_params[] = {
-    {"scale_factor", UP_P_SPATIAL_FLOAT, NULL, NULL,
-     "multiplier per spatial dim (may be fractional); output = floor(in * scale_factor)"},
-    {"output_size", UP_P_SIZE, NULL, NULL, "output spatial size (or full shape)"},
-    {"mode", UP_P_ENUM, "nearest", nearest_modes,
-     "nearest: src = floor(dst * scale); nearest_exact: src = floor((dst + 0.5) * scale)"},
-    P_LAYOUT,
+    PARAM(NEAREST_UNPOOL, scale_factor, UP_P_SPATIAL_FLOAT, NULL, NULL,
+          "multiplier per spatial dim (may be fractional); output = floor(in * scale_factor)"),
+    PARAM(NEAREST_UNPOOL, output_size, UP_P_SIZE, NULL, NULL,
+          "output spatial size (or full shape)"),
+    PARAM(NEAREST_UNPOOL, mode, UP_P_ENUM, "nearest", nearest_modes,
+          "nearest: src = floor(dst * scale); nearest_exact: src = floor((dst + 0.5) * scale)"),
+    P_LAYOUT(NEAREST_UNPOOL),
 };
 
 /* ---- fractional_max_unpool ---- */
 static const up_io_def fmu_inputs[] = {
-    {"x", UP_IO_VALUES, 1, "pooled values (N, C, *spatial)"},
-    {"indices", UP_IO_INDICES, 0,
-     "argmax positions from fractional_max_pool; with them the values are scattered"},
+    IN(FMU, x, UP_IO_VALUES, 1, "pooled values (N, C, *spatial)"),
+    IN(FMU, indices, UP_IO_INDICES, 0,
+       "argmax positions from fractional_max_pool; with them the values are scattered"),
 };
+static const up_io_def fmu_outputs[] = {O_Y(FMU)};
 static const up_param_def fmu_params[] = {
-    {"scale_factor", UP_P_SPATIAL_FLOAT, NULL, NULL,
-     "interpolation: multiplier per spatial dim (may be fractional)"},
-    {"output_size", UP_P_SIZE, NULL, NULL,
-     "output spatial size (or full shape); required with indices"},
-    {"coordinate_transform", UP_P_ENUM, "asymmetric", coord_transforms,
-     "asymmetric: src = dst / scale (the seed); half_pixel: PyTorch align_corners=False; "
-     "align_corners: PyTorch align_corners=True"},
-    P_INDEX_LAYOUT,
-    P_LAYOUT,
+    PARAM(FMU, scale_factor, UP_P_SPATIAL_FLOAT, NULL, NULL,
+          "interpolation: multiplier per spatial dim (may be fractional)"),
+    PARAM(FMU, output_size, UP_P_SIZE, NULL, NULL,
+          "output spatial size (or full shape); required with indices"),
+    PARAM(FMU, coordinate_transform, UP_P_ENUM, "asymmetric", coord_transforms,
+          "asymmetric: src = dst / scale (the seed); half_pixel: PyTorch align_corners=False; "
+          "align_corners: PyTorch align_corners=True"),
+    P_INDEX_LAYOUT(FMU),
+    P_LAYOUT(FMU),
 };
 
 /* ---- conv_transpose ---- */
 static const up_io_def conv_inputs[] = {
-    {"x", UP_IO_VALUES, 1, "input (N, C_in, *spatial)"},
-    {"weight", UP_IO_WEIGHT, 1, "(C_in, C_out / groups, *kernel)"},
-    {"bias", UP_IO_BIAS, 0, "(C_out)"},
+    IN(CONV_TRANSPOSE, x, UP_IO_VALUES, 1, "input (N, C_in, *spatial)"),
+    IN(CONV_TRANSPOSE, weight, UP_IO_WEIGHT, 1, "(C_in, C_out / groups, *kernel)"),
+    IN(CONV_TRANSPOSE, bias, UP_IO_BIAS, 0, "(C_out)"),
 };
+static const up_io_def conv_outputs[] = {O_Y(CONV_TRANSPOSE)};
 static const up_param_def conv_params[] = {
-    {"stride", UP_P_SPATIAL_INT, "1", NULL, "stride"},
-    {"padding", UP_P_SPATIAL_INT, "0", NULL, "dilation * (kernel - 1) - padding zeros pad the input"},
-    {"output_padding", UP_P_SPATIAL_INT, "0", NULL, "extra size on one side of the output"},
-    {"dilation", UP_P_SPATIAL_INT, "1", NULL, "kernel dilation"},
-    {"groups", UP_P_INT, "1", NULL, "blocked connections from input to output channels"},
-    {"output_size", UP_P_SIZE, NULL, NULL, "derives output_padding (spatial sizes or full shape)"},
-    P_LAYOUT,
+    PARAM(CONV_TRANSPOSE, stride, UP_P_SPATIAL_INT, "1", NULL, "stride"),
+    PARAM(CONV_TRANSPOSE, padding, UP_P_SPATIAL_INT, "0", NULL,
+          "dilation * (kernel - 1) - padding zeros pad the input"),
+    PARAM(CONV_TRANSPOSE, output_padding, UP_P_SPATIAL_INT, "0", NULL,
+          "extra size on one side of the output"),
+    PARAM(CONV_TRANSPOSE, dilation, UP_P_SPATIAL_INT, "1", NULL, "kernel dilation"),
+    PARAM(CONV_TRANSPOSE, groups, UP_P_INT, "1", NULL,
+          "blocked connections from input to output channels"),
+    PARAM(CONV_TRANSPOSE, output_size, UP_P_SIZE, NULL, NULL,
+          "derives output_padding (spatial sizes or full shape)"),
+    P_LAYOUT(CONV_TRANSPOSE),
 };
 
 /* ---- max_pool ---- */
-static const up_io_def pool_outputs[] = {
-    {"y", UP_IO_VALUES, 1, "pooled values"},
-    {"indices", UP_IO_INDICES, 1, "argmax positions in the pooling input (int64)"},
+static const up_io_def max_pool_inputs[] = {
+    IN(MAX_POOL, x, UP_IO_VALUES, 1, "input (N, C, *spatial)"),
+};
+static const up_io_def max_pool_outputs[] = {
+    OUT(MAX_POOL, y, UP_IO_VALUES, 1, "pooled values"),
+    OUT(MAX_POOL, indices, UP_IO_INDICES, 1, "argmax positions in the pooling input (int64)"),
 };
 static const up_param_def max_pool_params[] = {
-    {"kernel_size", UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"},
-    {"stride", UP_P_SPATIAL_INT, "kernel_size", NULL, "pooling stride"},
-    {"padding", UP_P_SPATIAL_INT, "0", NULL, "implicit -inf padding, at most kernel_size / 2"},
-    {"dilation", UP_P_SPATIAL_INT, "1", NULL, "spacing of window elements"},
-    {"ceil_mode", UP_P_BOOL, "false", NULL, "ceil instead of floor for the output size"},
-    P_INDEX_LAYOUT,
-    P_LAYOUT,
+    PARAM(MAX_POOL, kernel_size, UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"),
+    PARAM(MAX_POOL, stride, UP_P_SPATIAL_INT, "kernel_size", NULL, "pooling stride"),
+    PARAM(MAX_POOL, padding, UP_P_SPATIAL_INT, "0", NULL,
+          "implicit -inf padding, at most kernel_size / 2"),
+    PARAM(MAX_POOL, dilation, UP_P_SPATIAL_INT, "1", NULL, "spacing of window elements"),
+    PARAM(MAX_POOL, ceil_mode, UP_P_BOOL, "false", NULL,
+          "ceil instead of floor for the output size"),
+    P_INDEX_LAYOUT(MAX_POOL),
+    P_LAYOUT(MAX_POOL),
 };
 
 /* ---- fractional_max_pool ---- */
 static const up_io_def fmp_inputs[] = {
-    {"x", UP_IO_VALUES, 1, "input (N, C, *spatial), 2 or 3 spatial dims"},
-    {"samples", UP_IO_SAMPLES, 0, "(N, C, dims) in [0, 1), PyTorch's _random_samples"},
+    IN(FMP, x, UP_IO_VALUES, 1, "input (N, C, *spatial), 2 or 3 spatial dims"),
+    IN(FMP, samples, UP_IO_SAMPLES, 0, "(N, C, dims) in [0, 1), PyTorch's _random_samples"),
+};
+static const up_io_def fmp_outputs[] = {
+    OUT(FMP, y, UP_IO_VALUES, 1, "pooled values"),
+    OUT(FMP, indices, UP_IO_INDICES, 1, "argmax positions in the pooling input (int64)"),
 };
 static const up_param_def fmp_params[] = {
-    {"kernel_size", UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"},
-    {"output_size", UP_P_SIZE, NULL, NULL, "output spatial size (or full shape)"},
-    {"output_ratio", UP_P_SPATIAL_FLOAT, NULL, NULL, "output = floor(in * ratio), ratio in (0, 1)"},
-    {"seed", UP_P_INT, NULL, NULL,
-     "draw the samples on the server from this seed (splitmix64; reproducible); "
-     "without samples or seed, seed 0 is used"},
-    P_INDEX_LAYOUT,
-    P_LAYOUT,
+    PARAM(FMP, kernel_size, UP_P_SPATIAL_INT, NULL, NULL, "pooling window (required)"),
+    PARAM(FMP, output_size, UP_P_SIZE, NULL, NULL, "output spatial size (or full shape)"),
+    PARAM(FMP, output_ratio, UP_P_SPATIAL_FLOAT, NULL, NULL,
+          "output = floor(in * ratio), ratio in (0, 1)"),
+    PARAM(FMP, seed, UP_P_INT, NULL, NULL,
+          "draw the samples on the server from this seed (splitmix64; reproducible); "
+          "without samples or seed, seed 0 is used"),
+    P_INDEX_LAYOUT(FMP),
+    P_LAYOUT(FMP),
 };
+
+#ifdef UP_TEST_TOY_OP
+/* ---- toy_scale (test build only: tests/toy/) ---- */
+static const up_io_def toy_inputs[] = {IN(TOY_SCALE, x, UP_IO_VALUES, 1, "input (N, C, *spatial)")};
+static const up_io_def toy_outputs[] = {O_Y(TOY_SCALE)};
+static const up_param_def toy_params[] = {
+    PARAM(TOY_SCALE, factor, UP_P_INT, "2", NULL, "integer multiplier"),
+    P_LAYOUT(TOY_SCALE),
+};
+#endif
 
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
-#define OP_ENTRY_B(opname, summ, sem, mins, maxs, ins, outs, pars, build)           \
-    {#opname, summ, sem, mins, maxs, ins, N_OF(ins), outs, N_OF(outs), pars,       \
-     N_OF(pars), prepare_##opname, compute_forward_##opname##_f32,                 \
-     compute_forward_##opname##_f64, build}
-/* An op whose prepare allocates nothing beyond its outputs. */
-#define OP_ENTRY(opname, summ, sem, mins, maxs, ins, outs, pars)                   \
-    OP_ENTRY_B(opname, summ, sem, mins, maxs, ins, outs, pars, NULL)
 
+/* Every table has exactly its op's slots (a missing last entry would
+ * shorten it), and fits the plan's fixed arrays. */
+#define CHECK_SLOTS(OP, ins, outs, pars)                                          \
+    _Static_assert(N_OF(ins) == OP##_N_IN && OP##_N_IN <= UP_MAX_INPUTS,           \
+                   #OP ": inputs and their slots differ, or over UP_MAX_INPUTS");  \
+    _Static_assert(N_OF(outs) == OP##_N_OUT && OP##_N_OUT <= UP_MAX_OUTPUTS,       \
+                   #OP ": outputs and their slots differ, or over UP_MAX_OUTPUTS"); \
+    _Static_assert(N_OF(pars) == OP##_N_P && OP##_N_P <= UP_MAX_PARAMS,            \
+                   #OP ": params and their slots differ, or over UP_MAX_PARAMS")
+
+CHECK_SLOTS(MAX_UNPOOL, max_unpool_inputs, max_unpool_outputs, max_unpool_params);
+CHECK_SLOTS(NEAREST_UNPOOL, nearest_unpool_inputs, nearest_unpool_outputs, nearest_unpool_params);
+CHECK_SLOTS(FMU, fmu_inputs, fmu_outputs, fmu_params);
+CHECK_SLOTS(CONV_TRANSPOSE, conv_inputs, conv_outputs, conv_params);
+CHECK_SLOTS(MAX_POOL, max_pool_inputs, max_pool_outputs, max_pool_params);
+CHECK_SLOTS(FMP, fmp_inputs, fmp_outputs, fmp_params);
+#ifdef UP_TEST_TOY_OP
+CHECK_SLOTS(TOY_SCALE, toy_inputs, toy_outputs, toy_params);
+#endif
+
+#define OP_ENTRY_B(ID, opname, summ, sem, mins, maxs, ins, outs, pars, build)       \
+    [UP_OP_##ID] = {#opname, summ, sem, mins, maxs, ins, N_OF(ins), outs,       \
+                        N_OF(outs), pars, N_OF(pars), prepare_##opname,            \
+                        compute_forward_##opname##_f32, compute_forward_##opname##_f64, \
+                        build}
+/* An op whose prepare allocates nothing beyond its outputs. */
+#define OP_ENTRY(ID, opname, summ, sem, mins, maxs, ins, outs, pars)               \
+    OP_ENTRY_B(ID, opname, summ, sem, mins, maxs, ins, outs, pars, NULL)
 static const up_op_def op_table[] = {
-    OP_ENTRY_B(max_unpool, "scatter pooled values back to the positions max pooling chose",
-               "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, y_only, max_unpool_params,
-               build_max_unpool),
-    OP_ENTRY_B(nearest_unpool, "nearest-neighbour upsampling",
-               "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3, values_x, y_only,
-               nearest_unpool_params, build_nearest_unpool),
-    OP_ENTRY_B(fractional_max_unpool,
-             "linear interpolation at fractional source coordinates, or scatter by indices",
-             "PyTorch interpolate(mode=\"linear\"|\"bilinear\"|\"trilinear\"), the seed's "
-             "asymmetric transform; max_unpool scatter with indices",
-             1, 3, fmu_inputs, y_only, fmu_params, build_fractional_max_unpool),
-    OP_ENTRY(conv_transpose, "transposed convolution",
-             "PyTorch conv_transpose{1,2,3}d", 1, 3, conv_inputs, y_only, conv_params),
-    OP_ENTRY(max_pool, "max pooling with argmax indices",
-             "PyTorch max_pool{1,2,3}d(return_indices=True)", 1, 3, values_x, pool_outputs,
-             max_pool_params),
-    OP_ENTRY_B(fractional_max_pool, "fractional max pooling with argmax indices",
+    OP_ENTRY_B(MAX_UNPOOL, max_unpool,
+               "scatter pooled values back to the positions max pooling chose",
+               "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, max_unpool_outputs,
+               max_unpool_params, build_max_unpool),
+    OP_ENTRY_B(NEAREST_UNPOOL, nearest_unpool, "nearest-neighbour upsampling",
+               "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3,
+               nearest_unpool_inputs, nearest_unpool_outputs, nearest_unpool_params,
+               build_nearest_unpool),
+    OP_ENTRY_B(FRACTIONAL_MAX_UNPOOL, fractional_max_unpool,
+               "linear interpolation at fractional source coordinates, or scatter by indices",
+               "PyTorch interpolate(mode=\"linear\"|\"bilinear\"|\"trilinear\"), the seed's "
+               "asymmetric transform; max_unpool scatter with indices",
+               1, 3, fmu_inputs, fmu_outputs, fmu_params, build_fractional_max_unpool),
+    OP_ENTRY(CONV_TRANSPOSE, conv_transpose, "transposed convolution",
+             "PyTorch conv_transpose{1,2,3}d", 1, 3, conv_inputs, conv_outputs, conv_params),
+    OP_ENTRY(MAX_POOL, max_pool, "max pooling with argmax indices",
+             "PyTorch max_pool{1,2,3}d(return_indices=True)", 1, 3, max_pool_inputs,
+             max_pool_outputs, max_pool_params),
+    OP_ENTRY_B(FRACTIONAL_MAX_POOL, fractional_max_pool,
+               "fractional max pooling with argmax indices",
                "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
-               pool_outputs, fmp_params, build_fractional_max_pool),
+               fmp_outputs, fmp_params, build_fractional_max_pool),
+#ifdef UP_TEST_TOY_OP
+    OP_ENTRY(TOY_SCALE, toy_scale, "multiply by an integer (test build only)",
+             "x * factor", 1, 3, toy_inputs, toy_outputs, toy_params),
+#endif
 };
+_Static_assert(N_OF(op_table) == UP_OP_COUNT, "op_table and up_op_id (op.h) differ");
+
+/* ---- checks ------------------------------------------------------------- */
+
+static int check_failf(char *msg, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int check_failf(char *msg, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (msg && n) vsnprintf(msg, n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Names present (no slot left empty) and none twice, in one table whose
+ * rows are `stride` bytes apart with the name first. */
+static int check_names(const up_op_def *op, const char *what, const void *rows, size_t stride,
+                       int count, char *msg, size_t n)
+{
+    for (int i = 0; i < count; i++) {
+        const char *a = *(const char *const *)((const char *)rows + (size_t)i * stride);
+        if (!a || !*a) return check_failf(msg, n, "%s: %s slot %d has no entry", op->name, what, i);
+        for (int j = 0; j < i; j++) {
+            const char *b = *(const char *const *)((const char *)rows + (size_t)j * stride);
+            if (strcmp(a, b) == 0)
+                return check_failf(msg, n, "%s: %s \"%s\" twice", op->name, what, a);
+        }
+    }
+    return 0;
+}
+
+/* A shared enum param that plan.c reads by name must exist where
+ * `required`, be an enum, and list exactly the choices whose positions
+ * are plan.c's constants (UP_LAYOUT_*, UP_IDX_*). */
+static int check_shared(const up_op_def *op, const char *name, const char *const *want,
+                        int required, char *msg, size_t n)
+{
+    int i = up_op_param_index(op, name);
+    if (i < 0)
+        return required ? check_failf(msg, n, "%s: no \"%s\" param", op->name, name) : 0;
+    if (op->params[i].type != UP_P_ENUM || op->params[i].choices != want)
+        return check_failf(msg, n, "%s: \"%s\" must be the shared enum", op->name, name);
+    return 0;
+}
+
+static int check_op(const up_op_def *op, char *msg, size_t n)
+{
+    if (!op->name || !op->prepare || !op->kernel_f32 || !op->kernel_f64)
+        return check_failf(msg, n, "op %s: name, prepare or a kernel missing",
+                           op->name ? op->name : "(unnamed)");
+    if (op->min_spatial < 1 || op->max_spatial > UP_MAX_SPATIAL ||
+        op->min_spatial > op->max_spatial)
+        return check_failf(msg, n, "%s: spatial dims [%d, %d] outside [1, %d]", op->name,
+                           op->min_spatial, op->max_spatial, UP_MAX_SPATIAL);
+    if (check_names(op, "input", op->inputs, sizeof(up_io_def), op->n_inputs, msg, n) < 0 ||
+        check_names(op, "output", op->outputs, sizeof(up_io_def), op->n_outputs, msg, n) < 0 ||
+        check_names(op, "param", op->params, sizeof(up_param_def), op->n_params, msg, n) < 0)
+        return -1;
+    if (op->n_inputs < 1 || strcmp(op->inputs[UP_IN_X].name, "x") != 0 ||
+        op->inputs[UP_IN_X].kind != UP_IO_VALUES || !op->inputs[UP_IN_X].required)
+        return check_failf(msg, n, "%s: input 0 must be the required values x", op->name);
+    if (op->n_outputs < 1 || strcmp(op->outputs[UP_OUT_Y].name, "y") != 0 ||
+        op->outputs[UP_OUT_Y].kind != UP_IO_VALUES)
+        return check_failf(msg, n, "%s: output 0 must be the values y", op->name);
+    for (int i = 0; i < op->n_params; i++) {
+        const up_param_def *d = &op->params[i];
+        if ((d->type == UP_P_ENUM) != (d->choices != NULL) ||
+            (d->choices && (!d->choices[0] || !d->choices[1])))
+            return check_failf(msg, n, "%s: param %s: an enum needs two or more choices, "
+                               "nothing else has any", op->name, d->name);
+    }
+    if (check_shared(op, "layout", layout_choices, 1, msg, n) < 0 ||
+        check_shared(op, "index_layout", index_layout_choices, 0, msg, n) < 0)
+        return -1;
+    return 0;
+}
+
+int up_registry_check(char *msg, size_t n)
+{
+    for (int i = 0; i < N_OF(op_table); i++) {
+        if (check_op(&op_table[i], msg, n) < 0) return -1;
+        for (int j = 0; j < i; j++)
+            if (strcmp(op_table[i].name, op_table[j].name) == 0)
+                return check_failf(msg, n, "op %s twice", op_table[i].name);
+    }
+    return 0;
+}
+
+_Noreturn void up_registry_bug(const up_op_def *op, const char *what, int slot)
+{
+    fprintf(stderr, "unpoold: registry misuse in op %s: %s %d\n", op ? op->name : "?", what,
+            slot);
+    abort();
+}
+
+#ifndef NDEBUG
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static void check_at_start(void)
+{
+    char msg[256];
+    if (up_registry_check(msg, sizeof(msg)) < 0) {
+        fprintf(stderr, "unpoold: op registry: %s\n", msg);
+        abort();
+    }
+}
+/* Every way into the table passes here: the first one checks it. */
+#define CHECKED() pthread_once(&check_once, check_at_start)
+#else
+#define CHECKED() ((void)0)
+#endif
+
+/* ---- lookups ------------------------------------------------------------ */
 
 int up_op_count(void) { return N_OF(op_table); }
 
 const up_op_def *up_op_at(int i)
 {
+    CHECKED();
     return (i >= 0 && i < N_OF(op_table)) ? &op_table[i] : NULL;
 }
 
 const up_op_def *up_op_find(const char *name)
 {
+    CHECKED();
     if (!name) return NULL;
     for (int i = 0; i < N_OF(op_table); i++)
         if (strcmp(op_table[i].name, name) == 0) return &op_table[i];
     return NULL;
+}
+
+int up_op_index(const up_op_def *op)
+{
+    return (op >= op_table && op < op_table + N_OF(op_table)) ? (int)(op - op_table) : -1;
 }
 
 int up_op_param_index(const up_op_def *op, const char *name)

@@ -167,9 +167,21 @@ static char *dup_header(struct MHD_Connection *c, const char *name)
     return v ? strdup(v) : NULL;
 }
 
+/* n bytes at s (NULL: none) as a new NUL-terminated copy, NULs inside
+ * kept: the length tells where the text really ends. */
+static char *dup_len(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (!d) return NULL;
+    if (n) memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
 /* Query parameters, with their decoded lengths: "%00" inside a key or a
- * value would otherwise cut it short ("kernel_size=2%00junk" read as 2),
- * so a NUL anywhere makes the query a 400. */
+ * value would otherwise cut it short ("kernel_size=2%00junk" read as 2).
+ * The api judges that (up_kv_holds_nul); the server asks it for every
+ * route before reading a body. */
 static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 size_t key_size, const char *value, size_t value_size)
 {
@@ -179,15 +191,21 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *
         r->query_overflow = 1;
         return MHD_NO;
     }
-    if ((key && memchr(key, 0, key_size)) || (value && memchr(value, 0, value_size))) {
-        r->query_nul = 1;
-        return MHD_NO;
-    }
     up_kv *kv = &r->query[r->n_query];
-    kv->key = strndup(key ? key : "", key_size);
-    kv->value = strndup(value ? value : "", value_size);
+    kv->key = dup_len(key, key ? key_size : 0);
+    kv->value = dup_len(value, value ? value_size : 0);
+    kv->key_len = key ? key_size : 0;
+    kv->value_len = value ? value_size : 0;
     r->n_query++;
     return (kv->key && kv->value) ? MHD_YES : MHD_NO;
+}
+
+/* Does any query pair hold a NUL inside its received length? */
+static int query_holds_nul(const up_req *r)
+{
+    for (int i = 0; i < r->n_query; i++)
+        if (up_kv_holds_nul(&r->query[i])) return 1;
+    return 0;
 }
 
 static void req_free(up_req *r)
@@ -317,7 +335,7 @@ static enum MHD_Result prepare_post(up_req *r)
     r->accept = dup_header(r->conn, "Accept");
     r->ihcl = dup_header(r->conn, "Inference-Header-Content-Length");
     MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, copy_arg, r);
-    if (r->query_nul)
+    if (query_holds_nul(r))
         return reject(r, UP_E_MALFORMED, "query", NULL, "%s",
                       "a query parameter's name or value contains a NUL byte (%00)");
     if (r->query_overflow)

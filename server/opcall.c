@@ -40,13 +40,6 @@
 #include "metrics.h"
 #include "request.h"
 
-int up_op_index(const up_op_def *op)
-{
-    for (int i = 0; i < up_op_count(); i++)
-        if (up_op_at(i) == op) return i;
-    return -1;
-}
-
 /* Bodies up to this size are decoded on the MHD thread (a few
  * microseconds of JSON or binary header parsing). */
 #define UP_INLINE_MAX_BODY 16384

@@ -48,7 +48,6 @@ typedef struct up_req {
     up_kv query[UP_MAX_QUERY];
     int n_query;
     int query_overflow;
-    int query_nul;                /* a NUL byte in a query name or value */
 
     /* body: grown (and charged) as bytes arrive, never from the length a
      * client merely announces */
@@ -107,6 +106,5 @@ enum MHD_Result up_handle_get(up_req *r);
 
 /* opcall.c: the op path. Called when the body is complete. */
 enum MHD_Result up_op_begin(up_req *r);
-int up_op_index(const up_op_def *op);
 
 #endif

@@ -4,8 +4,8 @@
 # Each test program ends with "N passed, N failed"; this script adds them up
 # and ends with the same line for the whole run. A program that dies before
 # its closing line (a sanitizer abort, a crash) counts as one failure more.
-# Python checks (tests/py/test_*.py) run with TEST_PYTHON (the CI venv) or
-# /usr/bin/python3, once, against the plain build.
+# Python checks (tests/py/test_*.py) run with TEST_PYTHON (`make test` sets
+# it to the test venv) or /usr/bin/python3, once, against the plain build.
 set -u
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -55,10 +55,14 @@ for t in tests/py/test_*.py; do
     UNPOOLD_BIN=build/unpoold run_prog "$t" "$py" "$t"
 done
 
+# The toy op's test build (its own folder): an op is a registry entry plus
+# a kernel file, and openapi.yaml regenerates with it.
+run_prog "toy op" bash tests/toy/run.sh
+
 # Longer suites, on when their variable is set (.ci/run sets them):
 # libFuzzer on every decoder, the soak under ASan+LeakSanitizer, the
 # threaded paths under ThreadSanitizer, the scale-out test behind nginx,
-# and the Kubernetes manifests' schema check.
+# the Kubernetes manifests' schema check, and the container image test.
 if [ -n "${TEST_FUZZ_SECONDS:-}" ]; then
     FUZZ_SECONDS=$TEST_FUZZ_SECONDS run_prog "fuzz (${TEST_FUZZ_SECONDS}s per target)" bash tests/fuzz/run.sh
 fi
@@ -73,6 +77,9 @@ if [ "${TEST_SCALE:-0}" = 1 ]; then
 fi
 if [ "${TEST_K8S:-0}" = 1 ]; then
     run_prog "k8s-validate" "$py" docker/validate_k8s.py
+fi
+if [ "${TEST_DOCKER:-0}" = 1 ]; then
+    run_prog "docker-test" bash docker/test.sh
 fi
 
 echo "$total_pass passed, $total_fail failed"

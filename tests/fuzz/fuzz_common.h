@@ -4,7 +4,7 @@
  * decoder exactly as the server would, and when decoding succeeds runs the
  * kernel and the encoder too: a hostile request that gets past validation
  * must not make a kernel read or write out of bounds. Limits are small so
- * each run is quick. A status of 500 is a bug (DESIGN.md), so it aborts and
+ * each run is quick. A status of 500 is a bug (docs/contract.md), so it aborts and
  * libFuzzer reports the input. */
 #ifndef UP_FUZZ_COMMON_H
 #define UP_FUZZ_COMMON_H

@@ -14,8 +14,21 @@ References:
 - indices form: PyTorch's fractional_max_pool2d/3d (fixed _random_samples)
   produces (y, indices); the expected output is a NumPy scatter of y into
   the pooling input's shape, the last colliding element winning.
-- float16/bfloat16: PyTorch computes in float32, then rounds to the half
-  type, as unpoold does.
+- float16: PyTorch 1.13 has no float16 interpolation on CPU; unpoold
+  computes in float32 and rounds once to float16, which is what these
+  fixtures hold.
+- bfloat16 nearest: PyTorch 1.13's own bfloat16 kernel, which rounds the
+  scale to bfloat16 (8 / 14 -> 0.5703125); unpoold does the same.
+  nearest_exact has no bfloat16 kernel in 1.13: float32, then rounded.
+- bfloat16 linear: NOT PyTorch's bfloat16 kernel. PyTorch 1.13 rounds the
+  scale, the weights and each product to bfloat16; unpoold computes in
+  float32 and rounds the result once, which is more accurate (README,
+  "Semantics"). The fixtures hold the float32 result of linear_ref()
+  rounded to bfloat16.
+- non-finite inputs (inf, -inf, NaN, -0.0) for every mode: PyTorch for
+  nearest, half_pixel and align_corners; linear_ref() (IEEE arithmetic
+  for the non-finite products) for asymmetric. An axis whose size does
+  not change reads (x[i], x[i]) with weights (1, 0), as PyTorch does.
 
 All outputs are compared exactly (atol = rtol = 0): the kernels reproduce
 PyTorch's roundings, so any difference is a bug.
@@ -39,8 +52,13 @@ TORCH_DT = {"float32": torch.float32, "float64": torch.float64,
 LINEAR_MODE = {1: "linear", 2: "bilinear", 3: "trilinear"}
 
 
-def randn(shape, dtype="float32"):
-    return torch.from_numpy(rng.standard_normal(shape)).to(TORCH_DT[dtype])
+def randn(shape, dtype="float32", gen=None):
+    return torch.from_numpy((gen or rng).standard_normal(shape)).to(TORCH_DT[dtype])
+
+
+# The cases added later draw from their own stream, so the earlier cases'
+# data stay as they were.
+rng_later = np.random.default_rng(20250611)
 
 
 def channels_last(t):
@@ -52,11 +70,12 @@ def compute_dtype(t):
     return torch.float64 if t.dtype == torch.float64 else torch.float32
 
 
-def channels_first_input(x):
-    """x in compute dtype as a strided view that PyTorch cannot take for
-    channels-last (a tensor with C = 1 or 1x1 spatial dims is both), so
-    interpolate runs its channels-first kernel, the one unpoold follows."""
-    x = x.to(compute_dtype(x)).contiguous()
+def channels_first_input(x, keep_dtype=False):
+    """x in compute dtype (or its own with keep_dtype) as a strided view
+    that PyTorch cannot take for channels-last (a tensor with C = 1 or 1x1
+    spatial dims is both), so interpolate runs its channels-first kernel,
+    the one unpoold follows."""
+    x = (x if keep_dtype else x.to(compute_dtype(x))).contiguous()
     big = torch.empty(2 * x.numel(), dtype=x.dtype)
     v = big.as_strided(x.shape, [2 * s for s in x.stride()])
     v.copy_(x)
@@ -79,7 +98,15 @@ def round_f32(fr):
 
 
 def fma(a, b, c, ct):
+    if not all(np.isfinite([a, b, c])):
+        # inf and NaN: fused or not, IEEE gives the same non-finite answer
+        with np.errstate(invalid="ignore", over="ignore"):
+            return ct(ct(a) * ct(b) + ct(c))
     exact = Fr(float(a)) * Fr(float(b)) + Fr(float(c))
+    if exact == 0:
+        # IEEE: -0.0 only when the product and the addend are both -0.0
+        neg = (a == 0 or b == 0) and np.signbit(a) != np.signbit(b) and np.signbit(c) and c == 0
+        return ct(-0.0) if neg else ct(0.0)
     return round_f32(exact) if ct is np.float32 else np.float64(float(exact))
 
 
@@ -91,7 +118,7 @@ def axis_table(n_in, n_out, sf, transform, ct):
         scale = ct(1.0 / sf)
     else:
         scale = ct(n_in) / ct(n_out)
-    copy = n_out == n_in and transform != "asymmetric"
+    copy = n_out == n_in and (transform != "asymmetric" or float(scale) == 1.0)
     tab = []
     for i in range(n_out):
         if copy:
@@ -122,7 +149,9 @@ def linear_ref(x, outs, sfs, transform):
             a, b = sub[lo], sub[hi]
         else:
             a, b = ev(sub[lo], d + 1, idx), ev(sub[hi], d + 1, idx)
-        return fma(a, wl, ct(b * wh), ct)
+        with np.errstate(invalid="ignore", over="ignore"):
+            bw = ct(b * wh)
+        return fma(a, wl, bw, ct)
 
     y = np.zeros(x.shape[:2] + tuple(outs), ct)
     for n in range(x.shape[0]):
@@ -170,15 +199,35 @@ def nearest_case(name, shape, sf=None, size=None, mode="nearest", dtype="float32
     x = randn(shape, dtype) if x is None else x
     tmode = "nearest-exact" if mode == "nearest_exact" else "nearest"
     kw = {"scale_factor": sf} if sf is not None else {"size": size}
-    y = F.interpolate(channels_first_input(x), mode=tmode, **kw).to(x.dtype)
+    # bfloat16 nearest runs PyTorch's own bfloat16 kernel (see the top)
+    own = x.dtype == torch.bfloat16 and mode == "nearest"
+    y = F.interpolate(channels_first_input(x, own), mode=tmode, **kw).to(x.dtype)
     params = request_params(sf, size, {"mode": mode_spelling or mode}, layout)
     note = f"torch interpolate(mode={tmode!r}) on channels-first {x.dtype}"
     return finish(name, "nearest_unpool", x, y, params, layout, note)
 
 
+def same_floats(a, b):
+    """Equal as IEEE values: NaN matches NaN, and -0.0 only -0.0."""
+    if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+        return False
+    zero = a == 0
+    return np.array_equal(np.signbit(a[zero]), np.signbit(b[zero]))
+
+
+def nonfinite(shape, dtype="float32"):
+    """Random values with inf, -inf, NaN and -0.0 at fixed flat positions."""
+    x = randn(shape, "float64", rng_later).flatten()
+    for k, v in ((1, np.inf), (4, -np.inf), (7, np.nan), (9, -0.0), (12, np.inf)):
+        if k < x.numel():
+            x[k] = v
+    return x.reshape(shape).to(TORCH_DT[dtype])
+
+
 def linear_case(name, shape, sf=None, size=None, transform="asymmetric", dtype="float32",
-                layout="channels_first"):
-    x = randn(shape, dtype)
+                layout="channels_first", x=None):
+    x = randn(shape, dtype) if x is None else x
+    shape = tuple(x.shape)
     nsp = len(shape) - 2
     outs = out_sizes(shape, sf, size)
     sfs = None if sf is None else spatial_list(sf, nsp)
@@ -190,9 +239,8 @@ def linear_case(name, shape, sf=None, size=None, transform="asymmetric", dtype="
         kw = {"scale_factor": sf} if sf is not None else {"size": size}
         t = F.interpolate(channels_first_input(x), mode=LINEAR_MODE[nsp],
                           align_corners=transform == "align_corners", **kw).numpy()
-        if t.shape != ref.shape or not np.array_equal(t, ref):
-            raise SystemExit(f"{name}: linear_ref differs from PyTorch "
-                             f"(max {np.max(np.abs(t - ref))})")
+        if not same_floats(t, ref):
+            raise SystemExit(f"{name}: linear_ref differs from PyTorch:\n{t}\n{ref}")
         note = (f"torch interpolate(mode={LINEAR_MODE[nsp]!r}, "
                 f"align_corners={transform == 'align_corners'}) on channels-first")
     y = torch.from_numpy(ref).to(x.dtype)
@@ -309,6 +357,24 @@ def nearest_cases():
     cs.append(nearest_case("nearest_f16_sf", (2, 2, 3, 4), sf=1.5, dtype="float16"))
     cs.append(nearest_case("nearest_bf16_size", (1, 3, 2, 3, 2), size=[4, 4, 3],
                            dtype="bfloat16"))
+    # bfloat16: PyTorch rounds the scale to bfloat16, 8 / 14 -> 0.5703125, so
+    # output 7 reads element 3 (float32 would read 4); values are the indices
+    ramp = torch.arange(16, dtype=torch.float32).reshape(1, 2, 8).to(torch.bfloat16)
+    cs.append(nearest_case("nearest_bf16_8_to_14", None, size=14, x=ramp))
+    ramp = (torch.arange(138, dtype=torch.float32) % 64).reshape(1, 1, 1, 138)
+    cs.append(nearest_case("nearest_bf16_sf1.1", None, sf=1.1, x=ramp.to(torch.bfloat16)))
+    cs.append(nearest_case("nearest_bf16_2d_size", None, size=[13, 14],
+                           x=randn((1, 2, 9, 8), "bfloat16", rng_later)))
+    cs.append(nearest_case("nearest_exact_bf16_size", None, size=14, mode="nearest_exact",
+                           x=randn((1, 2, 8), "bfloat16", rng_later)))
+    # inf, -inf, NaN and -0.0 are copied, never mixed
+    cs.append(nearest_case("nearest_nonfinite_2d_sf2", None, sf=2, x=nonfinite((1, 2, 3, 4))))
+    cs.append(nearest_case("nearest_nonfinite_1d_same_size", None, size=6,
+                           x=nonfinite((1, 1, 6))))
+    cs.append(nearest_case("nearest_exact_nonfinite_1d_size", None, size=9,
+                           mode="nearest_exact", x=nonfinite((1, 1, 6))))
+    cs.append(nearest_case("nearest_exact_nonfinite_f64_3d", None, sf=1.5,
+                           mode="nearest_exact", x=nonfinite((1, 1, 2, 3, 3), "float64")))
     return cs
 
 
@@ -347,6 +413,24 @@ def linear_cases():
                           transform="half_pixel", layout="channels_last"))
     cs.append(linear_case("fmu_asymmetric_3d_channels_last", (1, 3, 2, 3, 2), size=[3, 4, 5],
                           layout="channels_last"))
+    # Non-finite values. An axis of unchanged size reads (x[i], x[i]) with
+    # weights (1, 0): [1, inf, 2, 3, -inf, 4] -> [1, nan, 2, 3, nan, 4] as in
+    # PyTorch, where (x[i], x[i + 1]) would give [nan, inf, 2, nan, -inf, 4].
+    issue = torch.tensor([1, np.inf, 2, 3, -np.inf, 4], dtype=torch.float32).reshape(1, 1, 6)
+    negz = torch.tensor([-0.0, 1, -0.0, np.nan, 5], dtype=torch.float32).reshape(1, 1, 5)
+    for tr in ("asymmetric", "half_pixel", "align_corners"):
+        cs.append(linear_case(f"fmu_{tr}_nonfinite_same_size", None, size=6, transform=tr,
+                              x=issue))
+        cs.append(linear_case(f"fmu_{tr}_negzero_same_size", None, size=5, transform=tr,
+                              x=negz))
+        cs.append(linear_case(f"fmu_{tr}_nonfinite_2d_up", None, size=[5, 7], transform=tr,
+                              x=nonfinite((1, 2, 3, 4))))
+        cs.append(linear_case(f"fmu_{tr}_nonfinite_2d_w_same", None, size=[6, 5],
+                              transform=tr, x=nonfinite((1, 1, 3, 5))))
+        cs.append(linear_case(f"fmu_{tr}_nonfinite_f64_3d", None, sf=[1, 1.5, 2],
+                              transform=tr, x=nonfinite((1, 1, 2, 3, 4), "float64")))
+    cs.append(linear_case("fmu_asymmetric_nonfinite_sf1.1_out_eq_in", None, sf=1.1,
+                          x=nonfinite((1, 1, 2, 6))))
     return cs
 
 

@@ -1,4 +1,4 @@
-"""Independent cross-check: random cases of every op and variant of DESIGN.md
+"""Independent cross-check: random cases of every op and variant of docs/contract.md
 sent through the JSON API of a live unpoold, compared with PyTorch computed
 in this process.
 

@@ -224,6 +224,53 @@ def run_checks(drv, base, out_dir):
         need(drv.find_element(By.CSS_SELECTOR, '[data-field="params.kernel_size"] .err').text == "",
              "the previous error was not cleared")
 
+    def failed_run_marks_result_stale():
+        pick_op(drv, "max_unpool")
+        drv.find_element(By.ID, "example").click()
+        run_and_wait(drv)
+        result = drv.find_element(By.ID, "result")
+        need("stale" not in result.get_attribute("class"), "stale after a good run")
+        set_param(drv, "kernel_size", "0")
+        drv.find_element(By.ID, "run").click()
+        wait(drv, lambda d: d.find_element(By.ID, "problem").is_displayed(), "the 422")
+        need("stale" in result.get_attribute("class"), result.get_attribute("class"))
+        note = drv.find_element(By.ID, "stale")
+        need(note.is_displayed() and "failed" in note.text, note.text)
+        drv.find_element(By.ID, "example").click()
+        run_and_wait(drv)
+        need("stale" not in result.get_attribute("class") and not note.is_displayed(),
+             "still stale after a good run")
+
+    def switching_ops_clears_result():
+        pick_op(drv, "max_unpool")
+        drv.find_element(By.ID, "example").click()
+        run_and_wait(drv)
+        need(drv.find_elements(By.CSS_SELECTOR, "#maps .map"), "no result to clear")
+        pick_op(drv, "nearest_unpool")
+        left = drv.execute_script(
+            "return [document.querySelectorAll('#maps .map').length,"
+            " document.getElementById('shape').textContent,"
+            " document.getElementById('timing').textContent,"
+            " document.getElementById('curl').value]")
+        need(left == [0, "", "", ""], left)
+
+    def legends_fit_their_boxes():
+        # every op's input legends, at the page's width and at a narrow one
+        for width in (1400, 700):
+            drv.set_window_size(width, 1000)
+            for name in [o.get_attribute("value")
+                         for o in drv.find_elements(By.CSS_SELECTOR, "#op option")]:
+                pick_op(drv, name)
+                bad = drv.execute_script(
+                    "return [...document.querySelectorAll('#inputs fieldset')].filter(f => {"
+                    " const l = f.querySelector('legend'), lb = l.getBoundingClientRect(),"
+                    " fb = f.getBoundingClientRect();"
+                    " return lb.right > fb.right || lb.height > 1.5 * parseFloat("
+                    "  getComputedStyle(l).lineHeight || 20) || l.scrollWidth > l.clientWidth + 1"
+                    "  && !l.title; }).map(f => f.dataset.input)")
+                need(not bad, "%s at %d px: %s" % (name, width, bad))
+        drv.set_window_size(1400, 1000)
+
     def no_console_errors():
         logs = [e for e in drv.get_log("browser") if e.get("level") == "SEVERE"
                 and "/v1/ops/" not in e.get("message", "")]  # the 422s provoked above
@@ -259,6 +306,9 @@ def run_checks(drv, base, out_dir):
                      ("copy_as_curl_reproduces", copy_as_curl_reproduces),
                      ("nan_and_infinity", nan_and_infinity), ("pool_then_unpool", pool_then_unpool),
                      ("error_next_to_field", error_next_to_field),
+                     ("failed_run_marks_result_stale", failed_run_marks_result_stale),
+                     ("switching_ops_clears_result", switching_ops_clears_result),
+                     ("legends_fit_their_boxes", legends_fit_their_boxes),
                      ("no_console_errors", no_console_errors), ("screenshot", screenshot)]:
         check(name, fn)
 

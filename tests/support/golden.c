@@ -135,7 +135,8 @@ int golden_compare(const up_tensor *got, const up_tensor *expected, double atol,
         if (up_dtype_is_float(got->dtype)) {
             double x = up_load_f64(got, i), y = up_load_f64(expected, i);
             if (isnan(x) && isnan(y)) continue;
-            if (x == y) continue;
+            /* exact cases also tell -0.0 from +0.0 */
+            if (x == y && (x != 0 || signbit(x) == signbit(y) || atol != 0 || rtol != 0)) continue;
             if (fabs(x - y) <= atol + rtol * fabs(y)) continue;
             snprintf(why, cap, "element %lld: got %.17g, expected %.17g (atol %g, rtol %g)",
                      (long long)i, x, y, atol, rtol);

@@ -205,7 +205,8 @@ static void json_malformed_is_rejected_at_the_fault(void)
         {"\"a\x01b\"", 2},  {"\"\\x\"", 2},     {"\"\\u12\"", 2},  {"\"\\ud800\"", 2},
         {"\"\\udc00\"", 2}, {"\"\\ud800\\u0041\"", 2}, {"tru", 0}, {"nul", 0},
         {"[", 1},           {"{", 1},           {"", 0},           {"[1}", 2},
-        {"NaN", 0},         {"[Infinity]", 1},  {"'a'", 0},        {"{\"a\":1,}", 7},
+        {"nan", 0},         {"[Inf]", 1},       {"'a'", 0},        {"{\"a\":1,}", 7},
+        {"[-Infinit]", 2},  {"Na", 0},          {"\"\xc0\xaf\"", 1}, {"\"a\xed\xa0\x80\"", 2},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *end;
@@ -575,6 +576,98 @@ static void json_numbers_helper(void)
     cJSON_Delete(v);
 }
 
+/* Bare NaN, Infinity and -Infinity inside spans: numbers, kept (a small
+ * span), read back from the text (a large one) and walked, the same as the
+ * plain parser's nodes. */
+static int words_run(void *ctx, int64_t i0, const double *v, int n)
+{
+    int *bad = ctx;
+    for (int k = 0; k < n; k++) {
+        int64_t i = i0 + k;
+        double want = i % 4 == 0 ? NAN : i % 4 == 1 ? INFINITY : i % 4 == 2 ? -INFINITY : 0.5;
+        if (isnan(want) ? !isnan(v[k]) : v[k] != want) *bad = 1;
+    }
+    return 0;
+}
+
+static int words_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    double x = leaf->valuedouble;
+    int *bad = ctx;
+    if (!cJSON_IsNumber(leaf)) *bad = 1;
+    else words_run(ctx, i, &x, 1);
+    if (isnan(x) && leaf->valueint != 0) *bad = 1;
+    return 0;
+}
+
+static void json_span_number_words(void)
+{
+    static const int counts[] = {4, 400}; /* values kept, and read from the text */
+    for (int c = 0; c < 2; c++) {
+        text t = {0};
+        up_json_fault f;
+        up_json_list l;
+        const char *end;
+        int bad = 0;
+        put(&t, "[[");
+        for (int i = 0; i < counts[c]; i++) {
+            static const char *w[] = {"NaN", "Infinity", "-Infinity", "0.5"};
+            if (i) put(&t, i % 8 == 0 ? "],[" : ",");
+            put(&t, w[i % 4]);
+        }
+        put(&t, "]]");
+        cJSON *v = parse_spans(t.s, &f), *plain = parse(t.s, &end);
+        CHECKF(v && is_span(v) && up_json_list_of(v, &l), "%d: not a span", counts[c]);
+        if (v && up_json_list_of(v, &l)) {
+            CHECK(l.numbers && l.leaves == counts[c] && l.height == 2);
+            CHECK((l.values != NULL) == (c == 0));
+            CHECK(up_json_list_numbers(&l, words_run, &bad) == 0 && !bad);
+            CHECK(up_json_list_walk(&l, words_leaf, &bad) == 0 && !bad);
+        }
+        CHECK(plain && same_tree_spans(v, plain));
+        cJSON_Delete(v);
+        cJSON_Delete(plain);
+        free(t.s);
+    }
+}
+
+/* A span's strings are UTF-8 checked like a node's; a walked string cut
+ * to fit is cut where a character starts. */
+static int copy_leaf(void *ctx, int64_t i, const cJSON *leaf)
+{
+    (void)i;
+    if (cJSON_IsString(leaf)) snprintf(ctx, 80, "%s", leaf->valuestring);
+    return 0;
+}
+
+static void json_span_utf8(void)
+{
+    up_json_fault f;
+    up_json_list l;
+    char doc[300];
+    int k = 0;
+    cJSON *v = parse_spans("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", 1]", &f);
+    CHECK(v && is_span(v));
+    cJSON_Delete(v);
+    /* "a" and 40 two-byte characters: 81 bytes, cut to fit 60, where
+     * byte 60 is the second half of a character */
+    k += sprintf(doc, "[\"a");
+    for (int i = 0; i < 40; i++) k += sprintf(doc + k, "\xc3\xa9");
+    sprintf(doc + k, "\"]");
+    v = parse_spans(doc, &f);
+    CHECK(v && up_json_list_of(v, &l));
+    if (v && up_json_list_of(v, &l)) {
+        static char got[80];
+        CHECK(up_json_list_walk(&l, copy_leaf, got) == 0);
+        size_t n = strlen(got);
+        CHECKF(n == 62 && !strcmp(got + n - 3, "...") && got[0] == 'a', "cut to %zu bytes: \"%s\"",
+               n, got);
+        for (size_t i = 1; i + 3 < n; i++)
+            CHECKF((unsigned char)got[i] == (i % 2 ? 0xc3 : 0xa9), "byte %zu", i);
+    }
+    cJSON_Delete(v);
+}
+
 /* The malformed forms stop at the same byte with spans. */
 static void json_span_malformed_stop_offsets(void)
 {
@@ -582,7 +675,12 @@ static void json_span_malformed_stop_offsets(void)
         const char *text;
         int at;
     } bad[] = {
-        {"[01]", 2}, {"[1,]", 3}, {"[1 2]", 3}, {"[\"abc", 5}, {"[1}", 2}, {"[Infinity]", 1},
+        {"[01]", 2}, {"[1,]", 3}, {"[1 2]", 3}, {"[\"abc", 5}, {"[1}", 2}, {"[Inf]", 1},
+        {"[-Infinit]", 2}, {"[NaNx]", 4}, {"[-NaN]", 2}, {"[1,nan]", 3},
+        /* ill-formed UTF-8 inside a span's strings: overlong, surrogate,
+         * past U+10FFFF, stray continuation, truncated */
+        {"[1,\"\xc0\xaf\"]", 4}, {"[1,\"a\xed\xa0\x80\"]", 5}, {"[\"\xf4\x90\x80\x80\"]", 2},
+        {"[[\"\x80\"]]", 3}, {"[\"\xe2\x82\"]", 2},
         {"[[1,2],[3,", 10}, {"[[1],[2]", 8}, {"[1,\"\\x\"]", 5}, {"[1,\"a\x01\"]", 5},
         {"[[1],{\"a\":}]", 10}, {"[1,2,{},[3,]]", 11}, {"[-]", 2}, {"[1.]", 3}, {"[tru]", 1},
     };
@@ -811,6 +909,8 @@ int main(void)
     RUN(json_span_summaries);
     RUN(json_span_walk_strings_and_literals);
     RUN(json_numbers_helper);
+    RUN(json_span_number_words);
+    RUN(json_span_utf8);
     RUN(json_span_malformed_stop_offsets);
     RUN(json_span_depth_limit);
     RUN(json_span_fallback_reads_bytes_at_most_twice);

@@ -335,17 +335,17 @@ static void duplicate_input(void)
 static void unknown_datatype_bytes(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_INVALID, "BYTES");
+                       "\"BYTES\",\"data\":[\"a\"]}]}", UP_E_MALFORMED, "BYTES");
 }
 static void unknown_datatype_uint32(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1],\"datatype\":"
-                       "\"UINT32\",\"data\":[1]}]}", UP_E_INVALID, "UINT32");
+                       "\"UINT32\",\"data\":[1]}]}", UP_E_MALFORMED, "UINT32");
 }
 static void data_count_mismatch(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,2,1],"
-                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_MALFORMED, "shape needs 2");
+                       "\"datatype\":\"FP32\",\"data\":[4]}," I_JSON "]}", UP_E_INVALID, "shape needs 2");
 }
 static void data_not_number(void)
 {

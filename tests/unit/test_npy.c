@@ -514,21 +514,21 @@ static void bad_version_4_0(void)
 {
     body b = load("npy_f32.npy");
     b.data[6] = 4;
-    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_INVALID, "version 4.0");
+    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_MALFORMED, "version 4.0");
     free(b.data);
 }
 static void bad_version_1_1(void)
 {
     body b = load("npy_f32.npy");
     b.data[7] = 1;
-    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_INVALID, "version 1.1");
+    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_MALFORMED, "version 1.1");
     free(b.data);
 }
 static void bad_version_0_0(void)
 {
     body b = load("npy_f32.npy");
     b.data[6] = 0;
-    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_INVALID, "version 0.0");
+    check_refused("nearest_unpool", &b, "scale_factor=2", UP_E_MALFORMED, "version 0.0");
     free(b.data);
 }
 static void dtype_void_bfloat16(void) { check_file_refused("npy_void2.npy", UP_E_INVALID, "'|V2'"); }

@@ -231,7 +231,7 @@ static void truncated_data_region(void)
     check_refused("max_unpool", &b, NULL, UP_E_MALFORMED, "not inside");
     free(b.data);
 }
-static void header_not_json(void) { check_header_refused("{\"x\": [1, 2", 4, UP_E_MALFORMED, "not valid JSON"); }
+static void header_not_json(void) { check_header_refused("{\"x\": [1, 2", 4, UP_E_MALFORMED, "malformed JSON in the safetensors header"); }
 static void header_not_object(void) { check_header_refused("[1, 2]  ", 4, UP_E_MALFORMED, "object"); }
 static void header_trailing_text(void)
 {

@@ -1,0 +1,56 @@
+/* dispatch.h -- runtime dispatch of the hot kernels, in one place.
+ *
+ * unpoold ships one binary for every x86-64 machine. The few loops that
+ * gain from wider vectors (max_pool's running maxima, nearest_unpool's
+ * gathers, fractional_max_unpool's fma rows) are compiled several times
+ * with GCC's target_clones, and the dynamic loader picks one per process
+ * through an ifunc resolver. Each clone is also built at -O3, so its
+ * straight-line loops vectorise whatever the build's -O level.
+ *
+ *   UP_CLONES_AVX2   baseline x86-64 and AVX2
+ *   UP_CLONES_FMA    baseline, FMA (implies AVX: 8 floats per vector) and
+ *                    x86-64-v3; fma()/fmaf() are a libm call unless the
+ *                    compiler may use the FMA instructions. Either way
+ *                    they round identically: fma() is exact by definition.
+ *   UP_HOT           for the helpers a cloned function calls in its loops:
+ *                    they must be inlined into every clone, or they are
+ *                    compiled once, for the baseline, and the clone gains
+ *                    nothing (a libm fmaf() call per element).
+ *
+ * One guard decides where the clones exist: GCC on x86-64, with no
+ * sanitizer. Why each condition:
+ *   - x86-64: the targets named are x86-64's.
+ *   - not clang: clang ignores optimize("O3") with a warning (an error
+ *     under -Werror) and its target_clones spelling of "arch=" differs.
+ *   - no sanitizer: an ifunc resolver runs while the dynamic loader
+ *     relocates the binary, before the sanitizer runtime is initialised;
+ *     instrumented, it crashes at start-up (ThreadSanitizer does; the
+ *     Makefile builds the kernels uninstrumented under TSan for that
+ *     reason). ASan's and TSan's runs are also better off on the one
+ *     baseline code path, whose lines a report then names, than on
+ *     whichever clone the machine picks. The baseline build computes the
+ *     same bytes: the clones differ in instructions, not in arithmetic
+ *     (compare/select in PyTorch's order, exactly rounded fma()).
+ * Elsewhere the macros are empty and the kernels are plain C. */
+#ifndef UP_DISPATCH_H
+#define UP_DISPATCH_H
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define UP_HAVE_CLONES 1
+#define UP_CLONES_AVX2 __attribute__((target_clones("avx2", "default"), optimize("O3")))
+#define UP_CLONES_FMA                                                                  \
+    __attribute__((target_clones("arch=x86-64-v3", "fma", "default"), optimize("O3")))
+#else
+#define UP_HAVE_CLONES 0
+#define UP_CLONES_AVX2
+#define UP_CLONES_FMA
+#endif
+
+#if defined(__GNUC__)
+#define UP_HOT static inline __attribute__((always_inline))
+#else
+#define UP_HOT static inline
+#endif
+
+#endif
