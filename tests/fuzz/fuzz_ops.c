@@ -26,6 +26,10 @@
  * the worker pool splits them. tests/fuzz/run.sh runs it with -timeout=2:
  * no plan the cost model accepts may take longer.
  *
+ * Triage: FUZZ_OPS_VERBOSE=1 prints what an input means (op, tensors,
+ * params, outcome), FUZZ_OPS_TRACE_ALLOC=N the stack of every metered
+ * allocation of N bytes or more.
+ *
  * Input layout (bytes past the end read as 0; tests/fuzz/make_ops_seeds.py
  * writes seeds in it):
  *   op      index into the registry (mod up_op_count())
