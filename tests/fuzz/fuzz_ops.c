@@ -26,6 +26,10 @@
  * the worker pool splits them. tests/fuzz/run.sh runs it with -timeout=2:
  * no plan the cost model accepts may take longer.
  *
+ * Triage: FUZZ_OPS_VERBOSE=1 prints what an input means (op, tensors,
+ * params, outcome), FUZZ_OPS_TRACE_ALLOC=N the stack of every metered
+ * allocation of N bytes or more.
+ *
  * Input layout (bytes past the end read as 0; tests/fuzz/make_ops_seeds.py
  * writes seeds in it):
  *   op      index into the registry (mod up_op_count())
@@ -129,7 +133,7 @@ typedef struct fz_acct {
     int64_t cap;
 } fz_acct;
 
-static int fz_take(void *ctx, int64_t bytes, const char *what, up_error *err)
+static int ops_take(void *ctx, int64_t bytes, const char *what, up_error *err)
 {
     fz_acct *a = ctx;
     if (bytes < 0) {
@@ -245,12 +249,26 @@ static int set_param(up_call *c, int i, int nsp, const int64_t *xshape, fz_in *i
     return up_param_from_text(&c->plan, d->name, text, "params", err);
 }
 
+/* A param as parsed, by name (NULL when the op has none). Read as plain
+ * data: the plan's typed accessors take the kernels' slots. */
+static const up_param_value *param_value(const up_plan *p, const char *name)
+{
+    int i = up_op_param_index(p->op, name);
+    return i < 0 ? NULL : &p->params.v[i];
+}
+
 /* The parsed first value of an int param, when small and positive. */
 static int64_t param_small(const up_plan *p, const char *name, int64_t def)
 {
-    const up_param_value *v = up_plan_param(p, name);
+    const up_param_value *v = param_value(p, name);
     if (!v || !v->set || v->i[0] < 1 || v->i[0] > 64) return def;
     return v->i[0];
+}
+
+static int channels_last(const up_plan *p)
+{
+    const up_param_value *v = param_value(p, "layout");
+    return v && v->set && v->choice == UP_LAYOUT_CHANNELS_LAST;
 }
 
 /* ---- tensors ------------------------------------------------------------ */
@@ -354,7 +372,7 @@ static void make_tensor(up_plan *p, int i, up_dtype dt, int rank, const int64_t 
 static void x_spatial(const up_plan *p, int64_t sp[UP_MAX_RANK], int64_t *N, int64_t *C)
 {
     const up_tensor *x = &p->raw[0];
-    int nsp = x->rank - 2, last = up_param_enum(p, "layout") == UP_LAYOUT_CHANNELS_LAST;
+    int nsp = x->rank - 2, last = channels_last(p);
     *N = x->shape[0];
     *C = last ? x->shape[x->rank - 1] : x->shape[1];
     for (int d = 0; d < nsp; d++) sp[d] = x->shape[(last ? 1 : 2) + d];
@@ -364,7 +382,7 @@ static void x_spatial(const up_plan *p, int64_t sp[UP_MAX_RANK], int64_t *N, int
 static int spatial_shape(const up_plan *p, int64_t N, int64_t C, const int64_t *sp, int nsp,
                          int64_t *shape)
 {
-    int last = up_param_enum(p, "layout") == UP_LAYOUT_CHANNELS_LAST;
+    int last = channels_last(p);
     shape[0] = N;
     shape[last ? nsp + 1 : 1] = C;
     for (int d = 0; d < nsp; d++) shape[(last ? 1 : 2) + d] = sp[d];
@@ -567,7 +585,7 @@ static void finish(up_call *c, unsigned how, fz_acct *acct, const up_fault *faul
     /* JSON text of a big answer is slow under ASan; its bound is checked
      * all the same, the answer is only encoded below 8 MiB */
     if (bound < 0) fail("negative answer bound", c);
-    if (bound > ((int64_t)8 << 20) || fz_take(acct, bound, "answer", &err) < 0) {
+    if (bound > ((int64_t)8 << 20) || ops_take(acct, bound, "answer", &err) < 0) {
         up_error_clear(&err);
         if (up_plan_finish(&c->plan, fault, &err) < 0) no_500(c, &err);
         return;
@@ -673,7 +691,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lim.max_elements = FZ_MAX_ELEMENTS;
     lim.max_request_elements = 2 * FZ_MAX_ELEMENTS;
     lim.max_work = FZ_MAX_WORK;
-    c.plan.charge.take = fz_take;
+    c.plan.charge.take = ops_take;
     c.plan.charge.ctx = &acct;
 
     for (int d = 0; d < rank; d++) xshape[d] = dim_of(fz_byte(&in));

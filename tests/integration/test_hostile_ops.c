@@ -167,8 +167,9 @@ typedef struct probe {
     pthread_t th;
     int port;
     atomic_int stop;
-    int n, bad;
-    uint64_t worst_ms;
+    int n, bad, n_slow;
+    uint64_t worst_ms, t0;
+    uint64_t slow_at[8], slow_ms[8]; /* the first slow probes: when, how long */
 } probe;
 
 static void *probe_main(void *arg)
@@ -182,6 +183,10 @@ static void *probe_main(void *arg)
         uint64_t dt = raw_now_ms() - t0;
         p->bad += r.status != 200;
         if (dt > p->worst_ms) p->worst_ms = dt;
+        if ((dt > HEALTH_MS || r.status != 200) && p->n_slow < 8) {
+            p->slow_at[p->n_slow] = t0 - p->t0;
+            p->slow_ms[p->n_slow++] = dt;
+        }
         p->n++;
         raw_free(&r);
         raw_nap_ms(5);
@@ -193,6 +198,7 @@ static void probe_start(probe *p, int port)
 {
     memset(p, 0, sizeof(*p));
     p->port = port;
+    p->t0 = raw_now_ms();
     pthread_create(&p->th, NULL, probe_main, p);
 }
 
@@ -203,7 +209,11 @@ static int probe_finish(probe *p)
     pthread_join(p->th, NULL);
     if (p->bad || p->worst_ms > HEALTH_MS) {
         printf("    /healthz while the request ran: %d of %d probes failed, slowest %llu ms "
-               "(limit %d)\n", p->bad, p->n, (unsigned long long)p->worst_ms, HEALTH_MS);
+               "(limit %d); slow ones (start ms: took ms):", p->bad, p->n,
+               (unsigned long long)p->worst_ms, HEALTH_MS);
+        for (int i = 0; i < p->n_slow; i++)
+            printf(" %llu: %llu", (unsigned long long)p->slow_at[i], (unsigned long long)p->slow_ms[i]);
+        printf("\n");
         return 0;
     }
     return 1;
