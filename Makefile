@@ -154,8 +154,11 @@ soak:
 tsan:
 	bash tests/soak/tsan.sh
 
+# The bench's ONNX Runtime side runs in the test venv (made here as for
+# `make test`); oneDNN's needs Debian's libdnnl-dev (.ci/run installs it).
 bench: $(BUILD)/unpoold
-	bash bench/run.sh
+	@$(MAKE) --no-print-directory venv
+	VENV="$(VENV)" BUILD="$(BUILD)" bash bench/run.sh
 
 # Deployment (docker/): build the image (docker, or buildah from a
 # debootstrapped base) and check it answers; three replicas behind nginx

@@ -2,11 +2,15 @@
 prints: medians side by side, the ratios the performance targets are stated
 in, and a PASS/FAIL line per target (all from this one run).
 
-Input lines (tab-separated), written by kbench, torch_ref.py, http_big.py
-and run.sh:
+Input lines (tab-separated), written by kbench, torch_ref.py, ort_ref.py,
+dnnl_deconv, http_big.py and run.sh:
     unpoold <case> <variant> <median_ms> <min_ms> <kernel_ms> <gflops>
     torch   <case> ref       <median_ms> <min_ms> <median_ms> <gflops>
+    ort     <case> ref       <median_ms> <min_ms> <median_ms> <gflops>
+    dnnl    <case> nchw|blocked <median_ms> <min_ms> <median_ms> <gflops>
     http    <row>  <impl>    <values...>
+A kernel row that comes twice (run.sh's A B C D D C B A passes) counts as
+the median of its passes, field by field.
 Usage: report.py results.tsv
 """
 import statistics
@@ -25,14 +29,17 @@ def load(path):
 
 def main():
     rows = load(sys.argv[1])
-    ours, ref, http = {}, {}, {}
+    passes, http = {}, {}
     for r in rows:
-        if r[0] == "unpoold":
-            ours[(r[1], r[2])] = [float(v) for v in r[3:]]
-        elif r[0] == "torch":
-            ref[r[1]] = [float(v) for v in r[3:]]
-        elif r[0] == "http":
+        if r[0] == "http":
             http.setdefault((r[1], r[2]), []).append(r[3:])
+        else:
+            passes.setdefault((r[0], r[1], r[2]), []).append([float(v) for v in r[3:]])
+    med = {k: [statistics.median(col) for col in zip(*v)] for k, v in passes.items()}
+    ours = {(c, v): x for (who, c, v), x in med.items() if who == "unpoold"}
+    ref = {c: x for (who, c, v), x in med.items() if who == "torch"}
+    ort = {c: x for (who, c, v), x in med.items() if who == "ort"}
+    dnnl = {(c, v): x for (who, c, v), x in med.items() if who == "dnnl"}
     targets = []
 
     def target(label, ok, detail):
@@ -41,22 +48,37 @@ def main():
     floor = min((ours[k][0] for k in ours if k[1].startswith("floor_")), default=None)
     print("== kernels, timed as the server runs them (plan prepare + output allocation +")
     print("   kernel over all workers); ms are medians; 'kernel' is the compute phase alone")
-    print("%-24s %9s %9s %9s %8s %9s %8s" % ("case", "unpoold", "kernel", "pytorch",
-                                             "x torch", "k/floor", "GFLOP/s"))
+    print("   x torch, x ort: how many times faster unpoold is; GFLOP/s: unpoold / PyTorch / ORT")
+    print("%-24s %9s %9s %9s %8s %9s %8s %9s %s" % ("case", "unpoold", "kernel", "pytorch",
+                                                    "x torch", "ort", "x ort", "k/floor",
+                                                    "GFLOP/s"))
     cases = []
     for (case, variant) in ours:
         if variant == "pool" and case not in cases:
             cases.append(case)
     for case in cases:
         t, _, k, gf = ours[(case, "pool")]
-        tr = ref.get(case)
+        tr, to = ref.get(case), ort.get(case)
         speed = tr[0] / t if tr else None
+        vs_ort = to[0] / t if to else None
         is_unpool = case.startswith(("max_unpool", "nearest", "fmu")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
-        gfs = "%.1f / %.1f" % (gf, tr[3]) if gf else ""
-        print("%-24s %9.3f %9.3f %9s %8s %9s %8s" % (
+        gfs = ("%.1f / %.1f / %s" % (gf, tr[3] if tr else 0, "%.1f" % to[3] if to else "-")
+               if gf else "")
+        print("%-24s %9.3f %9.3f %9s %8s %9s %8s %9s %s" % (
             case, t, k, "%.3f" % tr[0] if tr else "-", "%.2fx" % speed if speed else "-",
+            "%.3f" % to[0] if to else "-", "%.2fx" % vs_ort if vs_ort else "-",
             "%.2f" % kf if kf else "", gfs))
+        if case in ("max_unpool2d_f32", "nearest2d_f32", "fmu2d_f32", "max_pool2d_f32") and to:
+            target("%s >= 1.3x ONNX Runtime" % case, vs_ort >= 1.3, "%.2fx" % vs_ort)
+        if case.startswith("conv_transpose") and case.endswith("_f32") and to:
+            need = 1.1 if case == "conv_transpose2d_f32" else 1.0
+            target("%s >= %.1fx ORT GFLOP/s" % (case, need), gf >= need * to[3],
+                   "%.1f vs %.1f GFLOP/s (%.2fx)" % (gf, to[3], gf / to[3]))
+        dn = dnnl.get((case, "nchw"))
+        if case == "conv_transpose2d_f32" and dn:
+            target("%s >= 1.0x oneDNN GFLOP/s (NCHW)" % case, gf >= dn[3],
+                   "%.1f vs %.1f GFLOP/s (%.2fx)" % (gf, dn[3], gf / dn[3]))
         if case in ("max_unpool2d_f32", "nearest2d_f32", "fmu2d_f32") and tr:
             target("%s >= 3x PyTorch" % case, speed >= 3.0, "%.2fx" % speed)
             if kf:
@@ -66,6 +88,21 @@ def main():
         if case == "conv_transpose2d_f32" and tr:
             target("conv_transpose2d_f32 >= 1.2x PyTorch GFLOP/s", gf >= 1.2 * tr[3],
                    "%.1f vs %.1f GFLOP/s (%.2fx)" % (gf, tr[3], gf / tr[3]))
+
+    if dnnl:
+        print()
+        print("== conv_transpose against oneDNN's deconvolution (GFLOP/s, medians): NCHW with a")
+        print("   fresh output, as a client gets it, and oneDNN's own blocked layouts, preallocated")
+        print("%-24s %9s %9s %9s %9s %9s" % ("case", "unpoold", "onednn", "blocked", "ort",
+                                             "pytorch"))
+        for case in cases:
+            dn, db = dnnl.get((case, "nchw")), dnnl.get((case, "blocked"))
+            if not dn or (case, "pool") not in ours:
+                continue
+            to, tr = ort.get(case), ref.get(case)
+            print("%-24s %9.1f %9.1f %9.1f %9s %9s" % (
+                case, ours[(case, "pool")][3], dn[3], db[3] if db else 0,
+                "%.1f" % to[3] if to else "-", "%.1f" % tr[3] if tr else "-"))
 
     print()
     print("== floor: plain zero-and-scatter over max_unpool2d_f32's bytes, prefaulted output")

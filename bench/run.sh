@@ -3,17 +3,24 @@
 # in one run, then one table of medians and ratios (bench/report.py).
 #
 # Builds what it needs (the daemon, bench/kbench, bench/bare_mhd), then:
-#   1. kernels through the daemon's worker pool (kbench), W workers, then
-#      W vs 1 worker alternating (kbench -s), and the buffer cache off;
-#   2. the same cases in PyTorch (torch_ref.py), torch.set_num_threads(W);
+#   1. kernels through the daemon's worker pool (kbench): W vs 1 worker
+#      alternating (kbench -s), and the buffer cache off;
+#   2. the kernels with W workers (kbench), and the same cases in PyTorch
+#      (torch_ref.py, torch.set_num_threads(W)), ONNX Runtime (ort_ref.py,
+#      intra_op_num_threads=W) and, for
+#      conv_transpose, oneDNN (dnnl_deconv, OMP_NUM_THREADS=W); then the
+#      same again in reverse order, ending with unpoold's kernels again
+#      (A B C D D C B A), so drifting load from elsewhere hits every side
+#      alike; report.py takes each side's median over both passes;
 #   3. large binary requests over HTTP (http_big.py): Server-Timing shares
 #      and the daemon's peak RSS, on a freshly started daemon;
 #   4. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
 #      and against a bare libmicrohttpd server, alternating, REPEAT times.
 # Knobs (environment): BUILD (build), BENCH_WORKERS (2), BENCH_REPS (7),
 # BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480).
-# Needs wrk and /usr/bin/python3 with torch and numpy (Debian packages);
-# a missing one skips its rows and says so.
+# Needs wrk and /usr/bin/python3 with torch and numpy (Debian packages),
+# the test venv (VENV, default .venv: onnxruntime) and libdnnl-dev; a
+# missing one skips its rows and says so.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -23,6 +30,7 @@ WRK_S=${BENCH_WRK_SECONDS:-5}
 WRK_N=${BENCH_WRK_REPEAT:-3}
 PORT=${BENCH_PORT:-18480}
 PY=/usr/bin/python3
+VENV_PY=${VENV:-.venv}/bin/python3
 OUT=$(mktemp -d)
 RES=$OUT/results.tsv
 PIDS=()
@@ -38,8 +46,7 @@ make -s -f bench/Makefile BUILD="$BUILD" bench-build || exit 1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), workers W=$W, reps $REPS"
 
 # ---- 1. kernels ---------------------------------------------------------
-echo "kernels through the worker pool (W=$W) ..."
-"$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
+echo "kernels through the worker pool: W=$W vs 1 worker, and the buffer cache off ..."
 # W vs one worker: -s alternates a 1-worker pool and a W-worker pool
 # repetition by repetition, so load from elsewhere hits both sides of the
 # ratio alike; the floor too (how far the memory bus lets a memory-bound
@@ -51,15 +58,27 @@ for c in max_unpool2d_f32 nearest2d_f32 fmu2d_f32 max_pool2d_f32 conv_transpose2
     "$BUILD/bench/kbench" -w "$W" -r "$REPS" -c "$c" -C 0 >>"$RES" || exit 1
 done
 
-# ---- 2. PyTorch ---------------------------------------------------------
+# ---- 2. references, A B C D D C B A -----------------------------------
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE may be set on this machine for old
 # OpenBLAS builds; they slow PyTorch down, so they are unset for it alone.
-if "$PY" -c 'import torch' 2>/dev/null; then
-    echo "PyTorch $("$PY" -c 'import torch; print(torch.__version__)') (threads=$W) ..."
+HAVE_TORCH=0; HAVE_ORT=0; HAVE_DNNL=0
+"$PY" -c 'import torch' 2>/dev/null && HAVE_TORCH=1
+[ -x "$VENV_PY" ] && "$VENV_PY" -c 'import onnxruntime, onnx' 2>/dev/null && HAVE_ORT=1
+make -s -f bench/Makefile BUILD="$BUILD" dnnl-build >/dev/null 2>&1 && HAVE_DNNL=1
+[ $HAVE_TORCH = 1 ] || echo "no torch under $PY: PyTorch rows skipped"
+[ $HAVE_ORT = 1 ] || echo "no onnxruntime under $VENV_PY (make venv): ONNX Runtime rows skipped"
+[ $HAVE_DNNL = 1 ] || echo "no oneDNN (apt-get install libdnnl-dev): oneDNN rows skipped"
+ref_torch() {
+    [ $HAVE_TORCH = 1 ] || return 0
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" bench/torch_ref.py "$W" "$REPS" >>"$RES"
-else
-    echo "no torch under $PY: PyTorch rows skipped"
-fi
+}
+ref_ort() { [ $HAVE_ORT = 1 ] && "$VENV_PY" bench/ort_ref.py "$W" "$REPS" >>"$RES" 2>>"$OUT/ort.log"; }
+ref_dnnl() { [ $HAVE_DNNL = 1 ] && OMP_NUM_THREADS=$W "$BUILD/bench/dnnl_deconv" "$REPS" >>"$RES"; }
+echo "kernels (W=$W), PyTorch, ONNX Runtime, oneDNN (threads=$W), then reversed ..."
+"$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
+ref_torch; ref_ort; ref_dnnl
+ref_dnnl; ref_ort; ref_torch
+"$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
 
 start_unpoold() { # port -> sets UP_PID
     "$BUILD/unpoold" --listen "127.0.0.1:$1" --workers "$W" --max-body-mb 1024 \
