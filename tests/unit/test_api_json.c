@@ -20,26 +20,11 @@
 
 #include "api/codecs.h"
 #include "kernels/convert.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
 
 static unsigned long long rng_state = 0x1234567887654321ULL;
 static uint64_t rng(void) { return th_xorshift(&rng_state); }
-
-typedef struct budget {
-    int64_t used, limit;
-    int refusals;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *b = ctx;
-    if (b->used + bytes > b->limit) {
-        b->refusals++;
-        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s wants %lld", what, (long long)bytes);
-    }
-    b->used += bytes;
-    return 0;
-}
 
 static up_limits limits(void)
 {
@@ -49,14 +34,14 @@ static up_limits limits(void)
 
 /* Decode body for op; the call is left for the caller to inspect/free. */
 static int decode(up_call *c, const char *op, const char *body, const up_kv *q, int nq,
-                  budget *b, up_error *err)
+                  th_budget *b, up_error *err)
 {
     up_http_req req = {.content_type = "application/json", .query = q, .n_query = nq};
     up_limits lim = limits();
     int rc;
     req.body = strdup(body);
     req.body_len = strlen(body);
-    if (b) req.charge = (up_charge){.take = take, .ctx = b};
+    if (b) req.charge = (up_charge){.take = th_budget_take, .ctx = b};
     up_error_clear(err);
     rc = up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
     free(req.body);
@@ -351,18 +336,18 @@ static void json_tensor_charged_list_costs_its_tensor(void)
     char *body = big_list(1000000, &h); /* ~8 MB of text, a 4 MB tensor */
     /* the 4 MB input, the 4 MB output the plan charges once it is ready
      * (scale 1), and a little: nothing per number */
-    budget b = {0, (8 << 20) + (256 << 10), 0};
+    th_budget b = {.limit = (8 << 20) + (256 << 10)};
     up_call c;
     up_error err;
     CHECKF(decode(&c, "nearest_unpool", body, NULL, 0, &b, &err) == 0 || err.kind != UP_E_OVERLOADED,
            "%s", err.n ? err.items[0].message : "");
     CHECKF(b.refusals == 0, "refused within the tensors' size + 256 KiB (used %lld)", (long long)b.used);
     CHECK(b.used >= 8000000);
-    CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &b);
+    CHECK(c.plan.charge.take == th_budget_take && c.plan.charge.ctx == &b);
     CHECK(c.plan.raw[0].data && ((float *)c.plan.raw[0].data)[999999] == (float)(999999 % 997) + 0.125f);
     up_call_free(&c);
     /* refused: the hook's error comes back unchanged, nothing allocated */
-    b = (budget){0, 1 << 20, 0};
+    b = (th_budget){.limit = 1 << 20};
     CHECK(decode(&c, "nearest_unpool", body, NULL, 0, &b, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(!c.plan.raw[0].data);
@@ -372,7 +357,7 @@ static void json_tensor_charged_list_costs_its_tensor(void)
 
 static void json_b64_charged(void)
 {
-    budget b = {0, 1 << 30, 0};
+    th_budget b = {.limit = 1 << 30};
     up_call c;
     up_error err;
     /* 2 float32 = 8 bytes = 12 base64 chars; "AAAA" padding variants decode into a scratch */

@@ -12,6 +12,7 @@
 
 #include "api/codecs.h"
 #include "api/json_arena.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
 
 static int sum_numbers(const cJSON *a)
@@ -123,25 +124,13 @@ static void arena_threads_keep_separate_arenas(void)
     for (int i = 0; i < 4; i++) CHECK(ok[i]);
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *b = ctx;
-    if (b->used + bytes > b->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    b->used += bytes;
-    return 0;
-}
-
 /* A charged window charges what cJSON takes inside it (the arena's new
  * blocks, or each allocation with the arena off), refuses past the budget
  * with the hook's error, and charges nothing once closed. */
 static void arena_charged_window(void)
 {
-    budget b = {0, (int64_t)1 << 30};
-    up_charge ch = {.take = take, .ctx = &b};
+    th_budget b = {.limit = (int64_t)1 << 30};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
     up_error err;
     char *big = malloc(1 << 20);
     up_error_clear(&err);
@@ -155,7 +144,7 @@ static void arena_charged_window(void)
     /* refused: the allocation fails, the hook's error is left */
     memset(big, 'a', (1 << 20) - 1);
     big[(1 << 20) - 1] = '\0';
-    b = (budget){0, 100 << 10};
+    b = (th_budget){.limit = 100 << 10};
     up_error_clear(&err);
     up_json_arena_enter_charged(&ch, &err);
     cJSON *s = cJSON_CreateString(big);

@@ -19,6 +19,7 @@
 #include "api/codecs.h"
 #include "kernels/convert.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
 
 
@@ -721,40 +722,27 @@ static void binary_input_moved_after_header_is_read(void)
     free(json);
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit)
-        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 static void decoded_tensors_are_charged(void)
 {
     char *json = malloc(1 << 20);
     size_t n = 0;
     up_limits lim = limits();
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
     n += (size_t)sprintf(json, "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,100,100],"
                                "\"datatype\":\"FP64\",\"data\":[");
     for (int i = 0; i < 10000; i++) n += (size_t)sprintf(json + n, "%s%d.5", i ? "," : "", i);
     sprintf(json + n, "]}]}");
-    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
+    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECKF(bu.used >= 80000, "charged %lld", (long long)bu.used);
-    CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &bu);
+    CHECK(c.plan.charge.take == th_budget_take && c.plan.charge.ctx == &bu);
     CHECK(c.plan.raw[0].data && ((double *)c.plan.raw[0].data)[9999] == 9999.5);
     up_call_free(&c);
     /* refused: the hook's own error, unchanged */
-    bu = (budget){0, 70000};
-    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
+    bu = (th_budget){.limit = 70000};
+    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(bu.used <= bu.limit && !c.plan.raw[0].data);
     up_call_free(&c);

@@ -16,6 +16,7 @@
 #include "api/codecs.h"
 #include "kernels/convert.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
 
 
@@ -627,18 +628,6 @@ static void unknown_query_param(void)
 
 /* ---- query pairs with a NUL, and the copy charged ---- */
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 static int decode_kv(up_call *c, body *b, const up_kv *kv, int nq, up_charge ch, up_error *err)
 {
     up_http_req req = {.content_type = "application/x-npy", .query = kv, .n_query = nq,
@@ -668,15 +657,15 @@ static void rewritten_payload_charged(void)
 {
     body b = load("npy_f32_be.npy");
     up_kv kv[1] = {{.key = "scale_factor", .value = "2"}};
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
-    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
+    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc && bu.used >= (int64_t)up_tensor_nbytes(&c.plan.raw[0]));
     up_call_free(&c);
-    bu = (budget){0, 16};
-    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
+    bu = (th_budget){.limit = 16};
+    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && strstr(err.items[0].message, "budget:"));
     up_call_free(&c);
     free(b.data);

@@ -13,6 +13,7 @@
 
 #include "api/codecs.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
 
 
@@ -447,33 +448,21 @@ static void repeated_keys_in_entry_refused(void)
                          UP_E_MALFORMED, "repeated JSON key \"kernel_size\"");
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 /* A misaligned tensor is copied: the copy is charged first. */
 static void misaligned_copy_charged(void)
 {
     /* header padded so x's data starts at an odd address */
     const char *h = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,16,16],\"data_offsets\":[1,1025]}} ";
     body b = make_st(h, 1025);
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
-    test_charge = (up_charge){.take = take, .ctx = &bu};
+    test_charge = (up_charge){.take = th_budget_take, .ctx = &bu};
     CHECKF(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc != NULL && bu.used >= 1024);
     up_call_free(&c);
-    bu = (budget){0, 512};
+    bu = (th_budget){.limit = 512};
     CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     up_call_free(&c);
