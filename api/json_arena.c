@@ -25,10 +25,11 @@
  * cJSON's printer used it, and nothing hot prints with cJSON.
  *
  * Under AddressSanitizer the arena stays on, so sanitizer runs test what
- * production runs, and its spans are poisoned instead (as bigbuf.c does
- * for large buffers): a block's free space is poisoned when the block is
- * made, each allocation is unpoisoned as it is carved (its alignment
- * padding stays poisoned), and the block a leave keeps is poisoned whole.
+ * production runs, and its spans are poisoned instead (kernels/poison.h,
+ * as bigbuf.c does for large buffers): a block's free space is poisoned
+ * when the block is made, each allocation is unpoisoned as it is carved
+ * (its alignment padding stays poisoned), and the block a leave keeps is
+ * poisoned whole.
  * A read of a node after its window closed is then reported as a
  * use-after-poison (or, for a block given back, a heap use-after-free),
  * and a window left open on the main thread fails the run at exit. */
@@ -36,24 +37,10 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ASAN 1
-#endif
-#endif
-#ifdef ARENA_ASAN
-#include <sanitizer/asan_interface.h>
-#include <stdio.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "../kernels/poison.h"
 
 #define FIRST_BLOCK ((size_t)64 << 10) /* a small request fits; kept per thread */
 #define ALIGN 16
@@ -120,7 +107,7 @@ static block *block_new(arena *a, size_t size, block *prev)
     b->prev = prev;
     b->size = size;
     b->used = 0;
-    POISON(b->mem, size);
+    UP_POISON(b->mem, size);
     return b;
 }
 
@@ -145,7 +132,7 @@ static void *arena_malloc(size_t n)
     }
     void *p = a->cur->mem + a->cur->used;
     a->cur->used += n;
-    UNPOISON(p, asked);
+    UP_UNPOISON(p, asked);
     return p;
 }
 
@@ -182,7 +169,7 @@ void up_json_arena_leave(void)
     }
     if (a->cur) {
         a->cur->used = 0;
-        POISON(a->cur->mem, a->cur->size);
+        UP_POISON(a->cur->mem, a->cur->size);
     } else if (a->first) {
         a->first = NULL;
         pthread_setspecific(first_key, NULL);
@@ -193,7 +180,7 @@ void up_json_arena_delete(cJSON *root)
 {
     if (!(hooks_installed && tls.depth)) cJSON_Delete(root);
 }
-#ifdef ARENA_ASAN
+#if UP_ASAN
 /* An unbalanced enter (a window never left) on the main thread: its tree
  * would outlive its window in production. Reported like a leak, at exit. */
 __attribute__((destructor)) static void report_open_window(void)
