@@ -22,6 +22,7 @@
 #include "kernels/convert.h"
 #include "tests/support/budget.h"
 #include "tests/support/harness.h"
+#include "tests/support/text.h"
 
 static unsigned long long rng_state = 0x1234567887654321ULL;
 static uint64_t rng(void) { return th_xorshift(&rng_state); }
@@ -63,22 +64,6 @@ static void check_refused(const char *op, const char *body, up_err_kind kind, co
     up_call_free(&c);
 }
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t k = strlen(s);
-    if (t->n + k + 1 > t->cap) {
-        t->cap = (t->n + k + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-    }
-    memcpy(t->s + t->n, s, k + 1);
-    t->n += k;
-}
-
 /* ---- numbers --------------------------------------------------------------- */
 
 /* x as {dtype, shape, data} (nested: nested lists of the shape) with n
@@ -86,13 +71,13 @@ static void put(text *t, const char *s)
 static char *random_x(const char *dtype, int nested, int64_t h, int64_t w, double *want)
 {
     static const char *const forms[] = {"%.9g", "%.17g", "%.6e", "%.3f", "%.12g", "%g"};
-    text t = {0};
+    th_text t = {0};
     char num[512], head[160];
     snprintf(head, sizeof(head),
              "{\"params\":{\"scale_factor\":1},\"inputs\":{\"x\":{\"dtype\":\"%s\",\"shape\":[1,1,%lld,%lld],\"data\":",
              dtype, (long long)h, (long long)w);
-    put(&t, head);
-    put(&t, nested ? "[[[" : "[");
+    th_put(&t, head);
+    th_put(&t, nested ? "[[[" : "[");
     for (int64_t i = 0; i < h * w; i++) {
         uint64_t bits = rng();
         double d;
@@ -107,11 +92,11 @@ static char *random_x(const char *dtype, int nested, int64_t h, int64_t w, doubl
         if (!isfinite(d) || i % 5 == 0) d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000.0;
         snprintf(num, sizeof(num), forms[rng() % 6], d);
         want[i] = strtod(num, NULL);
-        if (nested) put(&t, i == 0 ? "[" : i % w == 0 ? "],[" : ",");
-        else if (i) put(&t, ",");
-        put(&t, num);
+        if (nested) th_put(&t, i == 0 ? "[" : i % w == 0 ? "],[" : ",");
+        else if (i) th_put(&t, ",");
+        th_put(&t, num);
     }
-    put(&t, nested ? "]]]]}}}" : "]}}}");
+    th_put(&t, nested ? "]]]]}}}" : "]}}}");
     return t.s;
 }
 
@@ -298,14 +283,14 @@ static void json_repeated_keys_refused(void)
 
 static void json_depth_limit(void)
 {
-    text t = {0};
+    th_text t = {0};
     up_call c;
     up_error err;
-    put(&t, "{\"params\":{\"kernel_size\":1},\"inputs\":{\"x\":");
-    for (int i = 0; i < 63; i++) put(&t, "[");
-    put(&t, "1");
-    for (int i = 0; i < 63; i++) put(&t, "]");
-    put(&t, "}}");
+    th_put(&t, "{\"params\":{\"kernel_size\":1},\"inputs\":{\"x\":");
+    for (int i = 0; i < 63; i++) th_put(&t, "[");
+    th_put(&t, "1");
+    for (int i = 0; i < 63; i++) th_put(&t, "]");
+    th_put(&t, "}}");
     CHECK(decode(&c, "max_pool", t.s, NULL, 0, NULL, &err) < 0);
     CHECK(err.kind == UP_E_MALFORMED && strstr(err.items[0].message, "deeper than 64 levels"));
     up_call_free(&c);
@@ -316,17 +301,17 @@ static void json_depth_limit(void)
 
 static char *big_list(int64_t n, int64_t *h)
 {
-    text t = {0};
+    th_text t = {0};
     char head[160], num[32];
     *h = n / 1000;
     snprintf(head, sizeof(head), "{\"params\":{\"scale_factor\":1},\"inputs\":{\"x\":{\"dtype\":"
              "\"float32\",\"shape\":[1,1,%lld,1000],\"data\":[", (long long)*h);
-    put(&t, head);
+    th_put(&t, head);
     for (int64_t i = 0; i < *h * 1000; i++) {
         snprintf(num, sizeof(num), "%s%lld.125", i ? "," : "", (long long)(i % 997));
-        put(&t, num);
+        th_put(&t, num);
     }
-    put(&t, "]}}}");
+    th_put(&t, "]}}}");
     return t.s;
 }
 

@@ -25,6 +25,7 @@
 #include "api/codecs.h"
 #include "tests/support/budget.h"
 #include "tests/support/harness.h"
+#include "tests/support/text.h"
 #include "tests/support/json_spans.h"
 
 static unsigned long long rng_state = 0x2545f4914f6cdd1dULL;
@@ -108,66 +109,50 @@ static int same_tree(const cJSON *a, const cJSON *b)
     return !a && !b;
 }
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t k = strlen(s);
-    if (t->n + k + 1 > t->cap) {
-        t->cap = (t->n + k + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-    }
-    memcpy(t->s + t->n, s, k + 1);
-    t->n += k;
-}
-
-static void gen_string(text *t)
+static void gen_string(th_text *t)
 {
     static const char *const pieces[] = {"a", "key", "\\\"", "\\\\", "\\/", "\\n", "\\t",
                                          "\\u00e9", "\\u20ac", "\\ud83d\\ude00", "\xc3\xa9",
                                          " ", "\\b\\f\\r", "x_1"};
-    put(t, "\"");
-    for (int k = (int)(rng() % 5); k > 0; k--) put(t, pieces[rng() % 14]);
-    put(t, "\"");
+    th_put(t, "\"");
+    for (int k = (int)(rng() % 5); k > 0; k--) th_put(t, pieces[rng() % 14]);
+    th_put(t, "\"");
 }
 
-static void gen_value(text *t, int depth)
+static void gen_value(th_text *t, int depth)
 {
     char num[64];
     int kind = (int)(rng() % (depth > 5 ? 6 : 8));
     switch (kind) {
-    case 0: put(t, "true"); break;
-    case 1: put(t, "false"); break;
-    case 2: put(t, "null"); break;
+    case 0: th_put(t, "true"); break;
+    case 1: th_put(t, "false"); break;
+    case 2: th_put(t, "null"); break;
     case 3: gen_string(t); break;
     case 4:
         snprintf(num, sizeof(num), "%.9g", (double)(int64_t)(rng() % 200000 - 100000) / 7.0);
-        put(t, num);
+        th_put(t, num);
         break;
     case 5:
         snprintf(num, sizeof(num), "%lld", (long long)(rng() % 4000000000ULL) - 2000000000LL);
-        put(t, num);
+        th_put(t, num);
         break;
     case 6:
-        put(t, "[ ");
+        th_put(t, "[ ");
         for (int k = (int)(rng() % 5), first = 1; k > 0; k--, first = 0) {
-            if (!first) put(t, rng() % 2 ? "," : " ,\n");
+            if (!first) th_put(t, rng() % 2 ? "," : " ,\n");
             gen_value(t, depth + 1);
         }
-        put(t, "]");
+        th_put(t, "]");
         break;
     default:
-        put(t, "{");
+        th_put(t, "{");
         for (int k = (int)(rng() % 5), first = 1; k > 0; k--, first = 0) {
-            if (!first) put(t, ", ");
+            if (!first) th_put(t, ", ");
             gen_string(t);
-            put(t, rng() % 2 ? ":" : " : ");
+            th_put(t, rng() % 2 ? ":" : " : ");
             gen_value(t, depth + 1);
         }
-        put(t, "}");
+        th_put(t, "}");
         break;
     }
 }
@@ -176,10 +161,10 @@ static void json_random_documents_match_cjson(void)
 {
     int bad = 0;
     for (int i = 0; i < 3000 && bad < 5; i++) {
-        text t = {0};
-        put(&t, rng() % 2 ? "{\"inputs\":" : "[");
+        th_text t = {0};
+        th_put(&t, rng() % 2 ? "{\"inputs\":" : "[");
         gen_value(&t, 0);
-        put(&t, t.s[0] == '{' ? "}" : "]");
+        th_put(&t, t.s[0] == '{' ? "}" : "]");
         cJSON *ours = parse(t.s, NULL), *theirs = cJSON_Parse(t.s);
         if (!ours || !theirs || !same_tree(ours, theirs)) {
             bad++;
@@ -275,11 +260,11 @@ static void json_span_documents_match_cjson(void)
 {
     int bad = 0, spans = 0;
     for (int i = 0; i < 5000 && bad < 5; i++) {
-        text t = {0};
+        th_text t = {0};
         up_json_fault f;
-        put(&t, rng() % 2 ? "{\"inputs\":" : "[");
+        th_put(&t, rng() % 2 ? "{\"inputs\":" : "[");
         gen_value(&t, 0);
-        put(&t, t.s[0] == '{' ? "}" : "]");
+        th_put(&t, t.s[0] == '{' ? "}" : "]");
         cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
         int repeat = theirs && th_has_repeat(theirs);
         if (!theirs || (repeat ? ours || f.kind != UP_JSON_DUP_KEY : !ours || !th_same_tree_spans(ours, theirs))) {
@@ -302,14 +287,14 @@ static void json_span_number_lists_match_cjson(void)
     static const char *const forms[] = {"%.9g", "%.17g", "%.3e", "%.0f", "%g", "%.12g"};
     int bad = 0;
     for (int round = 0; round < 300 && bad < 3; round++) {
-        text t = {0};
+        th_text t = {0};
         int d0 = 1 + (int)(rng() % 9), d1 = 1 + (int)(rng() % 40), ragged = round % 5 == 0;
         char num[64];
         up_json_fault f;
-        put(&t, "[");
+        th_put(&t, "[");
         for (int a = 0; a < d0; a++) {
-            put(&t, a ? (rng() % 2 ? "," : " ,\n ") : "");
-            put(&t, "[");
+            th_put(&t, a ? (rng() % 2 ? "," : " ,\n ") : "");
+            th_put(&t, "[");
             for (int b = 0; b < d1 - (ragged && a == d0 - 1); b++) {
                 double d;
                 uint64_t bits = rng();
@@ -317,12 +302,12 @@ static void json_span_number_lists_match_cjson(void)
                 if (!isfinite(d) || rng() % 2) d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000;
                 snprintf(num, sizeof(num), forms[rng() % 6], d);
                 if (rng() % 50 == 0) snprintf(num, sizeof(num), "%s", rng() % 2 ? "null" : "\"NaN\"");
-                put(&t, b ? "," : "");
-                put(&t, num);
+                th_put(&t, b ? "," : "");
+                th_put(&t, num);
             }
-            put(&t, "]");
+            th_put(&t, "]");
         }
-        put(&t, "]");
+        th_put(&t, "]");
         cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
         if (!ours || !theirs || !th_is_span(ours) || !th_same_span(ours, theirs)) {
             bad++;
@@ -453,18 +438,18 @@ static void json_span_number_words(void)
 {
     static const int counts[] = {4, 400}; /* values kept, and read from the text */
     for (int c = 0; c < 2; c++) {
-        text t = {0};
+        th_text t = {0};
         up_json_fault f;
         up_json_list l;
         const char *end;
         int bad = 0;
-        put(&t, "[[");
+        th_put(&t, "[[");
         for (int i = 0; i < counts[c]; i++) {
             static const char *w[] = {"NaN", "Infinity", "-Infinity", "0.5"};
-            if (i) put(&t, i % 8 == 0 ? "],[" : ",");
-            put(&t, w[i % 4]);
+            if (i) th_put(&t, i % 8 == 0 ? "],[" : ",");
+            th_put(&t, w[i % 4]);
         }
-        put(&t, "]]");
+        th_put(&t, "]]");
         cJSON *v = parse_spans(t.s, &f), *plain = parse(t.s, &end);
         CHECKF(v && th_is_span(v) && up_json_list_of(v, &l), "%d: not a span", counts[c]);
         if (v && up_json_list_of(v, &l)) {
@@ -632,15 +617,15 @@ static void json_list_costs_no_memory_per_number(void)
 static void json_refused_charge_is_the_hooks_error(void)
 {
     /* objects are nodes: 20k of them need more than 64 KiB */
-    text t = {0};
+    th_text t = {0};
     th_budget b = {.limit = (int64_t)64 << 10};
     up_charge ch = {.take = th_budget_take, .ctx = &b};
     up_json_req rq = {.charge = &ch, .field = "", .what = "the body"};
     up_error err;
     up_error_clear(&err);
-    put(&t, "[");
-    for (int i = 0; i < 20000; i++) put(&t, i ? ",{\"a\":1}" : "{\"a\":1}");
-    put(&t, "]");
+    th_put(&t, "[");
+    for (int i = 0; i < 20000; i++) th_put(&t, i ? ",{\"a\":1}" : "{\"a\":1}");
+    th_put(&t, "]");
     cJSON *root = up_json_parse_request(t.s, t.n, &rq, &err);
     CHECK(root == NULL);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
@@ -705,23 +690,23 @@ static double parse_seconds(const char *s, size_t n)
 static void json_span_fallback_reads_bytes_at_most_twice(void)
 {
     enum { DEPTH = 300, PER = 1000 };
-    text deep = {0}, flat = {0};
+    th_text deep = {0}, flat = {0};
     char num[32];
     for (int d = 0; d < DEPTH; d++) {
-        put(&deep, "[");
+        th_put(&deep, "[");
         for (int i = 0; i < PER; i++) {
             snprintf(num, sizeof(num), "%d.5,", i);
-            put(&deep, num);
+            th_put(&deep, num);
         }
     }
-    put(&deep, "{}");
-    for (int d = 0; d < DEPTH; d++) put(&deep, "]");
-    put(&flat, "[");
+    th_put(&deep, "{}");
+    for (int d = 0; d < DEPTH; d++) th_put(&deep, "]");
+    th_put(&flat, "[");
     for (int k = 0; k < DEPTH * PER; k++) {
         snprintf(num, sizeof(num), "%d.5,", k % PER);
-        put(&flat, num);
+        th_put(&flat, num);
     }
-    put(&flat, "{}]");
+    th_put(&flat, "{}]");
     double td = parse_seconds(deep.s, deep.n), tf = parse_seconds(flat.s, flat.n);
     CHECKF(td < 8 * tf + 0.05, "deep %.3f s, flat %.3f s", td, tf);
     printf("    deep %.1f ms, flat %.1f ms\n", td * 1e3, tf * 1e3);

@@ -20,6 +20,7 @@
 #include "kernels/convert.h"
 #include "tests/support/fixture.h"
 #include "tests/support/budget.h"
+#include "tests/support/call.h"
 #include "tests/support/harness.h"
 
 
@@ -41,14 +42,6 @@ static int decode(up_call *c, const char *op, body *b, const char *header_len, u
     req.body_len = b->len;
     up_error_clear(err);
     return up_call_decode_kserve(c, up_op_find(op), &req, &lim, err);
-}
-
-static int run_plan(up_call *c, up_error *err)
-{
-    up_fault f;
-    up_fault_init(&f);
-    up_plan_run(&c->plan, 0, c->plan.work_units, &f);
-    return up_plan_finish(&c->plan, &f, err);
 }
 
 /* Header length of a fixture from ks_cases.json; "" when it has none. */
@@ -177,7 +170,7 @@ static void check_case(const char *name, const char *op, const expect *ex, int n
                 CHECK((uintptr_t)r->data % up_dtype_size(r->dtype) == 0);
             }
         }
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_kserve_encode_call(&c, &t, &resp, &err) == 0);
         CHECK(up_http_resp_flatten(&resp) == 0);
         check_response(&resp, op, id, ex, n);
@@ -247,7 +240,7 @@ static void json_in_json_out(void)
                          &err);
     CHECKF(rc == 0, "%s", err.n ? err.items[0].message : "");
     if (rc == 0) {
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_kserve_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(strcmp(resp.content_type, "application/json") == 0);
         CHECK(resp.extra_header_name[0] == '\0');
@@ -272,7 +265,7 @@ static void bool_mask_json(void)
                          "\"data\":[false,false,true,false]}]}", &err);
     CHECKF(rc == 0, "%s", err.n ? err.items[0].message : "");
     if (rc == 0) {
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         const float *y = c.plan.result[0].data;
         CHECK(y[0] == 0 && y[1] == 0 && y[2] == 4 && y[3] == 0);
     }
@@ -593,7 +586,7 @@ static void large_binary_output_zero_copy(void)
     up_http_resp resp;
     up_http_resp_init(&resp);
     CHECK(decode(&c, "nearest_unpool", &b, hl, &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     void *y = c.plan.out[0].data;
     CHECK(up_kserve_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(resp.n_tail == 1 && resp.tail[0].base == y && resp.tail[0].len == 65536);

@@ -14,6 +14,7 @@
 #include "api/codecs.h"
 #include "tests/support/fixture.h"
 #include "tests/support/budget.h"
+#include "tests/support/call.h"
 #include "tests/support/harness.h"
 
 
@@ -25,19 +26,9 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
 {
     up_kv kv[8];
     char qbuf[256];
-    int nq = 0;
+    int nq = th_query_split(query, qbuf, sizeof(qbuf), kv, 8);
     up_http_req req = {0};
     up_limits lim = {.max_elements = 1 << 20, .max_request_elements = 1 << 21, .max_json_depth = 64, .max_inputs = 4};
-    if (query) {
-        char *save = NULL, *tok;
-        snprintf(qbuf, sizeof(qbuf), "%s", query);
-        for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (eq) *eq = '\0';
-            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
-            nq++;
-        }
-    }
     req.content_type = "application/x-safetensors";
     req.accept = "application/x-safetensors";
     req.query = kv;
@@ -47,14 +38,6 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     req.charge = test_charge;
     up_error_clear(err);
     return up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
-}
-
-static int run_plan(up_call *c, up_error *err)
-{
-    up_fault f;
-    up_fault_init(&f);
-    up_plan_run(&c->plan, 0, c->plan.work_units, &f);
-    return up_plan_finish(&c->plan, &f, err);
 }
 
 /* Decode, run; then compare the safetensors answer with `expected`
@@ -77,7 +60,7 @@ static void check_answer(const char *op, body *b, const char *query, const char 
             CHECKF((c.plan.raw[i].alloc == NULL) == views, "input %d view %d", i, views);
         }
         CHECK(c.out_format == UP_FMT_SAFETENSORS);
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(up_http_resp_flatten(&resp) == 0);
         CHECK(resp.status == 200);
@@ -104,13 +87,7 @@ static void check_refused(const char *op, body *b, const char *query, up_err_kin
 {
     up_call c;
     up_error err;
-    int rc = decode(&c, op, b, query, &err);
-    CHECK(rc < 0);
-    CHECKF(err.kind == kind, "kind %d, expected %d (%s)", err.kind, kind,
-           err.n ? err.items[0].message : "");
-    if (needle && err.n)
-        CHECKF(strstr(err.items[0].message, needle) != NULL, "message \"%s\" lacks \"%s\"",
-               err.items[0].message, needle);
+    th_expect_refused(decode(&c, op, b, query, &err), &err, kind, needle);
     up_call_free(&c);
 }
 
@@ -178,7 +155,7 @@ static void query_overrides_metadata(void)
     up_call c;
     up_error err;
     CHECK(decode(&c, "max_unpool", &b, "output_size=5,5", &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     CHECK(c.plan.result[0].shape[2] == 5 && c.plan.result[0].shape[3] == 5);
     CHECK(up_tensor_nbytes(&c.plan.result[0]) == want.len &&
           memcmp(c.plan.result[0].data, want.data, want.len) == 0);
@@ -384,7 +361,7 @@ static void large_answer_zero_copy(void)
     up_http_resp resp;
     up_http_resp_init(&resp);
     CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     void *y = c.plan.out[0].data, *ind = c.plan.out[1].data;
     CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(resp.n_tail == 2);
