@@ -3,15 +3,16 @@
  * per type, with TFMA the fma of that type (fmaf, fma).
  *
  * The scatter form and each rank of the interpolation form are separate
- * functions, each with its own runtime-dispatched clones: a function holds
- * only its own rank's pointers and weights, so the 3d combine (four source
- * rows, two weight pairs, the output row) keeps them all in registers. In
- * one function covering every rank, as the macro bodies this replaces did,
- * the compiler kept the other ranks' values live across the loops; written
- * that way as plain functions, float32 3d ran 20% slower from spills. The
- * helpers are UP_HOT (always inlined) so every clone gets its own copy of
- * them, and take their arrays as restrict parameters, which the compiler
- * honours where it does not for restrict locals. */
+ * functions, each rank with its own runtime-dispatched clones, so a
+ * function holds only its own rank's pointers and weights. A first
+ * conversion to plain functions kept one function for every rank, as the
+ * macro bodies it replaced did, and ran float32 3d 20% slower (more spills
+ * in the 3d combine). Split per rank, the kernel phase measures as the
+ * macro bodies did (kbench, one worker, base and new runs alternating
+ * ABBA: every case within the machine's noise of about 5-10%, 3d float32
+ * about 8% faster). The helpers are UP_HOT (always inlined), so every
+ * clone gets its own copy of them; the combining loops take their rows as
+ * restrict parameters, so they compile without overlap checks. */
 
 /* Scatter form: one (n, c) plane per unit. Bad indices are skipped and the
  * first one (lowest flat position in x) is reported. */
