@@ -172,8 +172,23 @@ int up_call_encode(up_call *c, const up_fault *fault, up_timing *t,
                    const char *request_id, up_http_resp *resp, up_error *err);
 
 /* Errors: v1 answers are application/problem+json (RFC 9457), /v2 answers
- * KServe's {"error": "..."}. */
+ * KServe's {"error": "..."}.
+ *
+ * The transport's error kinds, numbered after the kernels' own
+ * (kernels/error.h): what only a request, not a computation, can get
+ * wrong. They are macros of type up_err_kind, since an enum of its own
+ * would be a different type. api/problem.c maps
+ * every kind to its HTTP status and title, in one table. */
+#define UP_E_TRANSPORT_(i) ((up_err_kind)(UP_E_LAYER_BASE + (i)))
+#define UP_E_UNAUTHORIZED UP_E_TRANSPORT_(0)   /* missing or wrong API key */
+#define UP_E_NOT_FOUND UP_E_TRANSPORT_(1)      /* unknown op or path */
+#define UP_E_METHOD UP_E_TRANSPORT_(2)         /* method not allowed on the path */
+#define UP_E_NOT_ACCEPTABLE UP_E_TRANSPORT_(3) /* Accept cannot be met */
+#define UP_E_MEDIA_TYPE UP_E_TRANSPORT_(4)     /* unsupported Content-Type */
+#define UP_E_DEADLINE UP_E_TRANSPORT_(5)       /* deadline passed before the kernel ran */
+#define UP_E_KIND_END (UP_E_LAYER_BASE + 6)    /* one past the last kind */
 int up_err_status(const up_error *err);
+const char *up_err_kind_title(up_err_kind kind); /* "Unprocessable Content" ... */
 void up_problem_response(const up_error *err, const char *request_id, const char *path,
                          up_http_resp *resp);
 void up_kserve_error_response(const up_error *err, up_http_resp *resp);

@@ -46,18 +46,20 @@ static char *regrow(up_buf *b, size_t cap)
     return d;
 }
 
-int up_buf_reserve(up_buf *b, size_t extra)
+/* Room for extra more bytes and a terminating NUL. exact: the capacity
+ * becomes just that (the caller knows the final size); else it doubles
+ * from 256, so repeated appends cost amortised O(n). */
+static int reserve(up_buf *b, size_t extra, int exact)
 {
     size_t need, cap;
     char *d;
     if (b->failed) return -1;
     if (extra > SIZE_MAX - b->len - 1) goto fail;
-    need = b->len + extra + 1; /* room for a terminating NUL */
+    need = b->len + extra + 1;
     if (need <= b->cap) return 0;
-    cap = b->cap ? b->cap : 256;
+    cap = exact ? need : b->cap ? b->cap : 256;
     while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    d = regrow(b, cap);
-    if (!d) goto fail;
+    if (!(d = regrow(b, cap))) goto fail;
     b->data = d;
     b->cap = cap;
     return 0;
@@ -66,22 +68,9 @@ fail:
     return -1;
 }
 
-int up_buf_reserve_exact(up_buf *b, size_t extra)
-{
-    size_t need;
-    char *d;
-    if (b->failed) return -1;
-    if (extra > SIZE_MAX - b->len - 1) goto fail;
-    need = b->len + extra + 1;
-    if (need <= b->cap) return 0;
-    if (!(d = regrow(b, need))) goto fail;
-    b->data = d;
-    b->cap = need;
-    return 0;
-fail:
-    b->failed = 1;
-    return -1;
-}
+int up_buf_reserve(up_buf *b, size_t extra) { return reserve(b, extra, 0); }
+
+int up_buf_reserve_exact(up_buf *b, size_t extra) { return reserve(b, extra, 1); }
 
 int up_buf_append(up_buf *b, const void *p, size_t n)
 {

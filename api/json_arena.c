@@ -22,29 +22,27 @@
  * blocks double, so a huge document costs at most twice its node bytes
  * (and the request parser keeps number arrays out of the tree, json_parse.c).
  * cJSON's realloc fast path is off while custom hooks are installed; only
- * cJSON's printer used it, and nothing hot prints with cJSON. Under
- * AddressSanitizer the arena is off, so a use of a freed node is still
- * caught: the hooks then malloc every allocation and charge them in steps
- * of 64 KiB (at most that much is charged ahead of use). */
+ * cJSON's printer used it, and nothing hot prints with cJSON.
+ *
+ * Under AddressSanitizer the arena stays on, so sanitizer runs test what
+ * production runs, and its spans are poisoned instead (kernels/poison.h,
+ * as bigbuf.c does for large buffers): a block's free space is poisoned
+ * when the block is made, each allocation is unpoisoned as it is carved
+ * (its alignment padding stays poisoned), and the block a leave keeps is
+ * poisoned whole.
+ * A read of a node after its window closed is then reported as a
+ * use-after-poison (or, for a block given back, a heap use-after-free),
+ * and a window left open on the main thread fails the run at exit. */
 #include "json_arena.h"
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ENABLED 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ENABLED 0
-#endif
-#endif
-#ifndef ARENA_ENABLED
-#define ARENA_ENABLED 1
-#endif
+#include "../kernels/poison.h"
 
 #define FIRST_BLOCK ((size_t)64 << 10) /* a small request fits; kept per thread */
-#define CREDIT_STEP ((int64_t)64 << 10) /* arena off: charged this much at a time */
 #define ALIGN 16
 
 typedef struct block {
@@ -60,7 +58,6 @@ typedef struct arena {
     block *cur;       /* newest block; first or a block chained after it */
     up_charge charge; /* the outermost window's accountant (take NULL: none) */
     up_error *err;    /* where its refusal goes */
-    int64_t credit;   /* arena off: bytes charged and not yet handed out */
 } arena;
 
 static _Thread_local arena tls;
@@ -80,7 +77,6 @@ void up_json_arena_enter_charged(const up_charge *ch, up_error *err)
     if (tls.depth++ == 0 && ch && ch->take) {
         tls.charge = *ch;
         tls.err = err;
-        tls.credit = 0;
     }
 }
 
@@ -90,10 +86,8 @@ static void forget_charge(arena *a)
 {
     a->charge = (up_charge){0};
     a->err = NULL;
-    a->credit = 0;
 }
 
-#if ARENA_ENABLED
 static pthread_key_t first_key; /* frees a thread's first block at thread exit */
 static int hooks_installed;
 
@@ -113,6 +107,7 @@ static block *block_new(arena *a, size_t size, block *prev)
     b->prev = prev;
     b->size = size;
     b->used = 0;
+    UP_POISON(b->mem, size);
     return b;
 }
 
@@ -121,6 +116,7 @@ static void *arena_malloc(size_t n)
     arena *a = &tls;
     if (!a->depth) return malloc(n);
     if (n > SIZE_MAX / 4) return NULL;
+    size_t asked = n;
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
     if (!a->cur || a->cur->size - a->cur->used < n) {
         size_t size = a->cur ? a->cur->size * 2 : FIRST_BLOCK;
@@ -136,6 +132,7 @@ static void *arena_malloc(size_t n)
     }
     void *p = a->cur->mem + a->cur->used;
     a->cur->used += n;
+    UP_UNPOISON(p, asked);
     return p;
 }
 
@@ -172,6 +169,7 @@ void up_json_arena_leave(void)
     }
     if (a->cur) {
         a->cur->used = 0;
+        UP_POISON(a->cur->mem, a->cur->size);
     } else if (a->first) {
         a->first = NULL;
         pthread_setspecific(first_key, NULL);
@@ -182,34 +180,13 @@ void up_json_arena_delete(cJSON *root)
 {
     if (!(hooks_installed && tls.depth)) cJSON_Delete(root);
 }
-#else
-/* Arena off: every allocation is malloc's own (so ASan sees each node),
- * charged ahead in CREDIT_STEP pieces. */
-static void *counted_malloc(size_t n)
+#if UP_ASAN
+/* An unbalanced enter (a window never left) on the main thread: its tree
+ * would outlive its window in production. Reported like a leak, at exit. */
+__attribute__((destructor)) static void report_open_window(void)
 {
-    arena *a = &tls;
-    if (a->depth && a->charge.take) {
-        if (n > (size_t)INT64_MAX / 2) return NULL;
-        if ((int64_t)n > a->credit) {
-            int64_t step = (int64_t)n > CREDIT_STEP ? (int64_t)n : CREDIT_STEP;
-            if (window_charge(a, (size_t)step) < 0) return NULL;
-            a->credit += step;
-        }
-        a->credit -= (int64_t)n;
-    }
-    return malloc(n);
+    if (tls.depth == 0) return;
+    fprintf(stderr, "ERROR: json_arena: %d JSON arena window(s) still open at exit\n", tls.depth);
+    abort();
 }
-
-__attribute__((constructor)) static void arena_install(void)
-{
-    cJSON_Hooks hooks = {.malloc_fn = counted_malloc, .free_fn = free};
-    cJSON_InitHooks(&hooks);
-}
-
-void up_json_arena_leave(void)
-{
-    if (tls.depth > 0 && --tls.depth == 0) forget_charge(&tls);
-}
-
-void up_json_arena_delete(cJSON *root) { cJSON_Delete(root); }
 #endif

@@ -14,10 +14,9 @@
 
 void up_json_arena_enter(void);
 /* The same, and every byte cJSON takes inside the window is charged to ch
- * (may be NULL) before it is allocated: the arena's blocks, or with the
- * arena off each allocation (in steps of 64 KiB). A refused charge makes
- * that allocation fail (cJSON_malloc returns NULL) and leaves the hook's
- * error in err. Only the outermost window's accountant applies. */
+ * (may be NULL) before it is allocated: the arena's blocks, each in full.
+ * A refused charge makes that allocation fail (cJSON_malloc returns NULL)
+ * and leaves the hook's error in err. Only the outermost window's accountant applies. */
 void up_json_arena_enter_charged(const up_charge *ch, up_error *err);
 void up_json_arena_leave(void);
 /* Delete a tree made inside this thread's open window. With the arena on

@@ -20,23 +20,26 @@
 
 #define UP_PROBLEM_BASE "https://unpoold.dev/problems/"
 
+/* Every kind's status, problem slug and title: the only such table. */
 static const struct {
     int status;
-    const char *slug;
+    const char *slug, *title;
 } kinds[] = {
-    [UP_OK] = {500, "internal-error"}, /* an error that is none is a bug */
-    [UP_E_MALFORMED] = {400, "malformed-request"},
-    [UP_E_UNAUTHORIZED] = {401, "unauthorized"},
-    [UP_E_NOT_FOUND] = {404, "not-found"},
-    [UP_E_METHOD] = {405, "method-not-allowed"},
-    [UP_E_NOT_ACCEPTABLE] = {406, "not-acceptable"},
-    [UP_E_TOO_LARGE] = {413, "too-large"},
-    [UP_E_MEDIA_TYPE] = {415, "unsupported-media-type"},
-    [UP_E_INVALID] = {422, "invalid-request"},
-    [UP_E_OVERLOADED] = {503, "overloaded"},
-    [UP_E_DEADLINE] = {504, "deadline-exceeded"},
-    [UP_E_INTERNAL] = {500, "internal-error"},
+    [UP_OK] = {500, "internal-error", "Internal Server Error"}, /* an error that is none is a bug */
+    [UP_E_MALFORMED] = {400, "malformed-request", "Bad Request"},
+    [UP_E_UNAUTHORIZED] = {401, "unauthorized", "Unauthorized"},
+    [UP_E_NOT_FOUND] = {404, "not-found", "Not Found"},
+    [UP_E_METHOD] = {405, "method-not-allowed", "Method Not Allowed"},
+    [UP_E_NOT_ACCEPTABLE] = {406, "not-acceptable", "Not Acceptable"},
+    [UP_E_TOO_LARGE] = {413, "too-large", "Content Too Large"},
+    [UP_E_MEDIA_TYPE] = {415, "unsupported-media-type", "Unsupported Media Type"},
+    [UP_E_INVALID] = {422, "invalid-request", "Unprocessable Content"},
+    [UP_E_OVERLOADED] = {503, "overloaded", "Service Unavailable"},
+    [UP_E_DEADLINE] = {504, "deadline-exceeded", "Gateway Timeout"},
+    [UP_E_INTERNAL] = {500, "internal-error", "Internal Server Error"},
 };
+_Static_assert(sizeof(kinds) / sizeof(kinds[0]) == UP_E_KIND_END,
+               "every error kind needs a status, a slug and a title");
 
 static int kind_index(const up_error *err)
 {
@@ -46,6 +49,13 @@ static int kind_index(const up_error *err)
 }
 
 int up_err_status(const up_error *err) { return kinds[kind_index(err)].status; }
+
+const char *up_err_kind_title(up_err_kind kind)
+{
+    if (kind == UP_OK) return "OK";
+    if ((int)kind < 0 || (int)kind >= (int)(sizeof(kinds) / sizeof(kinds[0]))) return "Error";
+    return kinds[kind].title;
+}
 
 void up_http_resp_init(up_http_resp *r)
 {

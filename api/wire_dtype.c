@@ -5,6 +5,7 @@
  * ("<f4": byte order, kind, size), safetensors "F32", KServe v2 "FP32".
  * One row per dtype keeps them from drifting: a dtype a format lacks is a
  * NULL (or 0) in that column, and every codec reads only this table. */
+#include <stddef.h>
 #include <string.h>
 
 #include "codecs.h"
@@ -30,49 +31,44 @@ static const wire_dtype table[] = {
 _Static_assert(sizeof(table) / sizeof(table[0]) == UP_DT_COUNT - 1,
                "wire_dtype.c: one row for every dtype of kernels/tensor.h");
 
-static const wire_dtype *row_of(up_dtype dt)
+/* A string column of the table, by its offset: every spelling is looked
+ * up the same way, in either direction. */
+#define COL(name) offsetof(wire_dtype, name)
+
+static const char *cell(const wire_dtype *w, size_t col)
+{
+    return *(const char *const *)((const char *)w + col);
+}
+
+/* The dtype whose spelling in column col is s, or UP_DT_INVALID. */
+static up_dtype dtype_named(size_t col, const char *s)
+{
+    for (int i = 0; s && i < N_ROWS; i++) {
+        const char *c = cell(&table[i], col);
+        if (c && strcmp(c, s) == 0) return table[i].dt;
+    }
+    return UP_DT_INVALID;
+}
+
+/* dt's spelling in column col, or NULL where the format has none. */
+static const char *name_of(up_dtype dt, size_t col)
 {
     for (int i = 0; i < N_ROWS; i++)
-        if (table[i].dt == dt) return &table[i];
+        if (table[i].dt == dt) return cell(&table[i], col);
     return NULL;
 }
 
-up_dtype up_wire_from_kserve(const char *s)
-{
-    for (int i = 0; s && i < N_ROWS; i++)
-        if (strcmp(table[i].kserve, s) == 0) return table[i].dt;
-    return UP_DT_INVALID;
-}
+up_dtype up_wire_from_kserve(const char *s) { return dtype_named(COL(kserve), s); }
+const char *up_wire_kserve(up_dtype dt) { return name_of(dt, COL(kserve)); }
+up_dtype up_wire_from_safetensors(const char *s) { return dtype_named(COL(safetensors), s); }
+const char *up_wire_safetensors(up_dtype dt) { return name_of(dt, COL(safetensors)); }
+const char *up_wire_npy(up_dtype dt) { return name_of(dt, COL(npy)); }
 
-const char *up_wire_kserve(up_dtype dt)
-{
-    const wire_dtype *w = row_of(dt);
-    return w ? w->kserve : NULL;
-}
-
-up_dtype up_wire_from_safetensors(const char *s)
-{
-    for (int i = 0; s && i < N_ROWS; i++)
-        if (strcmp(table[i].safetensors, s) == 0) return table[i].dt;
-    return UP_DT_INVALID;
-}
-
-const char *up_wire_safetensors(up_dtype dt)
-{
-    const wire_dtype *w = row_of(dt);
-    return w ? w->safetensors : NULL;
-}
-
+/* A .npy descr is read as kind and size (npy.c handles its byte order). */
 up_dtype up_wire_from_npy(char kind, int size)
 {
     for (int i = 0; i < N_ROWS; i++)
         if (table[i].npy_kind && table[i].npy_kind == kind && table[i].npy_size == size)
             return table[i].dt;
     return UP_DT_INVALID;
-}
-
-const char *up_wire_npy(up_dtype dt)
-{
-    const wire_dtype *w = row_of(dt);
-    return w ? w->npy : NULL;
 }

@@ -12,6 +12,7 @@
  * most twice its size (a small tensor must not pin a huge block); on free,
  * the oldest blocks are evicted until the new one fits the limit. */
 #include "bigbuf.h"
+#include "poison.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -25,23 +26,7 @@
  * a live one past the bytes asked for. A read of a freed (cached) tensor,
  * or past the end of a live one, is then reported like a heap error. A
  * block is unpoisoned before it is unmapped, since the next mapping at
- * that address would otherwise inherit the poison. */
-#if defined(__SANITIZE_ADDRESS__)
-#define BIGBUF_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BIGBUF_ASAN 1
-#endif
-#endif
-#ifdef BIGBUF_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
+ * that address would otherwise inherit the poison (poison.h). */
 #define HUGE_2M ((size_t)2 << 20)
 #define MAX_LIVE 64   /* more live big tensors than this fall back to malloc */
 #define MAX_CACHED 8
@@ -116,7 +101,7 @@ static int cache_evict(size_t limit, size_t room, int slot, block *victims)
 static void unmap_all(const block *v, int n)
 {
     for (int i = 0; i < n; i++) {
-        UNPOISON(v[i].p, v[i].size);
+        UP_UNPOISON(v[i].p, v[i].size);
         munmap(v[i].p, v[i].size);
     }
 }
@@ -150,8 +135,8 @@ void *up_bigbuf_alloc(size_t bytes)
     live[slot] = b;
     atomic_fetch_add(&n_live, 1);
     pthread_mutex_unlock(&mu);
-    UNPOISON(b.p, bytes);
-    POISON((char *)b.p + bytes, b.size - bytes);
+    UP_UNPOISON(b.p, bytes);
+    UP_POISON((char *)b.p + bytes, b.size - bytes);
     return b.p;
 }
 
@@ -171,7 +156,7 @@ int up_bigbuf_free(void *p)
     live[found].p = NULL;
     atomic_fetch_sub(&n_live, 1);
     if (b.size <= cache_limit) {
-        POISON(b.p, b.size);
+        UP_POISON(b.p, b.size);
         nv = cache_evict(cache_limit, b.size, 1, victims);
         b.age = ++clock_tick;
         cached[n_cached++] = b;
@@ -211,7 +196,7 @@ size_t up_bigbuf_trim(size_t keep)
 
 size_t up_bigbuf_cached_bytes(void) { return atomic_load(&cached_bytes); }
 
-#ifdef BIGBUF_ASAN
+#if UP_ASAN
 /* LeakSanitizer does not see these mappings (it scans malloc's chunks), so
  * a large tensor that is never freed would go unreported in the sanitizer
  * runs that used to give it to malloc. Report it here instead, at exit,

@@ -35,22 +35,3 @@ char *up_field(char *out, size_t cap, const char *prefix, const char *name)
     out[n] = '\0';
     return out;
 }
-
-const char *up_err_kind_title(up_err_kind kind)
-{
-    switch (kind) {
-    case UP_OK: return "OK";
-    case UP_E_MALFORMED: return "Bad Request";
-    case UP_E_UNAUTHORIZED: return "Unauthorized";
-    case UP_E_NOT_FOUND: return "Not Found";
-    case UP_E_METHOD: return "Method Not Allowed";
-    case UP_E_NOT_ACCEPTABLE: return "Not Acceptable";
-    case UP_E_TOO_LARGE: return "Content Too Large";
-    case UP_E_MEDIA_TYPE: return "Unsupported Media Type";
-    case UP_E_INVALID: return "Unprocessable Content";
-    case UP_E_OVERLOADED: return "Service Unavailable";
-    case UP_E_DEADLINE: return "Gateway Timeout";
-    case UP_E_INTERNAL: return "Internal Server Error";
-    }
-    return "Error";
-}

@@ -2,8 +2,11 @@
  *
  * Every layer reports what went wrong as a kind (what class of mistake) plus
  * one or more (field, message) pairs, e.g. ("params.kernel_size", "expected 2
- * values for a 2d input, got 3"). The kind is mapped to an HTTP status by
- * api/problem.c only, so kernels stay free of any transport. */
+ * values for a 2d input, got 3"). The kinds here are the ones the numeric
+ * library itself can report; the transport's own kinds (wrong method, media
+ * type, credentials, ...) are numbered from UP_E_LAYER_BASE by the api layer
+ * (api/api.h), and api/problem.c alone maps every kind to a status and a
+ * title, so kernels stay free of any transport. */
 #ifndef UP_ERROR_H
 #define UP_ERROR_H
 
@@ -11,17 +14,13 @@
 
 typedef enum up_err_kind {
     UP_OK = 0,
-    UP_E_MALFORMED,    /* syntax or wrong types in the request      -> 400 */
-    UP_E_UNAUTHORIZED, /* missing or wrong API key                  -> 401 */
-    UP_E_NOT_FOUND,    /* unknown op or path                        -> 404 */
-    UP_E_METHOD,       /* wrong method                              -> 405 */
-    UP_E_NOT_ACCEPTABLE, /* Accept cannot be met                    -> 406 */
-    UP_E_TOO_LARGE,    /* body, tensor or output over a limit       -> 413 */
-    UP_E_MEDIA_TYPE,   /* unsupported Content-Type                  -> 415 */
-    UP_E_INVALID,      /* valid syntax, invalid meaning             -> 422 */
-    UP_E_OVERLOADED,   /* queue or memory budget full, out of memory -> 503 */
-    UP_E_DEADLINE,     /* deadline passed before the kernel ran     -> 504 */
-    UP_E_INTERNAL      /* a bug                                     -> 500 */
+    UP_E_MALFORMED,    /* syntax or wrong types of a value */
+    UP_E_TOO_LARGE,    /* a tensor, output or scratch over a limit, or one
+                          that can never fit the memory budget */
+    UP_E_INVALID,      /* valid syntax, invalid meaning */
+    UP_E_OVERLOADED,   /* memory budget busy, or out of memory: try later */
+    UP_E_INTERNAL,     /* a bug */
+    UP_E_LAYER_BASE    /* first kind of the layers above (api/api.h) */
 } up_err_kind;
 
 #define UP_ERR_MAX_ITEMS 8
@@ -44,7 +43,6 @@ void up_error_clear(up_error *e);
  * first kind). Always returns -1 so callers can `return up_errorf(...)`. */
 int up_errorf(up_error *e, up_err_kind kind, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-const char *up_err_kind_title(up_err_kind kind); /* "Unprocessable Content" ... */
 /* "prefix.name" into out (cap bytes, truncated, always terminated); returns
  * out. Field names are built for every input and param of every request,
  * error or not, so this is a copy rather than snprintf (~150 ns a call). */

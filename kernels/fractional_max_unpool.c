@@ -34,6 +34,7 @@
 #include "geometry.h"
 #include "index_layout.h"
 #include "ops.h"
+#include "template.h"
 
 enum { CT_ASYMMETRIC = 0, CT_HALF_PIXEL = 1, CT_ALIGN_CORNERS = 2, FMU_SCATTER = 3 };
 
@@ -257,179 +258,25 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
 
 /* ---- kernels ------------------------------------------------------------ */
 
-/* Scatter form: one (n, c) plane per unit. Bad indices are skipped and the
- * first one (lowest flat position in x) is reported. */
-#define SCATTER_BODY(T)                                                            \
-    do {                                                                           \
-        const up_geom *g = &p->g;                                                  \
-        const int64_t *ix = p->in[FMU_IN_indices].data;                            \
-        const T *x = p->in[FMU_IN_x].data;                                         \
-        T *y = p->out[FMU_OUT_y].data;                                             \
-        int64_t pin = 1, pout = 1;                                                 \
-        for (int d = 0; d < g->nsp; d++) {                                         \
-            pin *= g->in[d];                                                       \
-            pout *= g->out[d];                                                     \
-        }                                                                          \
-        for (int64_t u = begin; u < end; u++) {                                    \
-            int64_t n = u / g->C, c = u % g->C;                                    \
-            T *dst = y + u * pout;                                                 \
-            memset(dst, 0, (size_t)pout * sizeof(T));                              \
-            for (int64_t e = u * pin; e < (u + 1) * pin; e++) {                    \
-                int64_t pos = up_index_to_plane(g->index_layout, ix[e], n, c, g->C, pout); \
-                if (pos >= 0) {                                                    \
-                    dst[pos] = x[e];                                               \
-                } else {                                                           \
-                    up_fault_note(fault, e, ix[e], FMU_IN_indices);                \
-                }                                                                  \
-            }                                                                      \
-        }                                                                          \
-    } while (0)
-
-/* Interpolation form. LERP combines two neighbours as PyTorch does:
- * fma(a, w_lo, b * w_hi). Axis 0 is outermost, the innermost axis is the
- * row.
+/* Interpolation form: axis 0 is outermost, the innermost axis is the row.
  *
  * Why it is written in passes: the direct form gathers every output
  * through the per-column tables (s0[wl[i]]), which no compiler vectorises,
  * and was 5-7x the memory floor. Instead each output row is cut into tiles
  * of FMU_TILE columns; per tile the needed source rows are first
- * interpolated along W into small stack rows (HPASS), then combined with
- * the row's constant H (and D) weights in straight-line fma loops that
+ * interpolated along W into small stack rows (fmu_hpass), then combined
+ * with the row's constant H (and D) weights in straight-line fma loops that
  * vectorise. The arithmetic is the same fma()s on the same values in the
  * same order as the direct form, so the results are bit-identical (the
- * goldens check it). HPASS itself runs with contiguous loads where prepare
- * proved the W tables periodic with period 1 or 2 (integer scale factors 1
- * and 2, any coordinate_transform: see find_fast_w) and through the tables
- * elsewhere. */
-#define FMU_TILE 512
-
-#define LERP(FMA, lo, hi, wlo, whi) FMA((lo), (wlo), (hi) * (whi))
-
-/* o[0 .. c1-c0) = W-interpolation of source row s over output columns
- * [c0, c1). */
-#define HPASS(T, FMA, s, o, c0, c1)                                                \
-    do {                                                                           \
-        int64_t i_ = (c0), f0_ = t->fast.i0 > i_ ? t->fast.i0 : i_;                \
-        int64_t f1_ = t->fast.i1 < (c1) ? t->fast.i1 : (c1);                       \
-        if (t->fast.k == 0 || f1_ <= f0_) f0_ = f1_ = (c1);                        \
-        if (t->fast.k == 2 && ((f0_ - t->fast.i0) & 1)) f0_++;                     \
-        for (; i_ < f0_; i_++) o[i_ - (c0)] = LERP(FMA, s[wl[i_]], s[wh[i_]], a[i_], b[i_]); \
-        if (t->fast.k == 1) {                                                      \
-            const T *restrict p_ = s + t->fast.l0 + (f0_ - t->fast.i0);            \
-            T *restrict q_ = o + (f0_ - (c0));                                     \
-            const T A_ = a[t->fast.i0], B_ = b[t->fast.i0];                        \
-            int64_t n_ = f1_ - f0_;                                                \
-            for (int64_t j_ = 0; j_ < n_; j_++) q_[j_] = LERP(FMA, p_[j_], p_[j_ + 1], A_, B_); \
-            i_ = f1_;                                                              \
-        } else if (t->fast.k == 2) {                                               \
-            const int64_t h_ = (f0_ - t->fast.i0) >> 1;                            \
-            const T *restrict p0_ = s + t->fast.l0 + h_;                           \
-            const T *restrict p1_ = s + t->fast.l1 + h_;                           \
-            T *restrict q_ = o + (f0_ - (c0));                                     \
-            const T A0_ = a[t->fast.i0], B0_ = b[t->fast.i0];                      \
-            const T A1_ = a[t->fast.i0 + 1], B1_ = b[t->fast.i0 + 1];              \
-            int64_t n_ = (f1_ - f0_) >> 1;                                         \
-            for (int64_t j_ = 0; j_ < n_; j_++) {                                  \
-                q_[2 * j_] = LERP(FMA, p0_[j_], p0_[j_ + 1], A0_, B0_);            \
-                q_[2 * j_ + 1] = LERP(FMA, p1_[j_], p1_[j_ + 1], A1_, B1_);        \
-            }                                                                      \
-            i_ = f0_ + 2 * n_;                                                     \
-        }                                                                          \
-        for (; i_ < (c1); i_++) o[i_ - (c0)] = LERP(FMA, s[wl[i_]], s[wh[i_]], a[i_], b[i_]); \
-    } while (0)
-
-/* The W-interpolated source row s for this tile, in one of the four stack
- * rows: when the whole output row is one tile, a row computed for an
- * earlier output row of the same chunk is reused (upsampling by 2 reads
- * each source row for about four output rows), else it is computed into
- * the least recently used stack row that this output row does not use yet. */
-#define ROW_FOR(T, FMA, s, dst, c0, c1)                                            \
-    do {                                                                           \
-        int k_ = -1;                                                               \
-        for (int q_ = 0; q_ < 4 && one_tile; q_++)                                 \
-            if (src[q_] == (s)) k_ = q_;                                           \
-        if (k_ < 0) {                                                              \
-            for (int q_ = 0; q_ < 4; q_++)                                         \
-                if (!(busy >> q_ & 1) && (k_ < 0 || stamp[q_] < stamp[k_])) k_ = q_; \
-            T *o_ = rows[k_];                                                      \
-            HPASS(T, FMA, (s), o_, c0, c1);                                        \
-            src[k_] = one_tile ? (s) : NULL;                                       \
-        }                                                                          \
-        busy |= 1u << k_;                                                          \
-        stamp[k_] = ++clock;                                                       \
-        dst = rows[k_];                                                            \
-    } while (0)
-
-#define LINEAR_BODY(T, FMA)                                                        \
-    do {                                                                           \
-        const lin_tab *t = p->scratch;                                             \
-        const up_geom *g = &p->g;                                                  \
-        const int last = g->nsp - 1;                                               \
-        const int64_t ow = g->out[last];                                           \
-        const int64_t *wl = t->ax[last].lo, *wh = t->ax[last].hi;                  \
-        const T *a = t->ax[last].wlo, *b = t->ax[last].whi;                        \
-        const T *x = p->in[FMU_IN_x].data;                                         \
-        T *y = p->out[FMU_OUT_y].data;                                             \
-        _Alignas(4096) T rows[4][FMU_TILE];                                        \
-        const T *src[4] = {NULL, NULL, NULL, NULL};                                \
-        uint64_t stamp[4] = {0, 0, 0, 0}, clock = 0;                               \
-        const int one_tile = ow <= FMU_TILE;                                       \
-        for (int64_t u = begin; u < end; u++) {                                    \
-            int64_t r = u % t->rows;                                               \
-            const T *base = x + (u / t->rows) * t->in_plane;                       \
-            T *row = y + u * ow;                                                   \
-            if (g->nsp == 1) {                                                     \
-                for (int64_t c0 = 0; c0 < ow; c0 += FMU_TILE) {                    \
-                    int64_t c1 = c0 + FMU_TILE < ow ? c0 + FMU_TILE : ow;          \
-                    T *o = row + c0;                                               \
-                    HPASS(T, FMA, base, o, c0, c1);                                \
-                }                                                                  \
-                continue;                                                          \
-            }                                                                      \
-            int64_t oh = r % g->out[last - 1], od = r / g->out[last - 1];          \
-            const lin_axis *H = &t->ax[last - 1];                                  \
-            const T hl = ((const T *)H->wlo)[oh], hh = ((const T *)H->whi)[oh];    \
-            const int64_t h0 = H->lo[oh] * t->in_stride[last - 1];                 \
-            const int64_t h1 = H->hi[oh] * t->in_stride[last - 1];                 \
-            if (g->nsp == 2) {                                                     \
-                const T *s0 = base + h0, *s1 = base + h1;                          \
-                for (int64_t c0 = 0; c0 < ow; c0 += FMU_TILE) {                    \
-                    int64_t c1 = c0 + FMU_TILE < ow ? c0 + FMU_TILE : ow, n = c1 - c0; \
-                    T *restrict o = row + c0;                                      \
-                    const T *restrict v0, *restrict v1;                            \
-                    unsigned busy = 0;                                             \
-                    ROW_FOR(T, FMA, s0, v0, c0, c1);                               \
-                    ROW_FOR(T, FMA, s1, v1, c0, c1);                               \
-                    for (int64_t i = 0; i < n; i++) o[i] = LERP(FMA, v0[i], v1[i], hl, hh); \
-                }                                                                  \
-                continue;                                                          \
-            }                                                                      \
-            const lin_axis *D = &t->ax[0];                                         \
-            const T dl = ((const T *)D->wlo)[od], dh = ((const T *)D->whi)[od];    \
-            const T *s00 = base + D->lo[od] * t->in_stride[0] + h0;                \
-            const T *s01 = base + D->lo[od] * t->in_stride[0] + h1;                \
-            const T *s10 = base + D->hi[od] * t->in_stride[0] + h0;                \
-            const T *s11 = base + D->hi[od] * t->in_stride[0] + h1;                \
-            for (int64_t c0 = 0; c0 < ow; c0 += FMU_TILE) {                        \
-                int64_t c1 = c0 + FMU_TILE < ow ? c0 + FMU_TILE : ow, n = c1 - c0; \
-                T *restrict o = row + c0;                                          \
-                const T *restrict v00, *restrict v01, *restrict v10, *restrict v11; \
-                unsigned busy = 0;                                                 \
-                ROW_FOR(T, FMA, s00, v00, c0, c1);                                 \
-                ROW_FOR(T, FMA, s01, v01, c0, c1);                                 \
-                ROW_FOR(T, FMA, s10, v10, c0, c1);                                 \
-                ROW_FOR(T, FMA, s11, v11, c0, c1);                                 \
-                for (int64_t i = 0; i < n; i++)                                    \
-                    o[i] = LERP(FMA, LERP(FMA, v00[i], v01[i], hl, hh),            \
-                                LERP(FMA, v10[i], v11[i], hl, hh), dl, dh);        \
-            }                                                                      \
-        }                                                                          \
-    } while (0)
-
-/* fma() is a libm call unless the compiler may use the FMA instructions:
+ * goldens check it). fmu_hpass itself runs with contiguous loads where
+ * prepare proved the W tables periodic with period 1 or 2 (integer scale
+ * factors 1 and 2, any coordinate_transform: see find_fast_w) and through
+ * the tables elsewhere.
+ *
+ * fma() is a libm call unless the compiler may use the FMA instructions:
  * the kernels are also built for FMA-capable CPUs (which implies AVX: 8
  * floats per vector) and picked at load time, and at -O3 so the
- * straight-line loops above vectorise (dispatch.h). Both versions round
+ * straight-line loops vectorise (dispatch.h). Both versions round
  * identically: fma() is exact by definition.
  *
  * The stack rows start on a page (_Alignas(4096)): the combining loops
@@ -439,22 +286,15 @@ int build_fractional_max_unpool(up_plan *p, up_error *err)
  * change of frame size elsewhere in the function moved them 64 bytes
  * against the benchmark's page-aligned output rows and cost float64 2d
  * 20%; on a page, a row lines up index for index with an output row
- * that starts on a page boundary.
- *
- * These kernels are still macro bodies. Written as always-inlined
- * functions with the row cache in a struct (the form of the other ops'
- * _impl.h), float32 3d ran 20% slower: the same inner loops, but more
- * spills in the 3d combine. Converting them needs that solved first. */
-#define FMU_KERNEL(T, SUFFIX, FMA)                                                 \
-    UP_CLONES_FMA void compute_forward_fractional_max_unpool_##SUFFIX(                \
-        const up_plan *p, int64_t begin, int64_t end, up_fault *fault)             \
-    {                                                                              \
-        if (p->g.mode == FMU_SCATTER) {                                            \
-            SCATTER_BODY(T);                                                       \
-        } else {                                                                   \
-            LINEAR_BODY(T, FMA);                                                   \
-        }                                                                          \
-    }
+ * that starts on a page boundary. */
+#define FMU_TILE 512
 
-FMU_KERNEL(float, f32, fmaf)
-FMU_KERNEL(double, f64, fma)
+/* The kernels, once per compute type (template.h). */
+#define T float
+#define SFX f32
+#define TFMA fmaf
+#include "fractional_max_unpool_impl.h"
+#define T double
+#define SFX f64
+#define TFMA fma
+#include "fractional_max_unpool_impl.h"

@@ -19,6 +19,8 @@
  *   op schemas  per op: <Op>Params, <Op>Inputs, <Op>Request, <Op>Response,
  *               <Op>KServeParameters, <Op>InferRequest and its input and
  *               output items; per input kind: <Kind>Tensor.
+ *   version     info.version: UP_VERSION (api/api.h), the one place the
+ *               version number is written.
  *
  * The hand-written rest (shared tensor, param and error schemas, examples)
  * is referenced by name. An example in components/examples whose name
@@ -507,10 +509,11 @@ static char *read_file(const char *path, size_t *len)
  * region's markers are missing. */
 static char *render(const char *tmpl, const cJSON *ops)
 {
-    static const char *const names[] = {"op paths", "op names", "op schemas"};
+    static const char *const names[] = {"op paths", "op names", "op schemas", "version"};
+    enum { N_REGIONS = sizeof(names) / sizeof(names[0]) };
     out o = {0};
     const char *p = tmpl;
-    int done[3] = {0, 0, 0};
+    int done[N_REGIONS] = {0};
     put(&o, "%s", "");
     for (;;) {
         const char *b = strstr(p, "# >>> generated: "), *line, *nl, *end;
@@ -522,8 +525,8 @@ static char *render(const char *tmpl, const cJSON *ops)
         nl = strchr(b, '\n');
         if (!nl) break;
         snprintf(name, sizeof(name), "%.*s", (int)(nl - b - 17), b + 17);
-        for (r = 0; r < 3 && strcmp(names[r], name); r++) {}
-        if (r == 3) {
+        for (r = 0; r < N_REGIONS && strcmp(names[r], name); r++) {}
+        if (r == N_REGIONS) {
             fprintf(stderr, "gen_openapi: unknown region \"%s\"\n", name);
             return NULL;
         }
@@ -539,12 +542,13 @@ static char *render(const char *tmpl, const cJSON *ops)
         snprintf(ind, sizeof(ind), "%.*s", (int)(b - line), line);
         if (r == 0) region_paths(&o, ops, tmpl);
         else if (r == 1) region_names(&o, ind, ops);
-        else region_schemas(&o, ops);
+        else if (r == 2) region_schemas(&o, ops);
+        else put(&o, "%sversion: %s\n", ind, UP_VERSION);
         done[r] = 1;
         p = end;
     }
     put(&o, "%s", p);
-    for (int r = 0; r < 3; r++)
+    for (int r = 0; r < N_REGIONS; r++)
         if (!done[r]) {
             fprintf(stderr, "gen_openapi: region \"%s\" is missing\n", names[r]);
             free(o.data);

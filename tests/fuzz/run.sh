@@ -16,7 +16,8 @@ out=${FUZZ_OUT:-build/fuzz}
 mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
 flags="-std=c11 -D_GNU_SOURCE -g -O1 -I. $(pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-srcs=$(ls api/*.c kernels/*.c)
+# json_spans.c: the span checks the fuzzer shares with test_json_parse
+srcs="$(ls api/*.c kernels/*.c) tests/support/json_spans.c"
 libs="$(pkg-config --libs libcjson) -lopenblas -lm -pthread"
 pass=0; fail=0
 for t in tests/fuzz/fuzz_*.c; do

@@ -20,26 +20,12 @@
 
 #include "api/codecs.h"
 #include "kernels/convert.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
+#include "tests/support/text.h"
 
 static unsigned long long rng_state = 0x1234567887654321ULL;
 static uint64_t rng(void) { return th_xorshift(&rng_state); }
-
-typedef struct budget {
-    int64_t used, limit;
-    int refusals;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *b = ctx;
-    if (b->used + bytes > b->limit) {
-        b->refusals++;
-        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s wants %lld", what, (long long)bytes);
-    }
-    b->used += bytes;
-    return 0;
-}
 
 static up_limits limits(void)
 {
@@ -49,14 +35,14 @@ static up_limits limits(void)
 
 /* Decode body for op; the call is left for the caller to inspect/free. */
 static int decode(up_call *c, const char *op, const char *body, const up_kv *q, int nq,
-                  budget *b, up_error *err)
+                  th_budget *b, up_error *err)
 {
     up_http_req req = {.content_type = "application/json", .query = q, .n_query = nq};
     up_limits lim = limits();
     int rc;
     req.body = strdup(body);
     req.body_len = strlen(body);
-    if (b) req.charge = (up_charge){.take = take, .ctx = b};
+    if (b) req.charge = (up_charge){.take = th_budget_take, .ctx = b};
     up_error_clear(err);
     rc = up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
     free(req.body);
@@ -78,22 +64,6 @@ static void check_refused(const char *op, const char *body, up_err_kind kind, co
     up_call_free(&c);
 }
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t k = strlen(s);
-    if (t->n + k + 1 > t->cap) {
-        t->cap = (t->n + k + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-    }
-    memcpy(t->s + t->n, s, k + 1);
-    t->n += k;
-}
-
 /* ---- numbers --------------------------------------------------------------- */
 
 /* x as {dtype, shape, data} (nested: nested lists of the shape) with n
@@ -101,13 +71,13 @@ static void put(text *t, const char *s)
 static char *random_x(const char *dtype, int nested, int64_t h, int64_t w, double *want)
 {
     static const char *const forms[] = {"%.9g", "%.17g", "%.6e", "%.3f", "%.12g", "%g"};
-    text t = {0};
+    th_text t = {0};
     char num[512], head[160];
     snprintf(head, sizeof(head),
              "{\"params\":{\"scale_factor\":1},\"inputs\":{\"x\":{\"dtype\":\"%s\",\"shape\":[1,1,%lld,%lld],\"data\":",
              dtype, (long long)h, (long long)w);
-    put(&t, head);
-    put(&t, nested ? "[[[" : "[");
+    th_put(&t, head);
+    th_put(&t, nested ? "[[[" : "[");
     for (int64_t i = 0; i < h * w; i++) {
         uint64_t bits = rng();
         double d;
@@ -122,11 +92,11 @@ static char *random_x(const char *dtype, int nested, int64_t h, int64_t w, doubl
         if (!isfinite(d) || i % 5 == 0) d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000.0;
         snprintf(num, sizeof(num), forms[rng() % 6], d);
         want[i] = strtod(num, NULL);
-        if (nested) put(&t, i == 0 ? "[" : i % w == 0 ? "],[" : ",");
-        else if (i) put(&t, ",");
-        put(&t, num);
+        if (nested) th_put(&t, i == 0 ? "[" : i % w == 0 ? "],[" : ",");
+        else if (i) th_put(&t, ",");
+        th_put(&t, num);
     }
-    put(&t, nested ? "]]]]}}}" : "]}}}");
+    th_put(&t, nested ? "]]]]}}}" : "]}}}");
     return t.s;
 }
 
@@ -313,14 +283,14 @@ static void json_repeated_keys_refused(void)
 
 static void json_depth_limit(void)
 {
-    text t = {0};
+    th_text t = {0};
     up_call c;
     up_error err;
-    put(&t, "{\"params\":{\"kernel_size\":1},\"inputs\":{\"x\":");
-    for (int i = 0; i < 63; i++) put(&t, "[");
-    put(&t, "1");
-    for (int i = 0; i < 63; i++) put(&t, "]");
-    put(&t, "}}");
+    th_put(&t, "{\"params\":{\"kernel_size\":1},\"inputs\":{\"x\":");
+    for (int i = 0; i < 63; i++) th_put(&t, "[");
+    th_put(&t, "1");
+    for (int i = 0; i < 63; i++) th_put(&t, "]");
+    th_put(&t, "}}");
     CHECK(decode(&c, "max_pool", t.s, NULL, 0, NULL, &err) < 0);
     CHECK(err.kind == UP_E_MALFORMED && strstr(err.items[0].message, "deeper than 64 levels"));
     up_call_free(&c);
@@ -331,17 +301,17 @@ static void json_depth_limit(void)
 
 static char *big_list(int64_t n, int64_t *h)
 {
-    text t = {0};
+    th_text t = {0};
     char head[160], num[32];
     *h = n / 1000;
     snprintf(head, sizeof(head), "{\"params\":{\"scale_factor\":1},\"inputs\":{\"x\":{\"dtype\":"
              "\"float32\",\"shape\":[1,1,%lld,1000],\"data\":[", (long long)*h);
-    put(&t, head);
+    th_put(&t, head);
     for (int64_t i = 0; i < *h * 1000; i++) {
         snprintf(num, sizeof(num), "%s%lld.125", i ? "," : "", (long long)(i % 997));
-        put(&t, num);
+        th_put(&t, num);
     }
-    put(&t, "]}}}");
+    th_put(&t, "]}}}");
     return t.s;
 }
 
@@ -351,18 +321,18 @@ static void json_tensor_charged_list_costs_its_tensor(void)
     char *body = big_list(1000000, &h); /* ~8 MB of text, a 4 MB tensor */
     /* the 4 MB input, the 4 MB output the plan charges once it is ready
      * (scale 1), and a little: nothing per number */
-    budget b = {0, (8 << 20) + (256 << 10), 0};
+    th_budget b = {.limit = (8 << 20) + (256 << 10)};
     up_call c;
     up_error err;
     CHECKF(decode(&c, "nearest_unpool", body, NULL, 0, &b, &err) == 0 || err.kind != UP_E_OVERLOADED,
            "%s", err.n ? err.items[0].message : "");
     CHECKF(b.refusals == 0, "refused within the tensors' size + 256 KiB (used %lld)", (long long)b.used);
     CHECK(b.used >= 8000000);
-    CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &b);
+    CHECK(c.plan.charge.take == th_budget_take && c.plan.charge.ctx == &b);
     CHECK(c.plan.raw[0].data && ((float *)c.plan.raw[0].data)[999999] == (float)(999999 % 997) + 0.125f);
     up_call_free(&c);
     /* refused: the hook's error comes back unchanged, nothing allocated */
-    b = (budget){0, 1 << 20, 0};
+    b = (th_budget){.limit = 1 << 20};
     CHECK(decode(&c, "nearest_unpool", body, NULL, 0, &b, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(!c.plan.raw[0].data);
@@ -372,7 +342,7 @@ static void json_tensor_charged_list_costs_its_tensor(void)
 
 static void json_b64_charged(void)
 {
-    budget b = {0, 1 << 30, 0};
+    th_budget b = {.limit = 1 << 30};
     up_call c;
     up_error err;
     /* 2 float32 = 8 bytes = 12 base64 chars; "AAAA" padding variants decode into a scratch */

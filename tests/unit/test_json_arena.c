@@ -1,9 +1,11 @@
 /* test_json_arena.c -- cJSON trees in the per-thread JSON arena
  * (api/json_arena.c): what a window owns is freed as a whole, what it does
  * not own still goes to free(), windows nest, big documents grow the arena
- * past its first block, and threads keep separate arenas. In the ASan build
- * the arena is off and the same cases check that cJSON still works
- * through malloc (and LeakSanitizer checks nothing leaks). */
+ * past its first block, and threads keep separate arenas. The arena is on
+ * in every build, sanitizers included; under AddressSanitizer a read of a
+ * node after its window closed, from the kept first block or from a block
+ * given back, and a window still open at exit are each reported (death
+ * tests in a child process; the plain build counts those cases fewer). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 
 #include "api/codecs.h"
 #include "api/json_arena.h"
+#include "tests/support/budget.h"
+#include "tests/support/child.h"
 #include "tests/support/harness.h"
 
 static int sum_numbers(const cJSON *a)
@@ -123,25 +127,13 @@ static void arena_threads_keep_separate_arenas(void)
     for (int i = 0; i < 4; i++) CHECK(ok[i]);
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *b = ctx;
-    if (b->used + bytes > b->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    b->used += bytes;
-    return 0;
-}
-
 /* A charged window charges what cJSON takes inside it (the arena's new
- * blocks, or each allocation with the arena off), refuses past the budget
- * with the hook's error, and charges nothing once closed. */
+ * blocks), refuses past the budget with the hook's error, and charges
+ * nothing once closed. */
 static void arena_charged_window(void)
 {
-    budget b = {0, (int64_t)1 << 30};
-    up_charge ch = {.take = take, .ctx = &b};
+    th_budget b = {.limit = (int64_t)1 << 30};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
     up_error err;
     char *big = malloc(1 << 20);
     up_error_clear(&err);
@@ -155,7 +147,7 @@ static void arena_charged_window(void)
     /* refused: the allocation fails, the hook's error is left */
     memset(big, 'a', (1 << 20) - 1);
     big[(1 << 20) - 1] = '\0';
-    b = (budget){0, 100 << 10};
+    b = (th_budget){.limit = 100 << 10};
     up_error_clear(&err);
     up_json_arena_enter_charged(&ch, &err);
     cJSON *s = cJSON_CreateString(big);
@@ -170,6 +162,62 @@ static void arena_charged_window(void)
     free(big);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+static volatile int sink;
+
+/* A node of a small document lives in the thread's first block, which
+ * the leave keeps, poisoned. */
+static void read_node_after_leave(void)
+{
+    size_t at;
+    cJSON *root = up_json_parse_document("{\"a\":[1,2,3]}", 13, &at);
+    const cJSON *a = root ? root->child : NULL;
+    up_json_document_free(root);
+    if (a) sink = a->type;
+}
+
+/* A node of a document past the first block lives in a block the leave
+ * gives back to malloc. */
+static void read_node_of_a_freed_block(void)
+{
+    enum { N = 20000 };
+    char *s = malloc((size_t)N * 2 + 2);
+    size_t n = 0, at;
+    s[n++] = '[';
+    for (int i = 0; i < N; i++) {
+        if (i) s[n++] = ',';
+        s[n++] = '7';
+    }
+    s[n++] = ']';
+    cJSON *root = up_json_parse_document(s, n, &at);
+    const cJSON *last = root ? root->child : NULL;
+    while (last && last->next) last = last->next;
+    up_json_document_free(root);
+    if (last) sink = last->type;
+}
+
+static void leave_window_open(void)
+{
+    up_json_arena_enter();
+    exit(0); /* runs the destructors, as the daemon's exit does */
+}
+
+static void asan_reports_read_of_a_node_after_leave(void)
+{
+    CHECK(th_child_reports(read_node_after_leave, "use-after-poison"));
+}
+
+static void asan_reports_read_of_a_node_in_a_freed_block(void)
+{
+    CHECK(th_child_reports(read_node_of_a_freed_block, "heap-use-after-free"));
+}
+
+static void asan_run_reports_a_window_open_at_exit(void)
+{
+    CHECK(th_child_reports(leave_window_open, "JSON arena window(s) still open at exit"));
+}
+#endif
+
 int main(void)
 {
     RUN(arena_parse_and_free_many_documents);
@@ -179,5 +227,10 @@ int main(void)
     RUN(arena_windows_nest);
     RUN(arena_threads_keep_separate_arenas);
     RUN(arena_charged_window);
+#if defined(__SANITIZE_ADDRESS__)
+    RUN(asan_reports_read_of_a_node_after_leave);
+    RUN(asan_reports_read_of_a_node_in_a_freed_block);
+    RUN(asan_run_reports_a_window_open_at_exit);
+#endif
     return th_summary();
 }

@@ -7,10 +7,10 @@
  * bits strtod gives. Trees: random documents (nested objects and arrays,
  * escaped and non-ASCII strings, literals) must parse to the same tree as
  * cJSON_Parse builds -- plainly, and with spans: every span node, expanded
- * through up_json_list_walk and checked against a summary computed here
- * from cJSON's subtree, must be that subtree. Syntax: every malformed form
- * below is rejected, and the stop offset points at the fault, in both
- * modes. Strict mode: \u0000 and repeated keys are faults naming their
+ * through up_json_list_walk and checked against a summary computed from
+ * cJSON's subtree (tests/support/json_spans.c), must be that subtree.
+ * Syntax: every malformed form below is rejected, and the stop offset
+ * points at the fault, in both modes. Strict mode: \u0000 and repeated keys are faults naming their
  * path. Accounting: a list body costs no memory per number; a refused
  * charge comes back as the hook's own error. */
 #include <math.h>
@@ -23,7 +23,10 @@
 #include <cjson/cJSON.h>
 
 #include "api/codecs.h"
+#include "tests/support/budget.h"
 #include "tests/support/harness.h"
+#include "tests/support/text.h"
+#include "tests/support/json_spans.h"
 
 static unsigned long long rng_state = 0x2545f4914f6cdd1dULL;
 static uint64_t rng(void) { return th_xorshift(&rng_state); }
@@ -106,66 +109,50 @@ static int same_tree(const cJSON *a, const cJSON *b)
     return !a && !b;
 }
 
-typedef struct text {
-    char *s;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *s)
-{
-    size_t k = strlen(s);
-    if (t->n + k + 1 > t->cap) {
-        t->cap = (t->n + k + 1) * 2;
-        t->s = realloc(t->s, t->cap);
-    }
-    memcpy(t->s + t->n, s, k + 1);
-    t->n += k;
-}
-
-static void gen_string(text *t)
+static void gen_string(th_text *t)
 {
     static const char *const pieces[] = {"a", "key", "\\\"", "\\\\", "\\/", "\\n", "\\t",
                                          "\\u00e9", "\\u20ac", "\\ud83d\\ude00", "\xc3\xa9",
                                          " ", "\\b\\f\\r", "x_1"};
-    put(t, "\"");
-    for (int k = (int)(rng() % 5); k > 0; k--) put(t, pieces[rng() % 14]);
-    put(t, "\"");
+    th_put(t, "\"");
+    for (int k = (int)(rng() % 5); k > 0; k--) th_put(t, pieces[rng() % 14]);
+    th_put(t, "\"");
 }
 
-static void gen_value(text *t, int depth)
+static void gen_value(th_text *t, int depth)
 {
     char num[64];
     int kind = (int)(rng() % (depth > 5 ? 6 : 8));
     switch (kind) {
-    case 0: put(t, "true"); break;
-    case 1: put(t, "false"); break;
-    case 2: put(t, "null"); break;
+    case 0: th_put(t, "true"); break;
+    case 1: th_put(t, "false"); break;
+    case 2: th_put(t, "null"); break;
     case 3: gen_string(t); break;
     case 4:
         snprintf(num, sizeof(num), "%.9g", (double)(int64_t)(rng() % 200000 - 100000) / 7.0);
-        put(t, num);
+        th_put(t, num);
         break;
     case 5:
         snprintf(num, sizeof(num), "%lld", (long long)(rng() % 4000000000ULL) - 2000000000LL);
-        put(t, num);
+        th_put(t, num);
         break;
     case 6:
-        put(t, "[ ");
+        th_put(t, "[ ");
         for (int k = (int)(rng() % 5), first = 1; k > 0; k--, first = 0) {
-            if (!first) put(t, rng() % 2 ? "," : " ,\n");
+            if (!first) th_put(t, rng() % 2 ? "," : " ,\n");
             gen_value(t, depth + 1);
         }
-        put(t, "]");
+        th_put(t, "]");
         break;
     default:
-        put(t, "{");
+        th_put(t, "{");
         for (int k = (int)(rng() % 5), first = 1; k > 0; k--, first = 0) {
-            if (!first) put(t, ", ");
+            if (!first) th_put(t, ", ");
             gen_string(t);
-            put(t, rng() % 2 ? ":" : " : ");
+            th_put(t, rng() % 2 ? ":" : " : ");
             gen_value(t, depth + 1);
         }
-        put(t, "}");
+        th_put(t, "}");
         break;
     }
 }
@@ -174,10 +161,10 @@ static void json_random_documents_match_cjson(void)
 {
     int bad = 0;
     for (int i = 0; i < 3000 && bad < 5; i++) {
-        text t = {0};
-        put(&t, rng() % 2 ? "{\"inputs\":" : "[");
+        th_text t = {0};
+        th_put(&t, rng() % 2 ? "{\"inputs\":" : "[");
         gen_value(&t, 0);
-        put(&t, t.s[0] == '{' ? "}" : "]");
+        th_put(&t, t.s[0] == '{' ? "}" : "]");
         cJSON *ours = parse(t.s, NULL), *theirs = cJSON_Parse(t.s);
         if (!ours || !theirs || !same_tree(ours, theirs)) {
             bad++;
@@ -264,173 +251,23 @@ static void json_whitespace_and_stop_offset(void)
 
 /* ---- spans ------------------------------------------------------------------ */
 
-static int is_span(const cJSON *v) { return v && (v->type & 0xff) == cJSON_Raw; }
-
 static cJSON *parse_spans(const char *s, up_json_fault *f)
 {
     return up_json_parse(s, strlen(s), 0, UP_JSON_SPANS | UP_JSON_STRICT, f);
-}
-
-/* The summary of a plain cJSON array with no object in it, by recursion
- * (json_parse.c builds it incrementally while scanning). */
-static int expect_list(const cJSON *a, up_json_list *s)
-{
-    const cJSON *e;
-    int n = 0, arrays = 0, scalars = 0;
-    memset(s, 0, sizeof(*s));
-    s->height = 1;
-    s->rank = 1;
-    s->regular = 1;
-    s->numbers = 1;
-    cJSON_ArrayForEach(e, a) {
-        if (cJSON_IsObject(e)) return 0;
-        if (cJSON_IsArray(e)) {
-            up_json_list c;
-            if (!expect_list(e, &c)) return 0;
-            s->leaves += c.leaves;
-            s->numbers &= c.numbers;
-            if (c.height + 1 > s->height) s->height = c.height + 1;
-            if (n == 0) {
-                s->rank = c.rank + 1;
-                for (int d = 0; d < c.rank && d + 1 < UP_MAX_RANK; d++) s->shape[d + 1] = c.shape[d];
-                s->regular = c.regular;
-            } else if (!c.regular || c.rank + 1 != s->rank ||
-                       (c.rank < UP_MAX_RANK && memcmp(c.shape, s->shape + 1, sizeof(int64_t) * (size_t)c.rank))) {
-                s->regular = 0;
-            }
-            arrays = 1;
-        } else {
-            s->leaves++;
-            s->numbers &= cJSON_IsNumber(e);
-            scalars = 1;
-        }
-        n++;
-    }
-    s->shape[0] = n;
-    if ((arrays && scalars) || s->rank > UP_MAX_RANK) s->regular = 0;
-    return 1;
-}
-
-typedef struct flat {
-    const cJSON *v[4096];
-    int n;
-} flat;
-
-static void flatten(const cJSON *a, flat *f)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, a) {
-        if (cJSON_IsArray(e)) flatten(e, f);
-        else if (f->n < 4096) f->v[f->n++] = e;
-    }
-}
-
-typedef struct cmp_ctx {
-    const flat *want;
-    int bad;
-    int64_t seen; /* numbers handed over by up_json_list_numbers */
-} cmp_ctx;
-
-static int same_scalar(const cJSON *a, const cJSON *b)
-{
-    if ((a->type & 0xff) != (b->type & 0xff)) return 0;
-    if (cJSON_IsNumber(a)) return same_bits(a->valuedouble, b->valuedouble) && a->valueint == b->valueint;
-    if (cJSON_IsString(a)) {
-        size_t n = strlen(b->valuestring), k = strlen(a->valuestring) - 3;
-        if (n < 64) return !strcmp(a->valuestring, b->valuestring);
-        /* cut to at most 60 bytes where a character starts, then "..." */
-        return k + 3 >= 60 && k <= 60 && !strncmp(a->valuestring, b->valuestring, k) &&
-               ((unsigned char)b->valuestring[k] & 0xc0) != 0x80 &&
-               (k == 60 || ((unsigned char)b->valuestring[60] & 0xc0) == 0x80) &&
-               !strcmp(a->valuestring + k, "...");
-    }
-    return 1;
-}
-
-static int cmp_leaf(void *ctx, int64_t i, const cJSON *leaf)
-{
-    cmp_ctx *c = ctx;
-    if (i >= c->want->n || !same_scalar(leaf, c->want->v[i])) c->bad = 1;
-    return 0;
-}
-
-static int cmp_run(void *ctx, int64_t i0, const double *v, int n)
-{
-    cmp_ctx *c = ctx;
-    if (i0 != c->seen) c->bad = 1; /* runs in order, none skipped */
-    for (int k = 0; k < n; k++)
-        if (i0 + k >= c->want->n || !same_bits(v[k], c->want->v[i0 + k]->valuedouble)) c->bad = 1;
-    c->seen += n;
-    return 0;
-}
-
-/* Span node a against cJSON's array b: its summary, then its scalars. */
-static int same_span(const cJSON *a, const cJSON *b)
-{
-    up_json_list got, want;
-    static flat f;
-    cmp_ctx c = {&f, 0, 0};
-    if (!cJSON_IsArray(b) || !up_json_list_of(a, &got) || !expect_list(b, &want)) return 0;
-    if (got.leaves != want.leaves || got.height != want.height || got.rank != want.rank ||
-        got.regular != want.regular || got.numbers != want.numbers)
-        return 0;
-    for (int d = 0; d < got.rank && d < UP_MAX_RANK; d++)
-        if (got.shape[d] != want.shape[d]) return 0;
-    f.n = 0;
-    flatten(b, &f);
-    if (up_json_list_walk(&got, cmp_leaf, &c) != 0 || c.bad) return 0;
-    if (got.numbers && (up_json_list_numbers(&got, cmp_run, &c) != 0 || c.bad || c.seen != got.leaves))
-        return 0;
-    return 1;
-}
-
-/* ours (spans) against cJSON's tree: every non-empty array with no object
- * inside is a span that expands to the same subtree; the rest is equal. */
-static int same_tree_spans(const cJSON *a, const cJSON *b)
-{
-    for (; a && b; a = a->next, b = b->next) {
-        up_json_list l;
-        int spannable = cJSON_IsArray(b) && b->child && expect_list(b, &l);
-        if (!!a->string != !!b->string || (a->string && strcmp(a->string, b->string))) return 0;
-        if (spannable != is_span(a)) return 0;
-        if (spannable) {
-            if (!same_span(a, b)) return 0;
-            continue;
-        }
-        if ((a->type & 0xff) != (b->type & 0xff)) return 0;
-        if (cJSON_IsString(a) && strcmp(a->valuestring, b->valuestring)) return 0;
-        if (cJSON_IsNumber(a) && (!same_bits(a->valuedouble, b->valuedouble) ||
-                                  a->valueint != b->valueint))
-            return 0;
-        if (!same_tree_spans(a->child, b->child)) return 0;
-    }
-    return !a && !b;
-}
-
-static int has_repeat(const cJSON *v)
-{
-    for (; v; v = v->next) {
-        if (cJSON_IsObject(v))
-            for (const cJSON *a = v->child; a; a = a->next)
-                for (const cJSON *b = a->next; b; b = b->next)
-                    if (!strcmp(a->string, b->string)) return 1;
-        if (has_repeat(v->child)) return 1;
-    }
-    return 0;
 }
 
 static void json_span_documents_match_cjson(void)
 {
     int bad = 0, spans = 0;
     for (int i = 0; i < 5000 && bad < 5; i++) {
-        text t = {0};
+        th_text t = {0};
         up_json_fault f;
-        put(&t, rng() % 2 ? "{\"inputs\":" : "[");
+        th_put(&t, rng() % 2 ? "{\"inputs\":" : "[");
         gen_value(&t, 0);
-        put(&t, t.s[0] == '{' ? "}" : "]");
+        th_put(&t, t.s[0] == '{' ? "}" : "]");
         cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
-        int repeat = theirs && has_repeat(theirs);
-        if (!theirs || (repeat ? ours || f.kind != UP_JSON_DUP_KEY : !ours || !same_tree_spans(ours, theirs))) {
+        int repeat = theirs && th_has_repeat(theirs);
+        if (!theirs || (repeat ? ours || f.kind != UP_JSON_DUP_KEY : !ours || !th_same_tree_spans(ours, theirs))) {
             bad++;
             printf("    differs (fault %d): %s\n", f.kind, t.s);
         }
@@ -450,14 +287,14 @@ static void json_span_number_lists_match_cjson(void)
     static const char *const forms[] = {"%.9g", "%.17g", "%.3e", "%.0f", "%g", "%.12g"};
     int bad = 0;
     for (int round = 0; round < 300 && bad < 3; round++) {
-        text t = {0};
+        th_text t = {0};
         int d0 = 1 + (int)(rng() % 9), d1 = 1 + (int)(rng() % 40), ragged = round % 5 == 0;
         char num[64];
         up_json_fault f;
-        put(&t, "[");
+        th_put(&t, "[");
         for (int a = 0; a < d0; a++) {
-            put(&t, a ? (rng() % 2 ? "," : " ,\n ") : "");
-            put(&t, "[");
+            th_put(&t, a ? (rng() % 2 ? "," : " ,\n ") : "");
+            th_put(&t, "[");
             for (int b = 0; b < d1 - (ragged && a == d0 - 1); b++) {
                 double d;
                 uint64_t bits = rng();
@@ -465,14 +302,14 @@ static void json_span_number_lists_match_cjson(void)
                 if (!isfinite(d) || rng() % 2) d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000;
                 snprintf(num, sizeof(num), forms[rng() % 6], d);
                 if (rng() % 50 == 0) snprintf(num, sizeof(num), "%s", rng() % 2 ? "null" : "\"NaN\"");
-                put(&t, b ? "," : "");
-                put(&t, num);
+                th_put(&t, b ? "," : "");
+                th_put(&t, num);
             }
-            put(&t, "]");
+            th_put(&t, "]");
         }
-        put(&t, "]");
+        th_put(&t, "]");
         cJSON *ours = parse_spans(t.s, &f), *theirs = cJSON_Parse(t.s);
-        if (!ours || !theirs || !is_span(ours) || !same_span(ours, theirs)) {
+        if (!ours || !theirs || !th_is_span(ours) || !th_same_span(ours, theirs)) {
             bad++;
             printf("    differs: %.200s\n", t.s);
         }
@@ -524,37 +361,31 @@ static void json_span_summaries(void)
     v = parse_spans("[[1,2],{\"a\":[3,4]},5]", &f);
     CHECK(v && cJSON_IsArray(v) && cJSON_GetArraySize(v) == 3);
     if (v && cJSON_GetArraySize(v) == 3) {
-        CHECK(is_span(v->child) && cJSON_IsObject(v->child->next) &&
-              is_span(v->child->next->child) && cJSON_IsNumber(v->child->next->next));
+        CHECK(th_is_span(v->child) && cJSON_IsObject(v->child->next) &&
+              th_is_span(v->child->next->child) && cJSON_IsNumber(v->child->next->next));
     }
     cJSON_Delete(v);
     v = parse_spans("[1,[2,[3,{}]],[4]]", &f);
     CHECK(v && cJSON_IsNumber(v->child) && cJSON_IsArray(v->child->next) &&
-          is_span(v->child->next->next));
+          th_is_span(v->child->next->next));
     cJSON_Delete(v);
 }
 
 static void json_span_walk_strings_and_literals(void)
 {
     up_json_fault f;
-    up_json_list l;
-    static flat got;
-    cmp_ctx c = {&got, 0, 0};
     char longs[200];
     memset(longs, 0, sizeof(longs));
     cJSON *v = parse_spans("[\"\\u004eaN\", \"x\\ny\", \"\\ud83d\\ude00\", true, false, null, 1e400, -2147483649, 2147483648]", &f);
     cJSON *w = cJSON_Parse("[\"NaN\", \"x\\ny\", \"\\ud83d\\ude00\", true, false, null, 1e400, -2147483649, 2147483648]");
-    CHECK(v && w && same_span(v, w));
+    CHECK(v && w && th_same_span(v, w));
     cJSON_Delete(v);
     cJSON_Delete(w);
     /* a string past 63 bytes is cut to 60 and "..." */
     snprintf(longs, sizeof(longs), "[\"%0100d\"]", 7);
     v = parse_spans(longs, &f);
     w = cJSON_Parse(longs);
-    CHECK(v && w && up_json_list_of(v, &l));
-    got.n = 0;
-    flatten(w, &got);
-    CHECK(v && up_json_list_walk(&l, cmp_leaf, &c) == 0 && !c.bad);
+    CHECK(v && w && th_same_span(v, w));
     cJSON_Delete(v);
     cJSON_Delete(w);
 }
@@ -607,27 +438,27 @@ static void json_span_number_words(void)
 {
     static const int counts[] = {4, 400}; /* values kept, and read from the text */
     for (int c = 0; c < 2; c++) {
-        text t = {0};
+        th_text t = {0};
         up_json_fault f;
         up_json_list l;
         const char *end;
         int bad = 0;
-        put(&t, "[[");
+        th_put(&t, "[[");
         for (int i = 0; i < counts[c]; i++) {
             static const char *w[] = {"NaN", "Infinity", "-Infinity", "0.5"};
-            if (i) put(&t, i % 8 == 0 ? "],[" : ",");
-            put(&t, w[i % 4]);
+            if (i) th_put(&t, i % 8 == 0 ? "],[" : ",");
+            th_put(&t, w[i % 4]);
         }
-        put(&t, "]]");
+        th_put(&t, "]]");
         cJSON *v = parse_spans(t.s, &f), *plain = parse(t.s, &end);
-        CHECKF(v && is_span(v) && up_json_list_of(v, &l), "%d: not a span", counts[c]);
+        CHECKF(v && th_is_span(v) && up_json_list_of(v, &l), "%d: not a span", counts[c]);
         if (v && up_json_list_of(v, &l)) {
             CHECK(l.numbers && l.leaves == counts[c] && l.height == 2);
             CHECK((l.values != NULL) == (c == 0));
             CHECK(up_json_list_numbers(&l, words_run, &bad) == 0 && !bad);
             CHECK(up_json_list_walk(&l, words_leaf, &bad) == 0 && !bad);
         }
-        CHECK(plain && same_tree_spans(v, plain));
+        CHECK(plain && th_same_tree_spans(v, plain));
         cJSON_Delete(v);
         cJSON_Delete(plain);
         free(t.s);
@@ -650,7 +481,7 @@ static void json_span_utf8(void)
     char doc[300];
     int k = 0;
     cJSON *v = parse_spans("[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\", 1]", &f);
-    CHECK(v && is_span(v));
+    CHECK(v && th_is_span(v));
     cJSON_Delete(v);
     /* "a" and 40 two-byte characters: 81 bytes, cut to fit 60, where
      * byte 60 is the second half of a character */
@@ -702,7 +533,7 @@ static void json_span_depth_limit(void)
     cJSON *v = up_json_parse("[[[[1]]]]", 9, 3, UP_JSON_SPANS, &f);
     CHECK(v == NULL && f.kind == UP_JSON_TOO_DEEP && f.at == 3);
     v = up_json_parse("[[[[1]]]]", 9, 4, UP_JSON_SPANS, &f);
-    CHECK(v != NULL && is_span(v));
+    CHECK(v != NULL && th_is_span(v));
     cJSON_Delete(v);
     v = up_json_parse("{\"a\":[{\"b\":[[1]]}]}", 19, 4, UP_JSON_SPANS, &f);
     CHECK(v == NULL && f.kind == UP_JSON_TOO_DEEP);
@@ -750,22 +581,6 @@ static void json_strict_nul_and_repeats(void)
 
 /* ---- memory ------------------------------------------------------------------ */
 
-typedef struct budget {
-    int64_t used, limit;
-    int calls;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *b = ctx;
-    b->calls++;
-    if (b->used + bytes > b->limit)
-        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s wants %lld bytes", what,
-                         (long long)bytes);
-    b->used += bytes;
-    return 0;
-}
-
 static char *number_list(int n, size_t *len)
 {
     char *s = malloc((size_t)n * 12 + 64);
@@ -781,8 +596,8 @@ static void json_list_costs_no_memory_per_number(void)
 {
     size_t n;
     char *s = number_list(1000000, &n); /* ~7 MB of numbers */
-    budget b = {0, (int64_t)1 << 20, 0};
-    up_charge ch = {.take = take, .ctx = &b};
+    th_budget b = {.limit = (int64_t)1 << 20};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
     up_limits lim = {.max_json_depth = 64};
     up_json_req rq = {.lim = &lim, .charge = &ch, .field = "", .what = "the body"};
     up_error err;
@@ -802,22 +617,22 @@ static void json_list_costs_no_memory_per_number(void)
 static void json_refused_charge_is_the_hooks_error(void)
 {
     /* objects are nodes: 20k of them need more than 64 KiB */
-    text t = {0};
-    budget b = {0, (int64_t)64 << 10, 0};
-    up_charge ch = {.take = take, .ctx = &b};
+    th_text t = {0};
+    th_budget b = {.limit = (int64_t)64 << 10};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
     up_json_req rq = {.charge = &ch, .field = "", .what = "the body"};
     up_error err;
     up_error_clear(&err);
-    put(&t, "[");
-    for (int i = 0; i < 20000; i++) put(&t, i ? ",{\"a\":1}" : "{\"a\":1}");
-    put(&t, "]");
+    th_put(&t, "[");
+    for (int i = 0; i < 20000; i++) th_put(&t, i ? ",{\"a\":1}" : "{\"a\":1}");
+    th_put(&t, "]");
     cJSON *root = up_json_parse_request(t.s, t.n, &rq, &err);
     CHECK(root == NULL);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(b.used <= b.limit);
     up_json_document_free(root);
     /* with room, the same document parses, and every byte was charged */
-    b = (budget){0, (int64_t)1 << 30, 0};
+    b = (th_budget){.limit = (int64_t)1 << 30};
     up_error_clear(&err);
     root = up_json_parse_request(t.s, t.n, &rq, &err);
     CHECK(root != NULL && cJSON_GetArraySize(root) == 20000);
@@ -875,23 +690,23 @@ static double parse_seconds(const char *s, size_t n)
 static void json_span_fallback_reads_bytes_at_most_twice(void)
 {
     enum { DEPTH = 300, PER = 1000 };
-    text deep = {0}, flat = {0};
+    th_text deep = {0}, flat = {0};
     char num[32];
     for (int d = 0; d < DEPTH; d++) {
-        put(&deep, "[");
+        th_put(&deep, "[");
         for (int i = 0; i < PER; i++) {
             snprintf(num, sizeof(num), "%d.5,", i);
-            put(&deep, num);
+            th_put(&deep, num);
         }
     }
-    put(&deep, "{}");
-    for (int d = 0; d < DEPTH; d++) put(&deep, "]");
-    put(&flat, "[");
+    th_put(&deep, "{}");
+    for (int d = 0; d < DEPTH; d++) th_put(&deep, "]");
+    th_put(&flat, "[");
     for (int k = 0; k < DEPTH * PER; k++) {
         snprintf(num, sizeof(num), "%d.5,", k % PER);
-        put(&flat, num);
+        th_put(&flat, num);
     }
-    put(&flat, "{}]");
+    th_put(&flat, "{}]");
     double td = parse_seconds(deep.s, deep.n), tf = parse_seconds(flat.s, flat.n);
     CHECKF(td < 8 * tf + 0.05, "deep %.3f s, flat %.3f s", td, tf);
     printf("    deep %.1f ms, flat %.1f ms\n", td * 1e3, tf * 1e3);

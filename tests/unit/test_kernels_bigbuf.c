@@ -9,14 +9,12 @@
  *     in a child process, which must die with ASan's report. Those two
  *     cases exist only in the ASan build (there is nothing to detect
  *     without it), so the plain build counts two cases fewer. */
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "kernels/bigbuf.h"
 #include "kernels/tensor.h"
+#include "tests/support/child.h"
 #include "tests/support/harness.h"
 
 #define BLOCK ((size_t)4 << 20)
@@ -53,32 +51,6 @@ static void large_tensor_round_trip(void)
 }
 
 #if defined(__SANITIZE_ADDRESS__)
-/* Run fn in a child with its stderr in a pipe: 1 when the child died and
- * its stderr carries `want`. */
-static int child_reports(void (*fn)(void), const char *want)
-{
-    int fds[2], status = 0;
-    char buf[8192];
-    size_t len = 0;
-    ssize_t n;
-    if (pipe(fds) < 0) return 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        fn();
-        _exit(0); /* not reported: the parent sees a clean exit */
-    }
-    close(fds[1]);
-    while (len + 1 < sizeof(buf) && (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = 0;
-    close(fds[0]);
-    waitpid(pid, &status, 0);
-    int died = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    return died && strstr(buf, want) != NULL;
-}
-
 static volatile char sink;
 
 static void read_after_free(void)
@@ -98,12 +70,12 @@ static void read_past_the_end(void)
 static void asan_reports_use_of_a_cached_block(void)
 {
     up_bigbuf_set_cache_limit((size_t)64 << 20);
-    CHECK(child_reports(read_after_free, "use-after-poison"));
+    CHECK(th_child_reports(read_after_free, "use-after-poison"));
 }
 
 static void asan_reports_read_past_a_live_block(void)
 {
-    CHECK(child_reports(read_past_the_end, "use-after-poison"));
+    CHECK(th_child_reports(read_past_the_end, "use-after-poison"));
 }
 #endif
 

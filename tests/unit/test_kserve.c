@@ -19,6 +19,8 @@
 #include "api/codecs.h"
 #include "kernels/convert.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
+#include "tests/support/call.h"
 #include "tests/support/harness.h"
 
 
@@ -40,14 +42,6 @@ static int decode(up_call *c, const char *op, body *b, const char *header_len, u
     req.body_len = b->len;
     up_error_clear(err);
     return up_call_decode_kserve(c, up_op_find(op), &req, &lim, err);
-}
-
-static int run_plan(up_call *c, up_error *err)
-{
-    up_fault f;
-    up_fault_init(&f);
-    up_plan_run(&c->plan, 0, c->plan.work_units, &f);
-    return up_plan_finish(&c->plan, &f, err);
 }
 
 /* Header length of a fixture from ks_cases.json; "" when it has none. */
@@ -176,7 +170,7 @@ static void check_case(const char *name, const char *op, const expect *ex, int n
                 CHECK((uintptr_t)r->data % up_dtype_size(r->dtype) == 0);
             }
         }
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_kserve_encode_call(&c, &t, &resp, &err) == 0);
         CHECK(up_http_resp_flatten(&resp) == 0);
         check_response(&resp, op, id, ex, n);
@@ -246,7 +240,7 @@ static void json_in_json_out(void)
                          &err);
     CHECKF(rc == 0, "%s", err.n ? err.items[0].message : "");
     if (rc == 0) {
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_kserve_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(strcmp(resp.content_type, "application/json") == 0);
         CHECK(resp.extra_header_name[0] == '\0');
@@ -271,7 +265,7 @@ static void bool_mask_json(void)
                          "\"data\":[false,false,true,false]}]}", &err);
     CHECKF(rc == 0, "%s", err.n ? err.items[0].message : "");
     if (rc == 0) {
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         const float *y = c.plan.result[0].data;
         CHECK(y[0] == 0 && y[1] == 0 && y[2] == 4 && y[3] == 0);
     }
@@ -592,7 +586,7 @@ static void large_binary_output_zero_copy(void)
     up_http_resp resp;
     up_http_resp_init(&resp);
     CHECK(decode(&c, "nearest_unpool", &b, hl, &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     void *y = c.plan.out[0].data;
     CHECK(up_kserve_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(resp.n_tail == 1 && resp.tail[0].base == y && resp.tail[0].len == 65536);
@@ -721,40 +715,27 @@ static void binary_input_moved_after_header_is_read(void)
     free(json);
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit)
-        return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 static void decoded_tensors_are_charged(void)
 {
     char *json = malloc(1 << 20);
     size_t n = 0;
     up_limits lim = limits();
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
     n += (size_t)sprintf(json, "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,100,100],"
                                "\"datatype\":\"FP64\",\"data\":[");
     for (int i = 0; i < 10000; i++) n += (size_t)sprintf(json + n, "%s%d.5", i ? "," : "", i);
     sprintf(json + n, "]}]}");
-    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
+    CHECKF(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECKF(bu.used >= 80000, "charged %lld", (long long)bu.used);
-    CHECK(c.plan.charge.take == take && c.plan.charge.ctx == &bu);
+    CHECK(c.plan.charge.take == th_budget_take && c.plan.charge.ctx == &bu);
     CHECK(c.plan.raw[0].data && ((double *)c.plan.raw[0].data)[9999] == 9999.5);
     up_call_free(&c);
     /* refused: the hook's own error, unchanged */
-    bu = (budget){0, 70000};
-    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
+    bu = (th_budget){.limit = 70000};
+    CHECK(decode_text_lim(&c, "max_pool", json, &lim, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     CHECK(bu.used <= bu.limit && !c.plan.raw[0].data);
     up_call_free(&c);

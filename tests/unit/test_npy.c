@@ -16,6 +16,8 @@
 #include "api/codecs.h"
 #include "kernels/convert.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
+#include "tests/support/call.h"
 #include "tests/support/harness.h"
 
 
@@ -32,19 +34,9 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
 {
     up_kv kv[8];
     char qbuf[256];
-    int nq = 0;
+    int nq = th_query_split(query, qbuf, sizeof(qbuf), kv, 8);
     up_http_req req = {0};
     up_limits lim = limits();
-    if (query) {
-        char *save = NULL, *tok;
-        snprintf(qbuf, sizeof(qbuf), "%s", query);
-        for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (eq) *eq = '\0';
-            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
-            nq++;
-        }
-    }
     req.content_type = "application/x-npy";
     req.query = kv;
     req.n_query = nq;
@@ -52,14 +44,6 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     req.body_len = b->len;
     up_error_clear(err);
     return up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
-}
-
-static int run_plan(up_call *c, up_error *err)
-{
-    up_fault f;
-    up_fault_init(&f);
-    up_plan_run(&c->plan, 0, c->plan.work_units, &f);
-    return up_plan_finish(&c->plan, &f, err);
 }
 
 static int same_bytes(const up_buf *got, const body *want)
@@ -90,7 +74,7 @@ static void check_answer(const char *op, const char *file, const char *query, co
             CHECK((char *)c.plan.raw[0].data >= b.data &&
                   (char *)c.plan.raw[0].data < b.data + b.len);
         }
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(resp.status == 200);
         CHECK(resp.content_type && strcmp(resp.content_type, "application/x-npy") == 0);
@@ -110,13 +94,7 @@ static void check_refused(const char *op, body *b, const char *query, up_err_kin
 {
     up_call c;
     up_error err;
-    int rc = decode(&c, op, b, query, &err);
-    CHECK(rc < 0);
-    CHECKF(err.kind == kind, "kind %d, expected %d (%s)", err.kind, kind,
-           err.n ? err.items[0].message : "");
-    if (needle && err.n)
-        CHECKF(strstr(err.items[0].message, needle) != NULL, "message \"%s\" lacks \"%s\"",
-               err.items[0].message, needle);
+    th_expect_refused(decode(&c, op, b, query, &err), &err, kind, needle);
     up_call_free(&c);
 }
 
@@ -228,7 +206,7 @@ static void misaligned_payload_copied(void)
     shifted.data += 1;
     CHECK(decode(&c, "nearest_unpool", &shifted, "scale_factor=2", &err) == 0);
     CHECK(c.plan.raw[0].alloc != NULL);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(up_http_resp_flatten(&resp) == 0);
     CHECK(same_bytes(&resp.body, &want));
@@ -270,7 +248,7 @@ static void bfloat16_answer_widened_to_f32(void)
     req.body_len = b.len;
     up_error_clear(&err);
     CHECK(up_call_decode_v1(&c, up_op_find("nearest_unpool"), &req, &lim, &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     CHECK(c.plan.result[0].dtype == UP_BF16);
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
     up_call_free(&c); /* the answer owns the widened copy */
@@ -323,7 +301,7 @@ static void multi_conv_transpose(void)
     CHECK(b.data && want.data);
     CHECK(decode(&c, "conv_transpose", &b, "stride=2&padding=1", &err) == 0);
     CHECK(up_tensor_present(&c.plan.raw[2]));
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(up_http_resp_flatten(&resp) == 0);
     CHECK(resp.body.len == want.len && want.len > 128);
@@ -439,7 +417,7 @@ static void large_answer_zero_copy(void)
     up_http_resp_init(&resp);
     for (int i = 0; i < 64 * 64; i++) x[i] = (float)i * 0.5f;
     CHECK(decode(&c, "nearest_unpool", &b, "scale_factor=2", &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     void *out = c.plan.out[0].data;
     CHECK(up_npy_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(resp.body.len == 128);
@@ -627,18 +605,6 @@ static void unknown_query_param(void)
 
 /* ---- query pairs with a NUL, and the copy charged ---- */
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 static int decode_kv(up_call *c, body *b, const up_kv *kv, int nq, up_charge ch, up_error *err)
 {
     up_http_req req = {.content_type = "application/x-npy", .query = kv, .n_query = nq,
@@ -668,15 +634,15 @@ static void rewritten_payload_charged(void)
 {
     body b = load("npy_f32_be.npy");
     up_kv kv[1] = {{.key = "scale_factor", .value = "2"}};
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
-    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) == 0, "%s",
+    CHECKF(decode_kv(&c, &b, kv, 1, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc && bu.used >= (int64_t)up_tensor_nbytes(&c.plan.raw[0]));
     up_call_free(&c);
-    bu = (budget){0, 16};
-    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){.take = take, .ctx = &bu}, &err) < 0);
+    bu = (th_budget){.limit = 16};
+    CHECK(decode_kv(&c, &b, kv, 1, (up_charge){.take = th_budget_take, .ctx = &bu}, &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && strstr(err.items[0].message, "budget:"));
     up_call_free(&c);
     free(b.data);

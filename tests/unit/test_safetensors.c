@@ -13,6 +13,8 @@
 
 #include "api/codecs.h"
 #include "tests/support/fixture.h"
+#include "tests/support/budget.h"
+#include "tests/support/call.h"
 #include "tests/support/harness.h"
 
 
@@ -24,19 +26,9 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
 {
     up_kv kv[8];
     char qbuf[256];
-    int nq = 0;
+    int nq = th_query_split(query, qbuf, sizeof(qbuf), kv, 8);
     up_http_req req = {0};
     up_limits lim = {.max_elements = 1 << 20, .max_request_elements = 1 << 21, .max_json_depth = 64, .max_inputs = 4};
-    if (query) {
-        char *save = NULL, *tok;
-        snprintf(qbuf, sizeof(qbuf), "%s", query);
-        for (tok = strtok_r(qbuf, "&", &save); tok && nq < 8; tok = strtok_r(NULL, "&", &save)) {
-            char *eq = strchr(tok, '=');
-            if (eq) *eq = '\0';
-            kv[nq] = (up_kv){.key = tok, .value = eq ? eq + 1 : ""};
-            nq++;
-        }
-    }
     req.content_type = "application/x-safetensors";
     req.accept = "application/x-safetensors";
     req.query = kv;
@@ -46,14 +38,6 @@ static int decode(up_call *c, const char *op, body *b, const char *query, up_err
     req.charge = test_charge;
     up_error_clear(err);
     return up_call_decode_v1(c, up_op_find(op), &req, &lim, err);
-}
-
-static int run_plan(up_call *c, up_error *err)
-{
-    up_fault f;
-    up_fault_init(&f);
-    up_plan_run(&c->plan, 0, c->plan.work_units, &f);
-    return up_plan_finish(&c->plan, &f, err);
 }
 
 /* Decode, run; then compare the safetensors answer with `expected`
@@ -76,7 +60,7 @@ static void check_answer(const char *op, body *b, const char *query, const char 
             CHECKF((c.plan.raw[i].alloc == NULL) == views, "input %d view %d", i, views);
         }
         CHECK(c.out_format == UP_FMT_SAFETENSORS);
-        CHECK(run_plan(&c, &err) == 0);
+        CHECK(th_call_run(&c, &err) == 0);
         CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
         CHECK(up_http_resp_flatten(&resp) == 0);
         CHECK(resp.status == 200);
@@ -103,13 +87,7 @@ static void check_refused(const char *op, body *b, const char *query, up_err_kin
 {
     up_call c;
     up_error err;
-    int rc = decode(&c, op, b, query, &err);
-    CHECK(rc < 0);
-    CHECKF(err.kind == kind, "kind %d, expected %d (%s)", err.kind, kind,
-           err.n ? err.items[0].message : "");
-    if (needle && err.n)
-        CHECKF(strstr(err.items[0].message, needle) != NULL, "message \"%s\" lacks \"%s\"",
-               err.items[0].message, needle);
+    th_expect_refused(decode(&c, op, b, query, &err), &err, kind, needle);
     up_call_free(&c);
 }
 
@@ -177,7 +155,7 @@ static void query_overrides_metadata(void)
     up_call c;
     up_error err;
     CHECK(decode(&c, "max_unpool", &b, "output_size=5,5", &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     CHECK(c.plan.result[0].shape[2] == 5 && c.plan.result[0].shape[3] == 5);
     CHECK(up_tensor_nbytes(&c.plan.result[0]) == want.len &&
           memcmp(c.plan.result[0].data, want.data, want.len) == 0);
@@ -383,7 +361,7 @@ static void large_answer_zero_copy(void)
     up_http_resp resp;
     up_http_resp_init(&resp);
     CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0);
-    CHECK(run_plan(&c, &err) == 0);
+    CHECK(th_call_run(&c, &err) == 0);
     void *y = c.plan.out[0].data, *ind = c.plan.out[1].data;
     CHECK(up_safetensors_encode_call(&c, NULL, &resp, &err) == 0);
     CHECK(resp.n_tail == 2);
@@ -447,33 +425,21 @@ static void repeated_keys_in_entry_refused(void)
                          UP_E_MALFORMED, "repeated JSON key \"kernel_size\"");
 }
 
-typedef struct budget {
-    int64_t used, limit;
-} budget;
-
-static int take(void *ctx, int64_t bytes, const char *what, up_error *err)
-{
-    budget *bu = ctx;
-    if (bu->used + bytes > bu->limit) return up_errorf(err, UP_E_OVERLOADED, "", "budget: %s", what);
-    bu->used += bytes;
-    return 0;
-}
-
 /* A misaligned tensor is copied: the copy is charged first. */
 static void misaligned_copy_charged(void)
 {
     /* header padded so x's data starts at an odd address */
     const char *h = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1,1,16,16],\"data_offsets\":[1,1025]}} ";
     body b = make_st(h, 1025);
-    budget bu = {0, (int64_t)1 << 30};
+    th_budget bu = {.limit = (int64_t)1 << 30};
     up_call c;
     up_error err;
-    test_charge = (up_charge){.take = take, .ctx = &bu};
+    test_charge = (up_charge){.take = th_budget_take, .ctx = &bu};
     CHECKF(decode(&c, "max_pool", &b, "kernel_size=2", &err) == 0, "%s",
            err.n ? err.items[0].message : "");
     CHECK(c.plan.raw[0].alloc != NULL && bu.used >= 1024);
     up_call_free(&c);
-    bu = (budget){0, 512};
+    bu = (th_budget){.limit = 512};
     CHECK(decode(&c, "max_pool", &b, "kernel_size=2", &err) < 0);
     CHECK(err.kind == UP_E_OVERLOADED && err.n == 1 && strstr(err.items[0].message, "budget:"));
     up_call_free(&c);
