@@ -59,6 +59,9 @@ static const char *type_name(up_param_type t)
     case UP_P_SIZE: return "size";
     case UP_P_SPATIAL_FLOAT: return "spatial_float";
     case UP_P_ENUM: return "enum";
+    case UP_P_FLOAT: return "float";
+    case UP_P_FLOATS: return "floats";
+    case UP_P_INTS: return "ints";
     }
     return "string";
 }
