@@ -294,9 +294,11 @@ static int table_cost(const rs_tab *t, int64_t *bytes, int64_t *work)
         const rs_axis *x = &t->ax[a];
         int64_t per, e;
         if (!x->resized) continue;
-        /* start (8) + outside (1, padded to 8) + K doubles + K floats */
+        /* start (8) + outside (1, padded to 8) + K doubles + K floats, and
+         * up to 4 bytes realigning after the floats */
         if (up_mul_i64(x->K, 12, &per) < 0 || up_add_i64(per, 16, &per) < 0 ||
-            up_mul_i64(per, x->out, &e) < 0 || up_add_i64(b, e, &b) < 0)
+            up_mul_i64(per, x->out, &e) < 0 || up_add_i64(b, e, &b) < 0 ||
+            up_add_i64(b, 8, &b) < 0)
             return -1;
         w = up_sat_add(w, up_sat_mul(x->out, x->n));
     }
@@ -490,7 +492,7 @@ int build_resize(up_plan *p, up_error *err)
         x->wd = (double *)at;
         at += x->out * x->K * 8;
         x->wf = (float *)at;
-        at += x->out * x->K * 4;
+        at += (x->out * x->K * 4 + 7) & ~(int64_t)7;
         x->outside = at;
         at += x->out * 8; /* keeps what follows 8-aligned */
     }
