@@ -53,6 +53,10 @@ enum { KA_STRETCH, KA_NOT_LARGER, KA_NOT_SMALLER };
 /* Source coordinates are clamped to this before floor(): far outside the
  * axis every tap clamps to the edge anyway, and int64 stays exact. */
 #define RS_COORD_MAX 0x1p52
+/* Stack elements for the blended input span of a block of columns. */
+#define RS_BLEND 1024
+/* The kernel's helpers, inlined into its AVX2 clone (dispatch.h). */
+#define RS_INLINE static inline __attribute__((always_inline))
 
 /* One canonical axis. */
 typedef struct rs_axis {
@@ -69,6 +73,13 @@ typedef struct rs_axis {
     float *wf;         /* out * K */
 } rs_axis;
 
+/* A run of output columns of the last axis and the input span they read:
+ * blended first when that is cheaper (resize_impl.h), else gathered. */
+typedef struct rs_block {
+    int64_t j0, j1, lo, span;
+    int64_t blend;
+} rs_block;
+
 typedef struct rs_tab {
     int rank, mode, ct, nearest_mode, exclude_outside, antialias;
     double cubic_a, extrap;
@@ -76,6 +87,8 @@ typedef struct rs_tab {
     int64_t in_stride[UP_MAX_RANK]; /* elements between steps of axis a in x */
     int64_t rows;                   /* output rows: numel / out[rank - 1] */
     int gather;                     /* nearest: every table one-hot */
+    int64_t nblocks;                /* linear/cubic with the last axis resized */
+    rs_block *blocks;
     _Alignas(8) unsigned char buf[];
 } rs_tab;
 
@@ -302,6 +315,13 @@ static int table_cost(const rs_tab *t, int64_t *bytes, int64_t *work)
             return -1;
         w = up_sat_add(w, up_sat_mul(x->out, x->n));
     }
+    /* at most one block per column of the last axis */
+    if (t->rank > 0 && t->ax[t->rank - 1].resized) {
+        int64_t e;
+        if (up_mul_i64(t->ax[t->rank - 1].out, (int64_t)sizeof(rs_block), &e) < 0 ||
+            up_add_i64(b, e, &b) < 0)
+            return -1;
+    }
     *bytes = b;
     *work = w;
     return 0;
@@ -466,6 +486,31 @@ static void fill_axis(const rs_tab *t, rs_axis *x, double *c)
     for (int64_t i = 0; i < x->out * x->K; i++) x->wf[i] = (float)x->wd[i];
 }
 
+/* The last axis' columns in blocks whose input span fits the stack
+ * buffer, each blended (span <= columns * K: the blend costs less than
+ * gathering every tap) or gathered; once per plan, not per row. */
+static void plan_blocks(rs_tab *t)
+{
+    const rs_axis *l = &t->ax[t->rank - 1];
+    const int64_t ow = l->out, K = l->K;
+    int64_t j0 = 0;
+    t->nblocks = 0;
+    while (j0 < ow) {
+        int64_t lo = l->start[j0], hi = lo + K, j1 = j0 + 1;
+        while (j1 < ow) {
+            int64_t nlo = l->start[j1] < lo ? l->start[j1] : lo;
+            int64_t nhi = l->start[j1] + K > hi ? l->start[j1] + K : hi;
+            if (nhi - nlo > RS_BLEND) break;
+            lo = nlo;
+            hi = nhi;
+            j1++;
+        }
+        t->blocks[t->nblocks++] = (rs_block){j0, j1, lo, hi - lo,
+                                             hi - lo <= RS_BLEND && hi - lo <= (j1 - j0) * K};
+        j0 = j1;
+    }
+}
+
 int build_resize(up_plan *p, up_error *err)
 {
     rs_tab probe, *t;
@@ -496,6 +541,8 @@ int build_resize(up_plan *p, up_error *err)
         x->outside = at;
         at += x->out * 8; /* keeps what follows 8-aligned */
     }
+    t->blocks = (rs_block *)at;
+    if (t->ax[t->rank - 1].resized) at += t->ax[t->rank - 1].out * (int64_t)sizeof(rs_block);
     c = (double *)at;
     t->gather = t->mode == M_NEAREST;
     t->in_stride[t->rank - 1] = 1;
@@ -504,6 +551,7 @@ int build_resize(up_plan *p, up_error *err)
     for (int a = 0; a < t->rank - 1; a++) t->rows *= t->ax[a].out;
     for (int a = 0; a < t->rank; a++)
         if (t->ax[a].resized) fill_axis(t, &t->ax[a], c);
+    if (!t->gather && t->ax[t->rank - 1].resized) plan_blocks(t);
     return 0;
 }
 
@@ -565,8 +613,6 @@ static int row_next(const rs_tab *t, rs_row *r)
     }
     return 0;
 }
-
-#define RS_BLEND 1024 /* stack elements for the blended input span */
 
 #define T float
 #define SFX f32

@@ -3,7 +3,7 @@
  * that type. See resize.c for the plan of a row. */
 
 /* Nearest: one source row, one index per output column, no arithmetic. */
-static void TFN(rs_gather_row)(const rs_tab *t, const T *src, T *row)
+RS_INLINE void TFN(rs_gather_row)(const rs_tab *t, const T *src, T *row)
 {
     const rs_axis *l = &t->ax[t->rank - 1];
     int64_t ow = l->out;
@@ -14,8 +14,36 @@ static void TFN(rs_gather_row)(const rs_tab *t, const T *src, T *row)
     for (int64_t j = 0; j < ow; j++) row[j] = l->outside[j] ? (T)t->extrap : src[l->start[j]];
 }
 
+/* y[j] = sum_k w[j, k] * b[start[j] - lo + k] over a block's columns, with
+ * the common tap counts unrolled. */
+RS_INLINE void TFN(rs_apply)(const rs_axis *l, const T *b, int64_t lo, T *row, int64_t j0,
+                             int64_t j1)
+{
+    const int64_t K = l->K;
+    const int64_t *st = l->start;
+    const T *w = l->WT;
+    if (K == 2) {
+        for (int64_t j = j0; j < j1; j++) {
+            const T *bj = b + (st[j] - lo), *wj = w + 2 * j;
+            row[j] = wj[0] * bj[0] + wj[1] * bj[1];
+        }
+    } else if (K == 4) {
+        for (int64_t j = j0; j < j1; j++) {
+            const T *bj = b + (st[j] - lo), *wj = w + 4 * j;
+            row[j] = (wj[0] * bj[0] + wj[1] * bj[1]) + (wj[2] * bj[2] + wj[3] * bj[3]);
+        }
+    } else {
+        for (int64_t j = j0; j < j1; j++) {
+            const T *bj = b + (st[j] - lo), *wj = w + K * j;
+            T acc = 0;
+            for (int64_t k = 0; k < K; k++) acc += wj[k] * bj[k];
+            row[j] = acc;
+        }
+    }
+}
+
 /* row[j] for j in [j0, j1), every tap gathered directly. */
-static void TFN(rs_direct)(const rs_tab *t, rs_row *r, const T *x, T *row, int64_t j0, int64_t j1)
+RS_INLINE void TFN(rs_direct)(const rs_tab *t, rs_row *r, const T *x, T *row, int64_t j0, int64_t j1)
 {
     const rs_axis *l = &t->ax[t->rank - 1];
     const int64_t K = l->K;
@@ -36,11 +64,10 @@ static void TFN(rs_direct)(const rs_tab *t, rs_row *r, const T *x, T *row, int64
 
 /* row[j] for j in [j0, j1) through the blend of the tap rows over input
  * columns [lo, lo + span), span <= RS_BLEND. */
-static void TFN(rs_blend)(const rs_tab *t, rs_row *r, const T *x, T *row, int64_t j0, int64_t j1,
+RS_INLINE void TFN(rs_blend)(const rs_tab *t, rs_row *r, const T *x, T *row, int64_t j0, int64_t j1,
                           int64_t lo, int64_t span)
 {
     const rs_axis *l = &t->ax[t->rank - 1];
-    const int64_t K = l->K;
     T b[RS_BLEND];
     int first = 1;
     do {
@@ -54,46 +81,28 @@ static void TFN(rs_blend)(const rs_tab *t, rs_row *r, const T *x, T *row, int64_
             for (int64_t i = 0; i < span; i++) b[i] += w * s[i];
         }
     } while (row_next(t, r));
-    for (int64_t j = j0; j < j1; j++) {
-        const T *bj = b + (l->start[j] - lo);
-        const T *wj = l->WT + j * K;
-        T acc = 0;
-        for (int64_t k = 0; k < K; k++) acc += wj[k] * bj[k];
-        row[j] = acc;
-    }
+    TFN(rs_apply)(l, b, lo, row, j0, j1);
 }
 
-/* A row whose last axis is resized by linear or cubic taps: columns in
- * blocks whose input span fits the stack, blended when that is cheaper
- * than gathering every tap (span <= columns * K). */
-static void TFN(rs_interp_row)(const rs_tab *t, rs_row *r, const T *x, T *row)
+/* A row whose last axis is resized by linear or cubic taps, block by
+ * block (plan_blocks). */
+RS_INLINE void TFN(rs_interp_row)(const rs_tab *t, rs_row *r, const T *x, T *row)
 {
     const rs_axis *l = &t->ax[t->rank - 1];
-    const int64_t ow = l->out, K = l->K;
-    int64_t j0 = 0;
-    while (j0 < ow) {
-        int64_t lo = l->start[j0], hi = lo + K, j1 = j0 + 1;
-        while (j1 < ow) {
-            int64_t nlo = l->start[j1] < lo ? l->start[j1] : lo;
-            int64_t nhi = l->start[j1] + K > hi ? l->start[j1] + K : hi;
-            if (nhi - nlo > RS_BLEND) break;
-            lo = nlo;
-            hi = nhi;
-            j1++;
-        }
-        if (hi - lo <= RS_BLEND && hi - lo <= (j1 - j0) * K)
-            TFN(rs_blend)(t, r, x, row, j0, j1, lo, hi - lo);
+    for (int64_t bi = 0; bi < t->nblocks; bi++) {
+        const rs_block *bk = &t->blocks[bi];
+        if (bk->blend)
+            TFN(rs_blend)(t, r, x, row, bk->j0, bk->j1, bk->lo, bk->span);
         else
-            TFN(rs_direct)(t, r, x, row, j0, j1);
-        j0 = j1;
+            TFN(rs_direct)(t, r, x, row, bk->j0, bk->j1);
     }
     if (t->ct == CT_TF_CROP)
-        for (int64_t j = 0; j < ow; j++)
+        for (int64_t j = 0; j < l->out; j++)
             if (l->outside[j]) row[j] = (T)t->extrap;
 }
 
 /* A row whose last axis is not resized: the weighted sum of its tap rows. */
-static void TFN(rs_sum_rows)(const rs_tab *t, rs_row *r, const T *x, T *row)
+RS_INLINE void TFN(rs_sum_rows)(const rs_tab *t, rs_row *r, const T *x, T *row)
 {
     const int64_t ow = t->ax[t->rank - 1].out;
     int first = 1;
