@@ -25,12 +25,14 @@ def load(path):
 
 def main():
     rows = load(sys.argv[1])
-    ours, ref, http = {}, {}, {}
+    ours, ref, http, ort = {}, {}, {}, {}
     for r in rows:
         if r[0] == "unpoold":
             ours[(r[1], r[2])] = [float(v) for v in r[3:]]
         elif r[0] == "torch":
             ref[r[1]] = [float(v) for v in r[3:]]
+        elif r[0] == "ort":
+            ort[r[1]] = [float(v) for v in r[3:]]
         elif r[0] == "http":
             http.setdefault((r[1], r[2]), []).append(r[3:])
     targets = []
@@ -51,7 +53,7 @@ def main():
         t, _, k, gf = ours[(case, "pool")]
         tr = ref.get(case)
         speed = tr[0] / t if tr else None
-        is_unpool = case.startswith(("max_unpool", "nearest", "fmu")) and "small" not in case
+        is_unpool = case.startswith(("max_unpool", "nearest", "fmu", "resize")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
         gfs = "%.1f / %.1f" % (gf, tr[3]) if gf else ""
         print("%-24s %9.3f %9.3f %9s %8s %9s %8s" % (
@@ -60,6 +62,16 @@ def main():
         if case in ("max_unpool2d_f32", "nearest2d_f32", "fmu2d_f32") and tr:
             target("%s >= 3x PyTorch" % case, speed >= 3.0, "%.2fx" % speed)
             if kf:
+                target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
+        if case.startswith("resize_"):
+            if tr:
+                target("%s >= PyTorch" % case, speed >= 1.0, "%.2fx" % speed)
+            if case in ort:
+                so = ort[case][0] / t
+                print("%-24s %9s %9s %9s %8s   (ONNX Runtime %.3f ms)" % (
+                    "", "", "", "", "%.2fx" % so, ort[case][0]))
+                target("%s >= ONNX Runtime" % case, so >= 1.0, "%.2fx" % so)
+            if kf and "linear" in case:
                 target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
         if case == "max_pool2d_f32" and tr:
             target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)

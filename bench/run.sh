@@ -5,7 +5,8 @@
 # Builds what it needs (the daemon, bench/kbench, bench/bare_mhd), then:
 #   1. kernels through the daemon's worker pool (kbench), W workers, then
 #      W vs 1 worker alternating (kbench -s), and the buffer cache off;
-#   2. the same cases in PyTorch (torch_ref.py), torch.set_num_threads(W);
+#   2. the same cases in PyTorch (torch_ref.py), torch.set_num_threads(W),
+#      and resize's in ONNX Runtime (ort_ref.py, the test venv's python);
 #   3. large binary requests over HTTP (http_big.py): Server-Timing shares
 #      and the daemon's peak RSS, on a freshly started daemon;
 #   4. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
@@ -59,6 +60,15 @@ if "$PY" -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" bench/torch_ref.py "$W" "$REPS" >>"$RES"
 else
     echo "no torch under $PY: PyTorch rows skipped"
+fi
+
+# ONNX Runtime for resize: the test venv has it (TEST_PYTHON, or .venv).
+ORT_PY=${TEST_PYTHON:-.venv/bin/python3}
+if [ -x "$ORT_PY" ] && "$ORT_PY" -c 'import onnx, onnxruntime' 2>/dev/null; then
+    echo "ONNX Runtime $("$ORT_PY" -c 'import onnxruntime; print(onnxruntime.__version__)') (intra_op_num_threads=$W) ..."
+    "$ORT_PY" bench/ort_ref.py "$W" "$REPS" >>"$RES"
+else
+    echo "no onnxruntime under $ORT_PY (make venv): ONNX Runtime rows skipped"
 fi
 
 start_unpoold() { # port -> sets UP_PID
