@@ -30,9 +30,9 @@
  * output row that reads the same source row as the one before is a copy.
  *
  * Cost model: the tables cost out * n per axis to build (n is the
- * antialias support, large for a tiny scale) and out * (8 + 1 + 12 K)
- * bytes; the kernel at most one multiply-add per output element per tap
- * product. Both are stated in prepare and charged before allocation, so a
+ * antialias support, large for a tiny scale, but at most 8 in + 2 since a
+ * scale must keep the axis non-empty) and out * (16 + 12 K) + 8 n bytes;
+ * the kernel at most one multiply-add per output element per tap product. Both are stated in prepare and charged before allocation, so a
  * huge scale or a tiny antialiased one is refused, not run. */
 #include <math.h>
 #include <stdlib.h>
@@ -307,6 +307,8 @@ static int table_cost(const rs_tab *t, int64_t *bytes, int64_t *work)
         const rs_axis *x = &t->ax[a];
         int64_t per, e;
         if (!x->resized) continue;
+        /* the coefficient scratch of one coordinate: n doubles (<= 8 in + 2) */
+        if (up_mul_i64(x->n, 8, &e) < 0 || up_add_i64(b, e, &b) < 0) return -1;
         /* start (8) + outside (1, padded to 8) + K doubles + K floats, and
          * up to 4 bytes realigning after the floats */
         if (up_mul_i64(x->K, 12, &per) < 0 || up_add_i64(per, 16, &per) < 0 ||
@@ -514,19 +516,14 @@ static void plan_blocks(rs_tab *t)
 int build_resize(up_plan *p, up_error *err)
 {
     rs_tab probe, *t;
-    int64_t bytes, work, max_n = 0;
+    int64_t bytes, work;
     double *c = NULL;
     unsigned char *at;
     if (!p->work_units) return 0;
     if (resolve(p, &probe, err) < 0) return -1; /* as prepare decided */
     if (table_cost(&probe, &bytes, &work) < 0)
         return up_errorf(err, UP_E_TOO_LARGE, "params", "interpolation tables too large");
-    for (int a = 0; a < probe.rank; a++)
-        if (probe.ax[a].resized && probe.ax[a].n > max_n) max_n = probe.ax[a].n;
-    /* the coefficient scratch of one coordinate, n doubles */
-    if (up_add_i64(bytes, max_n * 8, &bytes) < 0 ||
-        !(t = up_plan_scratch_alloc(p, bytes, "resize tables", err)))
-        return -1;
+    if (!(t = up_plan_scratch_alloc(p, bytes, "resize tables", err))) return -1;
     *t = probe;
     at = t->buf;
     for (int a = 0; a < t->rank; a++) {
