@@ -24,6 +24,9 @@
 #include "api.h"
 
 static const char *const value_dtypes[] = {"float32", "float64", "float16", "bfloat16", NULL};
+/* x and y of the ops with UP_OPF_INT8_IMAGES */
+static const char *const int8_image_dtypes[] = {"float32", "float64", "float16", "bfloat16",
+                                                "uint8", "int8", NULL};
 static const char *const index_dtypes[] = {"int64", "int32", NULL};
 static const char *const mask_dtypes[] = {"float32", "float64", "float16", "bfloat16", "int64",
                                           "int32",   "int16",   "int8",    "uint8",    "bool",
@@ -59,6 +62,9 @@ static const char *type_name(up_param_type t)
     case UP_P_SIZE: return "size";
     case UP_P_SPATIAL_FLOAT: return "spatial_float";
     case UP_P_ENUM: return "enum";
+    case UP_P_FLOAT: return "float";
+    case UP_P_FLOATS: return "floats";
+    case UP_P_INTS: return "ints";
     }
     return "string";
 }
@@ -109,17 +115,19 @@ static cJSON *param_doc(const up_param_def *d)
     return o;
 }
 
-static cJSON *io_doc(const up_io_def *d, int is_output)
+static cJSON *io_doc(const up_op_def *op, const up_io_def *d, int is_output)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "name", d->name);
     cJSON_AddStringToObject(o, "kind", kind_name(d->kind));
     if (!is_output) cJSON_AddBoolToObject(o, "required", d->required);
-    cJSON_AddItemToObject(o, "dtypes",
-                          string_list(is_output ? (d->kind == UP_IO_INDICES ? index_out_dtypes
-                                                                           : value_dtypes)
-                                                : input_dtypes(d->kind)));
+    const char *const *dts = is_output ? (d->kind == UP_IO_INDICES ? index_out_dtypes
+                                                                   : value_dtypes)
+                                       : input_dtypes(d->kind);
+    if ((op->flags & UP_OPF_INT8_IMAGES) && d == &op->inputs[UP_IN_X]) dts = int8_image_dtypes;
+    if ((op->flags & UP_OPF_INT8_IMAGES) && d == &op->outputs[UP_OUT_Y]) dts = int8_image_dtypes;
+    cJSON_AddItemToObject(o, "dtypes", string_list(dts));
     if (d->doc) cJSON_AddStringToObject(o, "doc", d->doc);
     return o;
 }
@@ -138,10 +146,10 @@ static cJSON *op_doc(const up_op_def *op)
     for (int d = op->min_spatial; a && d <= op->max_spatial; d++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(d));
     a = cJSON_AddArrayToObject(o, "inputs");
-    for (int i = 0; a && i < op->n_inputs; i++) cJSON_AddItemToArray(a, io_doc(&op->inputs[i], 0));
+    for (int i = 0; a && i < op->n_inputs; i++) cJSON_AddItemToArray(a, io_doc(op, &op->inputs[i], 0));
     a = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; a && i < op->n_outputs; i++)
-        cJSON_AddItemToArray(a, io_doc(&op->outputs[i], 1));
+        cJSON_AddItemToArray(a, io_doc(op, &op->outputs[i], 1));
     a = cJSON_AddArrayToObject(o, "params");
     for (int i = 0; a && i < op->n_params; i++) cJSON_AddItemToArray(a, param_doc(&op->params[i]));
     dt = cJSON_AddObjectToObject(o, "dtypes");

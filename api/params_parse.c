@@ -58,12 +58,13 @@ static int set_enum(up_plan *p, int i, const char *s, const char *field, up_erro
 
 static int is_int_type(up_param_type t)
 {
-    return t == UP_P_INT || t == UP_P_SPATIAL_INT || t == UP_P_SIZE;
+    return t == UP_P_INT || t == UP_P_SPATIAL_INT || t == UP_P_SIZE || t == UP_P_INTS;
 }
 
 static int max_count(up_param_type t)
 {
-    return (t == UP_P_INT || t == UP_P_BOOL) ? 1 : t == UP_P_SIZE ? UP_MAX_RANK : UP_MAX_SPATIAL;
+    if (t == UP_P_INT || t == UP_P_BOOL || t == UP_P_FLOAT) return 1;
+    return (t == UP_P_SIZE || t == UP_P_FLOATS || t == UP_P_INTS) ? UP_MAX_RANK : UP_MAX_SPATIAL;
 }
 
 /* One number into slot k of param i, checking integrality for int types. */
@@ -162,7 +163,7 @@ int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char 
         if (set_number(p, i, 0, v->valuedouble, field, err) < 0) return -1;
         n = 1;
     } else if ((cJSON_IsArray(v) || up_json_list_of(v, &l)) && d->type != UP_P_INT &&
-               d->type != UP_P_BOOL) {
+               d->type != UP_P_BOOL && d->type != UP_P_FLOAT) {
         double vals[UP_MAX_RANK];
         n = up_json_numbers(v, vals, max_count(d->type));
         if (n == -2)

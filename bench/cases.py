@@ -2,9 +2,10 @@
 
 The same shapes, dtypes and params as bench/kbench.c, written once for
 torch_ref.py and ort_ref.py. Each case: (name, op, dtype, x shape, k), where
-op is unpool | nearest | linear | pool | convt, dtype "f32" or "f64", and k
-the window (pooling) or kernel size (conv_transpose, 32 output channels,
-stride 2, padding 1). Unpooling, nearest and linear scale by 2.
+op is unpool | nearest | linear | pool | convt | resize_linear |
+resize_cubic, dtype "f32" or "f64", and k the window (pooling) or kernel
+size (conv_transpose, 32 output channels, stride 2, padding 1).
+Unpooling, nearest, linear and resize scale by 2.
 """
 import time
 import statistics
@@ -35,6 +36,10 @@ CASES = [
     ("conv_transpose2d", "convt", "f64", (8, 64, 64, 64), 4),
     ("conv_transpose1d", "convt", "f32", (8, 64, 4096), 4),
     ("conv_transpose3d", "convt", "f32", (8, 64, 16, 16, 16), 4),
+    # resize x2 over H and W, half_pixel: ONNX Resize linear / cubic, which
+    # is interpolate(bilinear / bicubic, align_corners=False) in PyTorch
+    ("resize_linear2d", "resize_linear", "f32", X2D, 2),
+    ("resize_cubic2d", "resize_cubic", "f32", X2D, 2),
 ]
 
 COUT = 32

@@ -94,7 +94,7 @@ static void fill_unpool_indices(int64_t *ind, int nsp, const int64_t *in, int64_
 
 /* ---- cases -------------------------------------------------------------- */
 
-typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT } bop;
+typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE } bop;
 
 typedef struct bcase {
     const char *name;
@@ -134,6 +134,9 @@ static const bcase cases[] = {
     {"conv_transpose2d", OP_CONVT, UP_F64, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose1d", OP_CONVT, UP_F32, 3, {8, 64, 4096}, 32, 4},
     {"conv_transpose3d", OP_CONVT, UP_F32, 5, {8, 64, 16, 16, 16}, 32, 4},
+    /* resize x2 over H and W; k = mode (1 linear, 2 cubic) */
+    {"resize_linear2d", OP_RESIZE, UP_F32, 4, X2D, 0, 1},
+    {"resize_cubic2d", OP_RESIZE, UP_F32, 4, X2D, 0, 2},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -202,7 +205,7 @@ static void view_input(up_plan *p, const char *name, up_dtype dt, int rank, cons
 }
 
 static const char *const op_names[] = {"max_unpool", "nearest_unpool", "fractional_max_unpool",
-                                       "max_pool", "conv_transpose"};
+                                       "max_pool", "conv_transpose", "resize"};
 
 /* A fresh plan for case c over the case's inputs (nothing allocated). */
 static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
@@ -221,6 +224,15 @@ static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
     case OP_POOL:
         param(p, "kernel_size")->i[0] = c->k;
         break;
+    case OP_RESIZE: {
+        up_param_value *sc = param(p, "scales"), *ax = param(p, "axes");
+        sc->f[0] = sc->f[1] = 2;
+        ax->i[0] = 2;
+        ax->i[1] = 3;
+        sc->n = ax->n = 2;
+        param(p, "mode")->choice = (int)c->k;
+        break;
+    }
     case OP_CONVT: {
         int64_t bs[1] = {c->cout};
         param(p, "stride")->i[0] = 2;

@@ -9,7 +9,8 @@ every call timed from Python with a fresh output (as sess.run gives it):
   unpool  MaxUnpool over indices from ONNX MaxPool (ONNX's whole-tensor
           indices; unpoold's index_layout=tensor reads the same)
   nearest Resize nearest, asymmetric + floor (= PyTorch's nearest)
-  linear  Resize linear, half_pixel (= align_corners=False)
+  linear  Resize linear, half_pixel (= align_corners=False); also resize's
+          own linear and cubic cases
   pool    MaxPool with its Indices output
   convt   ConvTranspose, stride 2, pads 1, bias
 
@@ -37,7 +38,6 @@ def session(node, inputs, outputs, workers, inits=()):
     so = ort.SessionOptions()
     so.intra_op_num_threads = workers
     so.inter_op_num_threads = 1
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(model.SerializeToString(), so,
                                 providers=["CPUExecutionProvider"])
@@ -81,8 +81,8 @@ def make(op, dtype, shape, k, workers):
                            vinfo("i", TensorProto.INT64, shape)],
                     [vinfo("y", ONNX_DT[dtype], None)], workers)
         return (lambda: s.run(None, {"x": x, "i": ind})), 0.0
-    if op in ("nearest", "linear"):
-        s = resize_session(dtype, shape, op, workers)
+    if op in ("nearest", "linear", "resize_linear", "resize_cubic"):
+        s = resize_session(dtype, shape, op.replace("resize_", ""), workers)
         return (lambda: s.run(None, {"x": x})), 0.0
     if op == "pool":
         s = pool_session(dtype, shape, k, workers)

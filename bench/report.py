@@ -61,7 +61,7 @@ def main():
         tr, to = ref.get(case), ort.get(case)
         speed = tr[0] / t if tr else None
         vs_ort = to[0] / t if to else None
-        is_unpool = case.startswith(("max_unpool", "nearest", "fmu")) and "small" not in case
+        is_unpool = case.startswith(("max_unpool", "nearest", "fmu", "resize")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
         gfs = ("%.1f / %.1f / %s" % (gf, tr[3] if tr else 0, "%.1f" % to[3] if to else "-")
                if gf else "")
@@ -82,6 +82,13 @@ def main():
         if case in ("max_unpool2d_f32", "nearest2d_f32", "fmu2d_f32") and tr:
             target("%s >= 3x PyTorch" % case, speed >= 3.0, "%.2fx" % speed)
             if kf:
+                target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
+        if case.startswith("resize_"):
+            if tr:
+                target("%s >= PyTorch" % case, speed >= 1.0, "%.2fx" % speed)
+            if to:
+                target("%s >= ONNX Runtime" % case, vs_ort >= 1.0, "%.2fx" % vs_ort)
+            if kf and "linear" in case:
                 target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
         if case == "max_pool2d_f32" and tr:
             target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)

@@ -45,6 +45,9 @@ def make(op, dtype, shape, k):
                                       align_corners=False)), 0.0
     if op == "pool":
         return (lambda: POOL[rank](x, 2, return_indices=True)), 0.0
+    if op.startswith("resize_"):
+        mode = "bilinear" if op == "resize_linear" else "bicubic"
+        return (lambda: F.interpolate(x, scale_factor=2, mode=mode, align_corners=False)), 0.0
     w = torch.rand((shape[1], COUT) + (k,) * (rank - 2), generator=g, dtype=dt)
     b = torch.rand(COUT, generator=g, dtype=dt)
     return (lambda: CONVT[rank](x, w, b, stride=2, padding=1)), conv_flops(shape, k)

@@ -164,7 +164,10 @@ int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
     } else if (up_dtype_is_float(src->dtype)) {
         for (int64_t i = 0; i < n; i++) store(dst, i, up_load_f64(src, i), 0, 0);
     } else {
-        for (int64_t i = 0; i < n; i++) store(dst, i, 0, up_load_i64(src, i), 1);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t iv = up_load_i64(src, i); /* an integer image into a float kernel too */
+            store(dst, i, (double)iv, iv, 1);
+        }
     }
     return 0;
 }

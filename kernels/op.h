@@ -59,7 +59,10 @@ typedef enum up_param_type {
     UP_P_SPATIAL_INT,   /* one integer for every spatial dim, or one per dim */
     UP_P_SIZE,          /* output_size: one, one per spatial dim, or full shape */
     UP_P_SPATIAL_FLOAT, /* scale_factor, output_ratio: one or one per dim */
-    UP_P_ENUM           /* one of choices[] ('-' and '_' are the same) */
+    UP_P_ENUM,          /* one of choices[] ('-' and '_' are the same) */
+    UP_P_FLOAT,         /* one finite number of any sign: cubic_coeff_a */
+    UP_P_FLOATS,        /* 1..UP_MAX_RANK finite numbers, one per axis: scales */
+    UP_P_INTS           /* 1..UP_MAX_RANK integers of any sign, one per axis: axes */
 } up_param_type;
 
 typedef struct up_param_def {
@@ -73,8 +76,8 @@ typedef struct up_param_def {
 typedef struct up_param_value {
     int set;                 /* the client gave it */
     int n;                   /* how many numbers were given (1..UP_MAX_RANK) */
-    int64_t i[UP_MAX_RANK];  /* INT, BOOL (0/1), SPATIAL_INT, SIZE */
-    double f[UP_MAX_RANK];   /* SPATIAL_FLOAT */
+    int64_t i[UP_MAX_RANK];  /* INT, BOOL (0/1), SPATIAL_INT, SIZE, INTS */
+    double f[UP_MAX_RANK];   /* SPATIAL_FLOAT, FLOAT, FLOATS */
     int choice;              /* ENUM: index into choices[] */
 } up_param_value;
 
@@ -176,7 +179,16 @@ struct up_op_def {
     up_kernel_fn kernel_f32;
     up_kernel_fn kernel_f64;
     up_build_fn build;           /* optional */
+    /* UP_OPF_*: what x may be beyond (N, C, 1-3 spatial) float tensors. */
+    unsigned flags;
 };
+
+/* x of any rank 1-5, every axis the op's to interpret (no N, C split:
+ * resize) */
+#define UP_OPF_ANY_RANK 1u
+/* x may also be uint8 or int8, computed in float32 (exact for those
+ * values); the op refuses what it cannot do exactly for them */
+#define UP_OPF_INT8_IMAGES 2u
 
 typedef struct up_plan {
     const up_op_def *op;
@@ -231,6 +243,7 @@ typedef enum up_op_id {
     UP_OP_CONV_TRANSPOSE,
     UP_OP_MAX_POOL,
     UP_OP_FRACTIONAL_MAX_POOL,
+    UP_OP_RESIZE,
 #ifdef UP_TEST_TOY_OP
     UP_OP_TOY_SCALE,
 #endif

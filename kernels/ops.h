@@ -24,6 +24,7 @@ UP_DECLARE_OP(fractional_max_unpool)
 UP_DECLARE_OP(conv_transpose)
 UP_DECLARE_OP(max_pool)
 UP_DECLARE_OP(fractional_max_pool)
+UP_DECLARE_OP(resize)
 
 /* ---- slots --------------------------------------------------------------
  *
@@ -79,6 +80,15 @@ enum {
     FMP_P_layout, FMP_N_P
 };
 
+enum { RESIZE_IN_x, RESIZE_IN_roi, RESIZE_N_IN };
+enum { RESIZE_OUT_y, RESIZE_N_OUT };
+enum {
+    RESIZE_P_scales, RESIZE_P_sizes, RESIZE_P_axes, RESIZE_P_mode,
+    RESIZE_P_coordinate_transformation_mode, RESIZE_P_nearest_mode, RESIZE_P_cubic_coeff_a,
+    RESIZE_P_exclude_outside, RESIZE_P_extrapolation_value, RESIZE_P_antialias,
+    RESIZE_P_keep_aspect_ratio_policy, RESIZE_P_layout, RESIZE_N_P
+};
+
 #ifdef UP_TEST_TOY_OP
 /* The toy op of the test build (tests/toy/): proof that an op is its
  * slots here, one registry entry and one kernel file. */
@@ -98,5 +108,6 @@ int build_max_unpool(up_plan *p, up_error *err);
 int build_nearest_unpool(up_plan *p, up_error *err);
 int build_fractional_max_unpool(up_plan *p, up_error *err);
 int build_fractional_max_pool(up_plan *p, up_error *err);
+int build_resize(up_plan *p, up_error *err);
 
 #endif

@@ -94,6 +94,12 @@ static int mask_to_u8(const up_tensor *src, up_tensor *dst)
     return 0;
 }
 
+/* uint8 / int8 x for the ops that take them (UP_OPF_INT8_IMAGES). */
+static int x_int8_ok(const up_op_def *op, up_dtype dt)
+{
+    return (op->flags & UP_OPF_INT8_IMAGES) && (dt == UP_U8 || dt == UP_I8);
+}
+
 /* Is raw[i] permuted from channels-last? (Inputs in the layout of x.) */
 static int input_permutes(const up_plan *p, int i, int xrank)
 {
@@ -120,7 +126,7 @@ static int input_form(const up_plan *p, int i, int xrank, up_dtype *want, int *p
         *want = UP_U8;
         break;
     default:
-        if (!up_dtype_is_float(raw->dtype))
+        if (!up_dtype_is_float(raw->dtype) && !(i == UP_IN_X && x_int8_ok(p->op, raw->dtype)))
             return up_errorf(err, UP_E_INVALID, up_field(field, sizeof(field), "inputs", def->name),
                              "must be float32, float64, float16 or bfloat16, got %s",
                              up_dtype_name(raw->dtype));
@@ -255,7 +261,11 @@ static int check_x(up_plan *p, up_error *err)
 {
     const up_tensor *x = &p->raw[UP_IN_X];
     int nsp = x->rank - 2;
-    if (x->rank < 3 || x->rank > 5 || nsp < p->op->min_spatial || nsp > p->op->max_spatial) {
+    if (p->op->flags & UP_OPF_ANY_RANK) {
+        if (x->rank < 1 || x->rank > UP_MAX_RANK)
+            return up_errorf(err, UP_E_INVALID, "inputs.x", "%s takes rank 1 to %d, got rank %d",
+                             p->op->name, UP_MAX_RANK, x->rank);
+    } else if (x->rank < 3 || x->rank > 5 || nsp < p->op->min_spatial || nsp > p->op->max_spatial) {
         if (p->op->min_spatial == p->op->max_spatial)
             return up_errorf(err, UP_E_INVALID, "inputs.x", "%s takes rank %d (N, C, %d spatial), got rank %d",
                              p->op->name, 2 + p->op->min_spatial, p->op->min_spatial, x->rank);
@@ -264,6 +274,7 @@ static int check_x(up_plan *p, up_error *err)
                          p->op->name, 2 + p->op->min_spatial, 2 + p->op->max_spatial,
                          p->op->min_spatial, p->op->max_spatial, x->rank);
     }
+    if (x_int8_ok(p->op, x->dtype)) return 0;
     if (!up_dtype_is_float(x->dtype))
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "x must be float32, float64, float16 or bfloat16, got %s",
@@ -327,9 +338,9 @@ int up_plan_prepare(up_plan *p, up_error *err)
      * has layout and that both are the shared enums */
     p->layout = up_param_enum(p, up_op_param_index(p->op, "layout"));
     if (describe_inputs(p, xrank, err) < 0) return -1;
-    p->g.nsp = xrank - 2;
+    p->g.nsp = xrank >= 2 ? xrank - 2 : 0; /* UP_OPF_ANY_RANK ops read in[x]'s shape */
     p->g.N = p->in[UP_IN_X].shape[0];
-    p->g.C = p->in[UP_IN_X].shape[1];
+    p->g.C = xrank >= 2 ? p->in[UP_IN_X].shape[1] : 1;
     for (int d = 0; d < p->g.nsp; d++) p->g.in[d] = p->in[UP_IN_X].shape[2 + d];
     il = up_op_param_index(p->op, "index_layout");
     p->g.index_layout = il >= 0 ? up_param_enum(p, il) : UP_IDX_PLANE;

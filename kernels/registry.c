@@ -19,6 +19,14 @@ static const char *const layout_choices[] = {"channels_first", "channels_last", 
 static const char *const index_layout_choices[] = {"plane", "tensor", "hwc", "nhwc", NULL};
 static const char *const nearest_modes[] = {"nearest", "nearest_exact", NULL};
 static const char *const coord_transforms[] = {"asymmetric", "half_pixel", "align_corners", NULL};
+/* resize.c's enums follow these orders */
+static const char *const resize_modes[] = {"nearest", "linear", "cubic", NULL};
+static const char *const resize_transforms[] = {
+    "half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+    "tf_crop_and_resize", NULL};
+static const char *const resize_nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil",
+                                                   "floor", "ceil", NULL};
+static const char *const resize_aspect[] = {"stretch", "not_larger", "not_smaller", NULL};
 
 /* A table entry from its slot's tokens (ops.h): [MAX_UNPOOL_IN_mask] =
  * {"mask", ...}. The name is spelt once, and a slot with no entry is an
@@ -153,6 +161,41 @@ static const up_param_def fmp_params[] = {
     P_LAYOUT(FMP),
 };
 
+/* ---- resize ---- */
+static const up_io_def resize_inputs[] = {
+    IN(RESIZE, x, UP_IO_VALUES, 1,
+       "input of rank 1 to 5 (any axis may be resized); uint8 and int8 with mode nearest"),
+    IN(RESIZE, roi, UP_IO_BIAS, 0,
+       "tf_crop_and_resize only: starts then ends, normalised, one pair per resized axis"),
+};
+static const up_io_def resize_outputs[] = {O_Y(RESIZE)};
+static const up_param_def resize_params[] = {
+    PARAM(RESIZE, scales, UP_P_FLOATS, NULL, NULL,
+          "one per axis (or per entry of axes), > 0; output = floor(in * scale)"),
+    PARAM(RESIZE, sizes, UP_P_INTS, NULL, NULL,
+          "output size, one per axis (or per entry of axes); exactly one of scales and sizes"),
+    PARAM(RESIZE, axes, UP_P_INTS, NULL, NULL,
+          "the axes scales, sizes and roi cover (negative counts from the end); default all"),
+    PARAM(RESIZE, mode, UP_P_ENUM, "nearest", resize_modes,
+          "nearest, n-linear or n-cubic interpolation over the resized axes"),
+    PARAM(RESIZE, coordinate_transformation_mode, UP_P_ENUM, "half_pixel", resize_transforms,
+          "how an output coordinate maps to the input (ONNX Resize)"),
+    PARAM(RESIZE, nearest_mode, UP_P_ENUM, "round_prefer_floor", resize_nearest_modes,
+          "mode nearest: how a fractional source coordinate is rounded"),
+    PARAM(RESIZE, cubic_coeff_a, UP_P_FLOAT, "-0.75", NULL,
+          "mode cubic: the kernel's coefficient A (PyTorch bicubic: -0.75)"),
+    PARAM(RESIZE, exclude_outside, UP_P_BOOL, "0", NULL,
+          "weights of taps outside the input set to 0 and the rest renormalised"),
+    PARAM(RESIZE, extrapolation_value, UP_P_FLOAT, "0", NULL,
+          "tf_crop_and_resize: the value where the source coordinate leaves the input"),
+    PARAM(RESIZE, antialias, UP_P_BOOL, "0", NULL,
+          "linear and cubic: when downsampling, widen the filter by 1 / scale"),
+    PARAM(RESIZE, keep_aspect_ratio_policy, UP_P_ENUM, "stretch", resize_aspect,
+          "with sizes: stretch each axis, or one scale for all (not_larger: the smallest, "
+          "not_smaller: the largest) with the size rounded half up"),
+    P_LAYOUT(RESIZE),
+};
+
 #ifdef UP_TEST_TOY_OP
 /* ---- toy_scale (test build only: tests/toy/) ---- */
 static const up_io_def toy_inputs[] = {IN(TOY_SCALE, x, UP_IO_VALUES, 1, "input (N, C, *spatial)")};
@@ -181,6 +224,7 @@ CHECK_SLOTS(FMU, fmu_inputs, fmu_outputs, fmu_params);
 CHECK_SLOTS(CONV_TRANSPOSE, conv_inputs, conv_outputs, conv_params);
 CHECK_SLOTS(MAX_POOL, max_pool_inputs, max_pool_outputs, max_pool_params);
 CHECK_SLOTS(FMP, fmp_inputs, fmp_outputs, fmp_params);
+CHECK_SLOTS(RESIZE, resize_inputs, resize_outputs, resize_params);
 #ifdef UP_TEST_TOY_OP
 CHECK_SLOTS(TOY_SCALE, toy_inputs, toy_outputs, toy_params);
 #endif
@@ -216,6 +260,13 @@ static const up_op_def op_table[] = {
                "fractional max pooling with argmax indices",
                "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
                fmp_outputs, fmp_params, build_fractional_max_pool),
+    [UP_OP_RESIZE] = {"resize", "resize any axes: nearest, n-linear or n-cubic (ONNX Resize)",
+                      "ONNX Resize opset 19; PyTorch interpolate(nearest, nearest-exact, "
+                      "linear, bilinear, trilinear, bicubic) where it has the mode",
+                      1, 3, resize_inputs, N_OF(resize_inputs), resize_outputs,
+                      N_OF(resize_outputs), resize_params, N_OF(resize_params), prepare_resize,
+                      compute_forward_resize_f32, compute_forward_resize_f64, build_resize,
+                      UP_OPF_ANY_RANK | UP_OPF_INT8_IMAGES},
 #ifdef UP_TEST_TOY_OP
     OP_ENTRY(TOY_SCALE, toy_scale, "multiply by an integer (test build only)",
              "x * factor", 1, 3, toy_inputs, toy_outputs, toy_params),

@@ -136,6 +136,9 @@ static const char *param_schema(const char *type)
     if (!strcmp(type, "spatial_int")) return "SpatialIntParam";
     if (!strcmp(type, "size")) return "SizeParam";
     if (!strcmp(type, "spatial_float")) return "SpatialFloatParam";
+    if (!strcmp(type, "float")) return "FloatParam";
+    if (!strcmp(type, "floats")) return "FloatListParam";
+    if (!strcmp(type, "ints")) return "IntListParam";
     return NULL; /* enum: inline */
 }
 
@@ -146,6 +149,9 @@ static const char *param_text_schema(const char *type)
     if (!strcmp(type, "spatial_int")) return "SpatialIntText";
     if (!strcmp(type, "size")) return "SizeText";
     if (!strcmp(type, "spatial_float")) return "SpatialFloatText";
+    if (!strcmp(type, "float")) return "FloatText";
+    if (!strcmp(type, "floats")) return "FloatListText";
+    if (!strcmp(type, "ints")) return "IntListText";
     return NULL;
 }
 

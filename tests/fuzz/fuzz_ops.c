@@ -33,7 +33,8 @@
  * Input layout (bytes past the end read as 0; tests/fuzz/make_ops_seeds.py
  * writes seeds in it):
  *   op      index into the registry (mod up_op_count())
- *   flags   bits 0-1 x dtype (f32, f64, f16, bf16); bits 2-4 answer format;
+ *   flags   bits 0-1 x dtype (f32, f64, f16, bf16; for ops taking uint8/int8
+ *           images, the seed's top bits may pick those); bits 2-4 answer format;
  *           bits 5-7 chunks - 1
  *   rank    spatial dims = min + b % (max - min + 1); b >= 0xf8 draws any
  *           rank 1..5 instead (the rank check itself)
@@ -440,8 +441,12 @@ static void draw_input(up_plan *p, int i, fz_in *in, fz_fill *f)
             for (int d = 0; d < nsp; d++) shape[2 + d] = k[d] > 8 ? 8 : k[d];
             break;
         case UP_IO_BIAS: {
-            const up_tensor *w = &p->raw[up_op_input_index(p->op, "weight")];
-            shape[0] = (w->rank >= 2 ? w->shape[1] : 1) * param_small(p, "groups", 1);
+            int wi = up_op_input_index(p->op, "weight");
+            const up_tensor *w = wi >= 0 ? &p->raw[wi] : NULL;
+            if (w) /* conv_transpose's bias: C_out */
+                shape[0] = (w->rank >= 2 ? w->shape[1] : 1) * param_small(p, "groups", 1);
+            else /* resize's roi: starts and ends of every axis, or of fewer */
+                shape[0] = 2 * (p->raw[0].rank - (int)(rel % 3 == 2));
             rank = 1;
             break;
         }
@@ -475,7 +480,17 @@ static void check_outputs(const up_call *c)
     int conv = !strcmp(p->op->name, "conv_transpose");
     if (p->work_units < 0) fail("negative work_units", c);
     if (p->max_work > 0 && p->work > p->max_work) fail("accepted work over max_work", c);
-    for (int i = 0; i < p->op->n_outputs; i++) {
+    for (int i = 0; i < p->op->n_outputs && (p->op->flags & UP_OPF_ANY_RANK); i++) {
+        /* resize: any axis may change; rank, size, dtype and storage */
+        const up_tensor *o = &p->out[i];
+        int64_t n;
+        if (o->rank != p->in[0].rank) fail("output rank differs from x", c);
+        if (up_shape_numel(o->shape, o->rank, &n) < 0 || n > FZ_MAX_ELEMENTS)
+            fail("output over max_elements", c);
+        if (!o->data) fail("output not allocated", c);
+        if (o->dtype != p->compute) fail("output dtype", c);
+    }
+    for (int i = 0; i < p->op->n_outputs && !(p->op->flags & UP_OPF_ANY_RANK); i++) {
         const up_tensor *o = &p->out[i];
         int64_t n;
         if (o->rank != 2 + g->nsp || o->shape[0] != g->N || o->shape[1] != (conv ? g->C_out : g->C))
@@ -683,6 +698,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nsp = op->min_spatial + (int)(rb % (unsigned)(op->max_spatial - op->min_spatial + 1));
     int rank = rb >= 0xf8 ? 1 + (int)(rb % UP_MAX_RANK) : nsp + 2, chunks = 1 + (int)(flags >> 5);
     int64_t xshape[UP_MAX_RANK] = {0};
+    up_dtype xdt;
     fill.rng = fz_u64(&in) | 1;
     fill.index_range = 1;
     up_call_init(&c);
@@ -702,7 +718,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             goto out;
         }
     }
-    make_tensor(&c.plan, 0, FLOATS[flags & 3], rank, xshape, &fill);
+    xdt = FLOATS[flags & 3];
+    /* resize takes uint8/int8 images too: a quarter of its inputs */
+    if ((op->flags & UP_OPF_INT8_IMAGES) && (fill.rng >> 62) == 3)
+        xdt = (fill.rng >> 61) & 1 ? UP_U8 : UP_I8;
+    make_tensor(&c.plan, 0, xdt, rank, xshape, &fill);
     if (rank >= 3)
         for (int i = 1; i < op->n_inputs; i++) draw_input(&c.plan, i, &in, &fill);
 

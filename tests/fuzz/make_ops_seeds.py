@@ -25,6 +25,9 @@ OPS = {
                      "index_layout", "layout"], ["x"]),
     "fractional_max_pool": (2, ["kernel_size", "output_size", "output_ratio", "seed",
                                 "index_layout", "layout"], ["x", "samples"]),
+    "resize": (1, ["scales", "sizes", "axes", "mode", "coordinate_transformation_mode",
+                   "nearest_mode", "cubic_coeff_a", "exclude_outside", "extrapolation_value",
+                   "antialias", "keep_aspect_ratio_policy", "layout"], ["x", "roi"]),
 }
 OP_INDEX = {name: i for i, name in enumerate(OPS)}
 DTYPES = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -106,6 +109,26 @@ def cases():
     # 65536 is cut to 4096 (fuzz_ops keeps tensors with data at 4096 elements)
     yield "fmp_wide_f32", seed("fractional_max_pool", [1, 1, 1, 65536], {"kernel_size": 1,
                                "output_size": "1,4095"}, {"samples": 1})
+
+    yield "resize_nearest", seed("resize", [1, 2, 3, 4], {"scales": "1,1,2,2"})
+    yield "resize_linear_axes", seed("resize", [1, 2, 5, 4], {"sizes": "9,3", "axes": "2,-1",
+                                     "mode": "linear"}, dtype="float64")
+    yield "resize_cubic_ac", seed("resize", [2, 1, 6, 5], {"scales": "1,1,1.5,0.5", "mode": "cubic",
+                                  "coordinate_transformation_mode": "align_corners"})
+    yield "resize_cubic_aa_exclude", seed("resize", [1, 1, 16, 9], {"sizes": "3,2", "axes": "2,3",
+                                          "mode": "cubic", "antialias": 1, "exclude_outside": 1,
+                                          "cubic_coeff_a": -0.5})
+    yield "resize_tf_crop", seed("resize", [1, 1, 4, 4], {"sizes": "3,3", "axes": "2,3",
+                                 "coordinate_transformation_mode": "tf_crop_and_resize",
+                                 "extrapolation_value": 9, "mode": "linear"}, {"roi": 2})
+    yield "resize_aspect_5d_last", seed("resize", [1, 2, 3, 4, 2], {"sizes": "6,6", "axes": "1,2",
+                                        "keep_aspect_ratio_policy": "not_smaller",
+                                        "layout": "channels_last"}, dtype="bfloat16")
+    yield "resize_scale_1e300", seed("resize", [1, 1, 2, 2], {"scales": "1,1,1e300,1"})
+    yield "resize_aa_tiny_scale", seed("resize", [1, 1, 65536, 1], {"sizes": "1,1", "axes": "2,3",
+                                       "mode": "linear", "antialias": 1})
+    yield "resize_empty_huge", seed("resize", [0, 1, E40, E40], {"scales": "1,1,4,4",
+                                    "mode": "cubic"})
 
     # the review's cases
     yield "hang_max_pool_k2e18_p1e18", seed("max_pool", [1, 1, 1, 1], {

@@ -582,6 +582,152 @@ static void fractional_max_pool_f32_window_start(void)
     tc_free(&r);
 }
 
+/* ---- resize: every new param off the wire ------------------------------- */
+
+/* One resize request that must be refused with `want` (a 422 naming the
+ * params.* field, or the given status), in time, the daemon healthy. */
+static void resize_refused(const char *json, int want, const char *field)
+{
+    outcome o;
+    v1_case("/v1/ops/resize", json, &o);
+    CHECKF(o.r.status == want, "status %d, expected %d: %.300s", o.r.status, want, o.r.body);
+    if (field)
+        CHECKF(o.r.body && strstr(o.r.body, field), "no %s in %.300s", field, o.r.body);
+    raw_free(&o.r);
+}
+
+#define RS_X4 "{\"inputs\":{\"x\":{\"dtype\":\"float32\",\"shape\":[1,1,2,2],\"data\":[1,2,3,4]}}"
+
+/* floor(2 * 1e300) is no size: 413 before anything is allocated. */
+static void resize_scale_1e300(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[1,1,1e300,1]}}", 413, "params.scales");
+}
+
+/* 2^40 x 2 outputs from 4 numbers: over --max-elements. */
+static void resize_sizes_2e40(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[1099511627776,2],\"axes\":[2,3]}}", 413,
+                   "outputs.y");
+}
+
+/* A scale so small the axis is empty: ONNX's floor(in * scale) = 0. */
+static void resize_antialias_scale_1e_300(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[1e-300,1],\"axes\":[2,3],\"mode\":\"linear\","
+                   "\"antialias\":1}}", 422, "params.scales");
+}
+
+/* The widest antialias filter an input allows (8 inputs to 1 output, a
+ * 16-tap cubic support) is one small table: the mean-like answer. */
+static void resize_antialias_down_to_1(void)
+{
+    outcome o;
+    v1_case("/v1/ops/resize",
+            "{\"inputs\":{\"x\":{\"dtype\":\"float64\",\"shape\":[8],\"data\":[2,2,2,2,2,2,2,2]}},"
+            "\"params\":{\"sizes\":[1],\"mode\":\"cubic\",\"antialias\":1}}", &o);
+    static const int64_t sh[] = {1};
+    CHECKF(o.r.status == 200 && output_equals(&o.r, "y", sh, 1, (double[]){2}, 1),
+           "status %d: %.300s", o.r.status, o.r.body);
+    raw_free(&o.r);
+}
+
+/* NaN and infinity never reach the kernel (text forms: JSON has neither). */
+static void resize_nan_scale(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":\"1,1,nan,2\"}}", 400, "params.scales");
+}
+
+static void resize_inf_scale(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":\"1,1,inf,2\"}}", 400, "params.scales");
+}
+
+static void resize_zero_scale(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[1,1,0,2]}}", 422, "params.scales");
+}
+
+static void resize_negative_scale(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[1,1,-2,2]}}", 422, "params.scales");
+}
+
+static void resize_negative_size(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[-4,4],\"axes\":[2,3]}}", 422, "params.sizes");
+}
+
+static void resize_axis_out_of_range(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[4],\"axes\":[4]}}", 422, "params.axes");
+}
+
+static void resize_axis_huge_negative(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[4],\"axes\":[-9007199254740991]}}", 422,
+                   "params.axes");
+}
+
+static void resize_duplicate_axes(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[4,4],\"axes\":[2,-2]}}", 422, "params.axes");
+}
+
+static void resize_scales_and_sizes(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[2,2],\"sizes\":[4,4],\"axes\":[2,3]}}", 422,
+                   "give scales or sizes, not both");
+}
+
+static void resize_neither_scales_nor_sizes(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"mode\":\"linear\"}}", 422,
+                   "one of scales or sizes is required");
+}
+
+static void resize_count_differs_from_axes(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[2,2,2]}}", 422, "params.scales");
+}
+
+static void resize_roi_wrong_length(void)
+{
+    resize_refused("{\"inputs\":{\"x\":{\"dtype\":\"float32\",\"shape\":[1,1,2,2],\"data\":[1,2,3,4]},"
+                   "\"roi\":{\"dtype\":\"float32\",\"shape\":[3],\"data\":[0,0,1]}},"
+                   "\"params\":{\"sizes\":[3,3],\"axes\":[2,3],"
+                   "\"coordinate_transformation_mode\":\"tf_crop_and_resize\"}}", 422, "inputs.roi");
+}
+
+static void resize_roi_missing(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"sizes\":[3,3],\"axes\":[2,3],"
+                   "\"coordinate_transformation_mode\":\"tf_crop_and_resize\"}}", 422, "inputs.roi");
+}
+
+/* A huge roi would put source coordinates past int64; refused. */
+static void resize_roi_1e300(void)
+{
+    resize_refused("{\"inputs\":{\"x\":{\"dtype\":\"float32\",\"shape\":[1,1,2,2],\"data\":[1,2,3,4]},"
+                   "\"roi\":{\"dtype\":\"float64\",\"shape\":[4],\"data\":[-1e300,0,1e300,1]}},"
+                   "\"params\":{\"sizes\":[3,3],\"axes\":[2,3],"
+                   "\"coordinate_transformation_mode\":\"tf_crop_and_resize\"}}", 422, "inputs.roi");
+}
+
+/* uint8 linear would need rounding: refused, not silently truncated. */
+static void resize_uint8_linear(void)
+{
+    resize_refused("{\"inputs\":{\"x\":{\"dtype\":\"uint8\",\"shape\":[1,1,2,2],\"data\":[1,2,3,4]}},"
+                   "\"params\":{\"scales\":[2,2],\"axes\":[2,3],\"mode\":\"linear\"}}", 422,
+                   "params.mode");
+}
+
+static void resize_antialias_nearest(void)
+{
+    resize_refused(RS_X4 ",\"params\":{\"scales\":[0.5,0.5],\"axes\":[2,3],\"antialias\":1}}", 422,
+                   "params.antialias");
+}
+
 /* ---- tiny bodies, big work ---------------------------------------------- */
 
 /* A 1-element x to 67,108,864 outputs as JSON lists: a 413 from
@@ -1073,6 +1219,26 @@ int main(void)
     for (size_t i = 0; i < sizeof(EMPTY) / sizeof(EMPTY[0]); i++)
         for (size_t v = 0; v < sizeof(EMPTY_VARIANTS) / sizeof(EMPTY_VARIANTS[0]); v++)
             if (selected("empty_2e40")) run_empty_case(&EMPTY[i], EMPTY_VARIANTS[v][0], EMPTY_VARIANTS[v][1]);
+    CASE(resize_scale_1e300);
+    CASE(resize_sizes_2e40);
+    CASE(resize_antialias_scale_1e_300);
+    CASE(resize_antialias_down_to_1);
+    CASE(resize_nan_scale);
+    CASE(resize_inf_scale);
+    CASE(resize_zero_scale);
+    CASE(resize_negative_scale);
+    CASE(resize_negative_size);
+    CASE(resize_axis_out_of_range);
+    CASE(resize_axis_huge_negative);
+    CASE(resize_duplicate_axes);
+    CASE(resize_scales_and_sizes);
+    CASE(resize_neither_scales_nor_sizes);
+    CASE(resize_count_differs_from_axes);
+    CASE(resize_roi_wrong_length);
+    CASE(resize_roi_missing);
+    CASE(resize_roi_1e300);
+    CASE(resize_uint8_linear);
+    CASE(resize_antialias_nearest);
     CASE(fractional_max_pool_f32_window_start);
     CASE(nearest_unpool_1_to_67108864_json);
     CASE(max_unpool_mask_400x400_kernel_400);

@@ -405,6 +405,83 @@ def interp_case(nsp, dtype, transform, by):
     return make
 
 
+# ---- resize ---------------------------------------------------------------------------
+
+# resize (ONNX Resize) against the PyTorch mode it matches (README, "resize"):
+# kind -> (torch mode or None for LINEAR[nsp], align_corners, antialias, params)
+RESIZE_KINDS = {
+    "nearest": ("nearest", None, False,
+                {"coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}),
+    "nearest_exact": ("nearest-exact", None, False,
+                      {"coordinate_transformation_mode": "half_pixel",
+                       "nearest_mode": "round_prefer_ceil"}),
+    "linear": (None, False, False, {"mode": "linear"}),
+    "linear_align_corners": (None, True, False,
+                             {"mode": "linear", "coordinate_transformation_mode": "align_corners"}),
+    "cubic": ("bicubic", False, False, {"mode": "cubic", "cubic_coeff_a": -0.75}),
+    "cubic_align_corners": ("bicubic", True, False,
+                            {"mode": "cubic", "coordinate_transformation_mode": "align_corners"}),
+    "linear_antialias": (None, False, True,
+                         {"mode": "linear", "antialias": 1, "exclude_outside": 1}),
+    "cubic_antialias": ("bicubic", False, True,
+                        {"mode": "cubic", "antialias": 1, "exclude_outside": 1,
+                         "cubic_coeff_a": -0.5}),
+}
+
+
+def resize_case(nsp, dtype, kind, by):
+    tmode, ac, aa, fixed = RESIZE_KINDS[kind]
+    tmode = tmode or LINEAR[nsp]
+
+    def make(rnd, i):
+        N, C = rand_nc(rnd)
+        size = [rnd.randint(2, MAX_SIZE[nsp] - 2) for _ in range(nsp)]
+        x = rand_values((N, C, *size), dtype)
+        layout_cl = rnd.random() < 0.25
+        axes = list(range(1, nsp + 1)) if layout_cl else list(range(2, nsp + 2))
+        params = dict(fixed)
+        kw = {} if ac is None else {"align_corners": ac}
+        if aa:
+            kw["antialias"] = True
+        if by == "scale":
+            # align_corners: ONNX divides by in * scale - 1, PyTorch by out - 1
+            # (README): the same only when in * scale is whole
+            choices = [1, 2, 3] if ac else [1, 2, 3, 1.5, 2.5, 0.5, 1.75]
+            sf = [rnd.choice(choices) for _ in range(nsp)]
+            sf = [f if math.floor(size[d] * f) >= 2 else 2 for d, f in enumerate(sf)]
+            sfl = [float(f) for f in sf]
+            if rnd.random() < 0.5:
+                params["scales"] = sfl
+                params["axes"] = axes if rnd.random() < 0.5 else [a - nsp - 2 for a in axes]
+            else:  # every axis, N and C at 1, in the client's layout
+                params["scales"] = [1.0] + sfl + [1.0] if layout_cl else [1.0, 1.0] + sfl
+            ref = F.interpolate(compute(x), scale_factor=sf, mode=tmode, **kw)
+        else:
+            out = [rnd.randint(2, MAX_SIZE[nsp] + 2) for _ in range(nsp)]
+            params["sizes"] = out
+            params["axes"] = axes
+            ref = F.interpolate(compute(x), size=out, mode=tmode, **kw)
+        tol = None if kind.startswith("nearest") else tol_for(dtype, "interp")
+        run_case(rnd, "resize", {"x": x}, params, {"y": ref}, dtype, layout_cl, tol=tol)
+    return make
+
+
+def resize_groups():
+    g = []
+    for nsp in (1, 2, 3):
+        kinds = ["nearest", "nearest_exact", "linear", "linear_align_corners"]
+        if nsp == 2:
+            kinds += ["cubic", "cubic_align_corners", "linear_antialias", "cubic_antialias"]
+        for kind in kinds:
+            for by in ("scale", "size"):
+                g.append(("resize %dd %s %s" % (nsp, kind, by),
+                          resize_case(nsp, torch.float32, kind, by)))
+    for dt in (torch.float64, torch.float16, torch.bfloat16):
+        for kind in ("nearest", "linear", "cubic"):
+            g.append(("resize 2d %s %s" % (kind, dname(dt)), resize_case(2, dt, kind, "size")))
+    return g
+
+
 def scatter_reference(y, idx, out):
     N, C = y.shape[:2]
     plane = int(np.prod(out))
@@ -682,7 +759,7 @@ def all_groups():
             g.append(("fractional_max_pool %dd index_layout %s" % (nsp, lay),
                       fmp_case(nsp, torch.float32, "size", lay)))
         g.append(("fractional_max_pool %dd seed" % nsp, fmp_seed_case(nsp)))
-    return g
+    return g + resize_groups()
 
 
 def main():
