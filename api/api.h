@@ -93,6 +93,17 @@ typedef struct up_shm_resolver {
     void *ctx;
 } up_shm_resolver;
 
+/* The body of POST /v2/systemsharedmemory/region/{name}/register:
+ * {"key", "offset"?, "byte_size"} (shm_ref.c). The parse is charged to
+ * `charge`. 0, or -1 with err (400). */
+typedef struct up_shm_register_body {
+    char key[256];
+    uint64_t offset, byte_size;
+} up_shm_register_body;
+struct up_limits;
+int up_shm_register_request(const char *body, size_t n, const struct up_limits *lim,
+                            const up_charge *charge, up_shm_register_body *out, up_error *err);
+
 /* What the api needs of one HTTP request. Strings may be NULL (absent). */
 typedef struct up_http_req {
     const char *content_type;

@@ -123,3 +123,35 @@ int up_shm_check_overlap(const up_call *c, up_error *err)
     }
     return 0;
 }
+
+/* ---- POST /v2/systemsharedmemory/region/{name}/register --------------- */
+
+int up_shm_register_request(const char *body, size_t n, const up_limits *lim,
+                            const up_charge *charge, up_shm_register_body *out, up_error *err)
+{
+    up_json_req rq = {.lim = lim, .charge = charge, .field = "body",
+                      .what = "the register request"};
+    cJSON *root, *key, *off, *size;
+    int rc = -1;
+    memset(out, 0, sizeof(*out));
+    if (!body || !n) return up_errorf(err, UP_E_MALFORMED, "body", "empty register request");
+    if (!(root = up_json_parse_request(body, n, &rq, err))) return -1;
+    key = cJSON_GetObjectItemCaseSensitive(root, "key");
+    off = cJSON_GetObjectItemCaseSensitive(root, "offset");
+    size = cJSON_GetObjectItemCaseSensitive(root, "byte_size");
+    if (!cJSON_IsObject(root)) {
+        up_errorf(err, UP_E_MALFORMED, "body", "the register request must be a JSON object");
+    } else if (!cJSON_IsString(key) || strlen(key->valuestring) >= sizeof(out->key)) {
+        up_errorf(err, UP_E_MALFORMED, "key", "key must be a string of at most %zu bytes",
+                  sizeof(out->key) - 1);
+    } else if (off && up_json_u64(off, &out->offset) < 0) {
+        up_errorf(err, UP_E_MALFORMED, "offset", "offset must be a non-negative integer");
+    } else if (up_json_u64(size, &out->byte_size) < 0) {
+        up_errorf(err, UP_E_MALFORMED, "byte_size", "byte_size must be a non-negative integer");
+    } else {
+        snprintf(out->key, sizeof(out->key), "%s", key->valuestring);
+        rc = 0;
+    }
+    up_json_document_free(root);
+    return rc;
+}
