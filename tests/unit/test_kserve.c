@@ -473,11 +473,16 @@ static void output_classification_refused(void)
     check_text_refused("max_unpool", "{" P "\"inputs\":[" X_JSON "," I_JSON "],\"outputs\":[{\"name\":\"y\","
                        "\"parameters\":{\"classification\":3}}]}", UP_E_INVALID, "classification");
 }
+/* Without a server resolver (the daemon without --shm) a region is a
+ * 422; a reference without its byte size is malformed either way. */
 static void shared_memory_refused(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],\"datatype\":"
-                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\"}}]}", UP_E_INVALID,
-                       "shared memory");
+                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\","
+                       "\"shared_memory_byte_size\":4}}]}", UP_E_INVALID, "--shm");
+    check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],\"datatype\":"
+                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\"}}]}", UP_E_MALFORMED,
+                       "shared_memory_byte_size");
 }
 static void id_too_long(void)
 {
