@@ -95,7 +95,7 @@ if "$PY" -c 'import numpy' 2>/dev/null; then
 fi
 # the floor under them: the max_unpool request's bytes (x + indices in,
 # y out) over loopback TCP with no HTTP at all
-"$BUILD/bench/bare_socket" $((64 << 20 | 128 << 20)) $((256 << 20)) "$REPS" >>"$RES"
+"$BUILD/bench/bare_socket" $(((64 + 128) << 20)) $((256 << 20)) "$REPS" >>"$RES"
 
 # ---- 4. the same through shared memory, from tritonclient ---------------
 SHM_PY=${BENCH_SHM_PYTHON:-${TEST_PYTHON:-.venv/bin/python3}}
