@@ -9,6 +9,7 @@
  * refuse a request (shapes, params, geometry, the --max-work estimate) runs
  * before the first byte is allocated, and every allocation after that is
  * charged to the request's memory accountant first. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,7 +293,8 @@ static int result_direct(const up_plan *p, int i)
 }
 
 /* Caller-provided output memory must be exactly the result's size, known
- * only now that op->prepare has set the output shapes. */
+ * only now that op->prepare has set the output shapes, and aligned for its
+ * dtype (kernels store whole elements). */
 static int check_out_dest(const up_plan *p, up_error *err)
 {
     for (int i = 0; i < p->op->n_outputs; i++) {
@@ -305,6 +307,9 @@ static int check_out_dest(const up_plan *p, up_error *err)
         if (up_shape_numel(o->shape, o->rank, &numel) < 0 ||
             up_mul_i64(numel, (int64_t)up_dtype_size(dt), &bytes) < 0)
             return up_errorf(err, UP_E_TOO_LARGE, field, "the output is too large");
+        if ((uintptr_t)p->out_dest[i] % up_dtype_size(dt))
+            return up_errorf(err, UP_E_INVALID, field, "the output's memory is not aligned for "
+                             "%s (%zu bytes)", up_dtype_name(dt), up_dtype_size(dt));
         if (bytes != p->out_dest_bytes[i]) {
             up_shape_format(sh, sizeof(sh), o->shape, o->rank);
             return up_errorf(err, UP_E_INVALID, field,

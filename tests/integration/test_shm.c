@@ -256,6 +256,9 @@ static void misaligned_offset_refused(void)
     CHECK(kserve_nearest("align", 2, 64, "align", 1024, 256, &r) == 422);
     CHECK(strstr(r.body, "multiple"));
     tc_free(&r);
+    CHECK(kserve_nearest("align", 0, 64, "align", 1026, 256, &r) == 422); /* output */
+    CHECK(strstr(r.body, "aligned"));
+    tc_free(&r);
     CHECK(unreg(&D, "align") == 200);
     obj_free(&a);
 }
