@@ -240,7 +240,9 @@ void up_kserve_error_response(const up_error *err, up_http_resp *resp);
 /* GET /v1/ops, GET /v2, GET /v2/models/{op}: documents made from the
  * registry. */
 int up_ops_document(up_http_resp *resp);
-int up_kserve_server_metadata(up_http_resp *resp);
+/* GET /v2 lists system_shared_memory among its extensions when `shm` (the
+ * server runs with --shm 1). */
+int up_kserve_server_metadata(up_http_resp *resp, int shm);
 int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp);
 
 /* base64 (base64.c), standard alphabet with padding: the encoded length

@@ -570,12 +570,12 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 
 /* ---- metadata ----------------------------------------------------------- */
 
-int up_kserve_server_metadata(up_http_resp *resp)
+int up_kserve_server_metadata(up_http_resp *resp, int shm)
 {
     up_buf_printf(&resp->body,
                   "{\"name\":\"unpoold\",\"version\":\"%s\","
-                  "\"extensions\":[\"binary_tensor_data\",\"parameters\",\"system_shared_memory\"]}",
-                  UP_VERSION);
+                  "\"extensions\":[\"binary_tensor_data\",\"parameters\"%s]}",
+                  UP_VERSION, shm ? ",\"system_shared_memory\"" : "");
     if (resp->body.failed) return -1;
     resp->status = 200;
     resp->content_type = "application/json";

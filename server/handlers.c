@@ -87,7 +87,7 @@ enum MHD_Result up_handle_get(up_req *r)
     case UP_R_PLAYGROUND:
         return up_playground_send(r);
     case UP_R_V2_SERVER:
-        return send_doc(r, up_kserve_server_metadata(&resp), &resp);
+        return send_doc(r, up_kserve_server_metadata(&resp, up_shm_enabled()), &resp);
     case UP_R_V2_LIVE:
         return send_json(r, 200, "{\"live\":true}");
     case UP_R_V2_READY:

@@ -114,6 +114,9 @@ static void kserve_round_trip(void)
 {
     obj a, b;
     tc_resp r;
+    tc_request("GET", tc_url(&D, "/v2"), NULL, NULL, 0, &r);
+    CHECK(r.status == 200 && strstr(r.body, "\"system_shared_memory\""));
+    tc_free(&r);
     CHECK(obj_make(&a, "kin", 4096) == 0 && obj_make(&b, "kout", 4096) == 0);
     float *x = (float *)a.p, *y = (float *)(b.p + 256);
     for (int i = 0; i < 16; i++) x[i] = (float)i + 0.5f;
@@ -462,6 +465,9 @@ static void shm_off_by_default(void)
         return;
     }
     CHECK(reg(&d, "off", a.key, 0, 64, &r) == 404 && strstr(r.body, "--shm"));
+    tc_free(&r);
+    tc_request("GET", tc_url(&d, "/v2"), NULL, NULL, 0, &r);
+    CHECK(r.status == 200 && !strstr(r.body, "system_shared_memory"));
     tc_free(&r);
     snprintf(body, sizeof(body),
              "{\"inputs\":{\"x\":{\"shm\":{\"region\":\"off\",\"byte_size\":64},"
