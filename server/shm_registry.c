@@ -104,12 +104,16 @@ static void region_free(shm_region *r)
     free(r);
 }
 
-/* A POSIX shared-memory name: "/" then 1-254 bytes, no other "/" (what
- * shm_open accepts portably; it also keeps the name inside /dev/shm). */
+/* A POSIX shared-memory name: "/" then 1-254 bytes, no other "/", not
+ * "/." or "/..": what shm_open accepts portably, and what keeps the name a
+ * file directly inside /dev/shm. glibc's shm_open adds O_NOFOLLOW, so a
+ * symbolic link planted there leads nowhere, and map_region takes regular
+ * files only. */
 static int key_ok(const char *k)
 {
     size_t n = strlen(k);
-    return n >= 2 && k[0] == '/' && !strchr(k + 1, '/');
+    return n >= 2 && k[0] == '/' && !strchr(k + 1, '/') && strcmp(k, "/.") != 0 &&
+           strcmp(k, "/..") != 0;
 }
 
 /* Is the registered range inside the object now? */

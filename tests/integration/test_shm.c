@@ -393,6 +393,8 @@ static void register_validation(void)
     tc_free(&r);
     CHECK(reg(&D, "v", "/a/b", 0, 64, &r) == 400);
     tc_free(&r);
+    CHECK(reg(&D, "v", "/..", 0, 64, &r) == 400);
+    tc_free(&r);
     CHECK(reg(&D, "v", "/unpoold-test-no-such-object", 0, 64, &r) == 422);
     tc_free(&r);
     CHECK(reg(&D, "v", a.key, 0, 0, &r) == 400); /* empty */
