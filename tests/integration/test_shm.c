@@ -395,6 +395,23 @@ static void register_validation(void)
     tc_free(&r);
     CHECK(reg(&D, "v", "/..", 0, 64, &r) == 400);
     tc_free(&r);
+    /* a symbolic link in /dev/shm is not followed (to a file the client
+     * could not open itself, say) */
+    char link_key[64], link_path[96], target[] = "/tmp/unpoold-shm-target-XXXXXX";
+    int tfd = mkstemp(target);
+    CHECK(tfd >= 0 && ftruncate(tfd, 4096) == 0);
+    close(tfd);
+    snprintf(link_key, sizeof(link_key), "/unpoold-test-%d-link", (int)getpid());
+    snprintf(link_path, sizeof(link_path), "/dev/shm%s", link_key);
+    unlink(link_path);
+    if (symlink(target, link_path) == 0) {
+        CHECK(reg(&D, "v", link_key, 0, 64, &r) == 422);
+        tc_free(&r);
+        unlink(link_path);
+    } else {
+        CHECKF(0, "symlink in /dev/shm");
+    }
+    unlink(target);
     CHECK(reg(&D, "v", "/unpoold-test-no-such-object", 0, 64, &r) == 422);
     tc_free(&r);
     CHECK(reg(&D, "v", a.key, 0, 0, &r) == 400); /* empty */
