@@ -38,7 +38,14 @@
  * header has been read. Only when no aligned spot is free below it does
  * the input get its own copy (charged to the request).
  * Binary outputs are sent from the output tensors themselves, behind the
- * JSON header (encode.c: the response tail). */
+ * JSON header (encode.c: the response tail).
+ *
+ * The system shared-memory extension: an input or requested output whose
+ * parameters name shared_memory_region and shared_memory_byte_size (and
+ * shared_memory_offset) lives in a region the client registered with the
+ * server: inputs are read in place, outputs written there by the kernel
+ * (shm_ref.c), and such an output is answered with its metadata and the
+ * region, no data. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
