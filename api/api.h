@@ -63,6 +63,47 @@ typedef struct up_kv {
  * query reader and the server's request intake both refuse those (400). */
 int up_kv_holds_nul(const up_kv *kv);
 
+/* Shared-memory regions (Triton's system shared-memory extension, and
+ * /v1's {"shm": ...} tensors). The server owns the regions: the table,
+ * their mappings and reference counts (server/shm_registry.c); a decoder
+ * only asks it for a byte range of a registered region by name. The api
+ * maps nothing and knows no file descriptors.
+ *
+ * acquire: pin region `name` and give the address of [offset, offset +
+ * byte_size) inside its registered range. The server checks that the
+ * region is registered, that the range lies inside the registered range,
+ * and (fstat, now) that the registered range still lies inside the
+ * object. The span's object id and object offset identify the bytes
+ * whatever region names them, so that an output overlapping an input is
+ * found even through two regions on one object. 0, or -1 with err
+ * filled. Every acquired span is released once (release(ctx, pin)), when
+ * the call is freed: the mapping stays valid until then. */
+typedef struct up_shm_span {
+    void *addr;
+    void *pin;             /* the server's reference; release() drops it */
+    uint64_t obj_dev, obj_ino;
+    uint64_t obj_offset;   /* of addr inside the object */
+    uint64_t len;
+} up_shm_span;
+
+typedef struct up_shm_resolver {
+    int (*acquire)(void *ctx, const char *name, uint64_t offset, uint64_t byte_size,
+                   up_shm_span *span, up_error *err);
+    void (*release)(void *ctx, void *pin);
+    void *ctx;
+} up_shm_resolver;
+
+/* The body of POST /v2/systemsharedmemory/region/{name}/register:
+ * {"key", "offset"?, "byte_size"} (shm_ref.c). The parse is charged to
+ * `charge`. 0, or -1 with err (400). */
+typedef struct up_shm_register_body {
+    char key[256];
+    uint64_t offset, byte_size;
+} up_shm_register_body;
+struct up_limits;
+int up_shm_register_request(const char *body, size_t n, const struct up_limits *lim,
+                            const up_charge *charge, up_shm_register_body *out, up_error *err);
+
 /* What the api needs of one HTTP request. Strings may be NULL (absent). */
 typedef struct up_http_req {
     const char *content_type;
@@ -76,6 +117,9 @@ typedef struct up_http_req {
      * allocate (parse state, decoded tensors) through it and hand it to
      * the plan (c->plan.charge). Zero = nothing charged. */
     up_charge charge;
+    /* Shared-memory regions; NULL when the server runs without --shm
+     * (a request naming a region is then a 422). */
+    const up_shm_resolver *shm;
 } up_http_req;
 
 /* One piece of a response sent without a copy. */
@@ -140,7 +184,22 @@ typedef struct up_call {
     char kserve_id[4 * UP_KSERVE_ID_CHARS + 1]; /* KServe request "id" (UTF-8), echoed */
     void *codec_state;         /* codec-private, freed by up_call_free */
     void (*codec_state_free)(void *);
+    /* Shared memory this call uses (up_shm_resolver): inputs read in
+     * place, outputs written in place (plan.out_dest); released by
+     * up_call_free. shm_out[i].name[0] != 0: output i goes to a region
+     * and its answer is metadata only. */
+    const up_shm_resolver *shm;
+    up_shm_span shm_in[UP_MAX_INPUTS];
+    struct {
+        char name[64];
+        uint64_t offset, byte_size;
+        up_shm_span span;
+    } shm_out[UP_MAX_OUTPUTS];
 } up_call;
+
+/* Does this call touch shared memory (the server then guards the code
+ * that reads or writes it, server/shm_guard.c)? */
+int up_call_uses_shm(const up_call *c);
 
 void up_call_init(up_call *c);
 void up_call_free(up_call *c);
@@ -196,7 +255,9 @@ void up_kserve_error_response(const up_error *err, up_http_resp *resp);
 /* GET /v1/ops, GET /v2, GET /v2/models/{op}: documents made from the
  * registry. */
 int up_ops_document(up_http_resp *resp);
-int up_kserve_server_metadata(up_http_resp *resp);
+/* GET /v2 lists system_shared_memory among its extensions when `shm` (the
+ * server runs with --shm 1). */
+int up_kserve_server_metadata(up_http_resp *resp, int shm);
 int up_kserve_model_metadata(const up_op_def *op, up_http_resp *resp);
 
 /* base64 (base64.c), standard alphabet with padding: the encoded length

@@ -20,6 +20,8 @@ void up_call_free(up_call *c)
     up_plan_free(&c->plan);
     if (c->codec_state && c->codec_state_free) c->codec_state_free(c->codec_state);
     c->codec_state = NULL;
+    /* after the plan: its views into the regions are gone now */
+    up_shm_release_all(c);
 }
 
 /* "application/json; charset=utf-8" -> does the media type equal `want`? */
@@ -76,6 +78,7 @@ int up_call_prepare(up_call *c, const up_limits *lim, up_error *err)
                          lim->max_inputs);
     p->max_elements = lim->max_elements;
     p->max_work = lim->max_work;
+    if (up_shm_check_overlap(c, err) < 0) return -1;
     return up_plan_prepare(p, err);
 }
 
@@ -210,6 +213,7 @@ int up_call_decode_v1(up_call *c, const up_op_def *op, const up_http_req *req,
     up_call_init(c);
     up_plan_init(&c->plan, op);
     c->plan.charge = req->charge; /* decoders and kernels charge the request */
+    c->shm = req->shm;
     c->proto = UP_PROTO_V1;
     if (up_call_negotiate(c, req, err) < 0) return -1;
     if (!(f = v1_format_of(ct)))

@@ -226,4 +226,24 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
  * binary data (bin); returns how many. */
 int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS]);
 
+/* ---- shared-memory tensors (shm_ref.c) ---- */
+
+/* A reference to bytes of a registered region, as a request names it. */
+typedef struct up_shm_ref {
+    char region[64];
+    uint64_t offset, byte_size;
+} up_shm_ref;
+
+/* A JSON integer in [0, 2^53] (offsets, byte counts). 0 or -1. */
+int up_json_u64(const cJSON *v, uint64_t *out);
+/* Input idx as a view of the region (byte_size must be shape x dtype). */
+int up_shm_bind_input(up_call *c, int idx, const up_shm_ref *ref, up_dtype dt, int rank,
+                      const int64_t *shape, const char *field, up_error *err);
+/* Output idx written into the region (the plan checks its size). */
+int up_shm_bind_output(up_call *c, int idx, const up_shm_ref *ref, const char *field,
+                       up_error *err);
+/* 422 when an output's bytes overlap an input's or another output's. */
+int up_shm_check_overlap(const up_call *c, up_error *err);
+void up_shm_release_all(up_call *c);
+
 #endif

@@ -221,6 +221,10 @@ static int answer_bound(const up_call *c, int64_t *body, int64_t *side, int64_t 
             up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0 ||
             up_add_i64(b, PER_OUTPUT, &b) < 0)
             return -1;
+        if (c->shm_out[list[k]].name[0]) { /* metadata: the region's name, escaped */
+            if (up_add_i64(b, 6 * (int64_t)sizeof(c->shm_out[0].name) + 128, &b) < 0) return -1;
+            continue;
+        }
         if (bin[k]) {
             /* .npy sends bfloat16 widened to float32, a kept copy; small
              * outputs are copied into the body (up_resp_put_output), the

@@ -12,8 +12,14 @@
  * its shape from that summary, charged to the request, allocated, and
  * filled straight from the bytes (up_json_list_walk), so a list body costs
  * its typed tensor and nothing per number. Plain cJSON trees (the golden
- * test's fixtures) go through the same code. */
+ * test's fixtures) go through the same code.
+ *
+ * Shared memory: a tensor may be {"shm": {"region", "offset", "byte_size"},
+ * "dtype", "shape"}, read in place from a registered region, and
+ * "outputs": {"y": {"shm": {...}}} has the kernel write y into a region
+ * (shm_ref.c; the answer then names the region instead of carrying data). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -330,6 +336,100 @@ static up_dtype default_dtype_for(up_io_kind k)
     return k == UP_IO_INDICES ? UP_I64 : UP_F32;
 }
 
+/* ---- {"shm": {"region", "offset"?, "byte_size"}} (shm_ref.c) ---- */
+
+static int read_shm_ref(const cJSON *v, up_shm_ref *ref, const char *field, up_error *err)
+{
+    const cJSON *e;
+    int seen = 0;
+    memset(ref, 0, sizeof(*ref));
+    if (!cJSON_IsObject(v))
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "shm must be {\"region\", \"offset\", \"byte_size\"}");
+    cJSON_ArrayForEach(e, v) {
+        if (!strcmp(e->string, "region")) {
+            if (!cJSON_IsString(e) || !e->valuestring[0] ||
+                strlen(e->valuestring) >= sizeof(ref->region))
+                return up_errorf(err, UP_E_MALFORMED, field, "shm.region must be a name of 1 to "
+                                 "%zu bytes", sizeof(ref->region) - 1);
+            snprintf(ref->region, sizeof(ref->region), "%s", e->valuestring);
+            seen |= 1;
+        } else if (!strcmp(e->string, "offset")) {
+            if (up_json_u64(e, &ref->offset) < 0)
+                return up_errorf(err, UP_E_MALFORMED, field, "shm.offset must be an integer >= 0");
+        } else if (!strcmp(e->string, "byte_size")) {
+            if (up_json_u64(e, &ref->byte_size) < 0)
+                return up_errorf(err, UP_E_MALFORMED, field,
+                                 "shm.byte_size must be an integer >= 0");
+            seen |= 2;
+        } else {
+            return up_errorf(err, UP_E_MALFORMED, field, "unknown shm key \"%.40s\"", e->string);
+        }
+    }
+    if (seen != 3)
+        return up_errorf(err, UP_E_MALFORMED, field, "shm needs region and byte_size");
+    return 0;
+}
+
+/* An input {"shm", "dtype"?, "shape"}: a view of the client's region. */
+static int shm_input(up_call *c, int i, const cJSON *v, const char *field, up_error *err)
+{
+    const cJSON *e, *dt = NULL, *shape = NULL, *ref_json = NULL;
+    up_dtype dtype = default_dtype_for(c->plan.op->inputs[i].kind);
+    int64_t dims[UP_MAX_RANK];
+    int rank;
+    up_shm_ref ref;
+    cJSON_ArrayForEach(e, v) {
+        if (!strcmp(e->string, "dtype")) dt = e;
+        else if (!strcmp(e->string, "shape")) shape = e;
+        else if (!strcmp(e->string, "shm")) ref_json = e;
+        else return up_errorf(err, UP_E_MALFORMED, field, "a shm tensor has shm, dtype and "
+                              "shape; unknown key \"%.40s\"", e->string);
+    }
+    if (dt && (!cJSON_IsString(dt) || (dtype = up_dtype_from_name(dt->valuestring)) == UP_DT_INVALID))
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "unknown dtype; use float32, float64, float16, bfloat16, int64, "
+                         "int32, int16, int8, uint8 or bool");
+    if (!shape) return up_errorf(err, UP_E_MALFORMED, field, "a shm tensor needs a shape");
+    if (up_json_read_shape(shape, dims, &rank, field, err) < 0 ||
+        read_shm_ref(ref_json, &ref, field, err) < 0)
+        return -1;
+    return up_shm_bind_input(c, i, &ref, dtype, rank, dims, field, err);
+}
+
+/* "outputs": {"y": {"shm": {...}}}: outputs written into regions. */
+static int decode_outputs(up_call *c, const cJSON *outs, up_error *err)
+{
+    const cJSON *e;
+    if (!cJSON_IsObject(outs))
+        return up_errorf(err, UP_E_MALFORMED, "outputs", "outputs must be an object: "
+                         "{\"y\": {\"shm\": {\"region\", \"offset\", \"byte_size\"}}}");
+    cJSON_ArrayForEach(e, outs) {
+        char field[UP_ERR_FIELD_LEN];
+        const cJSON *ref_json = cJSON_GetObjectItemCaseSensitive(e, "shm");
+        int i = up_op_output_index(c->plan.op, e->string);
+        up_shm_ref ref;
+        up_field(field, sizeof(field), "outputs", e->string);
+        if (i < 0)
+            return up_errorf(err, UP_E_INVALID, field, "op %s has no output \"%.60s\"",
+                             c->plan.op->name, e->string);
+        if (!cJSON_IsObject(e) || !ref_json || cJSON_GetArraySize(e) != 1)
+            return up_errorf(err, UP_E_MALFORMED, field, "an output entry is {\"shm\": {...}}");
+        if (c->shm_out[i].span.pin)
+            return up_errorf(err, UP_E_MALFORMED, field, "output given twice");
+        if (read_shm_ref(ref_json, &ref, field, err) < 0 ||
+            up_shm_bind_output(c, i, &ref, field, err) < 0)
+            return -1;
+    }
+    /* an output in a region is answered as metadata in a JSON answer */
+    if (c->out_format != UP_FMT_JSON && up_call_uses_shm(c))
+        for (int i = 0; i < c->plan.op->n_outputs; i++)
+            if (c->shm_out[i].span.pin)
+                return up_errorf(err, UP_E_NOT_ACCEPTABLE, "headers.accept", "an answer with "
+                                 "outputs in shared memory is JSON (Accept: application/json)");
+    return 0;
+}
+
 static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, up_error *err)
 {
     const cJSON *e;
@@ -350,6 +450,10 @@ static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, 
                              c->plan.op->name, e->string);
         if (c->plan.raw[i].data)
             return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
+        if (cJSON_IsObject(e) && cJSON_GetObjectItemCaseSensitive(e, "shm")) {
+            if (shm_input(c, i, e, field, err) < 0) return -1;
+            continue;
+        }
         if (up_json_to_tensor_charged(e, default_dtype_for(c->plan.op->inputs[i].kind), field,
                                       lim, &c->plan.charge, &c->plan.raw[i], err) < 0)
             return -1;
@@ -357,15 +461,17 @@ static int decode_inputs(up_call *c, const cJSON *inputs, const up_limits *lim, 
     return 0;
 }
 
-/* Top-level keys of a KServe v2 inference request that /v1 does not have. */
-static int looks_kserve(const char *key)
+/* Top-level keys of a KServe v2 inference request that /v1 does not have
+ * (/v1's "outputs" is an object; KServe's is a list). */
+static int looks_kserve(const cJSON *e)
 {
-    return !strcmp(key, "parameters") || !strcmp(key, "id") || !strcmp(key, "outputs");
+    return !strcmp(e->string, "parameters") || !strcmp(e->string, "id") ||
+           (!strcmp(e->string, "outputs") && cJSON_IsArray(e));
 }
 
 static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_error *err)
 {
-    const cJSON *e, *inputs = NULL;
+    const cJSON *e, *inputs = NULL, *outputs = NULL;
     if (!cJSON_IsObject(root))
         return up_errorf(err, UP_E_MALFORMED, "body", "the body must be a JSON object");
     cJSON_ArrayForEach(e, root) {
@@ -384,20 +490,23 @@ static int decode_root(up_call *c, const cJSON *root, const up_limits *lim, up_e
             if (!cJSON_IsString(e) || (strcmp(e->valuestring, "b64") && strcmp(e->valuestring, "json")))
                 return up_errorf(err, UP_E_INVALID, "output_format", "output_format must be \"json\" or \"b64\"");
             c->out_b64 = !strcmp(e->valuestring, "b64");
-        } else if (looks_kserve(e->string)) {
+        } else if (!strcmp(e->string, "outputs")) {
+            outputs = e;
+        } else if (looks_kserve(e)) {
             return up_errorf(err, UP_E_INVALID, e->string,
                              "unknown key \"%s\": this looks like a KServe v2 request; send it "
                              "to /v2/models/%s/infer (a /v1 request has inputs, params, "
                              "output_format)", e->string, c->plan.op->name);
         } else {
             return up_errorf(err, UP_E_INVALID, e->string,
-                             "unknown key \"%.60s\"; a request has inputs, params, output_format",
+                             "unknown key \"%.60s\"; a request has inputs, params, output_format, outputs",
                              e->string);
         }
     }
     if (err->n) return -1;
     if (!inputs) return up_errorf(err, UP_E_MALFORMED, "inputs", "the request has no inputs");
-    return decode_inputs(c, inputs, lim, err);
+    if (decode_inputs(c, inputs, lim, err) < 0) return -1;
+    return outputs ? decode_outputs(c, outputs, err) : 0;
 }
 
 /* ---- syntax errors, explained ---- */

@@ -11,7 +11,9 @@
  * hold millions of numbers. "timing" comes last so encode_ms can cover
  * everything written before it. With out_b64 each output carries data_b64
  * (little-endian bytes, base64) instead of data. With ?output=NAME only
- * that output is written. */
+ * that output is written. An output the request put in a shared-memory
+ * region ("outputs": {"y": {"shm": {...}}}) is there already; its entry
+ * names the region instead of carrying data. */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -98,7 +100,7 @@ static int put_data_b64(up_buf *b, const up_tensor *t)
     return up_buf_append(b, "\"", 1);
 }
 
-static int put_tensor(up_buf *b, const up_tensor *t, int b64)
+static int put_tensor(up_buf *b, const up_tensor *t, int b64, const up_call *c, int i)
 {
     up_buf_puts(b, "{\"dtype\":");
     up_json_put_string(b, up_dtype_name(t->dtype));
@@ -110,6 +112,14 @@ static int put_tensor(up_buf *b, const up_tensor *t, int b64)
         up_buf_append(b, num, n);
     }
     up_buf_puts(b, "],");
+    if (c->shm_out[i].name[0]) { /* written into the client's region: metadata only */
+        up_buf_puts(b, "\"shm\":{\"region\":");
+        up_json_put_string(b, c->shm_out[i].name);
+        up_buf_printf(b, ",\"offset\":%llu,\"byte_size\":%llu}}",
+                      (unsigned long long)c->shm_out[i].offset,
+                      (unsigned long long)c->shm_out[i].byte_size);
+        return b->failed ? -1 : 0;
+    }
     if (!b64) up_buf_puts(b, "\"data\":");
     if ((b64 ? put_data_b64(b, t) : up_json_put_values(b, t)) < 0) return -1;
     return up_buf_append(b, "}", 1);
@@ -143,7 +153,7 @@ int up_json_encode_call(up_call *c, up_timing *t, const char *request_id, up_htt
         if (!first) up_buf_append(b, ",", 1);
         first = 0;
         up_json_put_key(b, p->op->outputs[i].name);
-        if (put_tensor(b, &p->result[i], c->out_b64) < 0) break;
+        if (put_tensor(b, &p->result[i], c->out_b64, c, i) < 0) break;
     }
     up_buf_append(b, "}", 1);
 

@@ -38,7 +38,14 @@
  * header has been read. Only when no aligned spot is free below it does
  * the input get its own copy (charged to the request).
  * Binary outputs are sent from the output tensors themselves, behind the
- * JSON header (encode.c: the response tail). */
+ * JSON header (encode.c: the response tail).
+ *
+ * The system shared-memory extension: an input or requested output whose
+ * parameters name shared_memory_region and shared_memory_byte_size (and
+ * shared_memory_offset) lives in a region the client registered with the
+ * server: inputs are read in place, outputs written there by the kernel
+ * (shm_ref.c), and such an output is answered with its metadata and the
+ * region, no data. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,11 +190,51 @@ static int place_binaries(up_call *c, ks_binary *bin, up_error *err)
 
 /* ---- decoding: one input ----------------------------------------------- */
 
-/* binary_data_size from the input's parameters: 1 and *n when present. */
-static int binary_size(const cJSON *params, size_t *n, const char *field, up_error *err)
+/* Triton's system shared-memory parameters, one at a time: 1 when k was
+ * one of them (stored in ref, *seen gains its bit), 0 when it is not,
+ * -1 on a bad value. */
+static int shm_param(const cJSON *k, up_shm_ref *ref, int *seen, const char *field, up_error *err)
+{
+    if (strcmp(k->string, "shared_memory_region") == 0) {
+        if (!cJSON_IsString(k) || !k->valuestring[0] || strlen(k->valuestring) >= sizeof(ref->region))
+            return up_errorf(err, UP_E_MALFORMED, field, "shared_memory_region must be a name of "
+                             "1 to %zu bytes", sizeof(ref->region) - 1);
+        snprintf(ref->region, sizeof(ref->region), "%s", k->valuestring);
+        *seen |= 1;
+    } else if (strcmp(k->string, "shared_memory_offset") == 0) {
+        if (up_json_u64(k, &ref->offset) < 0)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "shared_memory_offset must be a non-negative integer");
+        *seen |= 2;
+    } else if (strcmp(k->string, "shared_memory_byte_size") == 0) {
+        if (up_json_u64(k, &ref->byte_size) < 0)
+            return up_errorf(err, UP_E_MALFORMED, field,
+                             "shared_memory_byte_size must be a non-negative integer");
+        *seen |= 4;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* A complete shared-memory reference: region and byte size (the offset
+ * defaults to 0, as in Triton). 1 when given, 0 when not, -1 when half. */
+static int shm_complete(int seen, const char *field, up_error *err)
+{
+    if (!seen) return 0;
+    if ((seen & 5) != 5)
+        return up_errorf(err, UP_E_MALFORMED, field, "shared memory needs both "
+                         "shared_memory_region and shared_memory_byte_size");
+    return 1;
+}
+
+/* An input's parameters: binary_data_size (*n) or a shared-memory
+ * reference (ref). 1 binary, 2 shared memory, 0 neither, -1 error. */
+static int input_params(const cJSON *params, size_t *n, up_shm_ref *ref, const char *field,
+                        up_error *err)
 {
     const cJSON *k;
-    int have = 0;
+    int have = 0, seen = 0, r;
     if (!params) return 0;
     if (!cJSON_IsObject(params))
         return up_errorf(err, UP_E_MALFORMED, field, "parameters must be an object");
@@ -199,14 +246,18 @@ static int binary_size(const cJSON *params, size_t *n, const char *field, up_err
                                  "binary_data_size must be a non-negative integer");
             *n = (size_t)v;
             have = 1;
-        } else if (strncmp(k->string, "shared_memory_", 14) == 0) {
-            return up_errorf(err, UP_E_INVALID, field, "shared memory is not supported");
+        } else if ((r = shm_param(k, ref, &seen, field, err)) != 0) {
+            if (r < 0) return -1;
         } else {
             return up_errorf(err, UP_E_INVALID, field, "unknown input parameter \"%.40s\"",
                              k->string);
         }
     }
-    return have;
+    if ((r = shm_complete(seen, field, err)) < 0) return -1;
+    if (r && have)
+        return up_errorf(err, UP_E_MALFORMED, field,
+                         "both binary_data_size and shared memory given");
+    return r ? 2 : have;
 }
 
 static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limits *lim,
@@ -219,6 +270,7 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
     int64_t shape[UP_MAX_RANK], numel, nbytes;
     int rank, idx, has_bin;
     size_t bsize = 0;
+    up_shm_ref ref = {.offset = 0};
     up_dtype dt;
 
     if (!cJSON_IsObject(in) || !cJSON_IsString(name))
@@ -247,10 +299,14 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
     if (lim && lim->max_elements > 0 && numel > lim->max_elements)
         return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
                          (long long)numel, (long long)lim->max_elements);
-    has_bin = binary_size(cJSON_GetObjectItemCaseSensitive(in, "parameters"), &bsize, field, err);
+    has_bin = input_params(cJSON_GetObjectItemCaseSensitive(in, "parameters"), &bsize, &ref, field,
+                           err);
     if (has_bin < 0) return -1;
     if (has_bin && data)
-        return up_errorf(err, UP_E_MALFORMED, field, "both data and binary_data_size given");
+        return up_errorf(err, UP_E_MALFORMED, field, "both data and %s given",
+                         has_bin == 2 ? "shared memory" : "binary_data_size");
+    if (has_bin == 2) /* read in place from the client's region */
+        return up_shm_bind_input(c, idx, &ref, dt, rank, shape, field, err);
     if (has_bin) {
         if (!bin->base)
             return up_errorf(err, UP_E_MALFORMED, field,
@@ -296,13 +352,23 @@ static int read_outputs(up_call *c, const cJSON *outs, ks_state *st, up_error *e
         st->req[st->n_req++] = idx;
         if (params && !cJSON_IsObject(params))
             return up_errorf(err, UP_E_MALFORMED, "outputs", "parameters must be an object");
+        up_shm_ref ref = {.offset = 0};
+        int seen = 0, r;
+        char field[UP_ERR_FIELD_LEN];
+        up_field(field, sizeof(field), "outputs", name->valuestring);
         cJSON_ArrayForEach(k, params) {
             if (strcmp(k->string, "binary_data") == 0 && cJSON_IsBool(k))
                 st->binary[idx] = cJSON_IsTrue(k);
-            else
+            else if ((r = shm_param(k, &ref, &seen, field, err)) < 0)
+                return -1;
+            else if (r == 0)
                 return up_errorf(err, UP_E_INVALID, "outputs",
                                  "output parameter \"%.40s\" is not supported", k->string);
         }
+        /* written by the kernel into the region; the answer names it */
+        if ((r = shm_complete(seen, field, err)) < 0 ||
+            (r && up_shm_bind_output(c, idx, &ref, field, err) < 0))
+            return -1;
     }
     return 0;
 }
@@ -383,6 +449,7 @@ int up_call_decode_kserve(up_call *c, const up_op_def *op, const up_http_req *re
     up_call_init(c);
     up_plan_init(&c->plan, op);
     c->plan.charge = req->charge; /* decoders and kernels charge the request */
+    c->shm = req->shm;
     rq.charge = bin.charge = &c->plan.charge;
     c->proto = UP_PROTO_KSERVE;
     c->out_format = UP_FMT_JSON;
@@ -424,7 +491,13 @@ static void put_output(up_buf *b, const up_call *c, int i, int binary)
                   up_wire_kserve(r->dtype));
     for (int d = 0; d < r->rank; d++)
         up_buf_printf(b, "%s%lld", d ? "," : "", (long long)r->shape[d]);
-    if (binary) {
+    if (c->shm_out[i].name[0]) { /* in the client's region already: metadata only */
+        up_buf_puts(b, "],\"parameters\":{\"shared_memory_region\":");
+        up_json_put_string(b, c->shm_out[i].name);
+        up_buf_printf(b, ",\"shared_memory_offset\":%llu,\"shared_memory_byte_size\":%llu}}",
+                      (unsigned long long)c->shm_out[i].offset,
+                      (unsigned long long)c->shm_out[i].byte_size);
+    } else if (binary) {
         up_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", up_tensor_nbytes(r));
     } else {
         up_buf_puts(b, "],\"data\":");
@@ -445,6 +518,7 @@ int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin
     for (int k = 0; k < n; k++) {
         int flag = st ? st->binary[list[k]] : -1;
         bin[k] = flag >= 0 ? flag : c->kserve_binary_out;
+        if (c->shm_out[list[k]].name[0]) bin[k] = 0; /* in a region: metadata only */
     }
     return n;
 }
@@ -503,12 +577,12 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 
 /* ---- metadata ----------------------------------------------------------- */
 
-int up_kserve_server_metadata(up_http_resp *resp)
+int up_kserve_server_metadata(up_http_resp *resp, int shm)
 {
     up_buf_printf(&resp->body,
                   "{\"name\":\"unpoold\",\"version\":\"%s\","
-                  "\"extensions\":[\"binary_tensor_data\",\"parameters\"]}",
-                  UP_VERSION);
+                  "\"extensions\":[\"binary_tensor_data\",\"parameters\"%s]}",
+                  UP_VERSION, shm ? ",\"system_shared_memory\"" : "");
     if (resp->body.failed) return -1;
     resp->status = 200;
     resp->content_type = "application/json";

@@ -156,7 +156,8 @@ def main():
                 ("npy max_unpool 64MiB", "big_npy_max_unpool", 1),
                 ("npy nearest x2 64MiB", "big_npy_nearest", 1),
                 ("json b64 max_unpool 64MiB", "big_json_b64_max_unpool", 0),
-                ("json lists max_unpool 64MiB", "big_json_lists_max_unpool", 0))
+                ("json lists max_unpool 64MiB", "big_json_lists_max_unpool", 0),
+                ("bare socket, max_unpool bytes", "big_bare_socket", 0))
     if any(http.get((row, "unpoold")) for _, row, _ in big_rows):
         print()
         print("== large requests over HTTP (Server-Timing medians, ms); the same 64 MiB x and")
@@ -180,6 +181,28 @@ def main():
                 continue
             rq, rs, wall, mbs = (float(x) for x in v[0])
             print("%-30s %10.1f %10.1f %10.1f %10.1f" % (name, rq / 1e6, rs / 1e6, wall, mbs))
+    shm_rows = (("max_unpool 64MiB", "max_unpool", 1), ("nearest x2 64MiB", "nearest", 0),
+                ("conv_transpose 16MiB out", "conv_transpose", 0))
+    if any(http.get(("shm_e2e", row)) for _, row, _ in shm_rows):
+        print()
+        print("== shared memory (Triton's system shared-memory extension), end to end from a")
+        print("   tritonclient call; medians, ms. shm: inputs in a registered region, y written")
+        print("   into one; +read: and y read out as NumPy; binary: tritonclient with binary")
+        print("   tensor data; torch: in-process, fresh output")
+        print("%-26s %8s %8s %8s %9s %8s %9s %8s" % ("request", "shm", "server", "+read",
+                                                    "binary", "torch", "x binary", "x torch"))
+        for name, row, is_target in shm_rows:
+            v = http.get(("shm_e2e", row))
+            if not v:
+                continue
+            s_ms, srv, rd, b_ms, t_ms = (float(x) for x in v[0])
+            print("%-26s %8.1f %8.1f %8.1f %9.1f %8.1f %8.1fx %7.1fx" % (
+                name, s_ms, srv, rd, b_ms, t_ms, b_ms / s_ms, t_ms / s_ms))
+            if is_target:
+                target("shm %s >= 10x binary HTTP" % name, b_ms >= 10 * s_ms,
+                       "%.1fx" % (b_ms / s_ms))
+                target("shm %s >= 3x PyTorch in-process" % name, t_ms >= 3 * s_ms,
+                       "%.1fx" % (t_ms / s_ms))
     rss = http.get(("rss_big_request", "unpoold"))
     if rss:
         idle, peak, inp, out = (int(x) for x in rss[0])

@@ -14,13 +14,18 @@
 #      alike; report.py takes each side's median over both passes;
 #   3. large binary requests over HTTP (http_big.py): Server-Timing shares
 #      and the daemon's peak RSS, on a freshly started daemon;
-#   4. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
+#      and the same bytes through a bare loopback socket (bare_socket);
+#   4. the large requests through the system shared-memory extension from
+#      tritonclient (shm_big.py), next to binary HTTP and PyTorch;
+#   5. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
 #      and against a bare libmicrohttpd server, alternating, REPEAT times.
 # Knobs (environment): BUILD (build), BENCH_WORKERS (2), BENCH_REPS (7),
-# BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480).
+# BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480),
+# BENCH_SHM_PYTHON (an interpreter with tritonclient, torch and numpy:
+# default $TEST_PYTHON, else the test venv's).
 # Needs wrk and /usr/bin/python3 with torch and numpy (Debian packages),
-# the test venv (VENV, default .venv: onnxruntime) and libdnnl-dev; a
-# missing one skips its rows and says so.
+# the test venv (VENV, default .venv: onnxruntime, tritonclient; `make
+# bench` makes it) and libdnnl-dev; a missing one skips its rows and says so.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -80,12 +85,14 @@ ref_torch; ref_ort; ref_dnnl
 ref_dnnl; ref_ort; ref_torch
 "$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
 
-start_unpoold() { # port -> sets UP_PID
-    "$BUILD/unpoold" --listen "127.0.0.1:$1" --workers "$W" --max-body-mb 1024 \
-        --max-elements 268435456 2>"$OUT/unpoold.log" &
+start_unpoold() { # port [flags...] -> sets UP_PID
+    local port=$1
+    shift
+    "$BUILD/unpoold" --listen "127.0.0.1:$port" --workers "$W" --max-body-mb 1024 \
+        --max-elements 268435456 "$@" 2>"$OUT/unpoold.log" &
     UP_PID=$!
     PIDS+=("$UP_PID")
-    wait_port "$1"
+    wait_port "$port"
 }
 
 wait_port() {
@@ -105,8 +112,23 @@ if "$PY" -c 'import numpy' 2>/dev/null; then
     "$PY" bench/http_big.py "$PORT" "$UP_PID" "$REPS" >>"$RES"
     stop_pid "$UP_PID"
 fi
+# the floor under them: the max_unpool request's bytes (x + indices in,
+# y out) over loopback TCP with no HTTP at all
+"$BUILD/bench/bare_socket" $(((64 + 128) << 20)) $((256 << 20)) "$REPS" >>"$RES"
 
-# ---- 4. small requests, wrk --------------------------------------------
+# ---- 4. the same through shared memory, from tritonclient ---------------
+SHM_PY=${BENCH_SHM_PYTHON:-${TEST_PYTHON:-$VENV_PY}}
+if "$SHM_PY" -c 'import tritonclient.http, torch, numpy' 2>/dev/null; then
+    echo "large requests through system shared memory (tritonclient, $SHM_PY) ..."
+    start_unpoold "$PORT" --shm 1 || exit 1
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$SHM_PY" bench/shm_big.py "$PORT" "$REPS" "$W" \
+        >>"$RES"
+    stop_pid "$UP_PID"
+else
+    echo "no tritonclient/torch under $SHM_PY (BENCH_SHM_PYTHON, make venv): shared-memory rows skipped"
+fi
+
+# ---- 5. small requests, wrk --------------------------------------------
 if command -v wrk >/dev/null; then
     echo "small JSON requests, wrk -t2 -c64 -d${WRK_S}s, ${WRK_N} rounds ..."
     start_unpoold "$PORT" || exit 1

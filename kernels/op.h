@@ -197,6 +197,16 @@ typedef struct up_plan {
     int64_t max_work;              /* --max-work: refuse (413) plans whose work
                                     * estimate is larger; 0 = none (set by caller) */
     up_charge charge;              /* memory accountant (set by caller) */
+    /* Caller-provided memory for result[i] (set by caller, NULL = none):
+     * the client's own memory (a shared-memory region), out_dest_bytes[i]
+     * long, which must equal result[i]'s size in the storage dtype. When
+     * the result needs no conversion (dtype and layout as computed), out[i]
+     * IS that memory: the kernel writes there, nothing is allocated or
+     * charged for it. Otherwise out[i] is allocated as usual and finish
+     * converts into result[i], then copies it there. Either way result[i]
+     * is a view of out_dest[i] after finish. */
+    void *out_dest[UP_MAX_OUTPUTS];
+    int64_t out_dest_bytes[UP_MAX_OUTPUTS];
 
     /* What the client sent, by op->inputs order; data NULL when absent.
      * May borrow from the request body. */

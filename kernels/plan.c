@@ -9,6 +9,7 @@
  * refuse a request (shapes, params, geometry, the --max-work estimate) runs
  * before the first byte is allocated, and every allocation after that is
  * charged to the request's memory accountant first. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,38 +188,40 @@ static void input_cost(const up_plan *p, int i, int xrank, int64_t *bytes, int64
 }
 
 /* Second half: raw[i] -> in[i], permuted to channels-first, then to the
- * kernel's dtype; every buffer charged before it is allocated. */
+ * kernel's dtype; every buffer charged before it is allocated. The first
+ * step reads raw[i] straight into in[i], a tensor the plan owns: raw[i]
+ * may be a client's shared-memory region, and the server's guard against
+ * a region that shrinks under it (server/shm_guard.c) may jump out of the
+ * middle of that read; whatever was allocated by then is the plan's and
+ * freed with it. A second step (permute, then convert) reads our own
+ * copy. */
 static int convert_input(up_plan *p, int i, int xrank, up_error *err)
 {
     const up_io_def *def = &p->op->inputs[i];
-    up_tensor *raw = &p->raw[i], tmp = {0}, *cur = raw;
+    up_tensor *raw = &p->raw[i], tmp = {0};
     up_dtype want;
-    int permute;
+    int permute, convert;
     char field[64];
     if (input_form(p, i, xrank, &want, &permute, err) < 0) return -1;
     if (!needs_copy(p, i, want, permute)) return 0; /* in[i] already borrows raw */
+    convert = def->kind == UP_IO_MASK || raw->dtype != want;
     if (permute) {
         if (charge_tensor(p, raw->dtype, p->in[i].rank, p->in[i].shape, def->name, err) < 0)
             return -1;
-        if (up_to_channels_first(raw, &tmp) < 0) goto oom;
-        cur = &tmp;
+        if (up_to_channels_first(raw, &p->in[i]) < 0) goto oom;
+        if (!convert) return 0; /* the permuted copy is the input */
+        raw = &p->in[i];
     }
-    if (def->kind == UP_IO_MASK || cur->dtype != want) {
-        if (charge_tensor(p, want, cur->rank, cur->shape, def->name, err) < 0) goto fail;
-        if (def->kind == UP_IO_MASK ? mask_to_u8(cur, &p->in[i]) < 0
-                                    : up_convert(cur, want, &p->in[i]) < 0)
-            goto oom;
-        up_tensor_free(&tmp);
-    } else {
-        p->in[i] = tmp; /* the permuted copy is the input: take ownership */
-    }
+    if (charge_tensor(p, want, raw->rank, raw->shape, def->name, err) < 0) return -1;
+    if (def->kind == UP_IO_MASK ? mask_to_u8(raw, &tmp) < 0 : up_convert(raw, want, &tmp) < 0)
+        goto oom;
+    up_tensor_free(&p->in[i]); /* the permuted copy, if any */
+    p->in[i] = tmp;
     return 0;
 oom:
-    up_errorf(err, UP_E_OVERLOADED, up_field(field, sizeof(field), "inputs", def->name),
-              "out of memory converting the input");
-fail:
     up_tensor_free(&tmp);
-    return -1;
+    return up_errorf(err, UP_E_OVERLOADED, up_field(field, sizeof(field), "inputs", def->name),
+                     "out of memory converting the input");
 }
 
 static int check_inputs_present(up_plan *p, up_error *err)
@@ -294,6 +297,41 @@ static int result_permutes(const up_plan *p, int i)
     return p->layout == UP_LAYOUT_CHANNELS_LAST && p->out[i].rank >= 3;
 }
 
+/* Is out[i] the caller's memory itself (op.h, out_dest)? */
+static int result_direct(const up_plan *p, int i)
+{
+    return p->out_dest[i] && !result_converts_dtype(p, i) && !result_permutes(p, i);
+}
+
+/* Caller-provided output memory must be exactly the result's size, known
+ * only now that op->prepare has set the output shapes, and aligned for its
+ * dtype (kernels store whole elements). */
+static int check_out_dest(const up_plan *p, up_error *err)
+{
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        const up_tensor *o = &p->out[i];
+        up_dtype dt = result_converts_dtype(p, i) ? p->storage : o->dtype;
+        int64_t numel, bytes;
+        char field[64], sh[160];
+        if (!p->out_dest[i]) continue;
+        up_field(field, sizeof(field), "outputs", p->op->outputs[i].name);
+        if (up_shape_numel(o->shape, o->rank, &numel) < 0 ||
+            up_mul_i64(numel, (int64_t)up_dtype_size(dt), &bytes) < 0)
+            return up_errorf(err, UP_E_TOO_LARGE, field, "the output is too large");
+        if ((uintptr_t)p->out_dest[i] % up_dtype_size(dt))
+            return up_errorf(err, UP_E_INVALID, field, "the output's memory is not aligned for "
+                             "%s (%zu bytes)", up_dtype_name(dt), up_dtype_size(dt));
+        if (bytes != p->out_dest_bytes[i]) {
+            up_shape_format(sh, sizeof(sh), o->shape, o->rank);
+            return up_errorf(err, UP_E_INVALID, field,
+                             "the output's memory holds %lld bytes; %s %s needs %lld",
+                             (long long)p->out_dest_bytes[i], up_dtype_name(dt), sh,
+                             (long long)bytes);
+        }
+    }
+    return 0;
+}
+
 /* The plan's share of the cost model, added to what op->prepare stated
  * for its kernel and its build step: input conversions, outputs, result
  * conversions (bytes as up_tensor_alloc takes them, elements touched). */
@@ -310,7 +348,8 @@ static void plan_cost(up_plan *p, int xrank)
     for (int i = 0; i < p->op->n_outputs; i++) {
         const up_tensor *o = &p->out[i];
         int64_t n = up_tensor_numel(o);
-        mem = up_sat_add(mem, up_tensor_alloc_size(o->dtype, o->rank, o->shape));
+        if (!result_direct(p, i)) /* else the client's memory: not ours to count */
+            mem = up_sat_add(mem, up_tensor_alloc_size(o->dtype, o->rank, o->shape));
         if (result_converts_dtype(p, i)) {
             mem = up_sat_add(mem, up_tensor_alloc_size(p->storage, o->rank, o->shape));
             work = up_sat_add(work, n);
@@ -350,6 +389,7 @@ int up_plan_prepare(up_plan *p, up_error *err)
         if (p->out[i].rank == 0)
             return up_errorf(err, UP_E_INTERNAL, "", "op %s set no shape for output %s",
                              p->op->name, p->op->outputs[i].name);
+    if (check_out_dest(p, err) < 0) return -1;
     plan_cost(p, xrank);
     /* 2. admission */
     if (p->max_work > 0 && p->work > p->max_work)
@@ -363,6 +403,10 @@ int up_plan_prepare(up_plan *p, up_error *err)
     if (p->op->build && p->op->build(p, err) < 0) return -1;
     for (int i = 0; i < p->op->n_outputs; i++) {
         up_tensor *o = &p->out[i];
+        if (result_direct(p, i)) { /* the kernel writes into the client's memory */
+            up_tensor_view(o, o->dtype, o->rank, o->shape, p->out_dest[i]);
+            continue;
+        }
         if (charge_tensor(p, o->dtype, o->rank, o->shape, p->op->outputs[i].name, err) < 0)
             return -1;
         if (up_tensor_alloc(o, o->dtype, o->rank, o->shape) < 0)
@@ -443,11 +487,27 @@ fail:
     return -1;
 }
 
+/* A converted result goes to the caller's memory (op.h, out_dest): one
+ * copy from result[i], which the plan owns until then, so a guard that
+ * jumps out of the copy (a shrunk shared-memory region) leaks nothing. */
+static void result_to_dest(up_plan *p, int i)
+{
+    up_tensor *r = &p->result[i];
+    up_tensor v;
+    if (!p->out_dest[i] || r->data == p->out_dest[i]) return;
+    memcpy(p->out_dest[i], r->data, up_tensor_nbytes(r));
+    up_tensor_view(&v, r->dtype, r->rank, r->shape, p->out_dest[i]);
+    up_tensor_free(r);
+    *r = v;
+}
+
 int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err)
 {
     if (fault && fault->elem >= 0) return fault_error(p, fault, err);
-    for (int i = 0; i < p->op->n_outputs; i++)
+    for (int i = 0; i < p->op->n_outputs; i++) {
         if (finish_output(p, i, err) < 0) return -1;
+        result_to_dest(p, i);
+    }
     return 0;
 }
 

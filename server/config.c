@@ -86,6 +86,17 @@ static const flag_def flags[] = {
      "(default 1)"},
     {"open-metrics", F_INT, 0, 1, OFF(open_metrics), "0|1",
      "with --api-key-file, 1 lets /metrics be scraped without a key (default 0)"},
+    {"shm", F_INT, 0, 1, OFF(shm), "0|1",
+     "1 turns on the system shared-memory extension (/v2/systemsharedmemory, shm tensors on "
+     "/v1 and /v2) for clients on the same host. Default 0: a client that can register a "
+     "region makes the daemon read and write any POSIX shared-memory object its user can "
+     "open, so it is for deployments that share /dev/shm with trusted clients on purpose "
+     "(README \"Shared memory\")"},
+    {"shm-max-regions", F_INT, 1, 1 << 20, OFF(shm_max_regions), "N",
+     "registered shared-memory regions at once (default 64)"},
+    {"shm-max-mb", F_INT, 1, 1 << 30, OFF(shm_max_bytes), "N",
+     "mapped bytes of all registered regions together, in MiB (default 16384); the client's "
+     "memory, not part of --max-inflight-mb"},
     {"drain-timeout-ms", F_INT, 0, 3600000, OFF(drain_timeout_ms), "N",
      "on SIGTERM/SIGINT, longest wait for in-flight requests (default 30000)"},
     {"log-format", F_LOGFMT, 0, 0, OFF(log_format), "text|json",
@@ -145,6 +156,9 @@ static void defaults(up_config *c)
     c->max_inputs = 16;
     c->open_health = 1;
     c->open_metrics = 0;
+    c->shm = 0;
+    c->shm_max_regions = 64;
+    c->shm_max_bytes = 16384; /* MiB until finalised */
     c->log_format = UP_LOG_TEXT;
 }
 
@@ -266,6 +280,7 @@ static int finalise(up_config *c)
     c->max_body_bytes *= MIB;
     c->max_inflight_bytes *= MIB;
     c->max_header_bytes *= 1024;
+    c->shm_max_bytes *= MIB;
     if (!c->max_request_elements) c->max_request_elements = 2 * c->max_elements;
     if (!!c->tls_cert[0] != !!c->tls_key[0]) {
         fprintf(stderr, "unpoold: --tls-cert and --tls-key go together\n");

@@ -39,6 +39,9 @@ typedef struct up_config {
     int64_t max_inputs;
     int64_t open_health;          /* health/readiness routes need no API key */
     int64_t open_metrics;         /* /metrics needs no API key */
+    int64_t shm;                  /* the system shared-memory extension is on */
+    int64_t shm_max_regions;      /* registered regions at once */
+    int64_t shm_max_bytes;        /* from --shm-max-mb: mapped bytes of all regions */
     int log_format;               /* UP_LOG_* */
     char tls_cert[1024];          /* "" = plain HTTP */
     char tls_key[1024];

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "playground.h"
 #include "request.h"
+#include "shm_registry.h"
 
 static enum MHD_Result send_json(up_req *r, int status, const char *json)
 {
@@ -53,6 +54,7 @@ static enum MHD_Result send_metrics(up_req *r)
         .cache_bytes = (int64_t)up_bigbuf_cached_bytes(),
         .connections = up_conns_open(),
     };
+    up_shm_gauges(&g.shm_regions, &g.shm_bytes, &g.shm_max_regions, &g.shm_max_bytes);
     up_http_resp_init(&resp);
     resp.status = 200;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,7 +87,7 @@ enum MHD_Result up_handle_get(up_req *r)
     case UP_R_PLAYGROUND:
         return up_playground_send(r);
     case UP_R_V2_SERVER:
-        return send_doc(r, up_kserve_server_metadata(&resp), &resp);
+        return send_doc(r, up_kserve_server_metadata(&resp, up_shm_enabled()), &resp);
     case UP_R_V2_LIVE:
         return send_json(r, 200, "{\"live\":true}");
     case UP_R_V2_READY:

@@ -35,6 +35,7 @@
 #include "listen.h"
 #include "metrics.h"
 #include "request.h"
+#include "shm_registry.h"
 
 
 /* ---- answers ---------------------------------------------------------- */
@@ -488,6 +489,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     up_conns_phase(r->link, UP_CONN_BUSY);
     if (r->rejected) return up_req_send_error(r, &r->err, &r->reject_extra);
+    if (r->route.shm) return up_handle_shm(r);
     if (!r->route.is_post) return up_handle_get(r);
     return up_op_begin(r);
 }
@@ -588,6 +590,7 @@ int up_server_start(up_server *s)
     s->limits.max_inputs = (int)s->cfg.max_inputs;
     s->limits.max_work = s->cfg.max_work;
     up_budget_init(s->cfg.max_inflight_bytes);
+    up_shm_init((int)s->cfg.shm, s->cfg.shm_max_regions, s->cfg.shm_max_bytes);
     s->auth = up_auth_load(s->cfg.api_key_file, &auth_err);
     if (auth_err || load_tls(s) < 0) return 2;
     if (s->tls_cert_pem) flags |= MHD_USE_TLS;
@@ -692,6 +695,7 @@ void up_server_stop(up_server *s)
     up_conns_stop();
     up_pool_destroy(s->pool);
     s->pool = NULL;
+    up_shm_shutdown(); /* no request holds a region any more */
     up_auth_free(s->auth);
     s->auth = NULL;
     free(s->tls_cert_pem);

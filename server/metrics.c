@@ -167,6 +167,15 @@ int up_metrics_render(up_buf *o, const up_gauges *g)
           "and are dropped when requests need the room.",
           g->cache_bytes);
     gauge(o, "unpoold_open_connections", "Client connections open now.", g->connections);
+    gauge(o, "unpoold_shm_regions", "Registered shared-memory regions (--shm).", g->shm_regions);
+    gauge(o, "unpoold_shm_regions_limit", "Most registered regions at once (--shm-max-regions).",
+          g->shm_max_regions);
+    gauge(o, "unpoold_shm_mapped_bytes",
+          "Bytes of clients' shared-memory objects mapped by registered regions (not part of "
+          "the memory budget).",
+          g->shm_bytes);
+    gauge(o, "unpoold_shm_mapped_bytes_limit", "Most mapped region bytes (--shm-max-mb).",
+          g->shm_max_bytes);
     counter(o, "unpoold_jobs_dropped_total",
             "Queued jobs dropped unrun because their client had disconnected.", ld(&jobs_dropped));
     up_buf_puts(o, "# HELP unpoold_budget_refused_total Memory charges refused, by reason: "

@@ -39,6 +39,7 @@
 #include "conns.h"
 #include "metrics.h"
 #include "request.h"
+#include "shm_registry.h"
 
 /* Bodies up to this size are decoded on the MHD thread (a few
  * microseconds of JSON or binary header parsing). */
@@ -109,7 +110,10 @@ static int64_t output_bytes(const up_plan *p)
 {
     int64_t n = 0;
     for (int i = 0; i < p->op->n_outputs; i++) {
-        if (up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0) return INT64_MAX;
+        /* an output the kernel writes into a client's region is not ours */
+        if (p->out[i].data != p->out_dest[i] &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0)
+            return INT64_MAX;
         if (p->result[i].data && p->result[i].data != p->out[i].data &&
             up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
             return INT64_MAX;
@@ -162,6 +166,7 @@ static int decode(up_req *r)
         .body = r->body,
         .body_len = r->body_len,
         .charge = {.take = req_take, .admit = req_admit, .ctx = r},
+        .shm = up_shm_resolver_get(),
     };
     up_call_init(&r->call);
     r->call_inited = 1;
@@ -169,6 +174,62 @@ static int decode(up_req *r)
     if (r->route.kind == UP_R_V2_INFER)
         return up_call_decode_kserve(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
     return up_call_decode_v1(&r->call, r->route.op, &hr, &r->srv->limits, &r->err);
+}
+
+/* ---- shared memory: the code that touches a client's region runs under
+ * the SIGBUS guard (shm_guard.c) ---- */
+
+static void shm_cut_short(up_req *r, const char *when)
+{
+    up_error_clear(&r->err);
+    up_errorf(&r->err, UP_E_INVALID, "shared_memory_region",
+              "a shared-memory region shrank under the request while %s it (the object was "
+              "truncated); keep the object at least its registered size", when);
+}
+
+typedef struct guarded_call {
+    up_req *r;
+    up_job *j;
+    int rc;
+    up_http_resp *resp;
+} guarded_call;
+
+static void decode_fn(void *arg)
+{
+    guarded_call *g = arg;
+    g->rc = decode(g->r);
+}
+
+/* decode() (which may convert an input from a region), guarded when the
+ * extension is on: a request names its regions only in its body. */
+static int decode_guarded(up_req *r)
+{
+    guarded_call g = {r, NULL, -1, NULL};
+    if (!up_shm_enabled()) return decode(r);
+    if (up_shm_guarded(decode_fn, &g) == 0) return g.rc;
+    shm_cut_short(r, "reading");
+    return -1;
+}
+
+static void run_fn(void *arg)
+{
+    guarded_call *g = arg;
+    up_plan_run(g->j->plan, 0, g->j->plan->work_units, &g->j->fault);
+}
+
+/* The whole plan on this thread (a small job on the event thread). */
+static void run_here(up_req *r, up_job *j)
+{
+    guarded_call g = {r, j, 0, NULL};
+    if (!up_call_uses_shm(&r->call)) up_plan_run(j->plan, 0, j->plan->work_units, &j->fault);
+    else if (up_shm_guarded(run_fn, &g) < 0) atomic_store(&j->cut_short, 1);
+}
+
+static void encode_fn(void *arg)
+{
+    guarded_call *g = arg;
+    up_req *r = g->r;
+    g->rc = up_call_encode(&r->call, &g->j->fault, &r->timing, r->id, g->resp, &r->err);
 }
 
 /* Worker: the job was taken off the queue in time; decode the request. */
@@ -181,11 +242,12 @@ static void job_start(up_job *j)
         up_metrics_job_dropped();
         return;
     }
-    if (decode(r) < 0 || admit(r) < 0) {
+    if (decode_guarded(r) < 0 || admit(r) < 0) {
         r->decode_failed = 1;
         return;
     }
     j->plan = &r->call.plan;
+    if (up_call_uses_shm(&r->call)) j->guard = up_shm_guarded;
 }
 
 /* Worker: the request was decoded on the MHD thread already. */
@@ -194,6 +256,7 @@ static void job_start_decoded(up_job *j)
     up_req *r = j->owner;
     if (!r->decode_failed && admit(r) < 0) r->decode_failed = 1;
     j->plan = r->decode_failed ? NULL : &r->call.plan;
+    if (j->plan && up_call_uses_shm(&r->call)) j->guard = up_shm_guarded;
 }
 
 static void deadline_error(up_req *r, const up_job *j)
@@ -220,11 +283,18 @@ static void job_answer(up_job *j)
     r->timing.compute_ms = ms(j->t_compute_begin, j->t_compute_end);
     r->ran_job = 1;
     if (j->expired) deadline_error(r, j);
+    else if (atomic_load(&j->cut_short)) shm_cut_short(r, "running the kernel on");
     else if (!r->decode_failed) {
         uint64_t t0 = up_now_ns();
         /* the time so far; up_call_encode adds its own share to it */
         r->timing.total_ms = ms(r->t_body, t0);
-        failed = up_call_encode(&r->call, &j->fault, &r->timing, r->id, &resp, &r->err) < 0;
+        if (!up_call_uses_shm(&r->call)) {
+            failed = up_call_encode(&r->call, &j->fault, &r->timing, r->id, &resp, &r->err) < 0;
+        } else { /* a converted result is copied into its region here */
+            guarded_call g = {r, j, -1, &resp};
+            if (up_shm_guarded(encode_fn, &g) < 0) shm_cut_short(r, "writing");
+            failed = g.rc < 0;
+        }
         if (!r->timing.encode_ms) r->timing.encode_ms = ms(t0, up_now_ns());
     }
     if (failed) {
@@ -313,7 +383,7 @@ static int run_inline(up_req *r, enum MHD_Result *rc)
     up_fault_init(&j->fault);
     j->t_submit = j->t_start = t0;
     r->inline_mem_cap = body_held + UP_INLINE_MAX_MEM;
-    int failed = decode(r) < 0;
+    int failed = decode_guarded(r) < 0;
     r->inline_mem_cap = 0;
     if (r->inline_too_big) {
         /* start again on a worker, holding only the body */
@@ -331,7 +401,7 @@ static int run_inline(up_req *r, enum MHD_Result *rc)
     else {
         j->plan = &r->call.plan;
         j->n_chunks = 1;
-        up_plan_run(j->plan, 0, j->plan->work_units, &j->fault);
+        run_here(r, j);
         j->t_compute_end = up_now_ns();
     }
     r->pre_decode_ns = 0; /* answered here: decode_ms is the job's own */

@@ -55,6 +55,18 @@ int64_t up_pool_chunks_for(const up_pool *p, const up_plan *plan)
     return n < 1 ? 1 : n;
 }
 
+typedef struct chunk_call {
+    const up_plan *plan;
+    int64_t begin, end;
+    up_fault *fault;
+} chunk_call;
+
+static void chunk_fn(void *arg)
+{
+    chunk_call *c = arg;
+    up_plan_run(c->plan, c->begin, c->end, c->fault);
+}
+
 static void run_chunk(up_pool *p, up_job *j, int64_t i)
 {
     int64_t units = j->plan->work_units, n = j->n_chunks;
@@ -63,7 +75,12 @@ static void run_chunk(up_pool *p, up_job *j, int64_t i)
     int64_t end = begin + base + (i < rem ? 1 : 0);
     up_fault f;
     up_fault_init(&f);
-    up_plan_run(j->plan, begin, end, &f);
+    if (!j->guard) {
+        up_plan_run(j->plan, begin, end, &f);
+    } else {
+        chunk_call c = {j->plan, begin, end, &f};
+        if (j->guard(chunk_fn, &c) < 0) atomic_store(&j->cut_short, 1);
+    }
     if (f.elem >= 0) {
         pthread_mutex_lock(&p->mu);
         up_fault_merge(&j->fault, &f);

@@ -28,6 +28,10 @@ struct up_job {
     void (*complete)(up_job *j);  /* encode and answer; the job is the owner's again */
     void *owner;
     uint64_t deadline_ns;         /* monotonic; 0 = none */
+    /* NULL, or runs fn(arg) under a guard and returns -1 when a fault cut
+     * it short (shm_guard.c: a client's shared memory shrank); chunks then
+     * run through it and a cut-short chunk sets cut_short. */
+    int (*guard)(void (*fn)(void *), void *arg);
 
     /* Set by start(). */
     const up_plan *plan;
@@ -35,6 +39,7 @@ struct up_job {
     /* Results, valid in complete(). */
     int expired;                  /* deadline passed before it started */
     up_fault fault;               /* merged over all chunks */
+    atomic_int cut_short;         /* a chunk was cut short by the guard */
     uint64_t t_submit, t_start, t_decoded, t_compute_begin, t_compute_end; /* ns */
     int64_t n_chunks;
 

@@ -106,5 +106,7 @@ enum MHD_Result up_handle_get(up_req *r);
 
 /* opcall.c: the op path. Called when the body is complete. */
 enum MHD_Result up_op_begin(up_req *r);
+/* The /v2/systemsharedmemory routes (shm_http.c), on the event thread. */
+enum MHD_Result up_handle_shm(up_req *r);
 
 #endif

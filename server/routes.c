@@ -21,6 +21,42 @@ static int match_op(const char *path, const char *prefix, const char *suffix, up
     return 1;
 }
 
+/* /v2/systemsharedmemory[/region/{name}]/{action}: a region name is one
+ * segment of 1 to 63 bytes. */
+static int match_shm(const char *path, up_route *r)
+{
+    static const char base[] = "/v2/systemsharedmemory/";
+    static const struct {
+        const char *action;
+        up_route_kind kind;
+        int post, named_only;
+    } acts[] = {{"status", UP_R_SHM_STATUS, 0, 0},
+                {"unregister", UP_R_SHM_UNREGISTER, 1, 0},
+                {"register", UP_R_SHM_REGISTER, 1, 1}};
+    const char *rest, *slash;
+    size_t len = 0;
+    if (strncmp(path, base, sizeof(base) - 1) != 0) return 0;
+    rest = path + sizeof(base) - 1;
+    if (strncmp(rest, "region/", 7) == 0) {
+        rest += 7;
+        if (!(slash = strchr(rest, '/')) || slash == rest ||
+            (len = (size_t)(slash - rest)) >= sizeof(r->region))
+            return 0;
+        memcpy(r->region, rest, len);
+        r->region[len] = 0;
+        rest = slash + 1;
+    }
+    for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); i++)
+        if (strcmp(rest, acts[i].action) == 0 && (len || !acts[i].named_only)) {
+            r->kind = acts[i].kind;
+            r->is_post = acts[i].post;
+            r->shm = 1;
+            return 1;
+        }
+    r->region[0] = 0;
+    return 0;
+}
+
 void up_route_match(const char *path, up_route *r)
 {
     static const struct {
@@ -43,6 +79,7 @@ void up_route_match(const char *path, up_route *r)
             r->open = fixed[i].open;
             return;
         }
+    if (match_shm(path, r)) return;
     if (match_op(path, "/v1/ops/", "", r)) r->kind = UP_R_V1_OP, r->is_post = 1;
     else if (match_op(path, "/v2/models/", "/infer", r)) r->kind = UP_R_V2_INFER, r->is_post = 1;
     else if (match_op(path, "/v2/models/", "/ready", r)) r->kind = UP_R_V2_MODEL_READY;

@@ -23,7 +23,10 @@ typedef enum up_route_kind {
     UP_R_V2_MODEL,      /* GET  /v2/models/{op} */
     UP_R_V2_MODEL_READY,/* GET  /v2/models/{op}/ready */
     UP_R_PLAYGROUND,    /* GET  / (the playground page, playground.c) */
-    UP_R_V2_INFER       /* POST /v2/models/{op}/infer */
+    UP_R_V2_INFER,      /* POST /v2/models/{op}/infer */
+    UP_R_SHM_STATUS,    /* GET  /v2/systemsharedmemory[/region/{name}]/status */
+    UP_R_SHM_REGISTER,  /* POST /v2/systemsharedmemory/region/{name}/register */
+    UP_R_SHM_UNREGISTER /* POST /v2/systemsharedmemory[/region/{name}]/unregister */
 } up_route_kind;
 
 typedef struct up_route {
@@ -34,6 +37,8 @@ typedef struct up_route {
     int kserve;            /* errors in KServe's {"error"} form */
     int open;              /* no API key needed (health probes) */
     int is_post;           /* the route's method is POST (else GET/HEAD) */
+    int shm;               /* a /v2/systemsharedmemory route (shm_http.c) */
+    char region[64];       /* its {name}; "" = every region */
 } up_route;
 
 /* Fills r; r->kind is UP_R_NONE for an unknown path. */

@@ -420,6 +420,7 @@ static void op_schemas(out *o, const cJSON *op)
     put(o, "        inputs: {$ref: '#/components/schemas/%sInputs'}\n", C);
     put(o, "        params: {$ref: '#/components/schemas/%sParams'}\n", C);
     put(o, "        output_format: {$ref: '#/components/schemas/OutputFormat'}\n");
+    put(o, "        outputs: {$ref: '#/components/schemas/ShmOutputs'}\n");
     /* response */
     put(o, "    %sResponse:\n      type: object\n      required: [op, request_id, outputs, timing]\n",
         C);

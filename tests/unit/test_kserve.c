@@ -467,11 +467,16 @@ static void output_classification_refused(void)
     check_text_refused("max_unpool", "{" P "\"inputs\":[" X_JSON "," I_JSON "],\"outputs\":[{\"name\":\"y\","
                        "\"parameters\":{\"classification\":3}}]}", UP_E_INVALID, "classification");
 }
+/* Without a server resolver (the daemon without --shm) a region is a
+ * 422; a reference without its byte size is malformed either way. */
 static void shared_memory_refused(void)
 {
     check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],\"datatype\":"
-                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\"}}]}", UP_E_INVALID,
-                       "shared memory");
+                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\","
+                       "\"shared_memory_byte_size\":4}}]}", UP_E_INVALID, "--shm");
+    check_text_refused("max_unpool", "{" P "\"inputs\":[{\"name\":\"x\",\"shape\":[1,1,1,1],\"datatype\":"
+                       "\"FP32\",\"parameters\":{\"shared_memory_region\":\"r\"}}]}", UP_E_MALFORMED,
+                       "shared_memory_byte_size");
 }
 static void id_too_long(void)
 {
@@ -523,18 +528,24 @@ static void header_length_cuts_json(void)
 
 static void server_metadata(void)
 {
-    up_http_resp resp;
-    up_http_resp_init(&resp);
-    CHECK(up_kserve_server_metadata(&resp) == 0);
-    cJSON *root = cJSON_Parse(resp.body.data);
-    CHECK(root && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(root, "name")), "unpoold") == 0);
-    CHECK(cJSON_IsString(cJSON_GetObjectItem(root, "version")));
-    const cJSON *ext = cJSON_GetObjectItem(root, "extensions"), *e;
-    int found = 0;
-    cJSON_ArrayForEach(e, ext) found |= strcmp(cJSON_GetStringValue(e), "binary_tensor_data") == 0;
-    CHECK(found);
-    cJSON_Delete(root);
-    up_http_resp_free(&resp);
+    for (int shm = 0; shm <= 1; shm++) {
+        up_http_resp resp;
+        up_http_resp_init(&resp);
+        CHECK(up_kserve_server_metadata(&resp, shm) == 0);
+        cJSON *root = cJSON_Parse(resp.body.data);
+        CHECK(root && strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(root, "name")), "unpoold") == 0);
+        CHECK(cJSON_IsString(cJSON_GetObjectItem(root, "version")));
+        const cJSON *ext = cJSON_GetObjectItem(root, "extensions"), *e;
+        int found = 0, found_shm = 0;
+        cJSON_ArrayForEach(e, ext) {
+            found |= strcmp(cJSON_GetStringValue(e), "binary_tensor_data") == 0;
+            found_shm |= strcmp(cJSON_GetStringValue(e), "system_shared_memory") == 0;
+        }
+        CHECK(found);
+        CHECK(found_shm == shm); /* listed only when --shm is on */
+        cJSON_Delete(root);
+        up_http_resp_free(&resp);
+    }
 }
 
 static void model_metadata_every_op(void)
