@@ -54,7 +54,7 @@ static enum MHD_Result send_metrics(up_req *r)
         .cache_bytes = (int64_t)up_bigbuf_cached_bytes(),
         .connections = up_conns_open(),
     };
-    up_shm_gauges(&g.shm_regions, &g.shm_bytes, &g.shm_max_regions, &g.shm_max_bytes);
+    up_shm_gauges(&g.shm_regions, &g.shm_in_use, &g.shm_bytes, &g.shm_max_regions, &g.shm_max_bytes);
     up_http_resp_init(&resp);
     resp.status = 200;
     resp.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -168,6 +168,9 @@ int up_metrics_render(up_buf *o, const up_gauges *g)
           g->cache_bytes);
     gauge(o, "unpoold_open_connections", "Client connections open now.", g->connections);
     gauge(o, "unpoold_shm_regions", "Registered shared-memory regions (--shm).", g->shm_regions);
+    gauge(o, "unpoold_shm_regions_in_use",
+          "Registered regions a request is reading or writing now (they cannot be unregistered).",
+          g->shm_in_use);
     gauge(o, "unpoold_shm_regions_limit", "Most registered regions at once (--shm-max-regions).",
           g->shm_max_regions);
     gauge(o, "unpoold_shm_mapped_bytes",

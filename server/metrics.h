@@ -18,7 +18,7 @@ enum { UP_PHASE_DECODE, UP_PHASE_QUEUE, UP_PHASE_COMPUTE, UP_PHASE_ENCODE, UP_PH
 typedef struct up_gauges {
     int64_t queue_depth, busy_workers, workers, in_flight, draining;
     int64_t inflight_bytes, inflight_cap, cache_bytes, connections;
-    int64_t shm_regions, shm_bytes, shm_max_regions, shm_max_bytes;
+    int64_t shm_regions, shm_in_use, shm_bytes, shm_max_regions, shm_max_bytes;
 } up_gauges;
 
 /* op_index: index in the op table, or -1 for non-op routes. */

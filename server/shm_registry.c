@@ -80,10 +80,13 @@ int up_shm_enabled(void) { return reg.enabled; }
 
 const up_shm_resolver *up_shm_resolver_get(void) { return reg.enabled ? &resolver : NULL; }
 
-void up_shm_gauges(int64_t *regions, int64_t *bytes, int64_t *max_regions, int64_t *max_bytes)
+void up_shm_gauges(int64_t *regions, int64_t *in_use, int64_t *bytes, int64_t *max_regions,
+                   int64_t *max_bytes)
 {
     pthread_mutex_lock(&reg.mu);
     *regions = reg.count;
+    *in_use = 0;
+    for (const shm_region *r = reg.head; r; r = r->next) *in_use += r->refs > 0;
     *bytes = reg.bytes;
     pthread_mutex_unlock(&reg.mu);
     *max_regions = reg.max_regions;

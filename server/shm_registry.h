@@ -28,8 +28,10 @@ int up_shm_status(const char *name, up_buf *out, up_error *err);
 
 /* The resolver decoders use (api.h); NULL when --shm is off. */
 const up_shm_resolver *up_shm_resolver_get(void);
-/* For /metrics. */
-void up_shm_gauges(int64_t *regions, int64_t *bytes, int64_t *max_regions, int64_t *max_bytes);
+/* For /metrics: registered regions, those pinned by a request now,
+ * mapped bytes and the limits. */
+void up_shm_gauges(int64_t *regions, int64_t *in_use, int64_t *bytes, int64_t *max_regions,
+                   int64_t *max_bytes);
 
 /* ---- shm_guard.c ---- */
 

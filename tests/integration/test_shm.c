@@ -370,8 +370,9 @@ static void unregister_in_use_refused(void)
              "\"byte_size\":%zu},\"shape\":[1,1,16,16,16]}},\"output_format\":\"b64\"}",
              nx, side, side, side, nx, nw);
     tc_async_start(&q, &D, "POST", "/v1/ops/conv_transpose", JSON_H, body, strlen(body));
-    /* wait until it runs */
-    CHECK(tc_wait_metric(&D, "unpoold_busy_workers", 1, 5000));
+    /* wait until the request holds the region: a busy worker alone may
+     * still be decoding, before it pins the region */
+    CHECK(tc_wait_metric(&D, "unpoold_shm_regions_in_use", 1, 5000));
     tc_request("POST", tc_url(&D, "/v2/systemsharedmemory/region/busy/unregister"), NULL, NULL,
                0, &r);
     CHECKF(r.status == 503 && strstr(r.body, "in use"), "%ld %s", r.status, r.body);
