@@ -352,7 +352,7 @@ static size_t fmt_binary(int neg, uint64_t sig, int e2, int lopsided, int normal
     return format_decimal(neg, d, out);
 }
 
-size_t up_fmt_f32(float f, char *out)
+size_t up_fmt_f32_ref(float f, char *out)
 {
     uint32_t bits;
     memcpy(&bits, &f, sizeof(bits));
@@ -392,7 +392,7 @@ size_t up_fmt_bf16(uint16_t bits, char *out)
     return fmt_binary(neg, man | 0x80u, ex - 134, man == 0 && ex > 1, 1, 2, &t, out);
 }
 
-size_t up_fmt_f64(double x, char *out)
+size_t up_fmt_f64_ref(double x, char *out)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof(bits));
@@ -408,3 +408,6 @@ size_t up_fmt_f64(double x, char *out)
     shortest_slow(t.d, ex == 0 ? 1 : 15, man == 0 && ex > 1, &t, &d);
     return format_decimal(neg, d, out);
 }
+
+size_t up_fmt_f32(float f, char *out) { return up_fmt_f32_ref(f, out); }
+size_t up_fmt_f64(double x, char *out) { return up_fmt_f64_ref(x, out); }
