@@ -169,12 +169,15 @@ static double run_list_decode(int impl)
     return t;
 }
 
+/* One answer buffer for every repetition, already faulted in: the rows
+ * time the printer, not the kernel's page clearing. */
+static up_buf enc_buf;
+
 static double run_list_encode(int impl)
 {
-    up_buf b;
+    up_buf b = enc_buf;
     int64_t n = list_t.shape[0];
-    up_buf_init(&b);
-    if (up_buf_reserve(&b, list_len + 64) < 0) exit(1);
+    b.len = 0;
     double t0 = now();
     if (impl == 0) {
         up_json_put_values(&b, &list_t);
@@ -194,7 +197,7 @@ static double run_list_encode(int impl)
         fprintf(stderr, "codec_bench: JSON encode differs from the reference\n");
         exit(1);
     }
-    up_buf_free(&b);
+    enc_buf = b;
     return t;
 }
 
@@ -229,6 +232,7 @@ static void list_setup(int64_t n, int f64)
 
 static void list_teardown(void)
 {
+    up_buf_free(&enc_buf);
     free(list_t.data);
     free(list_out);
 }
@@ -251,6 +255,7 @@ int main(int argc, char **argv)
     }
     if (n < 1 || mib < 1 || reps < 1) return 2;
 
+    if (!strstr("b64_decode b64_encode", only)) goto lists;
     b64_n = mib << 20;
     b64_len = up_b64_encoded_len(b64_n);
     b64_raw = malloc(b64_n);
@@ -264,6 +269,7 @@ int main(int argc, char **argv)
         if (strstr(b64[i].name, only)) measure(&b64[i], reps);
     free(b64_raw), free(b64_back), free(b64_text);
 
+lists:
     for (int f64 = 0; f64 < 2; f64++) {
         char dec[32], enc[32];
         snprintf(dec, sizeof(dec), "json_list_decode_%s", f64 ? "f64" : "f32");
