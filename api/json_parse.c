@@ -10,8 +10,11 @@
  * accumulate in an integer m, and when there are at most 19 of them,
  * m <= 2^53 and the decimal exponent e is within +-22, the double is
  * m * 10^e or m / 10^e: one correctly rounded operation on two exact values
- * (Clinger's fast path), so the result is the one strtod gives. Everything
- * else goes to strtod.
+ * (Clinger's fast path), so the result is the one strtod gives. Longer
+ * mantissas with exponents up to +-308 (float64 text has 16-17 digits)
+ * take Eisel-Lemire (numparse.c), also exactly strtod's result; the rare
+ * rest (over 19 digits, subnormals, a product too close to call) goes to
+ * strtod. Digits are taken 8 at a time where 8 in a row are there.
  *
  * Spans (UP_JSON_SPANS, what request decoders use). A tensor sent as JSON
  * lists is millions of numbers; as cJSON nodes that is 64 bytes and more
@@ -50,6 +53,7 @@
 
 #include "codecs.h"
 #include "json_arena.h"
+#include "numparse.h"
 
 #define SPAN_MAGIC 0x5350414e /* "SPAN" in valueint: a span node */
 #define SMALL_OBJECT 8       /* up to this many keys, repeats are checked pairwise */
@@ -219,7 +223,31 @@ static int number_word(const char **pp, const char *p, const char *e, int neg, d
     return 0;
 }
 
-/* The number at *pp into *out; *pp ends past it, or at the fault (-1). */
+/* Whole groups of 8 digits at p into *m (and *exp10 down by 8 each, for
+ * fraction digits) while they fit the 19 digits m holds; returns where the
+ * digit-by-digit loop goes on. One load and a few multiplies per group
+ * instead of eight compare-branch-multiply steps. */
+static const char *eight_at_a_time(const char *p, const char *e, uint64_t *m, int *digits,
+                                   int *exp10)
+{
+    while (e - p >= 8 && *digits <= 11) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        int64_t d = up_eight_digits(v);
+        if (d < 0) break;
+        *m = *m * 100000000 + (uint64_t)d;
+        *digits += 8;
+        if (exp10) *exp10 -= 8;
+        p += 8;
+    }
+    return p;
+}
+
+/* The number at *pp into *out; *pp ends past it, or at the fault (-1).
+ * The digits (19 at most, the rest only counted) make m * 10^exp10:
+ * Clinger's exact fast path when both fit a double, else Eisel-Lemire
+ * (numparse.c), else (more than 19 digits, subnormal results, a product
+ * too close to call) strtod. */
 static int read_number(const char **pp, const char *e, double *out)
 {
     const char *p = *pp, *start = p;
@@ -234,6 +262,7 @@ static int read_number(const char **pp, const char *e, double *out)
     if (*p == '0') {
         p++;
     } else {
+        p = eight_at_a_time(p, e, &m, &digits, NULL);
         for (; p < e && is_digit(*p); p++) {
             if (digits < 19) {
                 m = m * 10 + (uint64_t)(*p - '0');
@@ -247,6 +276,7 @@ static int read_number(const char **pp, const char *e, double *out)
     if (p < e && *p == '.') {
         p++;
         if (p >= e || !is_digit(*p)) goto bad;
+        if (m != 0 || *p != '0') p = eight_at_a_time(p, e, &m, &digits, &exp10);
         for (; p < e && is_digit(*p); p++) {
             if (m == 0 && *p == '0') { /* leading zeros of 0.000x cost no digit */
                 exp10--;
@@ -279,10 +309,22 @@ static int read_number(const char **pp, const char *e, double *out)
         *out = neg ? -d : d;
         return 0;
     }
+    if (!inexact && up_decimal_to_double(m, exp10, out) == 0) {
+        if (neg) *out = -*out;
+        return 0;
+    }
     return slow_number(start, p, out);
 bad:
     *pp = p;
     return -1;
+}
+
+static const char *skip_digits(const char *p, const char *e)
+{
+    uint64_t v;
+    while (e - p >= 8 && (memcpy(&v, p, 8), up_eight_digits(v) >= 0)) p += 8;
+    while (p < e && is_digit(*p)) p++;
+    return p;
 }
 
 /* The same grammar without the value: a span's numbers are read once
@@ -299,12 +341,11 @@ static int scan_number(jp *j)
     if (p < e && (*p == 'N' || *p == 'I') && number_word(&j->p, p, e, neg, &w)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') p++;
-    else
-        while (p < e && is_digit(*p)) p++;
+    else p = skip_digits(p, e);
     if (p < e && *p == '.') {
         p++;
         if (p >= e || !is_digit(*p)) goto bad;
-        while (p < e && is_digit(*p)) p++;
+        p = skip_digits(p, e);
     }
     if (p < e && (*p == 'e' || *p == 'E')) {
         p++;
