@@ -14,7 +14,7 @@
  * mantissas with exponents up to +-308 (float64 text has 16-17 digits)
  * take Eisel-Lemire (numparse.c), also exactly strtod's result; the rare
  * rest (over 19 digits, subnormals, a product too close to call) goes to
- * strtod. Digits are taken 8 at a time where 8 in a row are there.
+ * strtod. Digits are taken up to 8 per load (digits_swar).
  *
  * Spans (UP_JSON_SPANS, what request decoders use). A tensor sent as JSON
  * lists is millions of numbers; as cJSON nodes that is 64 bytes and more
@@ -223,22 +223,30 @@ static int number_word(const char **pp, const char *p, const char *e, int neg, d
     return 0;
 }
 
-/* Whole groups of 8 digits at p into *m (and *exp10 down by 8 each, for
- * fraction digits) while they fit the 19 digits m holds; returns where the
- * digit-by-digit loop goes on. One load and a few multiplies per group
- * instead of eight compare-branch-multiply steps. */
-static const char *eight_at_a_time(const char *p, const char *e, uint64_t *m, int *digits,
-                                   int *exp10)
+static const uint64_t pow10_int[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                       100000000};
+
+/* The digits at p into *m (and *exp10 down by one each, for fraction
+ * digits), 8 bytes per load, while they fit the 19 digits m holds; returns
+ * where the digit-by-digit loop goes on. A run shorter than 8 is taken in
+ * the same load: its bytes are shifted to the top and '0's fill in below,
+ * so the branch is on "8 or fewer", not on every digit, and numbers of
+ * varied lengths cost no mispredicted loop exit. */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE const char *digits_swar(const char *p, const char *e, uint64_t *m, int *digits, int *exp10)
 {
     while (e - p >= 8 && *digits <= 11) {
         uint64_t v;
         memcpy(&v, p, 8);
-        int64_t d = up_eight_digits(v);
-        if (d < 0) break;
-        *m = *m * 100000000 + (uint64_t)d;
-        *digits += 8;
-        if (exp10) *exp10 -= 8;
-        p += 8;
+        int n = up_leading_digits(v);
+        if (n == 0) break;
+        if (n < 8) v = v << (8 * (8 - n)) | 0x3030303030303030ULL >> (8 * n);
+        *m = *m * pow10_int[n] + (uint64_t)up_eight_digits(v);
+        *digits += n;
+        if (exp10) *exp10 -= n;
+        p += n;
+        if (n < 8) break;
     }
     return p;
 }
@@ -252,17 +260,14 @@ static int read_number(const char **pp, const char *e, double *out)
 {
     const char *p = *pp, *start = p;
     uint64_t m = 0;
-    int digits = 0, exp10 = 0, inexact = 0, neg = 0;
-    if (p < e && *p == '-') {
-        neg = 1;
-        p++;
-    }
+    int digits = 0, exp10 = 0, inexact = 0, neg = p < e && *p == '-';
+    p += neg; /* no branch: signs of random data do not predict */
     if (p < e && (*p == 'N' || *p == 'I') && number_word(pp, p, e, neg, out)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') {
         p++;
     } else {
-        p = eight_at_a_time(p, e, &m, &digits, NULL);
+        p = digits_swar(p, e, &m, &digits, NULL);
         for (; p < e && is_digit(*p); p++) {
             if (digits < 19) {
                 m = m * 10 + (uint64_t)(*p - '0');
@@ -276,7 +281,7 @@ static int read_number(const char **pp, const char *e, double *out)
     if (p < e && *p == '.') {
         p++;
         if (p >= e || !is_digit(*p)) goto bad;
-        if (m != 0 || *p != '0') p = eight_at_a_time(p, e, &m, &digits, &exp10);
+        if (m != 0 || *p != '0') p = digits_swar(p, e, &m, &digits, &exp10);
         for (; p < e && is_digit(*p); p++) {
             if (m == 0 && *p == '0') { /* leading zeros of 0.000x cost no digit */
                 exp10--;
@@ -319,10 +324,15 @@ bad:
     return -1;
 }
 
-static const char *skip_digits(const char *p, const char *e)
+INLINE const char *skip_digits(const char *p, const char *e)
 {
-    uint64_t v;
-    while (e - p >= 8 && (memcpy(&v, p, 8), up_eight_digits(v) >= 0)) p += 8;
+    while (e - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        int n = up_leading_digits(v);
+        p += n;
+        if (n < 8) return p;
+    }
     while (p < e && is_digit(*p)) p++;
     return p;
 }
@@ -333,11 +343,8 @@ static int scan_number(jp *j)
 {
     const char *p = j->p, *e = j->end;
     double w;
-    int neg = 0;
-    if (p < e && *p == '-') {
-        neg = 1;
-        p++;
-    }
+    int neg = p < e && *p == '-';
+    p += neg;
     if (p < e && (*p == 'N' || *p == 'I') && number_word(&j->p, p, e, neg, &w)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') p++;

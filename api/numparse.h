@@ -15,6 +15,18 @@
  * subnormal. */
 int up_decimal_to_double(uint64_t m, int q, double *out);
 
+/* How many of the 8 bytes loaded little-endian in v, from the first, are
+ * ASCII digits (0..8). A byte is a digit iff its high nibble is 3 and
+ * its low nibble plus 6 does not carry into the high one; the low
+ * nibbles are added apart from the high ones so no carry crosses bytes. */
+static inline int up_leading_digits(uint64_t v)
+{
+    uint64_t x = v ^ 0x3030303030303030ULL;
+    uint64_t bad = (x & 0xf0f0f0f0f0f0f0f0ULL) |
+                   (((x & 0x0f0f0f0f0f0f0f0fULL) + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL);
+    return bad ? __builtin_ctzll(bad) >> 3 : 8;
+}
+
 /* The value of 8 ASCII digits loaded little-endian (first digit in the
  * low byte), or -1 if any of the 8 bytes is not a digit. */
 static inline int64_t up_eight_digits(uint64_t v)
