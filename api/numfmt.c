@@ -34,6 +34,7 @@
 #include "numfmt.h"
 
 #include "api.h"
+#include "pow10_tab.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -472,12 +473,11 @@ size_t up_fmt_f64_ref(double x, char *out)
  *
  * The same code serves float32 (c < 2^24): a wider approximation than
  * float32 needs only makes the products more exact. Both are checked
- * against the printf search (up_fmt_*_ref): every float32 near binade
- * ends and millions of random ones, and millions of random float64s, in
- * tests/unit/test_float_format.c and the fuzzer. The result is then the
+ * against the printf search (up_fmt_*_ref): every float32 subnormal, the
+ * binade ends and a million random ones, and random float64s, in
+ * tests/unit/test_float_format.c and the fuzzer; once, by hand, every
+ * positive finite float32 (2^31 values, minutes of CPU: not in the suite). The result is then the
  * same decimal the old search found: shortest, nearest v, ties to even. */
-
-#include "pow10_tab.h"
 
 /* floor(x) | (x has a fraction), x = cp * g / 2^129, g = hi:lo the upper
  * approximation. g exceeds the exact scale by less than 1, so cp * g
