@@ -43,6 +43,10 @@ int up_param_from_text(up_plan *p, const char *name, const char *text, const cha
  * encoder is declared in api.h (the playground's CSP hashes use it too). */
 /* Returns decoded length or -1 on bad input; dst must hold n/4*3 bytes. */
 long long up_b64_decode(const char *src, size_t n, unsigned char *dst);
+/* The portable scalar code the above falls back to (and is checked
+ * against by tests, the fuzzer and the bench): same contracts. */
+long long up_b64_decode_scalar(const char *src, size_t n, unsigned char *dst);
+void up_b64_encode_scalar(const unsigned char *src, size_t n, char *dst);
 
 /* ---- answers with a tail (encode.c) ---- */
 

@@ -10,8 +10,11 @@
  * accumulate in an integer m, and when there are at most 19 of them,
  * m <= 2^53 and the decimal exponent e is within +-22, the double is
  * m * 10^e or m / 10^e: one correctly rounded operation on two exact values
- * (Clinger's fast path), so the result is the one strtod gives. Everything
- * else goes to strtod.
+ * (Clinger's fast path), so the result is the one strtod gives. Longer
+ * mantissas with exponents up to +-308 (float64 text has 16-17 digits)
+ * take Eisel-Lemire (numparse.c), also exactly strtod's result; the rare
+ * rest (over 19 digits, subnormals, a product too close to call) goes to
+ * strtod. Digits are taken up to 8 per load (digits_swar).
  *
  * Spans (UP_JSON_SPANS, what request decoders use). A tensor sent as JSON
  * lists is millions of numbers; as cJSON nodes that is 64 bytes and more
@@ -50,6 +53,7 @@
 
 #include "codecs.h"
 #include "json_arena.h"
+#include "numparse.h"
 
 #define SPAN_MAGIC 0x5350414e /* "SPAN" in valueint: a span node */
 #define SMALL_OBJECT 8       /* up to this many keys, repeats are checked pairwise */
@@ -219,21 +223,51 @@ static int number_word(const char **pp, const char *p, const char *e, int neg, d
     return 0;
 }
 
-/* The number at *pp into *out; *pp ends past it, or at the fault (-1). */
+static const uint64_t pow10_int[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000,
+                                       100000000};
+
+/* The digits at p into *m (and *exp10 down by one each, for fraction
+ * digits), 8 bytes per load, while they fit the 19 digits m holds; returns
+ * where the digit-by-digit loop goes on. A run shorter than 8 is taken in
+ * the same load: its bytes are shifted to the top and '0's fill in below,
+ * so the branch is on "8 or fewer", not on every digit, and numbers of
+ * varied lengths cost no mispredicted loop exit. */
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE const char *digits_swar(const char *p, const char *e, uint64_t *m, int *digits, int *exp10)
+{
+    while (e - p >= 8 && *digits <= 11) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        int n = up_leading_digits(v);
+        if (n == 0) break;
+        if (n < 8) v = v << (8 * (8 - n)) | 0x3030303030303030ULL >> (8 * n);
+        *m = *m * pow10_int[n] + (uint64_t)up_eight_digits(v);
+        *digits += n;
+        if (exp10) *exp10 -= n;
+        p += n;
+        if (n < 8) break;
+    }
+    return p;
+}
+
+/* The number at *pp into *out; *pp ends past it, or at the fault (-1).
+ * The digits (19 at most, the rest only counted) make m * 10^exp10:
+ * Clinger's exact fast path when both fit a double, else Eisel-Lemire
+ * (numparse.c), else (more than 19 digits, subnormal results, a product
+ * too close to call) strtod. */
 static int read_number(const char **pp, const char *e, double *out)
 {
     const char *p = *pp, *start = p;
     uint64_t m = 0;
-    int digits = 0, exp10 = 0, inexact = 0, neg = 0;
-    if (p < e && *p == '-') {
-        neg = 1;
-        p++;
-    }
+    int digits = 0, exp10 = 0, inexact = 0, neg = p < e && *p == '-';
+    p += neg; /* no branch: signs of random data do not predict */
     if (p < e && (*p == 'N' || *p == 'I') && number_word(pp, p, e, neg, out)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') {
         p++;
     } else {
+        p = digits_swar(p, e, &m, &digits, NULL);
         for (; p < e && is_digit(*p); p++) {
             if (digits < 19) {
                 m = m * 10 + (uint64_t)(*p - '0');
@@ -247,6 +281,7 @@ static int read_number(const char **pp, const char *e, double *out)
     if (p < e && *p == '.') {
         p++;
         if (p >= e || !is_digit(*p)) goto bad;
+        if (m != 0 || *p != '0') p = digits_swar(p, e, &m, &digits, &exp10);
         for (; p < e && is_digit(*p); p++) {
             if (m == 0 && *p == '0') { /* leading zeros of 0.000x cost no digit */
                 exp10--;
@@ -279,10 +314,27 @@ static int read_number(const char **pp, const char *e, double *out)
         *out = neg ? -d : d;
         return 0;
     }
+    if (!inexact && up_decimal_to_double(m, exp10, out) == 0) {
+        if (neg) *out = -*out;
+        return 0;
+    }
     return slow_number(start, p, out);
 bad:
     *pp = p;
     return -1;
+}
+
+INLINE const char *skip_digits(const char *p, const char *e)
+{
+    while (e - p >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        int n = up_leading_digits(v);
+        p += n;
+        if (n < 8) return p;
+    }
+    while (p < e && is_digit(*p)) p++;
+    return p;
 }
 
 /* The same grammar without the value: a span's numbers are read once
@@ -291,20 +343,16 @@ static int scan_number(jp *j)
 {
     const char *p = j->p, *e = j->end;
     double w;
-    int neg = 0;
-    if (p < e && *p == '-') {
-        neg = 1;
-        p++;
-    }
+    int neg = p < e && *p == '-';
+    p += neg;
     if (p < e && (*p == 'N' || *p == 'I') && number_word(&j->p, p, e, neg, &w)) return 0;
     if (p >= e || !is_digit(*p)) goto bad;
     if (*p == '0') p++;
-    else
-        while (p < e && is_digit(*p)) p++;
+    else p = skip_digits(p, e);
     if (p < e && *p == '.') {
         p++;
         if (p >= e || !is_digit(*p)) goto bad;
-        while (p < e && is_digit(*p)) p++;
+        p = skip_digits(p, e);
     }
     if (p < e && (*p == 'e' || *p == 'E')) {
         p++;

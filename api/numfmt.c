@@ -1,12 +1,18 @@
 /* numfmt.c -- shortest round-trip decimal text for tensor elements.
  *
  * The problem: a float must print as the shortest decimal that reads back
- * to the same bits, and an output may hold millions of them. The classic
- * way (printf "%.{1..9}g" until strtof gives the value back) is correct
- * but costs several printf/strtof calls per element.
+ * to the same bits (the nearest such when several have that length, ties
+ * to an even last digit), and an output may hold millions of them.
  *
- * The way taken for float32, float16 and bfloat16 (24, 11 and 8 bit
- * significands): for every value v of such a type, v and the midpoints to
+ * float32 and float64: Schubfach (see the block at the end of the file),
+ * which computes that decimal directly with three 64x128-bit products per
+ * value and no loop. It replaced a printf/strtod search that is kept, as
+ * up_fmt_f32_ref/up_fmt_f64_ref, only as the oracle the tests, the fuzzer
+ * and bench/codec_bench.c check it against, byte for byte.
+ *
+ * The reference search for float32, and the printers of float16 and
+ * bfloat16 (24, 11 and 8 bit significands): for every value v of such a
+ * type, v and the midpoints to
  * its neighbours, lo and hi (any decimal between them reads back as v), are
  * exact doubles. Scaled by a power of ten so v lands in [1e8, 1e10), the
  * interval becomes [slo, shi] with a relative error below 2^-52 -- far
@@ -18,17 +24,17 @@
  * slow exact path decides: printf's correctly rounded digits, checked by
  * reading them back. That is about 2 in 10^6 floats of ordinary magnitude,
  * but most whole numbers above 2^24 (their interval ends are short
- * decimals themselves). About 55 ns per float32 against 100 ns for a single
- * printf("%.9g"), which is not even shortest.
+ * decimals themselves). The half types must read back both through double
+ * and through float32 (see reads_back), a rule Schubfach does not express,
+ * so they keep this path.
  *
- * float64 has no spare precision in a double, so it always takes the slow
- * path (at most three printf/strtod pairs: 15 significant digits always
- * read back uniquely, so the search starts there). Trade-off accepted:
- * float64 JSON output is several times slower than float32; data_b64 is
- * the fast lossless form for big float64 answers. */
+ * The float64 reference has no spare precision in a double, so it always
+ * takes the slow path (at most three printf/strtod pairs: at most one
+ * 15-digit decimal fits a float64's interval, so the search starts there). */
 #include "numfmt.h"
 
 #include "api.h"
+#include "pow10_tab.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -210,16 +216,48 @@ static void shortest_slow(double v, int pstart, int lopsided, const target *t, d
 
 /* ---- text --------------------------------------------------------------- */
 
+/* "00" "01" ... "99": digits are written two at a time from the end, so a
+ * 17-digit float64 costs 9 multiply-shift divisions, not 17 plus a reversal. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static const uint64_t pow10_u64[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+    10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL};
+
+/* Decimal digits of v: from its bit length (log10 2 ~ 1233 / 4096), then
+ * one comparison to correct the estimate. */
+static inline int digit_count(uint64_t v)
+{
+    v |= 1; /* 0 has one digit too; no decade starts at an odd number */
+    int bits = 64 - __builtin_clzll(v);
+    int n = (bits * 1233) >> 12;
+    return n + (v >= pow10_u64[n]);
+}
+
+/* v's k digits into p[0..k), from the end, two at a time */
+static inline void put_digits(char *p, uint64_t v, int k)
+{
+    p += k;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (v >= 10) memcpy(p - 2, digit_pairs + 2 * v, 2);
+    else p[-1] = (char)('0' + v);
+}
+
 size_t up_fmt_u64(uint64_t v, char *out)
 {
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
-    return n;
+    int n = digit_count(v);
+    put_digits(out, v, n);
+    return (size_t)n;
 }
 
 size_t up_fmt_ms(double ms, char *out)
@@ -273,47 +311,54 @@ size_t up_fmt_i64(int64_t v, char *out)
     return up_fmt_u64((uint64_t)v, out);
 }
 
-/* m * 10^e in JavaScript's Number-to-string layout (see numfmt.h). */
+/* m * 10^e in JavaScript's Number-to-string layout (see numfmt.h). The
+ * digits are written once, in place; a decimal point inside them is made
+ * by writing them one byte to the right and moving the integer part back. */
 static size_t format_decimal(int neg, decimal d, char *out)
 {
-    char ds[24];
-    size_t o = 0;
-    while (d.m % 10 == 0) {
+    char *o = out + neg;
+    out[0] = '-';
+    while (d.m % 100 == 0) {
+        d.m /= 100;
+        d.e += 2;
+    }
+    if (d.m % 10 == 0) {
         d.m /= 10;
         d.e++;
     }
-    int k = (int)up_fmt_u64(d.m, ds);
-    int n = d.e + k; /* value = 0.ds * 10^n */
-    if (neg) out[o++] = '-';
+    int k = digit_count(d.m);
+    int n = d.e + k; /* value = 0.digits * 10^n */
     if (k <= n && n <= 21) {
-        memcpy(out + o, ds, (size_t)k);
-        o += (size_t)k;
-        for (int i = k; i < n; i++) out[o++] = '0';
-    } else if (0 < n && n <= 21) {
-        memcpy(out + o, ds, (size_t)n);
-        o += (size_t)n;
-        out[o++] = '.';
-        memcpy(out + o, ds + n, (size_t)(k - n));
-        o += (size_t)(k - n);
-    } else if (-6 < n && n <= 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int i = 0; i < -n; i++) out[o++] = '0';
-        memcpy(out + o, ds, (size_t)k);
-        o += (size_t)k;
-    } else {
-        int x = n - 1;
-        out[o++] = ds[0];
-        if (k > 1) {
-            out[o++] = '.';
-            memcpy(out + o, ds + 1, (size_t)(k - 1));
-            o += (size_t)(k - 1);
-        }
-        out[o++] = 'e';
-        out[o++] = x < 0 ? '-' : '+';
-        o += up_fmt_u64((uint64_t)(x < 0 ? -x : x), out + o);
+        put_digits(o, d.m, k);
+        memset(o + k, '0', (size_t)(n - k));
+        return (size_t)(neg + n);
     }
-    return o;
+    if (0 < n && n <= 21) {
+        put_digits(o + 1, d.m, k);
+        for (int i = 0; i < n; i++) o[i] = o[i + 1];
+        o[n] = '.';
+        return (size_t)(neg + k + 1);
+    }
+    if (-6 < n && n <= 0) {
+        o[0] = '0';
+        o[1] = '.';
+        memset(o + 2, '0', (size_t)-n);
+        put_digits(o + 2 - n, d.m, k);
+        return (size_t)(neg + 2 - n + k);
+    }
+    int x = n - 1;
+    put_digits(o + 1, d.m, k);
+    o[0] = o[1];
+    if (k > 1) {
+        o[1] = '.';
+        o += k + 1;
+    } else {
+        o += 1;
+    }
+    *o++ = 'e';
+    *o++ = x < 0 ? '-' : '+';
+    o += up_fmt_u64((uint64_t)(x < 0 ? -x : x), o);
+    return (size_t)(o - out);
 }
 
 static size_t put(char *out, const char *s)
@@ -352,7 +397,7 @@ static size_t fmt_binary(int neg, uint64_t sig, int e2, int lopsided, int normal
     return format_decimal(neg, d, out);
 }
 
-size_t up_fmt_f32(float f, char *out)
+size_t up_fmt_f32_ref(float f, char *out)
 {
     uint32_t bits;
     memcpy(&bits, &f, sizeof(bits));
@@ -392,7 +437,7 @@ size_t up_fmt_bf16(uint16_t bits, char *out)
     return fmt_binary(neg, man | 0x80u, ex - 134, man == 0 && ex > 1, 1, 2, &t, out);
 }
 
-size_t up_fmt_f64(double x, char *out)
+size_t up_fmt_f64_ref(double x, char *out)
 {
     uint64_t bits;
     memcpy(&bits, &x, sizeof(bits));
@@ -406,5 +451,118 @@ size_t up_fmt_f64(double x, char *out)
     if (t.d < 9007199254740992.0 && t.d == (double)(int64_t)t.d)
         return up_fmt_i64(neg ? -(int64_t)t.d : (int64_t)t.d, out);
     shortest_slow(t.d, ex == 0 ? 1 : 15, man == 0 && ex > 1, &t, &d);
+    return format_decimal(neg, d, out);
+}
+
+/* ---- Schubfach: shortest decimals for float32 and float64 ---------------
+ *
+ * Raffaello Giulietti's algorithm ("The Schubfach way to render doubles",
+ * 2020), written here from the paper. v = c * 2^q with its rounding
+ * interval R = [v - ulp/2, v + ulp/2] (lopsided: the gap below is ulp/4
+ * when c is the smallest significand of a binade), bounds included when c
+ * is even (round-half-even reads them back as v). With k = floor(log10 of
+ * 2^q) (of 3/4 * 2^q when lopsided), 10^-k * 2^q lies in [1, 10), so
+ * scaled by 10^-k, R is between 1 and 10 units wide and holds at most one
+ * multiple of 10 but always one integer: the shortest decimal is that
+ * multiple of 10 if R has one, else the integer nearest v (ties to even).
+ * The scaled v and bounds are computed, times 4 for two fraction bits, as
+ * floor(x) | sticky ("round to odd") from a 128-bit upper approximation
+ * of 10^-k (pow10_tab.h, plus one); the paper proves those rounded values
+ * order exactly as the exact ones against the candidates, which is all the
+ * comparisons below need. No loop, no division by a variable, no libc.
+ *
+ * The same code serves float32 (c < 2^24): a wider approximation than
+ * float32 needs only makes the products more exact. Both are checked
+ * against the printf search (up_fmt_*_ref): every float32 subnormal, the
+ * binade ends and a million random ones, and random float64s, in
+ * tests/unit/test_float_format.c and the fuzzer; once, by hand, every
+ * positive finite float32 (2^31 values, minutes of CPU: not in the suite). The result is then the
+ * same decimal the old search found: shortest, nearest v, ties to even. */
+
+/* floor(x) | (x has a fraction), x = cp * g / 2^129, g = hi:lo the upper
+ * approximation. g exceeds the exact scale by less than 1, so cp * g
+ * exceeds the exact product by less than cp < 2^62: that excess lives in
+ * the product's lowest 64 bits, which are dropped, so an exact integer x
+ * gets no false fraction. A true fraction is far larger than 2^-65 (the
+ * paper bounds how near an integer these products come), so the 65
+ * fraction bits kept see it. */
+static inline uint64_t round_odd(uint64_t hi, uint64_t lo, uint64_t cp)
+{
+    unsigned __int128 a = (unsigned __int128)cp * lo, b = (unsigned __int128)cp * hi;
+    unsigned __int128 mid = (unsigned __int128)(uint64_t)b + (uint64_t)(a >> 64);
+    unsigned __int128 top = (b >> 64) + (mid >> 64);
+    uint64_t frac = ((uint64_t)top & 1) | (uint64_t)mid;
+    return (uint64_t)(top >> 1) | (frac != 0);
+}
+
+/* The shortest decimal of c * 2^q (c > 0), lopsided as above, into *d. */
+static void schubfach(uint64_t c, int q, int lopsided, decimal *d)
+{
+    uint64_t cb = c << 2, cbr = cb + 2, cbl = lopsided ? cb - 1 : cb - 2;
+    int k = lopsided ? (q * 1262611 - 524031) >> 22 : (q * 1262611) >> 22;
+    int h = q + ((-k * 1741647) >> 19) + 2; /* 1..7: cb << h stays below 2^62 */
+    const uint64_t *g = pow10_tab[-k - POW10_MIN];
+    uint64_t ghi = g[0], glo = g[1] + 1;
+    if (glo == 0) ghi++; /* never overflows: 10^-k is not 2^128 - 1 */
+    uint64_t vb = round_odd(ghi, glo, cb << h), vbl = round_odd(ghi, glo, cbl << h),
+             vbr = round_odd(ghi, glo, cbr << h);
+    uint64_t out = c & 1; /* odd c: the bounds are not in R */
+    uint64_t s = vb >> 2;
+    /* R is under 10 units wide: at most one multiple of 10 in it, and
+     * when there is one it is the shorter candidate (s >= 10: 0 is not) */
+    if (s >= 10) {
+        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
+        int upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
+        if (upin != wpin) {
+            d->m = upin ? sp10 : tp10;
+            d->e = k;
+            return;
+        }
+    }
+    uint64_t t = s + 1;
+    int uin = vbl + out <= s << 2, win = (t << 2) + out <= vbr;
+    d->e = k;
+    if (uin != win) {
+        d->m = uin ? s : t;
+        return;
+    }
+    /* both in: the nearer one; vb - 4s - 2 is v's distance past the midpoint */
+    int64_t cmp = (int64_t)(vb - ((s + t) << 1));
+    d->m = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
+}
+
+size_t up_fmt_f32(float f, char *out)
+{
+    uint32_t bits;
+    decimal d;
+    memcpy(&bits, &f, sizeof(bits));
+    int neg = (int)(bits >> 31), ex = (int)(bits >> 23 & 0xff);
+    uint32_t man = bits & 0x7fffff;
+    float a = neg ? -f : f;
+    if (ex == 0xff) return special(neg, man != 0, 0, out);
+    if (ex == 0 && man == 0) return special(neg, 0, 1, out);
+    /* whole numbers below 2^24 are their own shortest spelling (see the
+     * reference printer above) and print faster as integers */
+    if (ex != 0 && a < 16777216.0f && a == (float)(int32_t)a)
+        return up_fmt_i64(neg ? -(int64_t)a : (int64_t)a, out);
+    if (ex == 0) schubfach(man, -149, 0, &d);
+    else schubfach(man | 0x800000u, ex - 150, man == 0 && ex > 1, &d);
+    return format_decimal(neg, d, out);
+}
+
+size_t up_fmt_f64(double x, char *out)
+{
+    uint64_t bits;
+    decimal d;
+    memcpy(&bits, &x, sizeof(bits));
+    int neg = (int)(bits >> 63), ex = (int)(bits >> 52 & 0x7ff);
+    uint64_t man = bits & 0xfffffffffffffULL;
+    double a = neg ? -x : x;
+    if (ex == 0x7ff) return special(neg, man != 0, 0, out);
+    if (ex == 0 && man == 0) return special(neg, 0, 1, out);
+    if (a < 9007199254740992.0 && a == (double)(int64_t)a)
+        return up_fmt_i64(neg ? -(int64_t)a : (int64_t)a, out);
+    if (ex == 0) schubfach(man, -1074, 0, &d);
+    else schubfach(man | (UINT64_C(1) << 52), ex - 1075, man == 0 && ex > 1, &d);
     return format_decimal(neg, d, out);
 }

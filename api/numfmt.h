@@ -34,6 +34,10 @@ size_t up_fmt_f16(uint16_t bits, char *out);
 size_t up_fmt_bf16(uint16_t bits, char *out);
 size_t up_fmt_i64(int64_t v, char *out);
 size_t up_fmt_u64(uint64_t v, char *out);
+/* The printf/strtod search the float32 and float64 printers are checked
+ * against (tests, fuzzer, bench): the same bytes, several times slower. */
+size_t up_fmt_f32_ref(float f, char *out);
+size_t up_fmt_f64_ref(double d, char *out);
 /* up_fmt_ms (durations) is declared in api.h: the server's access log
  * writes it too. */
 

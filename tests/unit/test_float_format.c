@@ -430,6 +430,64 @@ static void check_all_halves(int is_bf16)
     CHECKF(bad == 0, "%d bad patterns", bad);
 }
 
+
+/* ---- Schubfach against the printf search ---------------------------------
+ * up_fmt_f32/up_fmt_f64 compute the shortest decimal directly (Schubfach);
+ * up_fmt_*_ref is the printf/strtod search they replaced. The bytes must be
+ * identical: every float32 subnormal, every float32 and float64 binade's
+ * first and last significands (the lopsided intervals and the ends of the
+ * exponent range), a million random float32 and 300000 random float64
+ * patterns (the float64 reference is slow). */
+static int same_f32(uint32_t b)
+{
+    char a[UP_NUMFMT_MAX], r[UP_NUMFMT_MAX];
+    size_t na = up_fmt_f32(f32_of(b), a), nr = up_fmt_f32_ref(f32_of(b), r);
+    if (na == nr && !memcmp(a, r, na)) return 1;
+    printf("    f32 0x%08x: \"%.*s\" ref \"%.*s\"\n", (unsigned)b, (int)na, a, (int)nr, r);
+    return 0;
+}
+
+static int same_f64(uint64_t b)
+{
+    char a[UP_NUMFMT_MAX], r[UP_NUMFMT_MAX];
+    double d;
+    memcpy(&d, &b, sizeof(d));
+    size_t na = up_fmt_f64(d, a), nr = up_fmt_f64_ref(d, r);
+    if (na == nr && !memcmp(a, r, na)) return 1;
+    printf("    f64 0x%016llx: \"%.*s\" ref \"%.*s\"\n", (unsigned long long)b, (int)na, a, (int)nr,
+           r);
+    return 0;
+}
+
+static void test_f32_schubfach_vs_ref(void)
+{
+    int bad = 0;
+    for (uint32_t b = 1; b < 0x800000u && bad < 5; b++) bad += !same_f32(b);
+    for (uint32_t e = 1; e < 0xff && bad < 5; e++)
+        for (uint32_t k = 0; k < 64; k++) {
+            bad += !same_f32(e << 23 | k);
+            bad += !same_f32(e << 23 | (0x7fffffu - k));
+            bad += !same_f32(0x80000000u | e << 23 | k);
+        }
+    for (int i = 0; i < 1000000 && bad < 5; i++) bad += !same_f32((uint32_t)rng());
+    CHECK(bad == 0);
+}
+
+static void test_f64_schubfach_vs_ref(void)
+{
+    int bad = 0;
+    for (uint64_t e = 0; e < 0x7ff && bad < 5; e++)
+        for (uint64_t k = 0; k < 16; k++) {
+            bad += !same_f64(e << 52 | k);
+            bad += !same_f64(e << 52 | ((UINT64_C(1) << 52) - 1 - k));
+        }
+    for (int i = 0; i < 300000 && bad < 5; i++) {
+        uint64_t b = rng();
+        bad += !same_f64(i % 8 ? b : b & ((UINT64_C(1) << 52) - 1)); /* every 8th subnormal */
+    }
+    CHECK(bad == 0);
+}
+
 static void test_f16_all(void) { check_all_halves(0); }
 static void test_bf16_all(void) { check_all_halves(1); }
 
@@ -471,6 +529,8 @@ int main(void)
     RUN(test_f32_edges);
     RUN(test_f32_random);
     RUN(test_f64);
+    RUN(test_f32_schubfach_vs_ref);
+    RUN(test_f64_schubfach_vs_ref);
     RUN(test_half_spellings);
     RUN(test_f16_all);
     RUN(test_bf16_all);

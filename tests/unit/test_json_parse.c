@@ -91,6 +91,49 @@ static void json_numbers_match_strtod_bit_for_bit(void)
     CHECK(bad == 0);
 }
 
+
+/* The Eisel-Lemire path (numparse.c) and the 8-digit groups: random digit
+ * strings of 1..24 digits with the point anywhere and exponents across the
+ * whole range, exact halfway cases (an odd 54-bit integer, times 2^j or
+ * over 10^k times 5^k), and texts one digit off those ties: each must be
+ * strtod's double, bit for bit. Two million texts. */
+static void json_long_mantissas_match_strtod(void)
+{
+    char buf[128];
+    int bad = 0;
+    for (int i = 0; i < 2000000 && bad < 10; i++) {
+        int n = 0;
+        if (i % 4 == 3) { /* a tie, or a digit off it */
+            uint64_t odd = (rng() >> 11) | 1, m = odd << 1 | 1; /* 54 bits, last set */
+            int k = (int)(rng() % 24);
+            unsigned __int128 big = m;
+            for (int j = 0; j < k && big < ((unsigned __int128)1 << 100); j++) big *= 5;
+            /* digits of big, then a point k places from the end */
+            char d[48];
+            int nd = 0;
+            for (unsigned __int128 x = big; x; x /= 10) d[nd++] = (char)('0' + (int)(x % 10));
+            if (k >= nd) k = nd - 1;
+            for (int j = nd - 1; j >= 0; j--) {
+                buf[n++] = d[j];
+                if (j == k && k > 0) buf[n++] = '.';
+            }
+            if (rng() % 2) buf[n - 1] = (char)(buf[n - 1] == '9' ? '8' : buf[n - 1] + 1);
+            buf[n] = '\0';
+        } else {
+            int nd = 1 + (int)(rng() % 24), point = (int)(rng() % (uint64_t)(nd + 1));
+            if (rng() % 2) buf[n++] = '-';
+            for (int j = 0; j < nd; j++) {
+                if (j == point && j > 0) buf[n++] = '.';
+                buf[n++] = (char)('0' + (j == 0 ? 1 + rng() % 9 : rng() % 10));
+            }
+            int ex = i % 4 == 0 ? (int)(rng() % 700) - 350 : (int)(rng() % 60) - 30;
+            n += snprintf(buf + n, sizeof(buf) - (size_t)n, "e%d", ex);
+        }
+        bad += !check_number_text(buf);
+    }
+    CHECK(bad == 0);
+}
+
 /* ---- trees against cJSON ---------------------------------------------------- */
 
 static int same_tree(const cJSON *a, const cJSON *b)
@@ -717,6 +760,7 @@ static void json_span_fallback_reads_bytes_at_most_twice(void)
 int main(void)
 {
     RUN(json_numbers_match_strtod_bit_for_bit);
+    RUN(json_long_mantissas_match_strtod);
     RUN(json_random_documents_match_cjson);
     RUN(json_malformed_is_rejected_at_the_fault);
     RUN(json_escapes_and_unicode_decode);
