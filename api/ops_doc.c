@@ -25,6 +25,9 @@
 
 static const char *const value_dtypes[] = {"float32", "float64", "float16", "bfloat16", NULL};
 static const char *const index_dtypes[] = {"int64", "int32", NULL};
+/* Values of an op flagged UP_OPF_INT_IMAGES (op.h): integer images too. */
+static const char *const image_dtypes[] = {"float32", "float64", "float16", "bfloat16",
+                                           "int8", "uint8", NULL};
 static const char *const mask_dtypes[] = {"float32", "float64", "float16", "bfloat16", "int64",
                                           "int32",   "int16",   "int8",    "uint8",    "bool",
                                           NULL};
@@ -59,6 +62,7 @@ static const char *type_name(up_param_type t)
     case UP_P_SIZE: return "size";
     case UP_P_SPATIAL_FLOAT: return "spatial_float";
     case UP_P_ENUM: return "enum";
+    case UP_P_PADS: return "pads";
     }
     return "string";
 }
@@ -109,8 +113,15 @@ static cJSON *param_doc(const up_param_def *d)
     return o;
 }
 
-static cJSON *io_doc(const up_io_def *d, int is_output)
+/* The value dtypes of op: integer images where its flags say so. */
+static const char *const *op_value_dtypes(const up_op_def *op)
 {
+    return (op->flags & UP_OPF_INT_IMAGES) ? image_dtypes : value_dtypes;
+}
+
+static cJSON *io_doc(const up_op_def *op, const up_io_def *d, int is_output)
+{
+    const char *const *values = op_value_dtypes(op);
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "name", d->name);
@@ -118,8 +129,9 @@ static cJSON *io_doc(const up_io_def *d, int is_output)
     if (!is_output) cJSON_AddBoolToObject(o, "required", d->required);
     cJSON_AddItemToObject(o, "dtypes",
                           string_list(is_output ? (d->kind == UP_IO_INDICES ? index_out_dtypes
-                                                                           : value_dtypes)
-                                                : input_dtypes(d->kind)));
+                                                                           : values)
+                                      : d->kind == UP_IO_VALUES ? values
+                                                                : input_dtypes(d->kind)));
     if (d->doc) cJSON_AddStringToObject(o, "doc", d->doc);
     return o;
 }
@@ -138,15 +150,15 @@ static cJSON *op_doc(const up_op_def *op)
     for (int d = op->min_spatial; a && d <= op->max_spatial; d++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(d));
     a = cJSON_AddArrayToObject(o, "inputs");
-    for (int i = 0; a && i < op->n_inputs; i++) cJSON_AddItemToArray(a, io_doc(&op->inputs[i], 0));
+    for (int i = 0; a && i < op->n_inputs; i++) cJSON_AddItemToArray(a, io_doc(op, &op->inputs[i], 0));
     a = cJSON_AddArrayToObject(o, "outputs");
     for (int i = 0; a && i < op->n_outputs; i++)
-        cJSON_AddItemToArray(a, io_doc(&op->outputs[i], 1));
+        cJSON_AddItemToArray(a, io_doc(op, &op->outputs[i], 1));
     a = cJSON_AddArrayToObject(o, "params");
     for (int i = 0; a && i < op->n_params; i++) cJSON_AddItemToArray(a, param_doc(&op->params[i]));
     dt = cJSON_AddObjectToObject(o, "dtypes");
     if (dt) {
-        cJSON_AddItemToObject(dt, "values", string_list(value_dtypes));
+        cJSON_AddItemToObject(dt, "values", string_list(op_value_dtypes(op)));
         cJSON_AddItemToObject(dt, "indices", string_list(index_dtypes));
     }
     return o;

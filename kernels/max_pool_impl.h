@@ -125,8 +125,14 @@ void TFN(compute_forward_max_pool)(const up_plan *p, int64_t begin, int64_t end,
         int64_t mul, add;
         index_affine(p->g.index_layout, u / p->g.C, u % p->g.C, p->g.C, pin, &mul,
                      &add);
-        TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add,
-                            fast);
+        if (p->g.storage_order) {
+            /* plane positions first, then re-spelt column-major */
+            TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, 1, 0, fast);
+            column_major(&q, yi + u * pout, pout, mul, add);
+        } else {
+            TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add,
+                                fast);
+        }
     }
 }
 

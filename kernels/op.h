@@ -59,8 +59,12 @@ typedef enum up_param_type {
     UP_P_SPATIAL_INT,   /* one integer for every spatial dim, or one per dim */
     UP_P_SIZE,          /* output_size: one, one per spatial dim, or full shape */
     UP_P_SPATIAL_FLOAT, /* scale_factor, output_ratio: one or one per dim */
-    UP_P_ENUM           /* one of choices[] ('-' and '_' are the same) */
+    UP_P_ENUM,          /* one of choices[] ('-' and '_' are the same) */
+    UP_P_PADS           /* ONNX pads: 2 * spatial ints, every begin then every end */
 } up_param_type;
+
+/* The most numbers one param holds: ONNX pads of a 3d input. */
+#define UP_MAX_PARAM_VALUES (2 * UP_MAX_SPATIAL)
 
 typedef struct up_param_def {
     const char *name;
@@ -72,8 +76,8 @@ typedef struct up_param_def {
 
 typedef struct up_param_value {
     int set;                 /* the client gave it */
-    int n;                   /* how many numbers were given (1..UP_MAX_RANK) */
-    int64_t i[UP_MAX_RANK];  /* INT, BOOL (0/1), SPATIAL_INT, SIZE */
+    int n;                   /* how many numbers were given (1..UP_MAX_PARAM_VALUES) */
+    int64_t i[UP_MAX_PARAM_VALUES]; /* INT, BOOL (0/1), SPATIAL_INT, SIZE, PADS */
     double f[UP_MAX_RANK];   /* SPATIAL_FLOAT */
     int choice;              /* ENUM: index into choices[] */
 } up_param_value;
@@ -114,7 +118,8 @@ typedef struct up_geom {
     int64_t out[UP_MAX_SPATIAL];   /* spatial size of y */
     int64_t kernel[UP_MAX_SPATIAL];
     int64_t stride[UP_MAX_SPATIAL];
-    int64_t pad[UP_MAX_SPATIAL];
+    int64_t pad[UP_MAX_SPATIAL];       /* padding before (PyTorch: both sides) */
+    int64_t pad_end[UP_MAX_SPATIAL];   /* padding after (ONNX pads may differ) */
     int64_t dilation[UP_MAX_SPATIAL];
     int64_t out_pad[UP_MAX_SPATIAL];
     int64_t groups;
@@ -122,6 +127,7 @@ typedef struct up_geom {
     int mode;                      /* op-specific enum choice */
     int ceil_mode;
     int index_layout;              /* UP_IDX_* */
+    int storage_order;             /* max_pool: 1 = ONNX column-major indices */
 } up_geom;
 
 /* The first bad element a kernel met (e.g. an index outside its plane). */
@@ -161,6 +167,16 @@ typedef int (*up_build_fn)(struct up_plan *p, up_error *err);
 typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end,
                              up_fault *fault);
 
+/* up_op_def.flags: what x may be beyond float32/float64/float16/bfloat16.
+ *   UP_OPF_INT_IMAGES  int8 and uint8 too. The kernel computes in float32,
+ *                      which holds every such value exactly; an op takes
+ *                      this flag only when its result is then exact too
+ *                      (max, copies, scatters), and the answer is x's dtype.
+ *   UP_OPF_MOVES_BYTES the kernel only moves elements: it runs on x's own
+ *                      dtype (element size 1, 2, 4 or 8 bytes), with no
+ *                      conversion in or out. */
+enum { UP_OPF_INT_IMAGES = 1, UP_OPF_MOVES_BYTES = 2 };
+
 struct up_op_def {
     const char *name;            /* URL segment */
     const char *summary;
@@ -176,6 +192,7 @@ struct up_op_def {
     up_kernel_fn kernel_f32;
     up_kernel_fn kernel_f64;
     up_build_fn build;           /* optional */
+    int flags;                   /* UP_OPF_* */
 };
 
 typedef struct up_plan {
@@ -231,6 +248,8 @@ typedef enum up_op_id {
     UP_OP_CONV_TRANSPOSE,
     UP_OP_MAX_POOL,
     UP_OP_FRACTIONAL_MAX_POOL,
+    UP_OP_PIXEL_SHUFFLE,
+    UP_OP_PIXEL_UNSHUFFLE,
 #ifdef UP_TEST_TOY_OP
     UP_OP_TOY_SCALE,
 #endif
@@ -321,6 +340,18 @@ int up_param_enum(const up_plan *p, int slot);      /* choice, default 0 */
  * in/out, double). */
 int up_param_resize(up_plan *p, int scale_factor, int output_size, up_error *err);
 int64_t up_param_int(const up_plan *p, int slot, int64_t def); /* INT or BOOL */
+
+/* ONNX padding of a window op. `pads` (UP_P_PADS: every begin, then every
+ * end, each in [0, UP_GEOM_MAX_PARAM]) and PyTorch's symmetric `padding`
+ * are exclusive (422 naming both); with neither, g->pad is left as the
+ * caller set it. Fills g->pad (begins) and g->pad_end. Returns 1 if pads
+ * was given, 0 if not, -1 on error. */
+int up_param_pads(up_plan *p, int pads_slot, int padding_slot, up_error *err);
+/* ONNX auto_pad choices, in the order of every op's auto_pad enum. */
+enum { UP_AUTO_PAD_NOTSET = 0, UP_AUTO_PAD_SAME_UPPER, UP_AUTO_PAD_SAME_LOWER, UP_AUTO_PAD_VALID };
+/* Split a total padding per ONNX: same_upper puts the odd one at the end,
+ * same_lower (and conv_transpose's notset with output_shape) at the start. */
+void up_pad_split(int64_t total, int extra_at_start, int64_t *begin, int64_t *end);
 
 /* Sets p->out[i] to a rank-(2+nsp) channels-first shape with the given
  * dtype and checks numel against p->max_elements (413) and overflow. */

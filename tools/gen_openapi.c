@@ -134,6 +134,7 @@ static const char *param_schema(const char *type)
     if (!strcmp(type, "spatial_int")) return "SpatialIntParam";
     if (!strcmp(type, "size")) return "SizeParam";
     if (!strcmp(type, "spatial_float")) return "SpatialFloatParam";
+    if (!strcmp(type, "pads")) return "PadsParam";
     return NULL; /* enum: inline */
 }
 
@@ -144,6 +145,7 @@ static const char *param_text_schema(const char *type)
     if (!strcmp(type, "spatial_int")) return "SpatialIntText";
     if (!strcmp(type, "size")) return "SizeText";
     if (!strcmp(type, "spatial_float")) return "SpatialFloatText";
+    if (!strcmp(type, "pads")) return "PadsText";
     return NULL;
 }
 
