@@ -91,8 +91,9 @@ static int prepare_shuffle(up_plan *p, int up, int factor_slot, int mode_slot, u
     r2 = r * r; /* r < 2^31: fits */
     if (up) {
         if (g->C % r2 != 0)
-            return up_errorf(err, UP_E_INVALID, "inputs.x",
-                             "channels %lld must be divisible by upscale_factor^2 = %lld",
+            return up_errorf(err, UP_E_INVALID, field,
+                             "the channels of x, %lld, must be divisible by upscale_factor^2 "
+                             "= %lld",
                              (long long)g->C, (long long)r2);
         g->C_out = g->C / r2;
         for (int d = 0; d < 2; d++)
@@ -101,8 +102,8 @@ static int prepare_shuffle(up_plan *p, int up, int factor_slot, int mode_slot, u
     } else {
         for (int d = 0; d < 2; d++) {
             if (g->in[d] % r != 0)
-                return up_errorf(err, UP_E_INVALID, "inputs.x",
-                                 "spatial size %lld in dim %d must be divisible by "
+                return up_errorf(err, UP_E_INVALID, field,
+                                 "spatial size %lld of x in dim %d must be divisible by "
                                  "downscale_factor %lld",
                                  (long long)g->in[d], d, (long long)r);
             g->out[d] = g->in[d] / r;
