@@ -94,7 +94,7 @@ static void fill_unpool_indices(int64_t *ind, int nsp, const int64_t *in, int64_
 
 /* ---- cases -------------------------------------------------------------- */
 
-typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT } bop;
+typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_SHUFFLE } bop;
 
 typedef struct bcase {
     const char *name;
@@ -132,6 +132,7 @@ static const bcase cases[] = {
     {"conv_transpose2d", OP_CONVT, UP_F64, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose1d", OP_CONVT, UP_F32, 3, {8, 64, 4096}, 32, 4},
     {"conv_transpose3d", OP_CONVT, UP_F32, 5, {8, 64, 16, 16, 16}, 32, 4},
+    {"pixel_shuffle2d", OP_SHUFFLE, UP_F32, 4, {8, 256, 64, 64}, 0, 2},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -200,7 +201,7 @@ static void view_input(up_plan *p, const char *name, up_dtype dt, int rank, cons
 }
 
 static const char *const op_names[] = {"max_unpool", "nearest_unpool", "fractional_max_unpool",
-                                       "max_pool", "conv_transpose"};
+                                       "max_pool", "conv_transpose", "pixel_shuffle"};
 
 /* A fresh plan for case c over the case's inputs (nothing allocated). */
 static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
@@ -218,6 +219,9 @@ static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
         break;
     case OP_POOL:
         param(p, "kernel_size")->i[0] = c->k;
+        break;
+    case OP_SHUFFLE:
+        param(p, "upscale_factor")->i[0] = c->k;
         break;
     case OP_CONVT: {
         int64_t bs[1] = {c->cout};
@@ -467,6 +471,49 @@ static void bench_floor(up_pool *const *pools, const char *const *prefix, int np
     data_free(&d);
 }
 
+/* ---- the copy floor ------------------------------------------------------
+ *
+ * What a pure permutation cannot beat: a plain copy of the same bytes
+ * (read x once, write y once) through the same pool, plane by plane, into
+ * a pre-faulted output. pixel_shuffle's k/floor is against this. */
+static void copy_kernel(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    const int64_t plane = p->in[0].shape[2] * p->in[0].shape[3];
+    (void)f;
+    memcpy((float *)p->out[0].data + begin * plane, (const float *)p->in[0].data + begin * plane,
+           (size_t)((end - begin) * plane) * sizeof(float));
+}
+
+static const up_op_def copy_op = {.name = "copyfloor", .kernel_f32 = copy_kernel};
+
+static void bench_copy_floor(up_pool *pool, int reps)
+{
+    const bcase *c = NULL;
+    bdata d;
+    up_plan p;
+    double t[64];
+    for (int i = 0; i < N_CASES; i++)
+        if (cases[i].op == OP_SHUFFLE) c = &cases[i];
+    if (!c) return;
+    if (reps > 64) reps = 64;
+    data_make(c, &d);
+    up_plan_init(&p, &copy_op);
+    p.compute = UP_F32;
+    up_tensor_view(&p.in[0], UP_F32, 4, c->shape, d.x);
+    up_tensor_view(&p.out[0], UP_F32, 4, c->shape, xmalloc((size_t)numel(c->shape, 4) * 4));
+    memset(p.out[0].data, 1, (size_t)numel(c->shape, 4) * 4); /* fault it in once */
+    p.work_units = c->shape[0] * c->shape[1];
+    p.unit_cost = c->shape[2] * c->shape[3] * 8;
+    for (int r = -1; r < reps; r++) {
+        double a, b;
+        if (run_job(pool, &p, 0, &a, &b) < 0) exit(1);
+        if (r >= 0) t[r] = b;
+    }
+    emit(c->name, UP_F32, "copyfloor", t, t, reps, 0);
+    free(p.out[0].data);
+    data_free(&d);
+}
+
 /* ---- page faults: what a fresh 128 MiB output costs --------------------- */
 
 static double now_s(void) { return (double)up_now_ns() * 1e-9; }
@@ -550,6 +597,8 @@ int main(int argc, char **argv)
         bench_case(pools, variant, npools, &cases[i], reps);
     }
     if (!only || strstr("floor", only)) bench_floor(pools, floor_prefix[paired], npools, reps);
+    if (!paired && cache_mb != 0 && (!only || strstr("copyfloor", only) || strstr("pixel", only)))
+        bench_copy_floor(pools[0], reps);
     if (!paired && (!only || strstr("alloc", only))) bench_alloc(reps);
     for (int q = 0; q < npools; q++) up_pool_destroy(pools[q]);
     return 0;

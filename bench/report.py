@@ -25,12 +25,14 @@ def load(path):
 
 def main():
     rows = load(sys.argv[1])
-    ours, ref, http = {}, {}, {}
+    ours, ref, http, orts = {}, {}, {}, {}
     for r in rows:
         if r[0] == "unpoold":
             ours[(r[1], r[2])] = [float(v) for v in r[3:]]
         elif r[0] == "torch":
             ref[r[1]] = [float(v) for v in r[3:]]
+        elif r[0] == "ort":
+            orts[r[1]] = [float(v) for v in r[3:]]
         elif r[0] == "http":
             http.setdefault((r[1], r[2]), []).append(r[3:])
     targets = []
@@ -53,6 +55,8 @@ def main():
         speed = tr[0] / t if tr else None
         is_unpool = case.startswith(("max_unpool", "nearest", "fmu")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
+        if case.startswith("pixel_shuffle") and (case, "copyfloor") in ours:
+            kf = k / ours[(case, "copyfloor")][0]  # a permutation: against a plain copy
         gfs = "%.1f / %.1f" % (gf, tr[3]) if gf else ""
         print("%-24s %9.3f %9.3f %9s %8s %9s %8s" % (
             case, t, k, "%.3f" % tr[0] if tr else "-", "%.2fx" % speed if speed else "-",
@@ -61,6 +65,16 @@ def main():
             target("%s >= 3x PyTorch" % case, speed >= 3.0, "%.2fx" % speed)
             if kf:
                 target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
+        if case == "pixel_shuffle2d_f32":
+            if kf:
+                target("pixel_shuffle2d_f32 kernel <= 1.5x copy floor", kf <= 1.5,
+                       "%.2fx the copy floor" % kf)
+            if case in orts:
+                o = orts[case][0]
+                target("pixel_shuffle2d_f32 >= ONNX Runtime DepthToSpace", t <= o,
+                       "%.3f ms vs %.3f ms (%.2fx)" % (t, o, o / t))
+            if tr:
+                target("pixel_shuffle2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
         if case == "max_pool2d_f32" and tr:
             target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
         if case == "conv_transpose2d_f32" and tr:
@@ -73,6 +87,13 @@ def main():
         if variant.startswith("floor_"):
             print("   %-16s %8.3f ms" % (variant, v[0]))
     print("   floor = best of them: %.3f ms" % floor if floor else "   (no floor rows)")
+    for (case, variant), v in sorted(ours.items()):
+        if variant == "copyfloor":
+            print("   copy floor for %s (memcpy of its bytes, prefaulted output): %.3f ms"
+                  % (case, v[0]))
+    for case, v in sorted(orts.items()):
+        print("   ONNX Runtime for %s (DepthToSpace CRD, %s): %.3f ms" % (
+            case, "intra_op_num_threads = W", v[0]))
 
     print()
     print("== one big request: W workers vs 1 worker, timed alternately (kbench -s), and the")

@@ -11,7 +11,8 @@
 #   4. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
 #      and against a bare libmicrohttpd server, alternating, REPEAT times.
 # Knobs (environment): BUILD (build), BENCH_WORKERS (2), BENCH_REPS (7),
-# BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480).
+# BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480),
+# BENCH_ORT_PYTHON (.venv/bin/python3: onnxruntime for the pixel_shuffle row).
 # Needs wrk and /usr/bin/python3 with torch and numpy (Debian packages);
 # a missing one skips its rows and says so.
 set -u
@@ -23,6 +24,9 @@ WRK_S=${BENCH_WRK_SECONDS:-5}
 WRK_N=${BENCH_WRK_REPEAT:-3}
 PORT=${BENCH_PORT:-18480}
 PY=/usr/bin/python3
+# ONNX Runtime's reference (pixel_shuffle vs DepthToSpace) runs in the test
+# venv, which has onnx and onnxruntime (tests/requirements.txt)
+ORT_PY=${BENCH_ORT_PYTHON:-.venv/bin/python3}
 OUT=$(mktemp -d)
 RES=$OUT/results.tsv
 PIDS=()
@@ -59,6 +63,13 @@ if "$PY" -c 'import torch' 2>/dev/null; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" bench/torch_ref.py "$W" "$REPS" >>"$RES"
 else
     echo "no torch under $PY: PyTorch rows skipped"
+fi
+
+if [ -x "$ORT_PY" ] && "$ORT_PY" -c 'import onnx, onnxruntime' 2>/dev/null; then
+    echo "ONNX Runtime $("$ORT_PY" -c 'import onnxruntime; print(onnxruntime.__version__)') (threads=$W) ..."
+    "$ORT_PY" bench/ort_ref.py "$W" "$REPS" >>"$RES"
+else
+    echo "no onnxruntime under $ORT_PY: ONNX Runtime rows skipped (BENCH_ORT_PYTHON)"
 fi
 
 start_unpoold() { # port -> sets UP_PID

@@ -45,6 +45,7 @@ CASES = [
     ("conv_transpose2d", "convt", torch.float64, (8, 64, 64, 64), 4),
     ("conv_transpose1d", "convt", torch.float32, (8, 64, 4096), 4),
     ("conv_transpose3d", "convt", torch.float32, (8, 64, 16, 16, 16), 4),
+    ("pixel_shuffle2d", "shuffle", torch.float32, (8, 256, 64, 64), 2),
 ]
 
 UNPOOL = {3: F.max_unpool1d, 4: F.max_unpool2d, 5: F.max_unpool3d}
@@ -70,6 +71,8 @@ def make(op, dt, shape, k):
                                       align_corners=False)), 0.0
     if op == "pool":
         return (lambda: POOL[rank](x, 2, return_indices=True)), 0.0
+    if op == "shuffle":
+        return (lambda: F.pixel_shuffle(x, k)), 0.0
     w = torch.rand((shape[1], 32) + (k,) * (rank - 2), generator=g, dtype=dt)
     b = torch.rand(32, generator=g, dtype=dt)
     flops = 2.0 * x.numel() * 32 * k ** (rank - 2)
