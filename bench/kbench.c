@@ -59,11 +59,18 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* The dtype in a case's name: max_pool2d_f32, max_pool2d_u8. */
+static const char *dt_suffix(up_dtype dt)
+{
+    return dt == UP_F64 ? "f64" : dt == UP_U8 ? "u8" : "f32";
+}
+
 static void fill_values(void *data, up_dtype dt, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = rng_unit() * 2.0 - 1.0;
         if (dt == UP_F64) ((double *)data)[i] = v;
+        else if (dt == UP_U8) ((uint8_t *)data)[i] = (uint8_t)(v * 127.0 + 128.0);
         else ((float *)data)[i] = (float)v;
     }
 }
@@ -128,11 +135,13 @@ static const bcase cases[] = {
     {"max_pool1d", OP_POOL, UP_F32, 3, {8, 64, 65536}, 0, 2},
     {"max_pool3d", OP_POOL, UP_F32, 5, {8, 64, 16, 64, 64}, 0, 2},
     {"max_pool2d_small", OP_POOL, UP_F32, 4, {1, 1, 4, 4}, 0, 2},
+    {"max_pool2d", OP_POOL, UP_U8, 4, {8, 64, 256, 256}, 0, 2},
     {"conv_transpose2d", OP_CONVT, UP_F32, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose2d", OP_CONVT, UP_F64, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose1d", OP_CONVT, UP_F32, 3, {8, 64, 4096}, 32, 4},
     {"conv_transpose3d", OP_CONVT, UP_F32, 5, {8, 64, 16, 16, 16}, 32, 4},
     {"pixel_shuffle2d", OP_SHUFFLE, UP_F32, 4, {8, 256, 64, 64}, 0, 2},
+    {"pixel_shuffle2d", OP_SHUFFLE, UP_U8, 4, {8, 256, 64, 64}, 0, 2},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -322,7 +331,7 @@ static void emit(const char *name, up_dtype dt, const char *variant, double *t, 
     tmed = median(t, n);
     tmin = t[0];
     kmed = median(k, n);
-    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t%.2f\n", name, dt == UP_F64 ? "f64" : "f32",
+    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t%.2f\n", name, dt_suffix(dt),
            variant, tmed * 1e3, tmin * 1e3, kmed * 1e3, flops > 0 ? flops / tmed * 1e-9 : 0.0);
     fflush(stdout);
 }
@@ -336,7 +345,7 @@ static void emit_ratio(const char *name, up_dtype dt, const char *variant, const
     double q[64];
     for (int r = 0; r < n; r++) q[r] = a[r] / b[r];
     double m = median(q, n);
-    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t0\n", name, dt == UP_F64 ? "f64" : "f32",
+    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t0\n", name, dt_suffix(dt),
            variant, m, q[0], m);
     fflush(stdout);
 }
@@ -568,7 +577,7 @@ int main(int argc, char **argv)
         case 's': paired = 1; break;
         case 'l':
             for (int i = 0; i < N_CASES; i++)
-                printf("%s_%s\n", cases[i].name, cases[i].dt == UP_F64 ? "f64" : "f32");
+                printf("%s_%s\n", cases[i].name, dt_suffix(cases[i].dt));
             return 0;
         default:
             fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-s] [-l]\n"
@@ -592,7 +601,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_CASES; i++) {
         char full[96];
         snprintf(full, sizeof(full), "%s_%s", cases[i].name,
-                 cases[i].dt == UP_F64 ? "f64" : "f32");
+                 dt_suffix(cases[i].dt));
         if (only && !strstr(full, only)) continue;
         bench_case(pools, variant, npools, &cases[i], reps);
     }

@@ -178,6 +178,12 @@ int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
     } else if (src->dtype == UP_F32 && dt == UP_BF16) {
         for (int64_t i = 0; i < n; i++)
             ((uint16_t *)dst->data)[i] = up_f32_to_bf16(((const float *)src->data)[i]);
+    } else if (src->dtype == UP_U8 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = ((const uint8_t *)src->data)[i];
+    } else if (src->dtype == UP_I8 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = ((const int8_t *)src->data)[i];
     } else if (src->dtype == UP_F32 && (dt == UP_U8 || dt == UP_I8)) {
         f32_to_byte(src->data, dst->data, n, dt == UP_U8 ? 0.0f : -128.0f,
                     dt == UP_U8 ? 255.0f : 127.0f, dt == UP_I8);
