@@ -94,15 +94,56 @@ static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
 }
 
 /* The kernels, once per compute type (template.h): I is the position type
- * of the vectorised path. */
+ * of the vectorised path, T_LOWEST the running maximum's start, T_ISNAN
+ * the test that lets a NaN win (v != v: isnan() without a libm call, and
+ * vectorisable). uint8 and
+ * int8 images run natively (the op is flagged UP_OPF_INT_NATIVE): their
+ * lowest value plays -inf's part, and gives the same answer the float32
+ * path would after its saturating store (a window wholly in the padding
+ * reports the lowest value; ties keep the first position either way, since
+ * the first in-bound element beats -inf exactly when it is not the lowest
+ * value, and the index starts at that position). */
 #define T float
 #define I int32_t
 #define SFX f32
+#define T_LOWEST (-INFINITY)
+#define T_ISNAN(v) ((v) != (v))
 #include "max_pool_impl.h"
 #define T double
 #define I int64_t
 #define SFX f64
+#define T_LOWEST (-(double)INFINITY)
+#define T_ISNAN(v) ((v) != (v))
 #include "max_pool_impl.h"
+#define T uint8_t
+#define I int32_t
+#define SFX u8
+#define T_LOWEST ((uint8_t)0)
+#define T_ISNAN(v) 0
+#include "max_pool_impl.h"
+#define T int8_t
+#define I int32_t
+#define SFX i8
+#define T_LOWEST ((int8_t)INT8_MIN)
+#define T_ISNAN(v) 0
+#include "max_pool_impl.h"
+
+/* The registry's two kernel slots: float64, and everything else by the
+ * compute dtype (float32, or uint8 / int8 as sent). */
+void compute_forward_max_pool_f32(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    if (p->compute == UP_U8)
+        max_pool_units_u8(p, begin, end, f);
+    else if (p->compute == UP_I8)
+        max_pool_units_i8(p, begin, end, f);
+    else
+        max_pool_units_f32(p, begin, end, f);
+}
+
+void compute_forward_max_pool_f64(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    max_pool_units_f64(p, begin, end, f);
+}
 
 /* ---- prepare: PyTorch's checks and output size -------------------------- */
 

@@ -174,8 +174,11 @@ typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end
  *                      (max, copies, scatters), and the answer is x's dtype.
  *   UP_OPF_MOVES_BYTES the kernel only moves elements: it runs on x's own
  *                      dtype (element size 1, 2, 4 or 8 bytes), with no
- *                      conversion in or out. */
-enum { UP_OPF_INT_IMAGES = 1, UP_OPF_MOVES_BYTES = 2 };
+ *                      conversion in or out.
+ *   UP_OPF_INT_NATIVE  with UP_OPF_INT_IMAGES: int8 and uint8 x run on
+ *                      their own dtype (the f32 kernel slot dispatches on
+ *                      p->compute), not through float32. */
+enum { UP_OPF_INT_IMAGES = 1, UP_OPF_MOVES_BYTES = 2, UP_OPF_INT_NATIVE = 4 };
 
 struct up_op_def {
     const char *name;            /* URL segment */

@@ -111,10 +111,13 @@ static const char *value_dtypes_text(const up_plan *p)
 
 /* The kernel's dtype for x of dtype `storage`: float64 stays, the rest
  * computes in float32 (exact for half types and 8-bit integers), except
- * that an op that only moves elements runs on the dtype as sent. */
+ * that an op that only moves elements, or has integer kernels of its own,
+ * runs on the dtype as sent. */
 static up_dtype compute_dtype(const up_plan *p, up_dtype storage)
 {
     if (p->op->flags & UP_OPF_MOVES_BYTES) return storage;
+    if ((p->op->flags & UP_OPF_INT_NATIVE) && (storage == UP_U8 || storage == UP_I8))
+        return storage;
     return storage == UP_F64 ? UP_F64 : UP_F32;
 }
 

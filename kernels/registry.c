@@ -265,7 +265,7 @@ static const up_op_def op_table[] = {
     OP_ENTRY_F(MAX_POOL, max_pool, "max pooling with argmax indices",
                "PyTorch max_pool{1,2,3}d(return_indices=True); ONNX MaxPool with pads, "
                "auto_pad and storage_order", 1, 3, max_pool_inputs, max_pool_outputs,
-               max_pool_params, NULL, UP_OPF_INT_IMAGES),
+               max_pool_params, NULL, UP_OPF_INT_IMAGES | UP_OPF_INT_NATIVE),
     OP_ENTRY_B(FRACTIONAL_MAX_POOL, fractional_max_pool,
                "fractional max pooling with argmax indices",
                "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
