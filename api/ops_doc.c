@@ -24,10 +24,10 @@
 #include "api.h"
 
 static const char *const value_dtypes[] = {"float32", "float64", "float16", "bfloat16", NULL};
-/* x and y of the ops with UP_OPF_INT8_IMAGES */
-static const char *const int8_image_dtypes[] = {"float32", "float64", "float16", "bfloat16",
-                                                "uint8", "int8", NULL};
 static const char *const index_dtypes[] = {"int64", "int32", NULL};
+/* Values of an op flagged UP_OPF_INT_IMAGES (op.h): integer images too. */
+static const char *const image_dtypes[] = {"float32", "float64", "float16", "bfloat16",
+                                           "int8", "uint8", NULL};
 static const char *const mask_dtypes[] = {"float32", "float64", "float16", "bfloat16", "int64",
                                           "int32",   "int16",   "int8",    "uint8",    "bool",
                                           NULL};
@@ -65,6 +65,7 @@ static const char *type_name(up_param_type t)
     case UP_P_FLOAT: return "float";
     case UP_P_FLOATS: return "floats";
     case UP_P_INTS: return "ints";
+    case UP_P_PADS: return "pads";
     }
     return "string";
 }
@@ -115,19 +116,25 @@ static cJSON *param_doc(const up_param_def *d)
     return o;
 }
 
+/* The value dtypes of op: integer images where its flags say so. */
+static const char *const *op_value_dtypes(const up_op_def *op)
+{
+    return (op->flags & UP_OPF_INT_IMAGES) ? image_dtypes : value_dtypes;
+}
+
 static cJSON *io_doc(const up_op_def *op, const up_io_def *d, int is_output)
 {
+    const char *const *values = op_value_dtypes(op);
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "name", d->name);
     cJSON_AddStringToObject(o, "kind", kind_name(d->kind));
     if (!is_output) cJSON_AddBoolToObject(o, "required", d->required);
-    const char *const *dts = is_output ? (d->kind == UP_IO_INDICES ? index_out_dtypes
-                                                                   : value_dtypes)
-                                       : input_dtypes(d->kind);
-    if ((op->flags & UP_OPF_INT8_IMAGES) && d == &op->inputs[UP_IN_X]) dts = int8_image_dtypes;
-    if ((op->flags & UP_OPF_INT8_IMAGES) && d == &op->outputs[UP_OUT_Y]) dts = int8_image_dtypes;
-    cJSON_AddItemToObject(o, "dtypes", string_list(dts));
+    cJSON_AddItemToObject(o, "dtypes",
+                          string_list(is_output ? (d->kind == UP_IO_INDICES ? index_out_dtypes
+                                                                           : values)
+                                      : d->kind == UP_IO_VALUES ? values
+                                                                : input_dtypes(d->kind)));
     if (d->doc) cJSON_AddStringToObject(o, "doc", d->doc);
     return o;
 }
@@ -154,7 +161,7 @@ static cJSON *op_doc(const up_op_def *op)
     for (int i = 0; a && i < op->n_params; i++) cJSON_AddItemToArray(a, param_doc(&op->params[i]));
     dt = cJSON_AddObjectToObject(o, "dtypes");
     if (dt) {
-        cJSON_AddItemToObject(dt, "values", string_list(value_dtypes));
+        cJSON_AddItemToObject(dt, "values", string_list(op_value_dtypes(op)));
         cJSON_AddItemToObject(dt, "indices", string_list(index_dtypes));
     }
     return o;

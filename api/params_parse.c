@@ -58,13 +58,16 @@ static int set_enum(up_plan *p, int i, const char *s, const char *field, up_erro
 
 static int is_int_type(up_param_type t)
 {
-    return t == UP_P_INT || t == UP_P_SPATIAL_INT || t == UP_P_SIZE || t == UP_P_INTS;
+    return t == UP_P_INT || t == UP_P_SPATIAL_INT || t == UP_P_SIZE || t == UP_P_INTS ||
+           t == UP_P_PADS;
 }
 
 static int max_count(up_param_type t)
 {
     if (t == UP_P_INT || t == UP_P_BOOL || t == UP_P_FLOAT) return 1;
-    return (t == UP_P_SIZE || t == UP_P_FLOATS || t == UP_P_INTS) ? UP_MAX_RANK : UP_MAX_SPATIAL;
+    return (t == UP_P_SIZE || t == UP_P_FLOATS || t == UP_P_INTS) ? UP_MAX_RANK
+           : t == UP_P_PADS                                    ? UP_MAX_PARAM_VALUES
+                                                               : UP_MAX_SPATIAL;
 }
 
 /* One number into slot k of param i, checking integrality for int types. */
@@ -164,7 +167,7 @@ int up_param_from_json(up_plan *p, const char *name, const cJSON *v, const char 
         n = 1;
     } else if ((cJSON_IsArray(v) || up_json_list_of(v, &l)) && d->type != UP_P_INT &&
                d->type != UP_P_BOOL && d->type != UP_P_FLOAT) {
-        double vals[UP_MAX_RANK];
+        double vals[UP_MAX_PARAM_VALUES];
         n = up_json_numbers(v, vals, max_count(d->type));
         if (n == -2)
             return up_errorf(err, UP_E_MALFORMED, field, "at most %d values", max_count(d->type));

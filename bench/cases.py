@@ -3,9 +3,9 @@
 The same shapes, dtypes and params as bench/kbench.c, written once for
 torch_ref.py and ort_ref.py. Each case: (name, op, dtype, x shape, k), where
 op is unpool | nearest | linear | pool | convt | resize_linear |
-resize_cubic, dtype "f32" or "f64", and k the window (pooling) or kernel
+resize_cubic | shuffle, dtype "f32" or "f64", and k the window (pooling) or kernel
 size (conv_transpose, 32 output channels, stride 2, padding 1).
-Unpooling, nearest, linear and resize scale by 2.
+Unpooling, nearest, linear and resize scale by 2; shuffle has r = k.
 """
 import time
 import statistics
@@ -40,6 +40,8 @@ CASES = [
     # is interpolate(bilinear / bicubic, align_corners=False) in PyTorch
     ("resize_linear2d", "resize_linear", "f32", X2D, 2),
     ("resize_cubic2d", "resize_cubic", "f32", X2D, 2),
+    # pixel_shuffle r=2 (PyTorch pixel_shuffle, ONNX DepthToSpace CRD)
+    ("pixel_shuffle2d", "shuffle", "f32", (8, 256, 64, 64), 2),
 ]
 
 COUT = 32

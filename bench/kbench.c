@@ -59,11 +59,18 @@ static void *xmalloc(size_t n)
     return p;
 }
 
+/* The dtype in a case's name: max_pool2d_f32, max_pool2d_u8. */
+static const char *dt_suffix(up_dtype dt)
+{
+    return dt == UP_F64 ? "f64" : dt == UP_U8 ? "u8" : "f32";
+}
+
 static void fill_values(void *data, up_dtype dt, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
         double v = rng_unit() * 2.0 - 1.0;
         if (dt == UP_F64) ((double *)data)[i] = v;
+        else if (dt == UP_U8) ((uint8_t *)data)[i] = (uint8_t)(v * 127.0 + 128.0);
         else ((float *)data)[i] = (float)v;
     }
 }
@@ -94,7 +101,7 @@ static void fill_unpool_indices(int64_t *ind, int nsp, const int64_t *in, int64_
 
 /* ---- cases -------------------------------------------------------------- */
 
-typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE } bop;
+typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE, OP_SHUFFLE } bop;
 
 typedef struct bcase {
     const char *name;
@@ -130,6 +137,7 @@ static const bcase cases[] = {
     {"max_pool1d", OP_POOL, UP_F32, 3, {8, 64, 65536}, 0, 2},
     {"max_pool3d", OP_POOL, UP_F32, 5, {8, 64, 16, 64, 64}, 0, 2},
     {"max_pool2d_small", OP_POOL, UP_F32, 4, {1, 1, 4, 4}, 0, 2},
+    {"max_pool2d", OP_POOL, UP_U8, 4, {8, 64, 256, 256}, 0, 2},
     {"conv_transpose2d", OP_CONVT, UP_F32, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose2d", OP_CONVT, UP_F64, 4, {8, 64, 64, 64}, 32, 4},
     {"conv_transpose1d", OP_CONVT, UP_F32, 3, {8, 64, 4096}, 32, 4},
@@ -137,6 +145,8 @@ static const bcase cases[] = {
     /* resize x2 over H and W; k = mode (1 linear, 2 cubic) */
     {"resize_linear2d", OP_RESIZE, UP_F32, 4, X2D, 0, 1},
     {"resize_cubic2d", OP_RESIZE, UP_F32, 4, X2D, 0, 2},
+    {"pixel_shuffle2d", OP_SHUFFLE, UP_F32, 4, {8, 256, 64, 64}, 0, 2},
+    {"pixel_shuffle2d", OP_SHUFFLE, UP_U8, 4, {8, 256, 64, 64}, 0, 2},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -205,7 +215,7 @@ static void view_input(up_plan *p, const char *name, up_dtype dt, int rank, cons
 }
 
 static const char *const op_names[] = {"max_unpool", "nearest_unpool", "fractional_max_unpool",
-                                       "max_pool", "conv_transpose", "resize"};
+                                       "max_pool", "conv_transpose", "resize", "pixel_shuffle"};
 
 /* A fresh plan for case c over the case's inputs (nothing allocated). */
 static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
@@ -233,6 +243,9 @@ static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
         param(p, "mode")->choice = (int)c->k;
         break;
     }
+    case OP_SHUFFLE:
+        param(p, "upscale_factor")->i[0] = c->k;
+        break;
     case OP_CONVT: {
         int64_t bs[1] = {c->cout};
         param(p, "stride")->i[0] = 2;
@@ -332,7 +345,7 @@ static void emit(const char *name, up_dtype dt, const char *variant, double *t, 
     tmed = median(t, n);
     tmin = t[0];
     kmed = median(k, n);
-    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t%.2f\n", name, dt == UP_F64 ? "f64" : "f32",
+    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t%.2f\n", name, dt_suffix(dt),
            variant, tmed * 1e3, tmin * 1e3, kmed * 1e3, flops > 0 ? flops / tmed * 1e-9 : 0.0);
     fflush(stdout);
 }
@@ -346,7 +359,7 @@ static void emit_ratio(const char *name, up_dtype dt, const char *variant, const
     double q[64];
     for (int r = 0; r < n; r++) q[r] = a[r] / b[r];
     double m = median(q, n);
-    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t0\n", name, dt == UP_F64 ? "f64" : "f32",
+    printf("unpoold\t%s_%s\t%s\t%.4f\t%.4f\t%.4f\t0\n", name, dt_suffix(dt),
            variant, m, q[0], m);
     fflush(stdout);
 }
@@ -481,6 +494,49 @@ static void bench_floor(up_pool *const *pools, const char *const *prefix, int np
     data_free(&d);
 }
 
+/* ---- the copy floor ------------------------------------------------------
+ *
+ * What a pure permutation cannot beat: a plain copy of the same bytes
+ * (read x once, write y once) through the same pool, plane by plane, into
+ * a pre-faulted output. pixel_shuffle's k/floor is against this. */
+static void copy_kernel(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    const int64_t plane = p->in[0].shape[2] * p->in[0].shape[3];
+    (void)f;
+    memcpy((float *)p->out[0].data + begin * plane, (const float *)p->in[0].data + begin * plane,
+           (size_t)((end - begin) * plane) * sizeof(float));
+}
+
+static const up_op_def copy_op = {.name = "copyfloor", .kernel_f32 = copy_kernel};
+
+static void bench_copy_floor(up_pool *pool, int reps)
+{
+    const bcase *c = NULL;
+    bdata d;
+    up_plan p;
+    double t[64];
+    for (int i = 0; i < N_CASES; i++)
+        if (cases[i].op == OP_SHUFFLE) c = &cases[i];
+    if (!c) return;
+    if (reps > 64) reps = 64;
+    data_make(c, &d);
+    up_plan_init(&p, &copy_op);
+    p.compute = UP_F32;
+    up_tensor_view(&p.in[0], UP_F32, 4, c->shape, d.x);
+    up_tensor_view(&p.out[0], UP_F32, 4, c->shape, xmalloc((size_t)numel(c->shape, 4) * 4));
+    memset(p.out[0].data, 1, (size_t)numel(c->shape, 4) * 4); /* fault it in once */
+    p.work_units = c->shape[0] * c->shape[1];
+    p.unit_cost = c->shape[2] * c->shape[3] * 8;
+    for (int r = -1; r < reps; r++) {
+        double a, b;
+        if (run_job(pool, &p, 0, &a, &b) < 0) exit(1);
+        if (r >= 0) t[r] = b;
+    }
+    emit(c->name, UP_F32, "copyfloor", t, t, reps, 0);
+    free(p.out[0].data);
+    data_free(&d);
+}
+
 /* ---- page faults: what a fresh 128 MiB output costs --------------------- */
 
 static double now_s(void) { return (double)up_now_ns() * 1e-9; }
@@ -535,7 +591,7 @@ int main(int argc, char **argv)
         case 's': paired = 1; break;
         case 'l':
             for (int i = 0; i < N_CASES; i++)
-                printf("%s_%s\n", cases[i].name, cases[i].dt == UP_F64 ? "f64" : "f32");
+                printf("%s_%s\n", cases[i].name, dt_suffix(cases[i].dt));
             return 0;
         default:
             fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-s] [-l]\n"
@@ -559,11 +615,13 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_CASES; i++) {
         char full[96];
         snprintf(full, sizeof(full), "%s_%s", cases[i].name,
-                 cases[i].dt == UP_F64 ? "f64" : "f32");
+                 dt_suffix(cases[i].dt));
         if (only && !strstr(full, only)) continue;
         bench_case(pools, variant, npools, &cases[i], reps);
     }
     if (!only || strstr("floor", only)) bench_floor(pools, floor_prefix[paired], npools, reps);
+    if (!paired && cache_mb != 0 && (!only || strstr("copyfloor", only) || strstr("pixel", only)))
+        bench_copy_floor(pools[0], reps);
     if (!paired && (!only || strstr("alloc", only))) bench_alloc(reps);
     for (int q = 0; q < npools; q++) up_pool_destroy(pools[q]);
     return 0;

@@ -13,6 +13,7 @@ every call timed from Python with a fresh output (as sess.run gives it):
           own linear and cubic cases
   pool    MaxPool with its Indices output
   convt   ConvTranspose, stride 2, pads 1, bias
+  shuffle DepthToSpace, mode CRD (= PyTorch's pixel_shuffle)
 
 Prints `ort <case> ref <median_ms> <min_ms> <median_ms> <gflops>` rows for
 report.py; a case ONNX Runtime has no CPU kernel for (float64 MaxUnpool,
@@ -83,6 +84,11 @@ def make(op, dtype, shape, k, workers):
         return (lambda: s.run(None, {"x": x, "i": ind})), 0.0
     if op in ("nearest", "linear", "resize_linear", "resize_cubic"):
         s = resize_session(dtype, shape, op.replace("resize_", ""), workers)
+        return (lambda: s.run(None, {"x": x})), 0.0
+    if op == "shuffle":
+        node = helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=k, mode="CRD")
+        s = session(node, [vinfo("x", ONNX_DT[dtype], shape)], [vinfo("y", ONNX_DT[dtype], None)],
+                    workers)
         return (lambda: s.run(None, {"x": x})), 0.0
     if op == "pool":
         s = pool_session(dtype, shape, k, workers)

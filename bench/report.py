@@ -63,6 +63,8 @@ def main():
         vs_ort = to[0] / t if to else None
         is_unpool = case.startswith(("max_unpool", "nearest", "fmu", "resize")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
+        if case.startswith("pixel_shuffle") and (case, "copyfloor") in ours:
+            kf = k / ours[(case, "copyfloor")][0]  # a permutation: against a plain copy
         gfs = ("%.1f / %.1f / %s" % (gf, tr[3] if tr else 0, "%.1f" % to[3] if to else "-")
                if gf else "")
         print("%-24s %9.3f %9.3f %9s %8s %9s %8s %9s %s" % (
@@ -90,6 +92,15 @@ def main():
                 target("%s >= ONNX Runtime" % case, vs_ort >= 1.0, "%.2fx" % vs_ort)
             if kf and "linear" in case:
                 target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
+        if case == "pixel_shuffle2d_f32":
+            if kf:
+                target("pixel_shuffle2d_f32 kernel <= 1.5x copy floor", kf <= 1.5,
+                       "%.2fx the copy floor" % kf)
+            if to:
+                target("pixel_shuffle2d_f32 >= ONNX Runtime DepthToSpace", vs_ort >= 1.0,
+                       "%.2fx" % vs_ort)
+            if tr:
+                target("pixel_shuffle2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
         if case == "max_pool2d_f32" and tr:
             target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
         if case == "conv_transpose2d_f32" and tr:
@@ -117,6 +128,13 @@ def main():
         if variant.startswith("floor_"):
             print("   %-16s %8.3f ms" % (variant, v[0]))
     print("   floor = best of them: %.3f ms" % floor if floor else "   (no floor rows)")
+    for (case, variant), v in sorted(ours.items()):
+        if variant == "copyfloor":
+            print("   copy floor for %s (memcpy of its bytes, prefaulted output): %.3f ms"
+                  % (case, v[0]))
+    for case, v in sorted(orts.items()):
+        print("   ONNX Runtime for %s (DepthToSpace CRD, %s): %.3f ms" % (
+            case, "intra_op_num_threads = W", v[0]))
 
     print()
     print("== one big request: W workers vs 1 worker, timed alternately (kbench -s), and the")

@@ -150,10 +150,62 @@ static int derive_output_padding(up_plan *p, const int64_t *mins, up_error *err)
     return 1;
 }
 
+/* ONNX's padding: `pads` (begins, then ends), or auto_pad, or the total
+ * padding output_shape implies. Per ONNX ConvTranspose: the full size
+ * (in-1)*stride + output_padding + (kernel-1)*dilation + 1 less the
+ * target (output_shape, or in * stride for same_*) is split with the odd
+ * one at the end for same_upper and at the start otherwise; Python's
+ * floor division, so a target one larger than the full size (a negative
+ * total) pads the end by -1: one more output of bias alone. Sets g->pad
+ * (begins, the kernel's offset) and g->pad_end. Exclusive with PyTorch's
+ * padding and output_size, and pads with output_shape or auto_pad. */
+static int onnx_padding(up_plan *p, up_error *err)
+{
+    up_geom *g = &p->g;
+    int mode = up_param_enum(p, CONV_TRANSPOSE_P_auto_pad), has_pads;
+    int64_t shape[UP_MAX_SPATIAL];
+    int has_shape = up_param_output_size(p, CONV_TRANSPOSE_P_output_shape, g->N, g->C_out, shape, err);
+    if (has_shape < 0) return -1;
+    if ((has_pads = up_param_pads(p, CONV_TRANSPOSE_P_pads, CONV_TRANSPOSE_P_padding, err)) < 0)
+        return -1;
+    if ((has_shape || mode != UP_AUTO_PAD_NOTSET || has_pads) &&
+        up_plan_param_set(p, CONV_TRANSPOSE_P_output_size))
+        return up_errorf(err, UP_E_INVALID, "params.output_size",
+                         "output_size (PyTorch) excludes pads, auto_pad and output_shape (ONNX)");
+    if ((has_shape || mode != UP_AUTO_PAD_NOTSET) &&
+        (has_pads || up_plan_param_set(p, CONV_TRANSPOSE_P_padding)))
+        return up_errorf(err, UP_E_INVALID, "params.pads",
+                         "output_shape and auto_pad derive the padding: give neither pads nor "
+                         "padding with them");
+    if (!has_shape && (mode == UP_AUTO_PAD_NOTSET || mode == UP_AUTO_PAD_VALID)) {
+        if (mode == UP_AUTO_PAD_VALID)
+            for (int d = 0; d < g->nsp; d++) g->pad[d] = g->pad_end[d] = 0;
+        return 0;
+    }
+    for (int d = 0; d < g->nsp; d++) {
+        int64_t full, target, total;
+        if (up_geom_convt_out(g->in[d], g->kernel[d], g->stride[d], 0, g->dilation[d],
+                              g->out_pad[d], &full) < 0)
+            return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "output size overflows");
+        if (has_shape)
+            target = shape[d];
+        else if (up_mul_i64(g->in[d], g->stride[d], &target) < 0)
+            return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "output size overflows");
+        /* both in [1, 2^50 * 2^31]: the difference fits */
+        total = full - target;
+        g->pad[d] = mode == UP_AUTO_PAD_SAME_UPPER ? up_div_floor(total, 2)
+                                                   : total - up_div_floor(total, 2);
+        g->pad_end[d] = total - g->pad[d];
+    }
+    return 0;
+}
+
 static int check_spatial(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t mins[UP_MAX_SPATIAL];
+    int onnx_auto = up_param_enum(p, CONV_TRANSPOSE_P_auto_pad) != UP_AUTO_PAD_NOTSET ||
+                    up_plan_param_set(p, CONV_TRANSPOSE_P_output_shape);
     if (up_param_spatial(p, CONV_TRANSPOSE_P_stride, 1, 1, g->stride, err) < 0 ||
         up_param_spatial(p, CONV_TRANSPOSE_P_padding, 0, 0, g->pad, err) < 0 ||
         up_param_spatial(p, CONV_TRANSPOSE_P_dilation, 1, 1, g->dilation, err) < 0 ||
@@ -173,6 +225,23 @@ static int check_spatial(up_plan *p, up_error *err)
                              (long long)g->dilation[d]);
         if (min_size(g, d, &mins[d]) < 0)
             return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "output size overflows");
+    }
+    if (onnx_padding(p, err) < 0) return -1;
+    if (up_plan_param_set(p, CONV_TRANSPOSE_P_pads) || onnx_auto) {
+        /* ONNX's sizes: (in-1)*stride + output_padding + span - pads */
+        for (int d = 0; d < g->nsp; d++) {
+            if (up_geom_convt_out(g->in[d], g->kernel[d], g->stride[d], 0, g->dilation[d],
+                                  g->out_pad[d], &mins[d]) < 0)
+                return up_errorf(err, UP_E_TOO_LARGE, "inputs.x", "output size overflows");
+            mins[d] -= g->pad[d] + g->pad_end[d];
+            g->out[d] = mins[d];
+            if (g->out[d] < 1)
+                return up_errorf(err, UP_E_INVALID, "params.pads",
+                                 "spatial dim %d: output size (in-1)*stride + output_padding + "
+                                 "dilation*(kernel-1) + 1 - pads = %lld, must be >= 1",
+                                 d, (long long)g->out[d]);
+        }
+        return 0;
     }
     if (derive_output_padding(p, mins, err) < 0) return -1;
     for (int d = 0; d < g->nsp; d++) {

@@ -138,6 +138,23 @@ static void store(up_tensor *t, int64_t i, double v, int64_t iv, int is_int)
     }
 }
 
+/* float32 -> int8 / uint8 for the integer images (op.h, UP_OPF_INT_IMAGES):
+ * their kernels compute in float32 and produce values of the input, so
+ * the store is exact, except where a kernel produces something no input
+ * held: -inf from a max_pool window wholly in ONNX padding saturates to
+ * the dtype's lowest value (PyTorch's start value for integer max), and
+ * NaN (never produced from integers) becomes 0 rather than undefined. */
+static void f32_to_byte(const float *s, void *d, int64_t n, float lo, float hi, int is_signed)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = s[i] != s[i] ? 0.0f : s[i] < lo ? lo : s[i] > hi ? hi : s[i];
+        if (is_signed)
+            ((int8_t *)d)[i] = (int8_t)v;
+        else
+            ((uint8_t *)d)[i] = (uint8_t)v;
+    }
+}
+
 int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
 {
     int64_t n = up_tensor_numel(src);
@@ -161,7 +178,17 @@ int up_convert(const up_tensor *src, up_dtype dt, up_tensor *dst)
     } else if (src->dtype == UP_F32 && dt == UP_BF16) {
         for (int64_t i = 0; i < n; i++)
             ((uint16_t *)dst->data)[i] = up_f32_to_bf16(((const float *)src->data)[i]);
-    } else if (up_dtype_is_float(src->dtype)) {
+    } else if (src->dtype == UP_U8 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = ((const uint8_t *)src->data)[i];
+    } else if (src->dtype == UP_I8 && dt == UP_F32) {
+        for (int64_t i = 0; i < n; i++)
+            ((float *)dst->data)[i] = ((const int8_t *)src->data)[i];
+    } else if (src->dtype == UP_F32 && (dt == UP_U8 || dt == UP_I8)) {
+        f32_to_byte(src->data, dst->data, n, dt == UP_U8 ? 0.0f : -128.0f,
+                    dt == UP_U8 ? 255.0f : 127.0f, dt == UP_I8);
+    } else if (up_dtype_is_float(src->dtype) || up_dtype_is_float(dt)) {
+        /* integers to float: exact for the 8-bit images (and int32) */
         for (int64_t i = 0; i < n; i++) store(dst, i, up_load_f64(src, i), 0, 0);
     } else {
         for (int64_t i = 0; i < n; i++) {

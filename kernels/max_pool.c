@@ -57,6 +57,21 @@ static void index_affine(int layout, int64_t n, int64_t c, int64_t C, int64_t pl
     *mul = up_index_from_plane(layout, 1, n, c, C, plane) - *add;
 }
 
+/* ONNX storage_order 1: a row-major plane position (z, r, w) becomes
+ * z + r * D + w * D * H, column-major over the spatial dims, then the
+ * layout's affine map. Positions of windows wholly in the padding can lie
+ * outside the plane; they are re-spelt by the same arithmetic (reads
+ * nothing). 1d and 2d run as 3d with leading sizes 1, where it reduces to
+ * h + w * H and the identity. */
+static void column_major(const pool3 *q, int64_t *yi, int64_t n, int64_t mul, int64_t add)
+{
+    const int64_t D = q->in[0], H = q->in[1], W = q->in[2];
+    for (int64_t k = 0; k < n; k++) {
+        int64_t pos = yi[k], w = pos % W, r = (pos / W) % H, z = pos / W / H;
+        yi[k] = (z + r * D + w * D * H) * mul + add;
+    }
+}
+
 /* Rows along W are processed in blocks of this many outputs: the running
  * maxima and positions of a block stay in L1 while every input row of the
  * window streams past them. */
@@ -79,15 +94,56 @@ static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
 }
 
 /* The kernels, once per compute type (template.h): I is the position type
- * of the vectorised path. */
+ * of the vectorised path, T_LOWEST the running maximum's start, T_ISNAN
+ * the test that lets a NaN win (v != v: isnan() without a libm call, and
+ * vectorisable). uint8 and
+ * int8 images run natively (the op is flagged UP_OPF_INT_NATIVE): their
+ * lowest value plays -inf's part, and gives the same answer the float32
+ * path would after its saturating store (a window wholly in the padding
+ * reports the lowest value; ties keep the first position either way, since
+ * the first in-bound element beats -inf exactly when it is not the lowest
+ * value, and the index starts at that position). */
 #define T float
 #define I int32_t
 #define SFX f32
+#define T_LOWEST (-INFINITY)
+#define T_ISNAN(v) ((v) != (v))
 #include "max_pool_impl.h"
 #define T double
 #define I int64_t
 #define SFX f64
+#define T_LOWEST (-(double)INFINITY)
+#define T_ISNAN(v) ((v) != (v))
 #include "max_pool_impl.h"
+#define T uint8_t
+#define I int32_t
+#define SFX u8
+#define T_LOWEST ((uint8_t)0)
+#define T_ISNAN(v) 0
+#include "max_pool_impl.h"
+#define T int8_t
+#define I int32_t
+#define SFX i8
+#define T_LOWEST ((int8_t)INT8_MIN)
+#define T_ISNAN(v) 0
+#include "max_pool_impl.h"
+
+/* The registry's two kernel slots: float64, and everything else by the
+ * compute dtype (float32, or uint8 / int8 as sent). */
+void compute_forward_max_pool_f32(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    if (p->compute == UP_U8)
+        max_pool_units_u8(p, begin, end, f);
+    else if (p->compute == UP_I8)
+        max_pool_units_i8(p, begin, end, f);
+    else
+        max_pool_units_f32(p, begin, end, f);
+}
+
+void compute_forward_max_pool_f64(const up_plan *p, int64_t begin, int64_t end, up_fault *f)
+{
+    max_pool_units_f64(p, begin, end, f);
+}
 
 /* ---- prepare: PyTorch's checks and output size -------------------------- */
 
@@ -99,12 +155,16 @@ static void pool_interior(const pool3 *q, int64_t *lo, int64_t *hi)
  * small number, and the window ends o * s - p + extent fit. PyTorch
  * accepts a larger window in ceil mode (one output, the window hanging
  * past both ends); unpoold refuses it (422), as nothing inside such a
- * window depends on how far it hangs out. */
-static int pool_out_size(up_plan *p, int i, up_error *err)
+ * window depends on how far it hangs out. ONNX pads (begin and end apart,
+ * `onnx_pads`) may exceed half the kernel, as ONNX allows: a window may
+ * then lie wholly in the padding, which reports -inf (the dtype's lowest
+ * value for integer images) as PyTorch's scan does, and the sizes stay
+ * bounded by the padded input (pads <= 2^31 - 1 each). */
+static int pool_out_size(up_plan *p, int i, int onnx_pads, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t span, padded, out, end;
-    if (g->pad[i] > g->kernel[i] / 2)
+    if (!onnx_pads && g->pad[i] > g->kernel[i] / 2)
         return up_errorf(err, UP_E_INVALID, "params.padding",
                          "padding must be at most half of kernel_size, got padding %lld "
                          "for kernel_size %lld in dim %d",
@@ -112,40 +172,76 @@ static int pool_out_size(up_plan *p, int i, up_error *err)
     /* params are <= 2^31 - 1 and sizes <= 2^50: these cannot fail, but
      * the check is what says so */
     if (up_geom_window(g->kernel[i], g->dilation[i], &span) < 0 ||
-        up_geom_padded(g->in[i], g->pad[i], &padded) < 0)
+        up_add_i64(g->in[i], g->pad[i], &padded) < 0 ||
+        up_add_i64(padded, g->pad_end[i], &padded) < 0)
         return up_errorf(err, UP_E_INVALID, "params.kernel_size",
                          "kernel_size, dilation and padding overflow in dim %d", i);
     if (span > padded)
         return up_errorf(err, UP_E_INVALID, "params.kernel_size",
                          "the window (kernel_size - 1) * dilation + 1 = %lld is larger than the "
-                         "padded input, input size %lld + 2 * padding %lld = %lld, in dim %d",
+                         "padded input, input size %lld + padding %lld + %lld = %lld, in dim %d",
                          (long long)span, (long long)g->in[i], (long long)g->pad[i],
-                         (long long)padded, i);
-    if (up_geom_pool_out(g->in[i], g->kernel[i], g->stride[i], g->pad[i], g->dilation[i],
-                         g->ceil_mode, &out) < 0 ||
-        (out >= 1 && (up_mul_i64(out - 1, g->stride[i], &end) < 0 ||
-                      up_add_i64(end, span, &end) < 0)))
+                         (long long)g->pad_end[i], (long long)padded, i);
+    /* PyTorch's pooling_output_shape with the two sides apart (ONNX's
+     * rule, which is the same when they are equal): floor or ceil of
+     * (padded - span) / stride, + 1, and in ceil mode one less when the
+     * last window would start in the end padding */
+    out = (padded - span) / g->stride[i] + 1;
+    if (g->ceil_mode) {
+        out += (padded - span) % g->stride[i] != 0;
+        if ((out - 1) * g->stride[i] >= g->in[i] + g->pad[i]) out--;
+    }
+    if (up_mul_i64(out - 1, g->stride[i], &end) < 0 || up_add_i64(end, span, &end) < 0)
         return up_errorf(err, UP_E_INVALID, "params.stride",
                          "stride and kernel_size overflow in dim %d", i);
-    if (out < 1) /* not reachable with span <= padded; kept as the last word */
-        return up_errorf(err, UP_E_INVALID, "params.kernel_size",
-                         "output would be empty in dim %d: input size %lld, padding %lld, "
-                         "window %lld, stride %lld give %lld; it must be >= 1",
-                         i, (long long)g->in[i], (long long)g->pad[i], (long long)span,
-                         (long long)g->stride[i], (long long)out);
     g->out[i] = out;
     return 0;
 }
 
-static int pool_read_params(up_plan *p, up_error *err)
+/* ONNX auto_pad same_upper / same_lower: output ceil(in / stride), the
+ * total padding that gives it split with the odd one at the end / start;
+ * valid: no padding (the general rule then gives ONNX's
+ * ceil((in - span + 1) / stride)). Exclusive with pads and padding. */
+static int pool_auto_pad(up_plan *p, int mode, up_error *err)
 {
     up_geom *g = &p->g;
+    if (mode == UP_AUTO_PAD_NOTSET) return 0;
+    if (up_plan_param_set(p, MAX_POOL_P_pads) || up_plan_param_set(p, MAX_POOL_P_padding))
+        return up_errorf(err, UP_E_INVALID, "params.auto_pad",
+                         "auto_pad other than notset excludes pads and padding");
+    for (int i = 0; i < g->nsp; i++) {
+        int64_t span, out, total;
+        g->pad[i] = g->pad_end[i] = 0;
+        if (mode == UP_AUTO_PAD_VALID) continue;
+        if (up_geom_window(g->kernel[i], g->dilation[i], &span) < 0)
+            return up_errorf(err, UP_E_INVALID, "params.kernel_size", "window overflows");
+        out = up_div_ceil(g->in[i], g->stride[i]);
+        /* (out - 1) * stride < in, so this is < in + span: no overflow */
+        total = (out - 1) * g->stride[i] + span - g->in[i];
+        if (total < 0) total = 0;
+        up_pad_split(total, mode == UP_AUTO_PAD_SAME_LOWER, &g->pad[i], &g->pad_end[i]);
+    }
+    return 0;
+}
+
+static int pool_read_params(up_plan *p, int *onnx_pads, up_error *err)
+{
+    up_geom *g = &p->g;
+    int64_t so;
     if (up_param_window(p, MAX_POOL_P_kernel_size, MAX_POOL_P_stride, MAX_POOL_P_padding, err) < 0)
         return -1;
     if (up_param_spatial(p, MAX_POOL_P_dilation, 1, 1, g->dilation, err) < 0) return -1;
     g->ceil_mode = up_param_int(p, MAX_POOL_P_ceil_mode, 0) != 0;
     g->index_layout = up_param_enum(p, MAX_POOL_P_index_layout);
-    return 0;
+    so = up_param_int(p, MAX_POOL_P_storage_order, 0);
+    if (so != 0 && so != 1)
+        return up_errorf(err, UP_E_INVALID, "params.storage_order",
+                         "storage_order must be 0 (row-major) or 1 (column-major), got %lld",
+                         (long long)so);
+    g->storage_order = (int)so;
+    if ((*onnx_pads = up_param_pads(p, MAX_POOL_P_pads, MAX_POOL_P_padding, err)) < 0) return -1;
+    if (up_param_enum(p, MAX_POOL_P_auto_pad) != UP_AUTO_PAD_NOTSET) *onnx_pads = 1;
+    return pool_auto_pad(p, up_param_enum(p, MAX_POOL_P_auto_pad), err);
 }
 
 /* Element operations: every output scans at most min(kernel, positions of
@@ -164,7 +260,8 @@ int prepare_max_pool(up_plan *p, up_error *err)
 {
     up_geom *g = &p->g;
     int64_t pin = 1, pout = 1, cost;
-    if (pool_read_params(p, err) < 0) return -1;
+    int onnx_pads = 0;
+    if (pool_read_params(p, &onnx_pads, err) < 0) return -1;
     if (g->C < 1)
         return up_errorf(err, UP_E_INVALID, "inputs.x",
                          "expected at least one channel, got C = %lld", (long long)g->C);
@@ -173,7 +270,7 @@ int prepare_max_pool(up_plan *p, up_error *err)
             return up_errorf(err, UP_E_INVALID, "inputs.x",
                              "expected non-empty spatial dims, got size 0 in dim %d", i);
     for (int i = 0; i < g->nsp; i++)
-        if (pool_out_size(p, i, err) < 0) return -1;
+        if (pool_out_size(p, i, onnx_pads, err) < 0) return -1;
     if (up_plan_set_output(p, MAX_POOL_OUT_y, p->compute, g->N, g->C, g->out, err) < 0 ||
         up_plan_set_output(p, MAX_POOL_OUT_indices, UP_I64, g->N, g->C, g->out, err) < 0)
         return -1;

@@ -1,6 +1,6 @@
 /* max_pool_impl.h -- max_pool's kernels for one compute type T with
- * position type I (template.h): included by max_pool.c once per type,
- * after the type-independent helpers they call. */
+ * position type I, start value T_LOWEST and NaN test T_ISNAN (template.h): included by
+ * max_pool.c once per type, after the type-independent helpers they call. */
 
 /* I is an integer type as wide as T (int32 for float when the plane fits in
  * it, int64 for double): running maxima and positions then fill vectors of
@@ -14,7 +14,7 @@ UP_HOT void TFN(pool_block)(const pool3 *q, const T *x, int64_t d0, int64_t d1, 
     const int64_t IH = q->in[1], IW = q->in[2];
     const I first = (I)((d0 * IH + h0) * IW + row0);
     for (int64_t i = 0; i < n; i++) {
-        m[i] = (T)-INFINITY;
+        m[i] = T_LOWEST;
         best[i] = first + (I)(i * s);
     }
     for (int64_t z = d0; z < d1; z += q->d[0])
@@ -25,7 +25,7 @@ UP_HOT void TFN(pool_block)(const pool3 *q, const T *x, int64_t d0, int64_t d1, 
                 const I pos0 = (I)(row + j);
                 for (int64_t i = 0; i < n; i++) {
                     const T v = xr[i * s], mo = m[i];
-                    const int c = (v > mo) | (v != v);
+                    const int c = (v > mo) | T_ISNAN(v);
                     m[i] = c ? v : mo;
                     best[i] = c ? pos0 + (I)(i * s) : best[i];
                 }
@@ -66,13 +66,13 @@ static void TFN(pool_one)(const pool3 *q, const T *x, int64_t d0, int64_t d1,
     int64_t w0, w1;
     pool_window(q, 2, ow, &w0, &w1);
     int64_t best = (d0 * IH + h0) * IW + w0;
-    T m = (T)-INFINITY;
+    T m = T_LOWEST;
     for (int64_t z = d0; z < d1; z += q->d[0]) {
         for (int64_t r = h0; r < h1; r += q->d[1]) {
             const int64_t row = (z * IH + r) * IW;
             for (int64_t w = w0; w < w1; w += q->d[2]) {
                 T v = x[row + w];
-                if (v > m || isnan(v)) {
+                if (v > m || T_ISNAN(v)) {
                     m = v;
                     best = row + w;
                 }
@@ -107,8 +107,8 @@ static void TFN(max_pool_plane)(const pool3 *q, const T *x, T *y, int64_t *yi,
     }
 }
 
-void TFN(compute_forward_max_pool)(const up_plan *p, int64_t begin, int64_t end,
-                                   up_fault *fault)
+static void TFN(max_pool_units)(const up_plan *p, int64_t begin, int64_t end,
+                                up_fault *fault)
 {
     pool3 q;
     int64_t pin, pout;
@@ -125,11 +125,19 @@ void TFN(compute_forward_max_pool)(const up_plan *p, int64_t begin, int64_t end,
         int64_t mul, add;
         index_affine(p->g.index_layout, u / p->g.C, u % p->g.C, p->g.C, pin, &mul,
                      &add);
-        TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add,
-                            fast);
+        if (p->g.storage_order) {
+            /* plane positions first, then re-spelt column-major */
+            TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, 1, 0, fast);
+            column_major(&q, yi + u * pout, pout, mul, add);
+        } else {
+            TFN(max_pool_plane)(&q, x + u * pin, y + u * pout, yi + u * pout, mul, add,
+                                fast);
+        }
     }
 }
 
 #undef T
 #undef I
 #undef SFX
+#undef T_LOWEST
+#undef T_ISNAN

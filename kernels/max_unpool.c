@@ -246,7 +246,8 @@ static int unpool_read_params(up_plan *p, up_error *err)
     if (up_param_window(p, MAX_UNPOOL_P_kernel_size, MAX_UNPOOL_P_stride, MAX_UNPOOL_P_padding, err) < 0)
         return -1;
     g->index_layout = up_param_enum(p, MAX_UNPOOL_P_index_layout);
-    return 0;
+    /* ONNX pads: begins (the windows' offset) and ends apart */
+    return up_param_pads(p, MAX_UNPOOL_P_pads, MAX_UNPOOL_P_padding, err) < 0 ? -1 : 0;
 }
 
 /* Exactly one of indices and mask; indices have x's shape, the mask has
@@ -294,7 +295,11 @@ static int unpool_check_inputs(up_plan *p, up_error *err)
  * padding + kernel, which the mask kernel computes). */
 static int unpool_default_size(const up_geom *g, int i, int64_t *out)
 {
-    return up_geom_unpool_out(g->in[i], g->kernel[i], g->stride[i], g->pad[i], out);
+    /* with ONNX pads, (in - 1) * stride - begin - end + kernel: both pads
+     * are <= 2^31 - 1, so moving from 2 * begin to begin + end fits */
+    if (up_geom_unpool_out(g->in[i], g->kernel[i], g->stride[i], g->pad[i], out) < 0) return -1;
+    *out += g->pad[i] - g->pad_end[i];
+    return 0;
 }
 
 /* A requested size must lie strictly within a stride of the default. */

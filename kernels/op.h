@@ -62,8 +62,12 @@ typedef enum up_param_type {
     UP_P_ENUM,          /* one of choices[] ('-' and '_' are the same) */
     UP_P_FLOAT,         /* one finite number of any sign: cubic_coeff_a */
     UP_P_FLOATS,        /* 1..UP_MAX_RANK finite numbers, one per axis: scales */
-    UP_P_INTS           /* 1..UP_MAX_RANK integers of any sign, one per axis: axes */
+    UP_P_INTS,          /* 1..UP_MAX_RANK integers of any sign, one per axis: axes */
+    UP_P_PADS           /* ONNX pads: 2 * spatial ints, every begin then every end */
 } up_param_type;
+
+/* The most numbers one param holds: ONNX pads of a 3d input. */
+#define UP_MAX_PARAM_VALUES (2 * UP_MAX_SPATIAL)
 
 typedef struct up_param_def {
     const char *name;
@@ -75,8 +79,8 @@ typedef struct up_param_def {
 
 typedef struct up_param_value {
     int set;                 /* the client gave it */
-    int n;                   /* how many numbers were given (1..UP_MAX_RANK) */
-    int64_t i[UP_MAX_RANK];  /* INT, BOOL (0/1), SPATIAL_INT, SIZE, INTS */
+    int n;                   /* how many numbers were given (1..UP_MAX_PARAM_VALUES) */
+    int64_t i[UP_MAX_PARAM_VALUES]; /* INT, BOOL (0/1), SPATIAL_INT, SIZE, INTS, PADS */
     double f[UP_MAX_RANK];   /* SPATIAL_FLOAT, FLOAT, FLOATS */
     int choice;              /* ENUM: index into choices[] */
 } up_param_value;
@@ -117,7 +121,8 @@ typedef struct up_geom {
     int64_t out[UP_MAX_SPATIAL];   /* spatial size of y */
     int64_t kernel[UP_MAX_SPATIAL];
     int64_t stride[UP_MAX_SPATIAL];
-    int64_t pad[UP_MAX_SPATIAL];
+    int64_t pad[UP_MAX_SPATIAL];       /* padding before (PyTorch: both sides) */
+    int64_t pad_end[UP_MAX_SPATIAL];   /* padding after (ONNX pads may differ) */
     int64_t dilation[UP_MAX_SPATIAL];
     int64_t out_pad[UP_MAX_SPATIAL];
     int64_t groups;
@@ -125,6 +130,7 @@ typedef struct up_geom {
     int mode;                      /* op-specific enum choice */
     int ceil_mode;
     int index_layout;              /* UP_IDX_* */
+    int storage_order;             /* max_pool: 1 = ONNX column-major indices */
 } up_geom;
 
 /* The first bad element a kernel met (e.g. an index outside its plane). */
@@ -164,6 +170,21 @@ typedef int (*up_build_fn)(struct up_plan *p, up_error *err);
 typedef void (*up_kernel_fn)(const struct up_plan *p, int64_t begin, int64_t end,
                              up_fault *fault);
 
+/* up_op_def.flags: what x may be beyond float32/float64/float16/bfloat16.
+ *   UP_OPF_INT_IMAGES  int8 and uint8 too. The kernel computes in float32,
+ *                      which holds every such value exactly; an op takes
+ *                      this flag only when its result is then exact too
+ *                      (max, copies, scatters), and the answer is x's dtype.
+ *   UP_OPF_MOVES_BYTES the kernel only moves elements: it runs on x's own
+ *                      dtype (element size 1, 2, 4 or 8 bytes), with no
+ *                      conversion in or out.
+ *   UP_OPF_INT_NATIVE  with UP_OPF_INT_IMAGES: int8 and uint8 x run on
+ *                      their own dtype (the f32 kernel slot dispatches on
+ *                      p->compute), not through float32.
+ *   UP_OPF_ANY_RANK    x of any rank 1-5, every axis the op's to interpret
+ *                      (no N, C split: resize). */
+enum { UP_OPF_INT_IMAGES = 1, UP_OPF_MOVES_BYTES = 2, UP_OPF_INT_NATIVE = 4, UP_OPF_ANY_RANK = 8 };
+
 struct up_op_def {
     const char *name;            /* URL segment */
     const char *summary;
@@ -179,16 +200,8 @@ struct up_op_def {
     up_kernel_fn kernel_f32;
     up_kernel_fn kernel_f64;
     up_build_fn build;           /* optional */
-    /* UP_OPF_*: what x may be beyond (N, C, 1-3 spatial) float tensors. */
-    unsigned flags;
+    int flags;                   /* UP_OPF_* */
 };
-
-/* x of any rank 1-5, every axis the op's to interpret (no N, C split:
- * resize) */
-#define UP_OPF_ANY_RANK 1u
-/* x may also be uint8 or int8, computed in float32 (exact for those
- * values); the op refuses what it cannot do exactly for them */
-#define UP_OPF_INT8_IMAGES 2u
 
 typedef struct up_plan {
     const up_op_def *op;
@@ -254,6 +267,8 @@ typedef enum up_op_id {
     UP_OP_MAX_POOL,
     UP_OP_FRACTIONAL_MAX_POOL,
     UP_OP_RESIZE,
+    UP_OP_PIXEL_SHUFFLE,
+    UP_OP_PIXEL_UNSHUFFLE,
 #ifdef UP_TEST_TOY_OP
     UP_OP_TOY_SCALE,
 #endif
@@ -344,6 +359,18 @@ int up_param_enum(const up_plan *p, int slot);      /* choice, default 0 */
  * in/out, double). */
 int up_param_resize(up_plan *p, int scale_factor, int output_size, up_error *err);
 int64_t up_param_int(const up_plan *p, int slot, int64_t def); /* INT or BOOL */
+
+/* ONNX padding of a window op. `pads` (UP_P_PADS: every begin, then every
+ * end, each in [0, UP_GEOM_MAX_PARAM]) and PyTorch's symmetric `padding`
+ * are exclusive (422 naming both); with neither, g->pad is left as the
+ * caller set it. Fills g->pad (begins) and g->pad_end. Returns 1 if pads
+ * was given, 0 if not, -1 on error. */
+int up_param_pads(up_plan *p, int pads_slot, int padding_slot, up_error *err);
+/* ONNX auto_pad choices, in the order of every op's auto_pad enum. */
+enum { UP_AUTO_PAD_NOTSET = 0, UP_AUTO_PAD_SAME_UPPER, UP_AUTO_PAD_SAME_LOWER, UP_AUTO_PAD_VALID };
+/* Split a total padding per ONNX: same_upper puts the odd one at the end,
+ * same_lower (and conv_transpose's notset with output_shape) at the start. */
+void up_pad_split(int64_t total, int extra_at_start, int64_t *begin, int64_t *end);
 
 /* Sets p->out[i] to a rank-(2+nsp) channels-first shape with the given
  * dtype and checks numel against p->max_elements (413) and overflow. */

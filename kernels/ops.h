@@ -25,6 +25,8 @@ UP_DECLARE_OP(conv_transpose)
 UP_DECLARE_OP(max_pool)
 UP_DECLARE_OP(fractional_max_pool)
 UP_DECLARE_OP(resize)
+UP_DECLARE_OP(pixel_shuffle)
+UP_DECLARE_OP(pixel_unshuffle)
 
 /* ---- slots --------------------------------------------------------------
  *
@@ -41,7 +43,8 @@ enum { MAX_UNPOOL_IN_x, MAX_UNPOOL_IN_indices, MAX_UNPOOL_IN_mask, MAX_UNPOOL_N_
 enum { MAX_UNPOOL_OUT_y, MAX_UNPOOL_N_OUT };
 enum {
     MAX_UNPOOL_P_kernel_size, MAX_UNPOOL_P_stride, MAX_UNPOOL_P_padding,
-    MAX_UNPOOL_P_output_size, MAX_UNPOOL_P_index_layout, MAX_UNPOOL_P_layout, MAX_UNPOOL_N_P
+    MAX_UNPOOL_P_output_size, MAX_UNPOOL_P_index_layout, MAX_UNPOOL_P_layout,
+    MAX_UNPOOL_P_pads, MAX_UNPOOL_N_P
 };
 
 enum { NEAREST_UNPOOL_IN_x, NEAREST_UNPOOL_N_IN };
@@ -63,14 +66,16 @@ enum { CONV_TRANSPOSE_OUT_y, CONV_TRANSPOSE_N_OUT };
 enum {
     CONV_TRANSPOSE_P_stride, CONV_TRANSPOSE_P_padding, CONV_TRANSPOSE_P_output_padding,
     CONV_TRANSPOSE_P_dilation, CONV_TRANSPOSE_P_groups, CONV_TRANSPOSE_P_output_size,
-    CONV_TRANSPOSE_P_layout, CONV_TRANSPOSE_N_P
+    CONV_TRANSPOSE_P_layout, CONV_TRANSPOSE_P_pads, CONV_TRANSPOSE_P_auto_pad,
+    CONV_TRANSPOSE_P_output_shape, CONV_TRANSPOSE_N_P
 };
 
 enum { MAX_POOL_IN_x, MAX_POOL_N_IN };
 enum { MAX_POOL_OUT_y, MAX_POOL_OUT_indices, MAX_POOL_N_OUT };
 enum {
     MAX_POOL_P_kernel_size, MAX_POOL_P_stride, MAX_POOL_P_padding, MAX_POOL_P_dilation,
-    MAX_POOL_P_ceil_mode, MAX_POOL_P_index_layout, MAX_POOL_P_layout, MAX_POOL_N_P
+    MAX_POOL_P_ceil_mode, MAX_POOL_P_index_layout, MAX_POOL_P_layout, MAX_POOL_P_pads,
+    MAX_POOL_P_auto_pad, MAX_POOL_P_storage_order, MAX_POOL_N_P
 };
 
 enum { FMP_IN_x, FMP_IN_samples, FMP_N_IN };
@@ -87,6 +92,20 @@ enum {
     RESIZE_P_coordinate_transformation_mode, RESIZE_P_nearest_mode, RESIZE_P_cubic_coeff_a,
     RESIZE_P_exclude_outside, RESIZE_P_extrapolation_value, RESIZE_P_antialias,
     RESIZE_P_keep_aspect_ratio_policy, RESIZE_P_layout, RESIZE_N_P
+};
+
+/* pixel_shuffle and pixel_unshuffle share one kernel file (pixel_shuffle.c). */
+enum { PIXEL_SHUFFLE_IN_x, PIXEL_SHUFFLE_N_IN };
+enum { PIXEL_SHUFFLE_OUT_y, PIXEL_SHUFFLE_N_OUT };
+enum {
+    PIXEL_SHUFFLE_P_upscale_factor, PIXEL_SHUFFLE_P_mode, PIXEL_SHUFFLE_P_layout,
+    PIXEL_SHUFFLE_N_P
+};
+enum { PIXEL_UNSHUFFLE_IN_x, PIXEL_UNSHUFFLE_N_IN };
+enum { PIXEL_UNSHUFFLE_OUT_y, PIXEL_UNSHUFFLE_N_OUT };
+enum {
+    PIXEL_UNSHUFFLE_P_downscale_factor, PIXEL_UNSHUFFLE_P_mode, PIXEL_UNSHUFFLE_P_layout,
+    PIXEL_UNSHUFFLE_N_P
 };
 
 #ifdef UP_TEST_TOY_OP

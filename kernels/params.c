@@ -200,3 +200,40 @@ int up_param_window(up_plan *p, int kernel_slot, int stride_slot, int pad_slot, 
     }
     return up_param_spatial(p, pad_slot, 0, 0, g->pad, err);
 }
+
+int up_param_pads(up_plan *p, int pads_slot, int padding_slot, up_error *err)
+{
+    up_geom *g = &p->g;
+    const up_param_value *v = typed(p, pads_slot, UP_P_PADS, UP_P_PADS);
+    int nsp = g->nsp;
+    if (!v->set) {
+        for (int d = 0; d < nsp; d++) g->pad_end[d] = g->pad[d];
+        return 0;
+    }
+    if (padding_slot >= 0 && up_plan_param_set(p, padding_slot)) {
+        const char *m = "give padding (PyTorch, both sides) or pads (ONNX), not both";
+        up_errorf(err, UP_E_INVALID, "params.padding", "%s", m);
+        return up_errorf(err, UP_E_INVALID, "params.pads", "%s", m);
+    }
+    if (v->n != 2 * nsp)
+        return up_errorf(err, UP_E_INVALID, "params.pads",
+                         "expected %d values (every begin, then every end) for a %dd input, "
+                         "got %d", 2 * nsp, nsp, v->n);
+    for (int k = 0; k < 2 * nsp; k++)
+        if (v->i[k] < 0 || v->i[k] > UP_GEOM_MAX_PARAM)
+            return up_errorf(err, UP_E_INVALID, "params.pads",
+                             "every value must lie in [0, %lld], got %lld",
+                             (long long)UP_GEOM_MAX_PARAM, (long long)v->i[k]);
+    for (int d = 0; d < nsp; d++) {
+        g->pad[d] = v->i[d];
+        g->pad_end[d] = v->i[nsp + d];
+    }
+    return 1;
+}
+
+void up_pad_split(int64_t total, int extra_at_start, int64_t *begin, int64_t *end)
+{
+    int64_t half = total / 2;
+    *begin = extra_at_start ? total - half : half;
+    *end = total - *begin;
+}

@@ -95,10 +95,31 @@ static int mask_to_u8(const up_tensor *src, up_tensor *dst)
     return 0;
 }
 
-/* uint8 / int8 x for the ops that take them (UP_OPF_INT8_IMAGES). */
-static int x_int8_ok(const up_op_def *op, up_dtype dt)
+/* May a values tensor (x, y-like inputs) have dtype dt? The float types
+ * always; int8 and uint8 for the ops flagged UP_OPF_INT_IMAGES (op.h). */
+static int value_dtype_ok(const up_plan *p, up_dtype dt)
 {
-    return (op->flags & UP_OPF_INT8_IMAGES) && (dt == UP_U8 || dt == UP_I8);
+    if (up_dtype_is_float(dt)) return 1;
+    return (p->op->flags & UP_OPF_INT_IMAGES) && (dt == UP_I8 || dt == UP_U8);
+}
+
+static const char *value_dtypes_text(const up_plan *p)
+{
+    return (p->op->flags & UP_OPF_INT_IMAGES)
+               ? "float32, float64, float16, bfloat16, int8 or uint8"
+               : "float32, float64, float16 or bfloat16";
+}
+
+/* The kernel's dtype for x of dtype `storage`: float64 stays, the rest
+ * computes in float32 (exact for half types and 8-bit integers), except
+ * that an op that only moves elements, or has integer kernels of its own,
+ * runs on the dtype as sent. */
+static up_dtype compute_dtype(const up_plan *p, up_dtype storage)
+{
+    if (p->op->flags & UP_OPF_MOVES_BYTES) return storage;
+    if ((p->op->flags & UP_OPF_INT_NATIVE) && (storage == UP_U8 || storage == UP_I8))
+        return storage;
+    return storage == UP_F64 ? UP_F64 : UP_F32;
 }
 
 /* Is raw[i] permuted from channels-last? (Inputs in the layout of x.) */
@@ -126,8 +147,14 @@ static int input_form(const up_plan *p, int i, int xrank, up_dtype *want, int *p
     case UP_IO_MASK:
         *want = UP_U8;
         break;
+    case UP_IO_VALUES:
+        if (!value_dtype_ok(p, raw->dtype))
+            return up_errorf(err, UP_E_INVALID, up_field(field, sizeof(field), "inputs", def->name),
+                             "must be %s, got %s", value_dtypes_text(p), up_dtype_name(raw->dtype));
+        *want = p->compute;
+        break;
     default:
-        if (!up_dtype_is_float(raw->dtype) && !(i == UP_IN_X && x_int8_ok(p->op, raw->dtype)))
+        if (!up_dtype_is_float(raw->dtype))
             return up_errorf(err, UP_E_INVALID, up_field(field, sizeof(field), "inputs", def->name),
                              "must be float32, float64, float16 or bfloat16, got %s",
                              up_dtype_name(raw->dtype));
@@ -277,11 +304,9 @@ static int check_x(up_plan *p, up_error *err)
                          p->op->name, 2 + p->op->min_spatial, 2 + p->op->max_spatial,
                          p->op->min_spatial, p->op->max_spatial, x->rank);
     }
-    if (x_int8_ok(p->op, x->dtype)) return 0;
-    if (!up_dtype_is_float(x->dtype))
-        return up_errorf(err, UP_E_INVALID, "inputs.x",
-                         "x must be float32, float64, float16 or bfloat16, got %s",
-                         up_dtype_name(x->dtype));
+    if (!value_dtype_ok(p, x->dtype))
+        return up_errorf(err, UP_E_INVALID, "inputs.x", "x must be %s, got %s",
+                         value_dtypes_text(p), up_dtype_name(x->dtype));
     return 0;
 }
 
@@ -372,7 +397,7 @@ int up_plan_prepare(up_plan *p, up_error *err)
         return -1;
     xrank = p->raw[UP_IN_X].rank;
     p->storage = p->raw[UP_IN_X].dtype;
-    p->compute = p->storage == UP_F64 ? UP_F64 : UP_F32;
+    p->compute = compute_dtype(p, p->storage);
     /* the shared params, by name: up_registry_check() made sure every op
      * has layout and that both are the shared enums */
     p->layout = up_param_enum(p, up_op_param_index(p->op, "layout"));

@@ -27,6 +27,9 @@ static const char *const resize_transforms[] = {
 static const char *const resize_nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil",
                                                    "floor", "ceil", NULL};
 static const char *const resize_aspect[] = {"stretch", "not_larger", "not_smaller", NULL};
+/* In the order of UP_AUTO_PAD_* (op.h). */
+static const char *const auto_pad_choices[] = {"notset", "same_upper", "same_lower", "valid", NULL};
+static const char *const shuffle_modes[] = {"crd", "dcr", NULL};
 
 /* A table entry from its slot's tokens (ops.h): [MAX_UNPOOL_IN_mask] =
  * {"mask", ...}. The name is spelt once, and a slot with no entry is an
@@ -44,6 +47,12 @@ static const char *const resize_aspect[] = {"stretch", "not_larger", "not_smalle
           "plane: PyTorch, flat inside each (n, c) plane; tensor: ONNX, flat in the " \
           "whole tensor; hwc/nhwc: TensorFlow max_pool_with_argmax without/with batch")
 #define O_Y(OP) OUT(OP, y, UP_IO_VALUES, 1, "result")
+/* ONNX's padding, for the window ops. */
+#define P_PADS(OP)                                                                 \
+    PARAM(OP, pads, UP_P_PADS, NULL, NULL,                                         \
+          "ONNX pads: 2 * spatial ints, every begin then every end (may differ); "   \
+          "exclusive with padding")
+#define P_AUTO_PAD(OP, DOC) PARAM(OP, auto_pad, UP_P_ENUM, "notset", auto_pad_choices, DOC)
 
 /* ---- max_unpool ---- */
 static const up_io_def max_unpool_inputs[] = {
@@ -63,6 +72,7 @@ static const up_param_def max_unpool_params[] = {
           "kernel_size"),
     P_INDEX_LAYOUT(MAX_UNPOOL),
     P_LAYOUT(MAX_UNPOOL),
+    P_PADS(MAX_UNPOOL),
 };
 
 /* ---- nearest_unpool ---- */
@@ -118,6 +128,13 @@ static const up_param_def conv_params[] = {
     PARAM(CONV_TRANSPOSE, output_size, UP_P_SIZE, NULL, NULL,
           "derives output_padding (spatial sizes or full shape)"),
     P_LAYOUT(CONV_TRANSPOSE),
+    P_PADS(CONV_TRANSPOSE),
+    P_AUTO_PAD(CONV_TRANSPOSE,
+               "ONNX: same_upper / same_lower pad to output = in * stride (or output_shape), "
+               "the odd one at the end / start; valid: no padding"),
+    PARAM(CONV_TRANSPOSE, output_shape, UP_P_SIZE, NULL, NULL,
+          "ONNX's rule: the total padding is derived from it and split per auto_pad "
+          "(notset and same_lower put the odd one at the start)"),
 };
 
 /* ---- max_pool ---- */
@@ -138,6 +155,12 @@ static const up_param_def max_pool_params[] = {
           "ceil instead of floor for the output size"),
     P_INDEX_LAYOUT(MAX_POOL),
     P_LAYOUT(MAX_POOL),
+    P_PADS(MAX_POOL),
+    P_AUTO_PAD(MAX_POOL,
+               "ONNX: same_upper / same_lower pad to output = ceil(in / stride), the odd one "
+               "at the end / start; valid: no padding"),
+    PARAM(MAX_POOL, storage_order, UP_P_INT, "0", NULL,
+          "ONNX: 0 row-major indices, 1 column-major over the spatial dims"),
 };
 
 /* ---- fractional_max_pool ---- */
@@ -196,6 +219,30 @@ static const up_param_def resize_params[] = {
     P_LAYOUT(RESIZE),
 };
 
+/* ---- pixel_shuffle, pixel_unshuffle ---- */
+static const up_io_def pixel_shuffle_inputs[] = {
+    IN(PIXEL_SHUFFLE, x, UP_IO_VALUES, 1, "input (N, C * r^2, H, W)"),
+};
+static const up_io_def pixel_shuffle_outputs[] = {O_Y(PIXEL_SHUFFLE)};
+static const up_param_def pixel_shuffle_params[] = {
+    PARAM(PIXEL_SHUFFLE, upscale_factor, UP_P_INT, NULL, NULL, "r (required, >= 1)"),
+    PARAM(PIXEL_SHUFFLE, mode, UP_P_ENUM, "crd", shuffle_modes,
+          "crd: channel c * r^2 + i * r + j (PyTorch, ONNX DepthToSpace CRD); dcr: channel "
+          "(i * r + j) * C + c (ONNX DepthToSpace default, TensorFlow depth_to_space)"),
+    P_LAYOUT(PIXEL_SHUFFLE),
+};
+static const up_io_def pixel_unshuffle_inputs[] = {
+    IN(PIXEL_UNSHUFFLE, x, UP_IO_VALUES, 1, "input (N, C, H * r, W * r)"),
+};
+static const up_io_def pixel_unshuffle_outputs[] = {O_Y(PIXEL_UNSHUFFLE)};
+static const up_param_def pixel_unshuffle_params[] = {
+    PARAM(PIXEL_UNSHUFFLE, downscale_factor, UP_P_INT, NULL, NULL, "r (required, >= 1)"),
+    PARAM(PIXEL_UNSHUFFLE, mode, UP_P_ENUM, "crd", shuffle_modes,
+          "crd: channel c * r^2 + i * r + j (PyTorch); dcr: channel (i * r + j) * C + c "
+          "(ONNX SpaceToDepth, TensorFlow space_to_depth)"),
+    P_LAYOUT(PIXEL_UNSHUFFLE),
+};
+
 #ifdef UP_TEST_TOY_OP
 /* ---- toy_scale (test build only: tests/toy/) ---- */
 static const up_io_def toy_inputs[] = {IN(TOY_SCALE, x, UP_IO_VALUES, 1, "input (N, C, *spatial)")};
@@ -225,37 +272,44 @@ CHECK_SLOTS(CONV_TRANSPOSE, conv_inputs, conv_outputs, conv_params);
 CHECK_SLOTS(MAX_POOL, max_pool_inputs, max_pool_outputs, max_pool_params);
 CHECK_SLOTS(FMP, fmp_inputs, fmp_outputs, fmp_params);
 CHECK_SLOTS(RESIZE, resize_inputs, resize_outputs, resize_params);
+CHECK_SLOTS(PIXEL_SHUFFLE, pixel_shuffle_inputs, pixel_shuffle_outputs, pixel_shuffle_params);
+CHECK_SLOTS(PIXEL_UNSHUFFLE, pixel_unshuffle_inputs, pixel_unshuffle_outputs,
+            pixel_unshuffle_params);
 #ifdef UP_TEST_TOY_OP
 CHECK_SLOTS(TOY_SCALE, toy_inputs, toy_outputs, toy_params);
 #endif
 
-#define OP_ENTRY_B(ID, opname, summ, sem, mins, maxs, ins, outs, pars, build)       \
+#define OP_ENTRY_F(ID, opname, summ, sem, mins, maxs, ins, outs, pars, build, flags) \
     [UP_OP_##ID] = {#opname, summ, sem, mins, maxs, ins, N_OF(ins), outs,       \
                         N_OF(outs), pars, N_OF(pars), prepare_##opname,            \
                         compute_forward_##opname##_f32, compute_forward_##opname##_f64, \
-                        build}
+                        build, flags}
+#define OP_ENTRY_B(ID, opname, summ, sem, mins, maxs, ins, outs, pars, build)       \
+    OP_ENTRY_F(ID, opname, summ, sem, mins, maxs, ins, outs, pars, build, 0)
 /* An op whose prepare allocates nothing beyond its outputs. */
 #define OP_ENTRY(ID, opname, summ, sem, mins, maxs, ins, outs, pars)               \
     OP_ENTRY_B(ID, opname, summ, sem, mins, maxs, ins, outs, pars, NULL)
 static const up_op_def op_table[] = {
-    OP_ENTRY_B(MAX_UNPOOL, max_unpool,
+    OP_ENTRY_F(MAX_UNPOOL, max_unpool,
                "scatter pooled values back to the positions max pooling chose",
-               "PyTorch max_unpool{1,2,3}d", 1, 3, max_unpool_inputs, max_unpool_outputs,
-               max_unpool_params, build_max_unpool),
-    OP_ENTRY_B(NEAREST_UNPOOL, nearest_unpool, "nearest-neighbour upsampling",
+               "PyTorch max_unpool{1,2,3}d; ONNX MaxUnpool with pads", 1, 3, max_unpool_inputs,
+               max_unpool_outputs, max_unpool_params, build_max_unpool, UP_OPF_INT_IMAGES),
+    OP_ENTRY_F(NEAREST_UNPOOL, nearest_unpool, "nearest-neighbour upsampling",
                "PyTorch interpolate(mode=\"nearest\" | \"nearest-exact\")", 1, 3,
                nearest_unpool_inputs, nearest_unpool_outputs, nearest_unpool_params,
-               build_nearest_unpool),
+               build_nearest_unpool, UP_OPF_INT_IMAGES),
     OP_ENTRY_B(FRACTIONAL_MAX_UNPOOL, fractional_max_unpool,
                "linear interpolation at fractional source coordinates, or scatter by indices",
                "PyTorch interpolate(mode=\"linear\"|\"bilinear\"|\"trilinear\"), the seed's "
                "asymmetric transform; max_unpool scatter with indices",
                1, 3, fmu_inputs, fmu_outputs, fmu_params, build_fractional_max_unpool),
     OP_ENTRY(CONV_TRANSPOSE, conv_transpose, "transposed convolution",
-             "PyTorch conv_transpose{1,2,3}d", 1, 3, conv_inputs, conv_outputs, conv_params),
-    OP_ENTRY(MAX_POOL, max_pool, "max pooling with argmax indices",
-             "PyTorch max_pool{1,2,3}d(return_indices=True)", 1, 3, max_pool_inputs,
-             max_pool_outputs, max_pool_params),
+             "PyTorch conv_transpose{1,2,3}d; ONNX ConvTranspose with pads, auto_pad and "
+             "output_shape", 1, 3, conv_inputs, conv_outputs, conv_params),
+    OP_ENTRY_F(MAX_POOL, max_pool, "max pooling with argmax indices",
+               "PyTorch max_pool{1,2,3}d(return_indices=True); ONNX MaxPool with pads, "
+               "auto_pad and storage_order", 1, 3, max_pool_inputs, max_pool_outputs,
+               max_pool_params, NULL, UP_OPF_INT_IMAGES | UP_OPF_INT_NATIVE),
     OP_ENTRY_B(FRACTIONAL_MAX_POOL, fractional_max_pool,
                "fractional max pooling with argmax indices",
                "PyTorch fractional_max_pool{2,3}d(return_indices=True)", 2, 3, fmp_inputs,
@@ -266,7 +320,17 @@ static const up_op_def op_table[] = {
                       1, 3, resize_inputs, N_OF(resize_inputs), resize_outputs,
                       N_OF(resize_outputs), resize_params, N_OF(resize_params), prepare_resize,
                       compute_forward_resize_f32, compute_forward_resize_f64, build_resize,
-                      UP_OPF_ANY_RANK | UP_OPF_INT8_IMAGES},
+                      UP_OPF_ANY_RANK | UP_OPF_INT_IMAGES},
+    OP_ENTRY_F(PIXEL_SHUFFLE, pixel_shuffle,
+               "sub-pixel up-sampling: (N, C * r^2, H, W) -> (N, C, H * r, W * r)",
+               "PyTorch pixel_shuffle (crd); ONNX DepthToSpace (crd, dcr); TensorFlow "
+               "depth_to_space (dcr)", 2, 2, pixel_shuffle_inputs, pixel_shuffle_outputs,
+               pixel_shuffle_params, NULL, UP_OPF_INT_IMAGES | UP_OPF_MOVES_BYTES),
+    OP_ENTRY_F(PIXEL_UNSHUFFLE, pixel_unshuffle,
+               "the inverse of pixel_shuffle: (N, C, H * r, W * r) -> (N, C * r^2, H, W)",
+               "PyTorch pixel_unshuffle (crd); ONNX SpaceToDepth (dcr); TensorFlow "
+               "space_to_depth (dcr)", 2, 2, pixel_unshuffle_inputs, pixel_unshuffle_outputs,
+               pixel_unshuffle_params, NULL, UP_OPF_INT_IMAGES | UP_OPF_MOVES_BYTES),
 #ifdef UP_TEST_TOY_OP
     OP_ENTRY(TOY_SCALE, toy_scale, "multiply by an integer (test build only)",
              "x * factor", 1, 3, toy_inputs, toy_outputs, toy_params),

@@ -139,6 +139,7 @@ static const char *param_schema(const char *type)
     if (!strcmp(type, "float")) return "FloatParam";
     if (!strcmp(type, "floats")) return "FloatListParam";
     if (!strcmp(type, "ints")) return "IntListParam";
+    if (!strcmp(type, "pads")) return "PadsParam";
     return NULL; /* enum: inline */
 }
 
@@ -152,6 +153,7 @@ static const char *param_text_schema(const char *type)
     if (!strcmp(type, "float")) return "FloatText";
     if (!strcmp(type, "floats")) return "FloatListText";
     if (!strcmp(type, "ints")) return "IntListText";
+    if (!strcmp(type, "pads")) return "PadsText";
     return NULL;
 }
 
@@ -362,18 +364,31 @@ static void region_names(out *o, const char *ind, const cJSON *ops)
 
 /* ---- region: op schemas ------------------------------------------------------ */
 
+/* The schema an input's tensor refers to: one per kind, except that the
+ * values of an op that takes integer images (its dtypes list uint8) get
+ * their own, image_values, so every other op's x keeps the float list. */
+static const char *tensor_key(const cJSON *in)
+{
+    const cJSON *d;
+    const char *kind = str(in, "kind");
+    if (strcmp(kind, "values") != 0) return kind;
+    cJSON_ArrayForEach(d, item(in, "dtypes"))
+        if (cJSON_IsString(d) && !strcmp(d->valuestring, "uint8")) return "image_values";
+    return kind;
+}
+
 static void kind_tensors(out *o, const cJSON *ops)
 {
     const char *seen[16];
     int n = 0;
     const cJSON *op, *in;
     cJSON_ArrayForEach(op, ops) cJSON_ArrayForEach(in, item(op, "inputs")) {
-        const char *kind = str(in, "kind");
+        const char *kind = str(in, "kind"), *key = tensor_key(in);
         int k = 0;
-        while (k < n && strcmp(seen[k], kind)) k++;
+        while (k < n && strcmp(seen[k], key)) k++;
         if (k < n || n == 16) continue;
-        seen[n++] = kind;
-        put(o, "    %sTensor:\n      description: a tensor of kind %s (dtypes ", camel(kind),
+        seen[n++] = key;
+        put(o, "    %sTensor:\n      description: a tensor of kind %s (dtypes ", camel(key),
             kind);
         flow_list(o, item(in, "dtypes"));
         put(o, ")\n      allOf:\n        - $ref: '#/components/schemas/Tensor'\n");
@@ -408,7 +423,7 @@ static void op_schemas(out *o, const cJSON *op)
     put(o, "]\n      properties:\n");
     cJSON_ArrayForEach(e, item(op, "inputs")) {
         put(o, "        %s:\n          $ref: '#/components/schemas/%sTensor'\n", str(e, "name"),
-            camel(str(e, "kind")));
+            camel(tensor_key(e)));
         put(o, "          description: %s\n", sq(str(e, "doc")));
     }
     /* request */

@@ -33,8 +33,8 @@
  * Input layout (bytes past the end read as 0; tests/fuzz/make_ops_seeds.py
  * writes seeds in it):
  *   op      index into the registry (mod up_op_count())
- *   flags   bits 0-1 x dtype (f32, f64, f16, bf16; for ops taking uint8/int8
- *           images, the seed's top bits may pick those); bits 2-4 answer format;
+ *   flags   bits 0-1 x dtype (f32, f64, f16, bf16; see x_dtype for int8
+ *           and uint8); bits 2-4 answer format;
  *           bits 5-7 chunks - 1
  *   rank    spatial dims = min + b % (max - min + 1); b >= 0xf8 draws any
  *           rank 1..5 instead (the rank check itself)
@@ -208,7 +208,8 @@ static void put_num(char *buf, size_t cap, size_t *len, fz_in *in, int dict)
  *   2           small numbers 0..11, or -1..-6
  *   3           literal text          (length byte, then the bytes)
  * count byte c: 1 value, nsp values, or (c % 4 == 3) 2 + nsp values, the
- * full shape of output_size (N and C taken from x); enums and bools take a
+ * full shape of output_size (N and C taken from x), or 2 * nsp for
+ * pads (every begin and end); enums and bools take a
  * choice byte instead. */
 static int set_param(up_call *c, int i, int nsp, const int64_t *xshape, fz_in *in,
                      up_error *err)
@@ -233,7 +234,8 @@ static int set_param(up_call *c, int i, int nsp, const int64_t *xshape, fz_in *i
         snprintf(text, sizeof(text), "%s", fz_byte(in) & 1 ? "true" : "false");
     } else {
         unsigned cb = fz_byte(in);
-        int n = cb % 4 == 0 ? 1 : cb % 4 == 3 ? 2 + nsp : cb % 4 == 2 ? nsp + 1 : nsp;
+        int n = cb % 4 == 0 ? 1 : cb % 4 == 3 ? (d->type == UP_P_PADS ? 2 * nsp : 2 + nsp)
+                : cb % 4 == 2 ? nsp + 1 : nsp;
         int brackets = cb & 0x10;
         if (brackets) text[len++] = '[';
         for (int k = 0; k < n; k++) {
@@ -277,6 +279,16 @@ static int channels_last(const up_plan *p)
 static const up_dtype FLOATS[] = {UP_F32, UP_F64, UP_F16, UP_BF16};
 static const up_dtype ANY[] = {UP_F32, UP_F64, UP_F16, UP_BF16, UP_I64,
                                UP_I32, UP_I16, UP_I8,  UP_U8,   UP_BOOL};
+
+/* x's dtype: flags bits 0-1 pick a float; for an op that takes integer
+ * images (UP_OPF_INT_IMAGES), one seed in four makes it int8 or uint8
+ * instead (the layout has no spare flag bit; the seed is the input's own). */
+static up_dtype x_dtype(const up_op_def *op, unsigned flags, uint64_t seed)
+{
+    if ((op->flags & UP_OPF_INT_IMAGES) && (seed >> 1) % 4 == 0)
+        return (seed >> 3) & 1 ? UP_U8 : UP_I8;
+    return FLOATS[flags & 3];
+}
 
 /* numel of shape, treating a zero dim as zero whatever the others are;
  * -1 when the dims overflow with no zero among them. */
@@ -477,7 +489,8 @@ static void check_outputs(const up_call *c)
 {
     const up_plan *p = &c->plan;
     const up_geom *g = &p->g;
-    int conv = !strcmp(p->op->name, "conv_transpose");
+    /* ops whose y has its own channel count */
+    int conv = !strcmp(p->op->name, "conv_transpose") || !strncmp(p->op->name, "pixel_", 6);
     if (p->work_units < 0) fail("negative work_units", c);
     if (p->max_work > 0 && p->work > p->max_work) fail("accepted work over max_work", c);
     for (int i = 0; i < p->op->n_outputs && (p->op->flags & UP_OPF_ANY_RANK); i++) {
@@ -698,7 +711,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int nsp = op->min_spatial + (int)(rb % (unsigned)(op->max_spatial - op->min_spatial + 1));
     int rank = rb >= 0xf8 ? 1 + (int)(rb % UP_MAX_RANK) : nsp + 2, chunks = 1 + (int)(flags >> 5);
     int64_t xshape[UP_MAX_RANK] = {0};
-    up_dtype xdt;
+
     fill.rng = fz_u64(&in) | 1;
     fill.index_range = 1;
     up_call_init(&c);
@@ -718,11 +731,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             goto out;
         }
     }
-    xdt = FLOATS[flags & 3];
-    /* resize takes uint8/int8 images too: a quarter of its inputs */
-    if ((op->flags & UP_OPF_INT8_IMAGES) && (fill.rng >> 62) == 3)
-        xdt = (fill.rng >> 61) & 1 ? UP_U8 : UP_I8;
-    make_tensor(&c.plan, 0, xdt, rank, xshape, &fill);
+    make_tensor(&c.plan, 0, x_dtype(op, flags, fill.rng), rank, xshape, &fill);
     if (rank >= 3)
         for (int i = 1; i < op->n_inputs; i++) draw_input(&c.plan, i, &in, &fill);
 

@@ -14,20 +14,23 @@ OUT = os.path.join("tests", "fuzz", "corpus", "ops")
 
 # registry order (kernels/registry.c): op -> (min_spatial, params, inputs)
 OPS = {
-    "max_unpool": (1, ["kernel_size", "stride", "padding", "output_size", "index_layout", "layout"],
-                   ["x", "indices", "mask"]),
+    "max_unpool": (1, ["kernel_size", "stride", "padding", "output_size", "index_layout", "layout",
+                       "pads"], ["x", "indices", "mask"]),
     "nearest_unpool": (1, ["scale_factor", "output_size", "mode", "layout"], ["x"]),
     "fractional_max_unpool": (1, ["scale_factor", "output_size", "coordinate_transform",
                                   "index_layout", "layout"], ["x", "indices"]),
     "conv_transpose": (1, ["stride", "padding", "output_padding", "dilation", "groups",
-                           "output_size", "layout"], ["x", "weight", "bias"]),
+                           "output_size", "layout", "pads", "auto_pad", "output_shape"],
+                       ["x", "weight", "bias"]),
     "max_pool": (1, ["kernel_size", "stride", "padding", "dilation", "ceil_mode",
-                     "index_layout", "layout"], ["x"]),
+                     "index_layout", "layout", "pads", "auto_pad", "storage_order"], ["x"]),
     "fractional_max_pool": (2, ["kernel_size", "output_size", "output_ratio", "seed",
                                 "index_layout", "layout"], ["x", "samples"]),
     "resize": (1, ["scales", "sizes", "axes", "mode", "coordinate_transformation_mode",
                    "nearest_mode", "cubic_coeff_a", "exclude_outside", "extrapolation_value",
                    "antialias", "keep_aspect_ratio_policy", "layout"], ["x", "roi"]),
+    "pixel_shuffle": (2, ["upscale_factor", "mode", "layout"], ["x"]),
+    "pixel_unshuffle": (2, ["downscale_factor", "mode", "layout"], ["x"]),
 }
 OP_INDEX = {name: i for i, name in enumerate(OPS)}
 DTYPES = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
@@ -156,6 +159,34 @@ def cases():
                                              "stride": 1}, {"mask": 1})
     yield "fmu_huge_output", seed("fractional_max_unpool", [1, 1, 1], {"output_size": 2**31})
     yield "fmu_scale_1e300", seed("fractional_max_unpool", [1, 1, 1, 1], {"scale_factor": "1e300"})
+    # pixel shuffles and the ONNX padding params (rng=0 makes x int8 where
+    # the op takes integer images, see fuzz_ops.c x_dtype)
+    yield "pixel_shuffle_basic", seed("pixel_shuffle", [1, 8, 3, 4], {"upscale_factor": 2})
+    yield "pixel_shuffle_dcr_i8", seed("pixel_shuffle", [2, 9, 2, 3], {"upscale_factor": 3,
+                                       "mode": "dcr"}, rng=0)
+    yield "pixel_shuffle_last_f16", seed("pixel_shuffle", [1, 3, 2, 4], {"upscale_factor": 1,
+                                         "layout": "channels_last"}, dtype="float16")
+    yield "pixel_unshuffle_basic", seed("pixel_unshuffle", [1, 2, 4, 6], {"downscale_factor": 2})
+    yield "pixel_unshuffle_dcr_f64", seed("pixel_unshuffle", [1, 1, 6, 6], {
+        "downscale_factor": 3, "mode": "dcr"}, dtype="float64")
+    yield "pixel_shuffle_r2e9_tiny", seed("pixel_shuffle", [1, 1, 1, 1], {
+        "upscale_factor": 2**31 - 1})
+    yield "pixel_unshuffle_empty_huge", seed("pixel_unshuffle", [0, E40, 2**20, 2**20], {
+        "downscale_factor": 2**20})
+    yield "max_pool_pads", seed("max_pool", [1, 2, 6, 7], {"kernel_size": 3, "stride": 2,
+                                "pads": "2,0,1,2"})
+    yield "max_pool_pads_huge", seed("max_pool", [1, 1, 3], {"kernel_size": 1,
+                                     "stride": 2**31 - 1, "pads": f"{2**31 - 1},{2**31 - 1}"})
+    yield "max_pool_auto_pad_so", seed("max_pool", [1, 1, 5, 5], {"kernel_size": 2,
+                                       "auto_pad": "same_lower", "storage_order": 1}, rng=0)
+    yield "max_unpool_pads", seed("max_unpool", [1, 1, 3, 3], {"kernel_size": 2,
+                                  "pads": "1,0,0,1"}, {"indices": 1})
+    yield "conv_output_shape", seed("conv_transpose", [1, 1, 3, 3], {"stride": 2,
+                                    "output_shape": "8,7"}, {"weight": 3})
+    yield "conv_auto_pad_pads", seed("conv_transpose", [1, 1, 4], {"stride": 3,
+                                     "auto_pad": "same_upper"}, {"weight": 3})
+    yield "conv_output_shape_huge", seed("conv_transpose", [1, 1, 1], {
+        "output_shape": 10**15}, {"weight": 3})
     yield "max_unpool_output_size_huge", seed("max_unpool", [1, 1, 1], {"kernel_size": E62,
                                               "output_size": E62}, {"indices": 1})
 

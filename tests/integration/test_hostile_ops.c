@@ -348,6 +348,90 @@ static void max_pool_kernel_2e62_stride_8e18(void)
     raw_free(&o.r);
 }
 
+/* ---- the ONNX padding params and the pixel shuffles ------------------------
+ *
+ * Each new param at its extremes on a tiny tensor: a 4xx (a 422 naming the
+ * param, or 413 when the output could never be allowed), or a 200 whose
+ * every loop is bounded by the output, all within the time limit. `want`
+ * is the status when only one is right (0: any 4xx, or a 200). */
+typedef struct param_case {
+    const char *name, *op, *body;
+    int want;
+} param_case;
+
+static const param_case PARAM_CASES[] = {
+    {"pixel_shuffle_upscale_2e9_on_one_element", "pixel_shuffle",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"upscale_factor\":2147483647}}", 422},
+    {"pixel_shuffle_upscale_2e18", "pixel_shuffle",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"upscale_factor\":2000000000000000000}}", 400},
+    {"pixel_shuffle_upscale_2e53", "pixel_shuffle",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"upscale_factor\":9007199254740991}}", 422},
+    {"pixel_shuffle_upscale_0", "pixel_shuffle",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"upscale_factor\":0}}", 422},
+    {"pixel_shuffle_upscale_2e20_empty_2e40", "pixel_shuffle",
+     "{\"inputs\":{\"x\":{\"dtype\":\"uint8\",\"shape\":[0,1099511627776,1048576,1048576],"
+     "\"data\":[]}},\"params\":{\"upscale_factor\":1048576}}", 0},
+    {"pixel_unshuffle_downscale_2e9_on_one_element", "pixel_unshuffle",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"downscale_factor\":2147483647}}", 422},
+    {"pixel_unshuffle_channels_times_r2_overflow", "pixel_unshuffle",
+     "{\"inputs\":{\"x\":{\"dtype\":\"float32\",\"shape\":[1,1073741824,0,1048576],"
+     "\"data\":[]}},\"params\":{\"downscale_factor\":1048576}}", 413},
+    {"max_pool_pads_2e9_both_sides_stride_2e9", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":1,\"stride\":2147483647,"
+     "\"pads\":[2147483647,2147483647]}}", 200},
+    {"max_pool_pads_2e9_stride_1", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":1,"
+     "\"pads\":[2147483647,2147483647]}}", 413},
+    {"max_pool_pads_2e31", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":1,\"pads\":[2147483648,0]}}", 422},
+    {"max_pool_pads_negative", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":1,\"pads\":[-1,0]}}", 422},
+    {"max_pool_pads_wrong_count", "max_pool",
+     "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"kernel_size\":1,\"pads\":[0,0,0]}}", 422},
+    {"max_pool_pads_and_padding", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":2,\"padding\":1,"
+     "\"pads\":[1,1]}}", 422},
+    {"max_pool_auto_pad_same_kernel_2e9", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":2147483647,"
+     "\"stride\":2147483647,\"auto_pad\":\"same_lower\"}}", 200},
+    {"max_pool_auto_pad_with_pads", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":2,\"auto_pad\":\"same_upper\","
+     "\"pads\":[1,0]}}", 422},
+    {"max_pool_storage_order_2e53", "max_pool",
+     "{\"inputs\":{\"x\":[[[1,2]]]},\"params\":{\"kernel_size\":1,"
+     "\"storage_order\":9007199254740991}}", 422},
+    {"max_unpool_pads_2e9", "max_unpool",
+     "{\"inputs\":{\"x\":[[[1]]],\"indices\":[[[0]]]},\"params\":{\"kernel_size\":1,"
+     "\"pads\":[2147483647,2147483647]}}", 422},
+    {"conv_transpose_pads_2e9", "conv_transpose",
+     "{\"inputs\":{\"x\":[[[1]]],\"weight\":[[[1]]]},\"params\":{\"pads\":[2147483647,0]}}", 422},
+    {"conv_transpose_output_shape_1e15", "conv_transpose",
+     "{\"inputs\":{\"x\":[[[1]]],\"weight\":[[[1]]]},\"params\":{\"output_shape\":"
+     "1000000000000000}}", 413},
+    {"conv_transpose_auto_pad_same_stride_2e9", "conv_transpose",
+     "{\"inputs\":{\"x\":[[[1,2]]],\"weight\":[[[1]]]},\"params\":{\"stride\":2147483647,"
+     "\"auto_pad\":\"same_upper\"}}", 413},
+    {"conv_transpose_output_shape_with_pads", "conv_transpose",
+     "{\"inputs\":{\"x\":[[[1]]],\"weight\":[[[1]]]},\"params\":{\"output_shape\":3,"
+     "\"pads\":[0,0]}}", 422},
+};
+
+static void run_param_case(const param_case *c)
+{
+    char *path = fmt("/v1/ops/%s", c->op);
+    outcome o;
+    th_case_failed = 0;
+    v1_case(path, c->body, &o);
+    if (c->want)
+        CHECKF(o.r.status == c->want, "status %d, want %d: %.300s", o.r.status, c->want, o.r.body);
+    if (o.r.status != 200)
+        CHECKF(is_4xx_naming_param(&o.r) || o.r.status == 413, "status %d: %.300s", o.r.status,
+               o.r.body);
+    raw_free(&o.r);
+    th_record(c->name, !th_case_failed);
+    free(path);
+}
+
 /* ---- empty tensors with huge dims --------------------------------------- */
 
 /* Every output of a 200 is empty: a zero in its shape, no data. */
@@ -1239,6 +1323,8 @@ int main(void)
     CASE(resize_roi_1e300);
     CASE(resize_uint8_linear);
     CASE(resize_antialias_nearest);
+    for (size_t i = 0; i < sizeof(PARAM_CASES) / sizeof(PARAM_CASES[0]); i++)
+        if (selected(PARAM_CASES[i].name)) run_param_case(&PARAM_CASES[i]);
     CASE(fractional_max_pool_f32_window_start);
     CASE(nearest_unpool_1_to_67108864_json);
     CASE(max_unpool_mask_400x400_kernel_400);

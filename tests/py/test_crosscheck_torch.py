@@ -77,7 +77,7 @@ def call(op, body):
 
 DT_NAME = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16",
            torch.bfloat16: "bfloat16", torch.int64: "int64", torch.int32: "int32",
-           torch.uint8: "uint8", torch.bool: "bool"}
+           torch.uint8: "uint8", torch.int8: "int8", torch.bool: "bool"}
 NAME_DT = {v: k for k, v in DT_NAME.items()}
 FLOATS = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
@@ -120,7 +120,7 @@ def from_wire(d):
             a = np.frombuffer(raw, dtype="<i2").copy()
             return torch.from_numpy(a).view(torch.bfloat16).reshape(shape)
         npdt = {torch.float32: "<f4", torch.float64: "<f8", torch.float16: "<f2",
-                torch.int64: "<i8", torch.int32: "<i4"}[dt]
+                torch.int64: "<i8", torch.int32: "<i4", torch.uint8: "u1", torch.int8: "i1"}[dt]
         return torch.from_numpy(np.frombuffer(raw, dtype=npdt).copy()).reshape(shape)
     if dt in FLOATS:
         return torch.tensor([num(v) for v in d["data"]], dtype=torch.float64).to(dt).reshape(shape)
@@ -701,11 +701,173 @@ def roundtrip_case(nsp):
     return make
 
 
+# ---- pixel_shuffle / pixel_unshuffle ------------------------------------------------------
+
+INTS = {torch.uint8: (0, 256), torch.int8: (-128, 128)}
+
+
+def rand_image(shape, dtype, distinct=False):
+    """rand_values, or random integers for the integer image dtypes."""
+    if dtype in INTS:
+        lo, hi = INTS[dtype]
+        return torch.randint(lo, hi, shape, dtype=torch.int64).to(dtype)
+    return rand_values(shape, dtype, distinct)
+
+
+def d2s_dcr(x, r):
+    n, c, h, w = x.shape
+    return x.reshape(n, r, r, c // (r * r), h, w).permute(0, 3, 4, 1, 5, 2).reshape(
+        n, c // (r * r), h * r, w * r)
+
+
+def s2d_dcr(x, r):
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // r, r, w // r, r).permute(0, 3, 5, 1, 2, 4).reshape(
+        n, c * r * r, h // r, w // r)
+
+
+def shuffle_case(up, dtype, mode):
+    """PyTorch's pixel_shuffle / pixel_unshuffle for crd; ONNX's
+    DepthToSpace / SpaceToDepth definition for dcr."""
+    def make(rnd, i):
+        N, C = rand_nc(rnd)
+        r = rnd.choice([1, 2, 2, 3, 4])
+        h, w = rnd.randint(1, 6), rnd.randint(1, 9)
+        if up:
+            x = rand_image((N, C * r * r, h, w), dtype)
+            y = F.pixel_shuffle(x, r) if mode == "crd" else d2s_dcr(x, r)
+            op, params = "pixel_shuffle", {"upscale_factor": r}
+        else:
+            x = rand_image((N, C, h * r, w * r), dtype)
+            y = F.pixel_unshuffle(x, r) if mode == "crd" else s2d_dcr(x, r)
+            op, params = "pixel_unshuffle", {"downscale_factor": r}
+        if mode != "crd" or rnd.random() < 0.3:
+            params["mode"] = mode
+        run_case(rnd, op, {"x": x}, params, {"y": y}, dtype, rnd.random() < 0.25)
+    return make
+
+
+# ---- ONNX padding forms, against explicitly padded PyTorch calls -----------------------------
+
+def torch_pads(pads, nsp):
+    out = []
+    for d in reversed(range(nsp)):
+        out += [pads[d], pads[nsp + d]]
+    return out
+
+
+def onnx_pool_case(nsp, dtype, variant):
+    """max_pool with pads / auto_pad / storage_order: F.pad with -inf, then
+    max_pool without padding; indices mapped back to the input's plane.
+    Integer images are compared with the float result cast back."""
+    def make(rnd, i):
+        N, C = rand_nc(rnd)
+        k = [rnd.choice([1, 2, 3]) for _ in range(nsp)]
+        s = [rnd.randint(1, 3) for _ in range(nsp)]
+        dil = [rnd.randint(1, 2) for _ in range(nsp)]
+        size = [rnd.randint(dil[d] * (k[d] - 1) + 1, MAX_SIZE[nsp]) for d in range(nsp)]
+        params = {"kernel_size": sp_list(k, nsp, rnd), "stride": sp_list(s, nsp, rnd)}
+        if any(v != 1 for v in dil):
+            params["dilation"] = sp_list(dil, nsp, rnd)
+        span = [dil[d] * (k[d] - 1) + 1 for d in range(nsp)]
+        if variant == "pads":
+            # up to a whole window less one on each side: every window
+            # still holds an element of x
+            pads = [rnd.randint(0, span[d % nsp] - 1) for d in range(2 * nsp)]
+            params["pads"] = pads
+        else:
+            params["auto_pad"] = variant
+            pads = [0] * (2 * nsp)
+            for d in range(nsp):
+                if variant == "valid":
+                    continue
+                out = -(-size[d] // s[d])
+                total = max(0, (out - 1) * s[d] + span[d] - size[d])
+                pads[d] = total - total // 2 if variant == "same_lower" else total // 2
+                pads[nsp + d] = total - pads[d]
+        so = rnd.random() < 0.3
+        if so:
+            params["storage_order"] = 1
+        x = rand_image((N, C, *size), dtype, distinct=dtype not in INTS)
+        xp = F.pad(compute(x) if dtype not in INTS else x.float(), torch_pads(pads, nsp),
+                   value=-math.inf)
+        y, ip = POOL[nsp](xp, k, s, 0, dil, return_indices=True)
+        coords = np.unravel_index(ip.numpy(), xp.shape[2:])
+        coords = [c - pads[d] for d, c in enumerate(coords)]
+        idx = np.ravel_multi_index(coords, size, order="F" if so else "C")
+        run_case(rnd, "max_pool", {"x": x}, params,
+                 {"y": y, "indices": torch.from_numpy(idx.astype(np.int64))}, dtype,
+                 rnd.random() < 0.25)
+    return make
+
+
+def onnx_conv_case(nsp, variant):
+    """conv_transpose with pads / auto_pad / output_shape: the unpadded
+    conv_transpose, cropped by the begin and end pads ONNX's rules give."""
+    def make(rnd, i):
+        N = rnd.randint(1, 2)
+        cin, cout = rnd.randint(1, 3), rnd.randint(1, 3)
+        k = [rnd.randint(1, 3) for _ in range(nsp)]
+        s = [rnd.randint(1, 3) for _ in range(nsp)]
+        size = [rnd.randint(1, 5) for _ in range(nsp)]
+        x = rand_values((N, cin, *size), torch.float32)
+        w = rand_values((cin, cout, *k), torch.float32)
+        full = CONVT[nsp](x, w, None, s)
+        params = {"stride": sp_list(s, nsp, rnd)}
+        if variant == "pads":
+            pads = [rnd.randint(0, (full.shape[2 + d % nsp] - 1) // 2) for d in range(2 * nsp)]
+            params["pads"] = pads
+        else:
+            if variant == "output_shape":
+                target = [rnd.randint(max(1, full.shape[2 + d] - 3), full.shape[2 + d])
+                          for d in range(nsp)]
+                params["output_shape"] = target
+                upper = rnd.random() < 0.5
+                if upper:
+                    params["auto_pad"] = "same_upper"
+            else:
+                target = [size[d] * s[d] for d in range(nsp)]
+                params["auto_pad"] = variant
+                upper = variant == "same_upper"
+            pads = [0] * (2 * nsp)
+            for d in range(nsp):
+                total = full.shape[2 + d] - target[d]
+                pads[d] = total // 2 if upper else total - total // 2
+                pads[nsp + d] = total - pads[d]
+        # a negative pad (a target past the full size) adds zero outputs
+        full = F.pad(full, torch_pads([max(0, -v) for v in pads], nsp))
+        sl = [slice(None), slice(None)]
+        for d in range(nsp):
+            end = full.shape[2 + d] - max(0, pads[nsp + d])
+            sl.append(slice(max(0, pads[d]), end))
+        y = full[tuple(sl)]
+        run_case(rnd, "conv_transpose", {"x": x, "weight": w}, params, {"y": y},
+                 torch.float32, rnd.random() < 0.25, tol_for(torch.float32, "conv"))
+    return make
+
+
+def int_nearest_case(nsp, dtype, mode):
+    """nearest_unpool on integer images: PyTorch's own uint8 kernel; int8
+    (no PyTorch kernel) against the float result cast back."""
+    def make(rnd, i):
+        N, C = rand_nc(rnd)
+        size = [rnd.randint(1, MAX_SIZE[nsp]) for _ in range(nsp)]
+        x = rand_image((N, C, *size), dtype)
+        sf = rnd.choice([0.5, 1.5, 2.0, 3.0])
+        if any(int(v * sf) < 1 for v in size):
+            sf = 2.0
+        ref = x if dtype == torch.uint8 else x.float()
+        y = F.interpolate(ref, scale_factor=sf, mode=mode.replace("_", "-"))
+        run_case(rnd, "nearest_unpool", {"x": x}, {"scale_factor": sf, "mode": mode}, {"y": y},
+                 dtype, rnd.random() < 0.25)
+    return make
+
+
 # ---- the groups -------------------------------------------------------------------------------
 
 def dname(dt):
     return {torch.float32: "f32", torch.float64: "f64", torch.float16: "f16",
-            torch.bfloat16: "bf16"}[dt]
+            torch.bfloat16: "bf16", torch.uint8: "u8", torch.int8: "i8"}[dt]
 
 
 def all_groups():
@@ -749,6 +911,15 @@ def all_groups():
             g.append(("max_pool %dd index_layout %s" % (nsp, lay),
                       max_pool_case(nsp, torch.float32, "all", lay)))
         g.append(("max_pool -> max_unpool %dd round trip" % nsp, roundtrip_case(nsp)))
+        for var in ("pads", "same_upper", "same_lower", "valid"):
+            g.append(("max_pool %dd onnx %s" % (nsp, var), onnx_pool_case(nsp, torch.float32, var)))
+        for dt in INTS:
+            g.append(("max_pool %dd onnx pads %s" % (nsp, dname(dt)), onnx_pool_case(nsp, dt, "pads")))
+            for mode in ("nearest", "nearest_exact"):
+                g.append(("nearest_unpool %dd %s %s" % (nsp, mode, dname(dt)),
+                          int_nearest_case(nsp, dt, mode)))
+        for var in ("pads", "same_upper", "same_lower", "output_shape"):
+            g.append(("conv_transpose %dd onnx %s" % (nsp, var), onnx_conv_case(nsp, var)))
     for nsp in (2, 3):
         for by in ("size", "ratio"):
             g.append(("fractional_max_pool %dd samples %s" % (nsp, by),
@@ -759,6 +930,11 @@ def all_groups():
             g.append(("fractional_max_pool %dd index_layout %s" % (nsp, lay),
                       fmp_case(nsp, torch.float32, "size", lay)))
         g.append(("fractional_max_pool %dd seed" % nsp, fmp_seed_case(nsp)))
+    for up in (True, False):
+        for mode in ("crd", "dcr"):
+            for dt in FLOATS + list(INTS):
+                g.append(("%s %s %s" % ("pixel_shuffle" if up else "pixel_unshuffle", mode,
+                                        dname(dt)), shuffle_case(up, dt, mode)))
     return g + resize_groups()
 
 

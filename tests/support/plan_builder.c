@@ -20,7 +20,7 @@ void tb_ints(up_plan *p, const char *name, int n, const int64_t *v)
 {
     up_param_value *pv = param(p, name);
     pv->n = n;
-    for (int i = 0; i < n && i < UP_MAX_RANK; i++) pv->i[i] = v[i];
+    for (int i = 0; i < n && i < UP_MAX_PARAM_VALUES; i++) pv->i[i] = v[i];
 }
 
 void tb_int(up_plan *p, const char *name, int64_t v) { tb_ints(p, name, 1, &v); }

@@ -121,6 +121,7 @@ static void seq(void *buf, up_dtype dt, int64_t n)
         float v = (float)((i * 7919) % 97) / 8.0f;
         if (dt == UP_F32) ((float *)buf)[i] = v;
         else if (dt == UP_F64) ((double *)buf)[i] = v;
+        else if (dt == UP_U8 || dt == UP_I8) ((uint8_t *)buf)[i] = (uint8_t)(i * 37);
         else ((uint16_t *)buf)[i] = (uint16_t)(0x3c00 + (i % 64)); /* small halves */
     }
 }
@@ -249,10 +250,54 @@ static void plan_fmp_f64_samples(up_plan *p)
     tb_int(p, "output_size", 3);
 }
 
+static void plan_pixel_shuffle_u8_channels_last(up_plan *p)
+{
+    static const int64_t xs[] = {2, 3, 4, 8}; /* (N, H, W, C) */
+    up_plan_init(p, up_op_find("pixel_shuffle"));
+    x_input(p, UP_U8, 4, xs);
+    tb_enum(p, "layout", "channels_last");
+    tb_int(p, "upscale_factor", 2);
+}
+
+static void plan_pixel_unshuffle_f16_dcr(up_plan *p)
+{
+    static const int64_t xs[] = {1, 3, 6, 9};
+    up_plan_init(p, up_op_find("pixel_unshuffle"));
+    x_input(p, UP_F16, 4, xs);
+    tb_enum(p, "mode", "dcr");
+    tb_int(p, "downscale_factor", 3);
+}
+
+static void plan_max_pool_u8_pads(up_plan *p)
+{
+    static const int64_t xs[] = {2, 3, 7, 6};
+    const int64_t pads[] = {2, 0, 1, 2};
+    up_plan_init(p, up_op_find("max_pool"));
+    x_input(p, UP_U8, 4, xs);
+    tb_int(p, "kernel_size", 3);
+    tb_ints(p, "pads", 4, pads);
+    tb_int(p, "storage_order", 1);
+}
+
+static void plan_max_unpool_i8(up_plan *p)
+{
+    static const int64_t xs[] = {1, 2, 3, 3};
+    int64_t idx[18];
+    for (int i = 0; i < 18; i++) idx[i] = (i * 5) % 36;
+    up_plan_init(p, up_op_find("max_unpool"));
+    x_input(p, UP_I8, 4, xs);
+    tb_input(p, "indices", UP_I64, 4, xs, idx);
+    tb_int(p, "kernel_size", 2);
+}
+
 static const struct {
     const char *name;
     plan_fn make;
 } plans[] = {
+    {"pixel_shuffle_u8_channels_last", plan_pixel_shuffle_u8_channels_last},
+    {"pixel_unshuffle_f16_dcr", plan_pixel_unshuffle_f16_dcr},
+    {"max_pool_u8_pads", plan_max_pool_u8_pads},
+    {"max_unpool_i8", plan_max_unpool_i8},
     {"max_pool", plan_max_pool},
     {"max_pool_f16_channels_last", plan_max_pool_f16_channels_last},
     {"max_unpool_int32_indices_bf16", plan_max_unpool_int32_indices_bf16},
