@@ -85,7 +85,7 @@ static void measure(const pair *p, int reps)
             t[which][r] = p->run(which);
         }
     for (int k = 0; k < 2; k++)
-        printf("codec %s %s %.1f\n", p->name, p->impl[k], p->bytes / median(t[k], reps) / 1e6);
+        printf("codec\t%s\t%s\t%.1f\n", p->name, p->impl[k], p->bytes / median(t[k], reps) / 1e6);
     fflush(stdout);
 }
 

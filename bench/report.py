@@ -8,6 +8,7 @@ dnnl_deconv, http_big.py and run.sh:
     torch   <case> ref       <median_ms> <min_ms> <median_ms> <gflops>
     ort     <case> ref       <median_ms> <min_ms> <median_ms> <gflops>
     dnnl    <case> nchw|blocked <median_ms> <min_ms> <median_ms> <gflops>
+    codec   <name> <impl>    <MB_per_s>
     http    <row>  <impl>    <values...>
 A kernel row that comes twice (run.sh's A B C D D C B A passes) counts as
 the median of its passes, field by field.
@@ -122,6 +123,23 @@ def main():
                 case, ours[(case, "pool")][3], dn[3], db[3] if db else 0,
                 "%.1f" % to[3] if to else "-", "%.1f" % tr[3] if tr else "-"))
 
+    codec = {(c, v): x[0] for (who, c, v), x in med.items() if who == "codec"}
+    if codec:
+        print()
+        print("== wire codecs on one core, MB/s of text (medians, A B B A against the reference)")
+        print("%-24s %10s %10s %10s" % ("codec", "unpoold", "reference", "ratio"))
+        for name in ("b64_decode", "b64_encode", "json_list_decode_f32", "json_list_encode_f32",
+                     "json_list_decode_f64", "json_list_encode_f64"):
+            ours_mb = codec.get((name, "unpoold"))
+            ref_mb = next((v for (c, impl), v in codec.items() if c == name and impl != "unpoold"),
+                          None)
+            if ours_mb is None:
+                continue
+            print("%-24s %10.1f %10s %10s" % (name, ours_mb, "%.1f" % ref_mb if ref_mb else "-",
+                                               "%.2fx" % (ours_mb / ref_mb) if ref_mb else "-"))
+            need = 2000.0 if name.startswith("b64") else 400.0
+            target("%s >= %.0f MB/s" % (name, need), ours_mb >= need, "%.0f MB/s" % ours_mb)
+
     print()
     print("== floor: plain zero-and-scatter over max_unpool2d_f32's bytes, prefaulted output")
     for (case, variant), v in sorted(ours.items()):
@@ -132,9 +150,6 @@ def main():
         if variant == "copyfloor":
             print("   copy floor for %s (memcpy of its bytes, prefaulted output): %.3f ms"
                   % (case, v[0]))
-    for case, v in sorted(orts.items()):
-        print("   ONNX Runtime for %s (DepthToSpace CRD, %s): %.3f ms" % (
-            case, "intra_op_num_threads = W", v[0]))
 
     print()
     print("== one big request: W workers vs 1 worker, timed alternately (kbench -s), and the")

@@ -12,6 +12,8 @@
 #      same again in reverse order, ending with unpoold's kernels again
 #      (A B C D D C B A), so drifting load from elsewhere hits every side
 #      alike; report.py takes each side's median over both passes;
+#   2b. the wire codecs on one core (codec_bench): base64 and JSON number
+#      lists against their scalar / strtod / printf references;
 #   3. large binary requests over HTTP (http_big.py): Server-Timing shares
 #      and the daemon's peak RSS, on a freshly started daemon;
 #      and the same bytes through a bare loopback socket (bare_socket);
@@ -84,6 +86,10 @@ echo "kernels (W=$W), PyTorch, ONNX Runtime, oneDNN (threads=$W), then reversed 
 ref_torch; ref_ort; ref_dnnl
 ref_dnnl; ref_ort; ref_torch
 "$BUILD/bench/kbench" -w "$W" -r "$REPS" >>"$RES" || exit 1
+
+# ---- 2b. wire codecs on one core ---------------------------------------
+echo "wire codecs (base64, JSON number lists), one core ..."
+"$BUILD/bench/codec_bench" -r "$REPS" >>"$RES" || exit 1
 
 start_unpoold() { # port [flags...] -> sets UP_PID
     local port=$1
