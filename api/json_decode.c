@@ -356,11 +356,11 @@ static int read_shm_ref(const cJSON *v, up_shm_ref *ref, const char *field, up_e
             seen |= 1;
         } else if (!strcmp(e->string, "offset")) {
             if (up_json_u64(e, &ref->offset) < 0)
-                return up_errorf(err, UP_E_MALFORMED, field, "shm.offset must be an integer >= 0");
+                return up_errorf(err, UP_E_MALFORMED, field, "shm.offset must be an integer from 0 to 2^53");
         } else if (!strcmp(e->string, "byte_size")) {
             if (up_json_u64(e, &ref->byte_size) < 0)
                 return up_errorf(err, UP_E_MALFORMED, field,
-                                 "shm.byte_size must be an integer >= 0");
+                                 "shm.byte_size must be an integer from 0 to 2^53");
             seen |= 2;
         } else {
             return up_errorf(err, UP_E_MALFORMED, field, "unknown shm key \"%.40s\"", e->string);

@@ -204,12 +204,12 @@ static int shm_param(const cJSON *k, up_shm_ref *ref, int *seen, const char *fie
     } else if (strcmp(k->string, "shared_memory_offset") == 0) {
         if (up_json_u64(k, &ref->offset) < 0)
             return up_errorf(err, UP_E_MALFORMED, field,
-                             "shared_memory_offset must be a non-negative integer");
+                             "shared_memory_offset must be an integer from 0 to 2^53");
         *seen |= 2;
     } else if (strcmp(k->string, "shared_memory_byte_size") == 0) {
         if (up_json_u64(k, &ref->byte_size) < 0)
             return up_errorf(err, UP_E_MALFORMED, field,
-                             "shared_memory_byte_size must be a non-negative integer");
+                             "shared_memory_byte_size must be an integer from 0 to 2^53");
         *seen |= 4;
     } else {
         return 0;
@@ -240,10 +240,10 @@ static int input_params(const cJSON *params, size_t *n, up_shm_ref *ref, const c
         return up_errorf(err, UP_E_MALFORMED, field, "parameters must be an object");
     cJSON_ArrayForEach(k, params) {
         if (strcmp(k->string, "binary_data_size") == 0) {
-            double v = cJSON_IsNumber(k) ? k->valuedouble : -1;
-            if (!(v >= 0) || v != floor(v) || v > 9007199254740992.0)
+            uint64_t v;
+            if (up_json_u64(k, &v) < 0)
                 return up_errorf(err, UP_E_MALFORMED, field,
-                                 "binary_data_size must be a non-negative integer");
+                                 "binary_data_size must be an integer from 0 to 2^53");
             *n = (size_t)v;
             have = 1;
         } else if ((r = shm_param(k, ref, &seen, field, err)) != 0) {

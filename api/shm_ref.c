@@ -142,9 +142,9 @@ int up_shm_register_request(const char *body, size_t n, const up_limits *lim,
         up_errorf(err, UP_E_MALFORMED, "key", "key must be a string of at most %zu bytes",
                   sizeof(out->key) - 1);
     } else if (off && up_json_u64(off, &out->offset) < 0) {
-        up_errorf(err, UP_E_MALFORMED, "offset", "offset must be a non-negative integer");
+        up_errorf(err, UP_E_MALFORMED, "offset", "offset must be an integer from 0 to 2^53");
     } else if (up_json_u64(size, &out->byte_size) < 0) {
-        up_errorf(err, UP_E_MALFORMED, "byte_size", "byte_size must be a non-negative integer");
+        up_errorf(err, UP_E_MALFORMED, "byte_size", "byte_size must be an integer from 0 to 2^53");
     } else {
         snprintf(out->key, sizeof(out->key), "%s", key->valuestring);
         rc = 0;
