@@ -8,6 +8,8 @@ import sys
 import tempfile
 import time
 import traceback
+import json
+import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -112,3 +114,30 @@ def stop_and_check(proc, log):
 def log_tail(log, n=600):
     log.seek(0)
     return log.read().decode(errors="replace")[-n:]
+
+
+def post_op(base, op, body, timeout=60):
+    """POST body as JSON to base/v1/ops/op; (status, parsed answer), the
+    answer as text when it is not JSON."""
+    req = urllib.request.Request(base + "/v1/ops/" + op, data=json.dumps(body).encode(),
+                                 method="POST")
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            return e.code, json.loads(raw)
+        except ValueError:
+            return e.code, raw.decode(errors="replace")
+
+
+def onnx_attrs(node):
+    """An ONNX node's attributes as a dict of Python values (strings decoded)."""
+    from onnx import helper
+    out = {}
+    for a in node.attribute:
+        v = helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out

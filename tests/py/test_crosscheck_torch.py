@@ -28,11 +28,9 @@ import os
 import random
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import finish, record, start_daemon_or_finish, stop_daemon  # noqa: E402
+from harness import finish, post_op, record, start_daemon_or_finish, stop_daemon  # noqa: E402
 
 CASES_PER_GROUP = 4
 SEED = 20240611
@@ -59,18 +57,7 @@ def call(op, body):
     """POST /v1/ops/{op}; returns (status, parsed JSON answer)."""
     global CALLS
     CALLS += 1
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(BASE + "/v1/ops/" + op, data=data, method="POST")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
+    return post_op(BASE, op, body)
 
 
 # ---- tensors on the wire ----------------------------------------------------

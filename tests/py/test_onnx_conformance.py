@@ -22,16 +22,14 @@ is a failure, not a skip.
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import finish, record, start_daemon_or_finish, stop_daemon  # noqa: E402
+from harness import (finish, onnx_attrs, post_op, record,  # noqa: E402
+                     start_daemon_or_finish, stop_daemon)
 
 try:
     import numpy as np
-    from onnx import helper
     from onnx.backend.test.case.node import collect_testcases
 except ImportError as e:
     record("import_onnx_numpy", False, e)
@@ -50,19 +48,6 @@ EXPECTED_DIFFERENT = {
 BASE = None
 
 
-def call(op, body):
-    data = json.dumps(body).encode()
-    req = urllib.request.Request(BASE + "/v1/ops/" + op, data=data, method="POST")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
 
 
 def to_wire(a):
@@ -84,12 +69,6 @@ def from_wire(d):
     return np.array([num(v) for v in d["data"]], dtype=d["dtype"]).reshape(d["shape"])
 
 
-def attrs_of(node):
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
 
 
 def pool_params(at, nsp):
@@ -106,7 +85,7 @@ def pool_params(at, nsp):
 def map_case(case):
     """(op, body, output names in ONNX's order) for one case."""
     node = case.model.graph.node[0]
-    at = attrs_of(node)
+    at = onnx_attrs(node)
     ins = case.data_sets[0][0]
     x = ins[0]
     nsp = x.ndim - 2
@@ -158,7 +137,7 @@ def run_case(case):
         raise ValueError("expected a one-node model")
     op, body, names = map_case(case)
     for _, expected in case.data_sets:
-        status, ans = call(op, body)
+        status, ans = post_op(BASE, op, body)
         if status != 200:
             raise AssertionError("%s: status %d: %s\nparams %s" % (
                 op, status, json.dumps(ans)[:400], body["params"]))

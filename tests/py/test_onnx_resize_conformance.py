@@ -11,19 +11,16 @@ rounding) and the answer compared as ONNX's runner does (rtol and atol
 
     UNPOOLD_BIN=build/unpoold $TEST_PYTHON tests/py/test_onnx_resize_conformance.py
 """
-import json
 import os
 import sys
-import urllib.error
-import urllib.request
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import finish, record, start_daemon_or_finish, stop_and_check  # noqa: E402
+from harness import (finish, onnx_attrs, post_op, record,  # noqa: E402
+                     start_daemon_or_finish, stop_and_check)
 
 try:
     import numpy as np
-    from onnx import helper
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from onnx.backend.test.case.node import collect_testcases
@@ -37,15 +34,6 @@ DTYPES = {np.dtype("float32"): "float32", np.dtype("float64"): "float64",
 BASE = None
 
 
-def call(op, body):
-    req = urllib.request.Request(BASE + "/v1/ops/" + op, data=json.dumps(body).encode(),
-                                 method="POST")
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
 
 
 def wire(a):
@@ -53,12 +41,6 @@ def wire(a):
             "data": [float(v) if a.dtype.kind == "f" else int(v) for v in a.flatten()]}
 
 
-def attrs(node):
-    out = {}
-    for a in node.attribute:
-        v = helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
 
 
 def request_of(case, inputs):
@@ -69,7 +51,7 @@ def request_of(case, inputs):
     x = feed[node.input[0]]
     body = {"inputs": {"x": wire(x)}, "params": {}}
     params = body["params"]
-    at = attrs(node)
+    at = onnx_attrs(node)
     if node.op_type == "Upsample":
         params["scales"] = [float(v) for v in feed[node.input[1]]]
         params["mode"] = at.get("mode", "nearest")
@@ -91,7 +73,7 @@ def request_of(case, inputs):
 def run(case):
     for inputs, outputs in case.data_sets:
         body = request_of(case, inputs)
-        status, ans = call("resize", body)
+        status, ans = post_op(BASE, "resize", body)
         if status != 200:
             raise AssertionError("status %d: %s\nparams %s" % (status, str(ans)[:300],
                                                                body["params"]))
