@@ -16,5 +16,10 @@ void tb_input(up_plan *p, const char *name, up_dtype dt, int rank, const int64_t
               const void *data);
 /* Does err name field (exact match of one item's field)? */
 int tb_err_has_field(const up_error *err, const char *field);
+/* Prepare p, poison its first output (0xff bytes: an element the kernel
+ * skips shows up as NaN), run its units in one chunk or (chunked) in
+ * uneven chunks of 1, 2, 3 units, last chunk first, and finish. 0, or -1
+ * with err filled. */
+int tb_run_poisoned(up_plan *p, int chunked, up_error *err);
 
 #endif

@@ -11,37 +11,13 @@
 #include "tests/support/harness.h"
 #include "tests/support/plan_builder.h"
 
-/* A plan under construction; params are set with tb_*() before run(). */
+/* A plan under construction; params are set with tb_*() before tb_run_poisoned(). */
 static up_plan *begin_plan(up_plan *p, const char *op, int rank, const int64_t *shape,
                            const float *x)
 {
     up_plan_init(p, up_op_find(op));
     tb_input(p, "x", UP_F32, rank, shape, x);
     return p;
-}
-
-/* Prepare, poison the (uninitialised) output so an element the kernel
- * skips shows up as NaN, run the units (chunked: uneven chunks of 1, 2, 3
- * units, last chunk first), finish. Returns 0 on success. */
-static int run(up_plan *p, int chunked, up_error *err)
-{
-    up_fault all, f;
-    up_error_clear(err);
-    if (up_plan_prepare(p, err) < 0) return -1;
-    memset(p->out[0].data, 0xff, up_tensor_nbytes(&p->out[0]));
-    up_fault_init(&all);
-    if (!chunked) {
-        up_plan_run(p, 0, p->work_units, &all);
-    } else {
-        int64_t step = 1, b = 0, starts[1 << 12], n = 0;
-        for (; b < p->work_units && n < (1 << 12); b += step, step = step % 3 + 1) starts[n++] = b;
-        for (int64_t k = n - 1; k >= 0; k--) {
-            up_fault_init(&f);
-            up_plan_run(p, starts[k], k + 1 < n ? starts[k + 1] : p->work_units, &f);
-            up_fault_merge(&all, &f);
-        }
-    }
-    return up_plan_finish(p, &all, err);
 }
 
 static int same_floats(const up_tensor *t, const float *want, int64_t n)
@@ -77,7 +53,7 @@ static void seed_nearest_x2(void)
     up_error err;
     begin_plan(&p, "nearest_unpool", 4, seed_shape, seed);
     tb_floats(&p, "scale_factor", 1, (double[]){2});
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     CHECK(p.out[0].shape[2] == 4 && p.out[0].shape[3] == 4);
     EXPECT_OUTPUT(&p, want);
     up_plan_free(&p);
@@ -91,7 +67,7 @@ static void seed_asymmetric_x2(void)
     up_error err;
     begin_plan(&p, "fractional_max_unpool", 4, seed_shape, seed);
     tb_floats(&p, "scale_factor", 1, (double[]){2});
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, want);
     up_plan_free(&p);
 }
@@ -105,13 +81,13 @@ static void half_pixel_and_align_corners_1d(void)
     begin_plan(&p, "fractional_max_unpool", 3, (int64_t[]){1, 1, 2}, seed);
     tb_ints(&p, "output_size", 1, (int64_t[]){4});
     tb_enum(&p, "coordinate_transform", "half_pixel");
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, want_hp);
     up_plan_free(&p);
     begin_plan(&p, "fractional_max_unpool", 3, (int64_t[]){1, 1, 2}, seed);
     tb_ints(&p, "output_size", 1, (int64_t[]){3});
     tb_enum(&p, "coordinate_transform", "align_corners");
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, want_ac);
     up_plan_free(&p);
 }
@@ -125,13 +101,13 @@ static void nearest_and_nearest_exact_downsample(void)
     up_error err;
     begin_plan(&p, "nearest_unpool", 3, (int64_t[]){1, 1, 3}, x);
     tb_ints(&p, "output_size", 1, (int64_t[]){2});
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, want_n);
     up_plan_free(&p);
     begin_plan(&p, "nearest_unpool", 3, (int64_t[]){1, 1, 3}, x);
     tb_ints(&p, "output_size", 1, (int64_t[]){2});
     tb_enum(&p, "mode", "nearest_exact");
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, want_e);
     up_plan_free(&p);
 }
@@ -148,7 +124,7 @@ static void one_element_input_broadcasts(void)
         up_error err;
         begin_plan(&p, ops[k], 4, (int64_t[]){1, 2, 1, 1}, x);
         tb_ints(&p, "output_size", 2, (int64_t[]){2, 3});
-        CHECK(run(&p, 1, &err) == 0);
+        CHECK(tb_run_poisoned(&p, 1, &err) == 0);
         EXPECT_OUTPUT(&p, want);
         up_plan_free(&p);
     }
@@ -164,7 +140,7 @@ static void half_pixel_copies_when_size_is_unchanged(void)
     begin_plan(&p, "fractional_max_unpool", 4, (int64_t[]){1, 1, 2, 3}, x);
     tb_floats(&p, "scale_factor", 1, (double[]){1.1});
     tb_enum(&p, "coordinate_transform", "half_pixel");
-    CHECK(run(&p, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&p, 0, &err) == 0);
     EXPECT_OUTPUT(&p, x);
     up_plan_free(&p);
 }
@@ -181,7 +157,7 @@ static void scatter_zero_fills_and_last_collision_wins(void)
         begin_plan(&p, "fractional_max_unpool", 4, (int64_t[]){1, 2, 2, 2}, x);
         tb_input(&p, "indices", UP_I64, 4, (int64_t[]){1, 2, 2, 2}, idx);
         tb_ints(&p, "output_size", 2, (int64_t[]){3, 3});
-        CHECK(run(&p, chunked, &err) == 0);
+        CHECK(tb_run_poisoned(&p, chunked, &err) == 0);
         CHECK(p.work_units == 2);
         EXPECT_OUTPUT(&p, want);
         up_plan_free(&p);
@@ -212,11 +188,11 @@ static void channels_last_matches_channels_first(void)
     up_error err;
     begin_plan(&a, "fractional_max_unpool", 4, (int64_t[]){1, 2, 2, 3}, cf);
     tb_floats(&a, "scale_factor", 2, (double[]){2.5, 1.5});
-    CHECK(run(&a, 0, &err) == 0);
+    CHECK(tb_run_poisoned(&a, 0, &err) == 0);
     begin_plan(&b, "fractional_max_unpool", 4, (int64_t[]){1, 2, 3, 2}, cl);
     tb_floats(&b, "scale_factor", 2, (double[]){2.5, 1.5});
     tb_enum(&b, "layout", "channels_last");
-    CHECK(run(&b, 1, &err) == 0);
+    CHECK(tb_run_poisoned(&b, 1, &err) == 0);
     const float *ya = a.result[0].data, *yb = b.result[0].data;
     int64_t hw = a.result[0].shape[2] * a.result[0].shape[3], bad = 0;
     CHECK(b.result[0].shape[3] == 2 && b.result[0].shape[1] == a.result[0].shape[2]);
@@ -256,7 +232,7 @@ static void run_split_case(const split_case *sc, up_plan *p, int chunked, float 
     begin_plan(p, sc->op, sc->rank, sc->shape, x);
     tb_ints(p, "output_size", sc->n_size, sc->size);
     tb_enum(p, sc->enum_name, sc->enum_value);
-    CHECKF(run(p, chunked, &err) == 0, "%s: %s", sc->op, err.n ? err.items[0].message : "");
+    CHECKF(tb_run_poisoned(p, chunked, &err) == 0, "%s: %s", sc->op, err.n ? err.items[0].message : "");
 }
 
 static void split_gives_identical_bytes(void)
