@@ -42,6 +42,7 @@
 #include "dispatch.h"
 #include "geometry.h"
 #include "ops.h"
+#include "stream.h"
 #include "template.h"
 
 enum { M_NEAREST, M_LINEAR, M_CUBIC };
@@ -55,6 +56,8 @@ enum { KA_STRETCH, KA_NOT_LARGER, KA_NOT_SMALLER };
 #define RS_COORD_MAX 0x1p52
 /* Stack elements for the blended input span of a block of columns. */
 #define RS_BLEND 1024
+/* Input columns of one chunk of the x2 path's row (its blend on the stack). */
+#define RS_X2_CHUNK 512
 /* The kernel's helpers, inlined into its AVX2 clone (dispatch.h). */
 #define RS_INLINE static inline __attribute__((always_inline))
 
@@ -87,6 +90,7 @@ typedef struct rs_tab {
     int64_t in_stride[UP_MAX_RANK]; /* elements between steps of axis a in x */
     int64_t rows;                   /* output rows: numel / out[rank - 1] */
     int gather;                     /* nearest: every table one-hot */
+    int x2;                         /* linear x2 over the last two axes (x2_axis) */
     int64_t nblocks;                /* linear/cubic with the last axis resized */
     rs_block *blocks;
     _Alignas(8) unsigned char buf[];
@@ -513,6 +517,40 @@ static void plan_blocks(rs_tab *t)
     }
 }
 
+/* Whether axis x's table is linear x2 with half_pixel's taps (the same
+ * table comes from pytorch_half_pixel and half_pixel_symmetric at an exact
+ * scale 2): out = 2 in, in >= 2, output 2m at 0.25 / 0.75 of inputs m - 1
+ * and m, output 2m + 1 at 0.75 / 0.25 of m and m + 1, and the two edge
+ * outputs the edge inputs with weights 1 and 0. The table itself is read,
+ * not the params, so the x2 kernel multiplies the very weights the general
+ * one would, and rounds the same. */
+static int x2_axis(const rs_axis *x)
+{
+    if (!x->resized || x->K != 2 || x->in < 2 || x->out != 2 * x->in) return 0;
+    for (int64_t j = 0; j < x->out; j++) {
+        int64_t m = j / 2, st;
+        double w0, w1;
+        if (j == 0) st = 0, w0 = 1, w1 = 0;
+        else if (j == x->out - 1) st = x->in - 2, w0 = 0, w1 = 1;
+        else if (j % 2 == 0) st = m - 1, w0 = 0.25, w1 = 0.75;
+        else st = m, w0 = 0.75, w1 = 0.25;
+        if (x->start[j] != st || x->outside[j] || x->wd[2 * j] != w0 || x->wd[2 * j + 1] != w1 ||
+            x->wf[2 * j] != (float)w0 || x->wf[2 * j + 1] != (float)w1)
+            return 0;
+    }
+    return 1;
+}
+
+/* The x2 kernel's case: linear, the last two axes x2 (x2_axis), no other
+ * axis resized. */
+static int x2_case(const rs_tab *t)
+{
+    if (t->mode != M_LINEAR || t->ct == CT_TF_CROP || t->rank < 2) return 0;
+    for (int a = 0; a < t->rank - 2; a++)
+        if (t->ax[a].resized) return 0;
+    return x2_axis(&t->ax[t->rank - 2]) && x2_axis(&t->ax[t->rank - 1]);
+}
+
 int build_resize(up_plan *p, up_error *err)
 {
     rs_tab probe, *t;
@@ -549,6 +587,7 @@ int build_resize(up_plan *p, up_error *err)
     for (int a = 0; a < t->rank; a++)
         if (t->ax[a].resized) fill_axis(t, &t->ax[a], c);
     if (!t->gather && t->ax[t->rank - 1].resized) plan_blocks(t);
+    t->x2 = x2_case(t);
     return 0;
 }
 
