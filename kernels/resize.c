@@ -25,7 +25,14 @@
  * blend. Upsampling by 2 in H and W reads each input row about twice and
  * writes each output element once, close to the memory floor; when the
  * blend would cost more than gathering every tap directly (a strong
- * downsample without antialias), the kernel gathers directly. Nearest is a
+ * downsample without antialias), the kernel gathers directly. The common
+ * case of linear x2 over the last two axes with half_pixel's taps (the
+ * table is checked, not the params: x2_case) has its own path: weights
+ * 0.25 / 0.75 and neighbour taps need no table lookups, so output row
+ * pairs are made from one read of their two input rows in straight-line
+ * loops the AVX2 clone vectorises, and outputs past the cache are
+ * streamed out (stream.h); same products and sums as the general path, so
+ * the same bits (tests/unit/test_kernels_resize.c). Nearest is a
  * pure gather (no arithmetic on the values: exact for every dtype), and an
  * output row that reads the same source row as the one before is a copy.
  *
