@@ -26,13 +26,15 @@
  * writes each output element once, close to the memory floor; when the
  * blend would cost more than gathering every tap directly (a strong
  * downsample without antialias), the kernel gathers directly. The common
- * case of linear x2 over the last two axes with half_pixel's taps (the
- * table is checked, not the params: x2_case) has its own path: weights
- * 0.25 / 0.75 and neighbour taps need no table lookups, so output row
+ * case of linear or cubic x2 over the last two axes with half_pixel's
+ * taps (the table is checked, not the params: x2_case) has its own path:
+ * the weights repeat with period 2 and the taps are neighbours, so there
+ * is no table lookup inside the row, and output row
  * pairs are made from one read of their two input rows in straight-line
  * loops the AVX2 clone vectorises, and outputs past the cache are
  * streamed out (stream.h); same products and sums as the general path, so
- * the same bits (tests/unit/test_kernels_resize.c). Nearest is a
+ * the same values, bit for bit but for which NaN an add of two NaNs keeps
+ * (resize_impl.h; tests/unit/test_kernels_resize.c). Nearest is a
  * pure gather (no arithmetic on the values: exact for every dtype), and an
  * output row that reads the same source row as the one before is a copy.
  *
@@ -97,7 +99,7 @@ typedef struct rs_tab {
     int64_t in_stride[UP_MAX_RANK]; /* elements between steps of axis a in x */
     int64_t rows;                   /* output rows: numel / out[rank - 1] */
     int gather;                     /* nearest: every table one-hot */
-    int x2;                         /* linear x2 over the last two axes (x2_axis) */
+    int x2;                         /* exact x2 over the last two axes (x2_case) */
     int64_t nblocks;                /* linear/cubic with the last axis resized */
     rs_block *blocks;
     _Alignas(8) unsigned char buf[];
@@ -524,38 +526,44 @@ static void plan_blocks(rs_tab *t)
     }
 }
 
-/* Whether axis x's table is linear x2 with half_pixel's taps (the same
- * table comes from pytorch_half_pixel and half_pixel_symmetric at an exact
- * scale 2): out = 2 in, in >= 2, output 2m at 0.25 / 0.75 of inputs m - 1
- * and m, output 2m + 1 at 0.75 / 0.25 of m and m + 1, and the two edge
- * outputs the edge inputs with weights 1 and 0. The table itself is read,
- * not the params, so the x2 kernel multiplies the very weights the general
- * one would, and rounds the same. */
+/* Whether axis x's table is an exact x2 with half_pixel's taps, linear
+ * (K = 2) or cubic without antialias or exclude_outside (K = 4); the same
+ * tables come from pytorch_half_pixel and half_pixel_symmetric at scale 2.
+ * With h = K / 2: out = 2 in, in >= K, and for every m in [h, in - h)
+ * output 2m reads inputs m - h .. m + h - 1 with the weights of output 2h,
+ * output 2m + 1 inputs m - h + 1 .. m + h with those of output 2h + 1 (the
+ * source coordinates m -+ 0.25 have constant fractions). Outputs of m
+ * outside that range are the edges, folded onto the edge inputs; the
+ * kernel reads them from the table. The table itself is checked, not the
+ * params, so the x2 kernel multiplies the very weights the general one
+ * would, and rounds the same. */
 static int x2_axis(const rs_axis *x)
 {
-    if (!x->resized || x->K != 2 || x->in < 2 || x->out != 2 * x->in) return 0;
-    for (int64_t j = 0; j < x->out; j++) {
-        int64_t m = j / 2, st;
-        double w0, w1;
-        if (j == 0) st = 0, w0 = 1, w1 = 0;
-        else if (j == x->out - 1) st = x->in - 2, w0 = 0, w1 = 1;
-        else if (j % 2 == 0) st = m - 1, w0 = 0.25, w1 = 0.75;
-        else st = m, w0 = 0.75, w1 = 0.25;
-        if (x->start[j] != st || x->outside[j] || x->wd[2 * j] != w0 || x->wd[2 * j + 1] != w1 ||
-            x->wf[2 * j] != (float)w0 || x->wf[2 * j + 1] != (float)w1)
-            return 0;
-    }
+    const int64_t K = x->K, h = K / 2;
+    if (!x->resized || (K != 2 && K != 4) || x->n != K || x->in < K || x->out != 2 * x->in)
+        return 0;
+    for (int64_t j = 0; j < x->out; j++)
+        if (x->outside[j]) return 0;
+    for (int64_t m = h; m < x->in - h; m++)
+        for (int64_t par = 0; par < 2; par++) {
+            int64_t j = 2 * m + par, r = 2 * h + par;
+            if (x->start[j] != m - h + par ||
+                memcmp(x->wd + j * K, x->wd + r * K, (size_t)K * sizeof(double)) ||
+                memcmp(x->wf + j * K, x->wf + r * K, (size_t)K * sizeof(float)))
+                return 0;
+        }
     return 1;
 }
 
-/* The x2 kernel's case: linear, the last two axes x2 (x2_axis), no other
- * axis resized. */
+/* The x2 kernel's case: linear or cubic, the last two axes x2 (x2_axis)
+ * with the same K, no other axis resized. */
 static int x2_case(const rs_tab *t)
 {
-    if (t->mode != M_LINEAR || t->ct == CT_TF_CROP || t->rank < 2) return 0;
+    if (t->mode == M_NEAREST || t->ct == CT_TF_CROP || t->rank < 2) return 0;
     for (int a = 0; a < t->rank - 2; a++)
         if (t->ax[a].resized) return 0;
-    return x2_axis(&t->ax[t->rank - 2]) && x2_axis(&t->ax[t->rank - 1]);
+    return x2_axis(&t->ax[t->rank - 2]) && x2_axis(&t->ax[t->rank - 1]) &&
+           t->ax[t->rank - 2].K == t->ax[t->rank - 1].K;
 }
 
 int build_resize(up_plan *p, up_error *err)

@@ -280,6 +280,93 @@ static int x2_case(up_dtype dt, int rank, int64_t H, int64_t W, const char *ct)
     return ok;
 }
 
+/* One resize of x over the given axes by 2 (mode, ct), chunked or not;
+ * the result stays in *p (caller frees), NULL data on error. */
+static const void *resize2(up_plan *p, up_dtype dt, int rank, const int64_t *shape, const void *x,
+                           int naxes, const int64_t *axes, const char *mode, const char *ct,
+                           int chunked)
+{
+    up_error err;
+    begin(p, dt, rank, shape, x);
+    tb_floats(p, "scales", naxes, (double[]){2, 2});
+    tb_ints(p, "axes", naxes, axes);
+    tb_enum(p, "mode", mode);
+    if (ct) tb_enum(p, "coordinate_transformation_mode", ct);
+    if (run(p, chunked, &err) < 0) {
+        printf("    %s\n", err.n ? err.items[0].message : "");
+        return NULL;
+    }
+    return p->result[0].data;
+}
+
+/* The x2 path against the general path, through the op itself: resizing
+ * H alone, then W alone, takes the general path twice (one resized axis
+ * each) and does exactly the x2 path's arithmetic (the single-tap blend
+ * multiplies by 1, which changes no bits), so the two must agree bit for
+ * bit (any NaN for a NaN, as above). Works for any mode and ct. */
+static int x2_vs_two_passes(up_dtype dt, int64_t H, int64_t W, const char *mode, const char *ct)
+{
+    int64_t sh[4] = {2, 3, H, W}, sh1[4] = {2, 3, 2 * H, W}, n = 6 * H * W, on = 4 * n;
+    int64_t ah[1] = {2}, aw[1] = {3}, ahw[2] = {2, 3};
+    size_t es = dt == UP_F32 ? 4 : 8;
+    void *x = malloc((size_t)n * es);
+    int ok = 1;
+    srand(11);
+    for (int64_t i = 0; i < n; i++) {
+        double v = (double)rand() / RAND_MAX * 200 - 100;
+        if (i == 2 || i == W - 3 || i == n - 1) v = INFINITY; /* near the edges */
+        if (i == W + 1) v = NAN;
+        if (i == 3 * W) v = -0.0;
+        if (dt == UP_F32) ((float *)x)[i] = (float)v;
+        else ((double *)x)[i] = v;
+    }
+    up_plan ph, pw;
+    const void *yh = resize2(&ph, dt, 4, sh, x, 1, ah, mode, ct, 0);
+    const void *want = yh ? resize2(&pw, dt, 4, sh1, yh, 1, aw, mode, ct, 0) : NULL;
+    for (int chunked = 0; want && chunked <= 1; chunked++) {
+        up_plan p;
+        const char *got = resize2(&p, dt, 4, sh, x, 2, ahw, mode, ct, chunked);
+        for (int64_t i = 0, shown = 0; got && i < on; i++) {
+            double g = dt == UP_F32 ? ((const float *)got)[i] : ((const double *)got)[i];
+            double w = dt == UP_F32 ? ((const float *)want)[i] : ((const double *)want)[i];
+            if ((isnan(g) && isnan(w)) || !memcmp(got + i * es, (const char *)want + i * es, es))
+                continue;
+            ok = 0;
+            if (shown++ < 4)
+                printf("    %s %s %lldx%lld chunked %d: y[%lld] = %.17g, want %.17g\n", mode,
+                       up_dtype_name(dt), (long long)H, (long long)W, chunked, (long long)i, g, w);
+        }
+        ok &= got != NULL;
+        up_plan_free(&p);
+    }
+    ok &= want != NULL;
+    if (yh) up_plan_free(&pw);
+    up_plan_free(&ph);
+    free(x);
+    return ok;
+}
+
+static void cubic_x2_path(void)
+{
+    CHECK(x2_vs_two_passes(UP_F32, 9, 37, "cubic", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 4, 4, "cubic", NULL)); /* edges only */
+    CHECK(x2_vs_two_passes(UP_F32, 5, 6, "cubic", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 6, 1027, "cubic", NULL)); /* chunk seams */
+    CHECK(x2_vs_two_passes(UP_F32, 6, 513, "cubic", NULL)); /* a last chunk of one column */
+    CHECK(x2_vs_two_passes(UP_F32, 8, 16, "cubic", "pytorch_half_pixel"));
+    CHECK(x2_vs_two_passes(UP_F64, 7, 21, "cubic", NULL));
+}
+
+/* Tables like x2's but not (align_corners, asymmetric, exclude_outside):
+ * the general path, still equal to the two passes. */
+static void x2_lookalikes(void)
+{
+    CHECK(x2_vs_two_passes(UP_F32, 5, 9, "linear", "align_corners"));
+    CHECK(x2_vs_two_passes(UP_F32, 5, 9, "cubic", "asymmetric"));
+    CHECK(x2_vs_two_passes(UP_F32, 6, 513, "linear", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 3, 2, "linear", "half_pixel_symmetric"));
+}
+
 static void linear_x2_path_f32(void)
 {
     CHECK(x2_case(UP_F32, 4, 5, 37, NULL));
@@ -314,5 +401,7 @@ int main(void)
     RUN(linear_x2_path_f32);
     RUN(linear_x2_path_f64);
     RUN(linear_x2_path_wide_rows);
+    RUN(cubic_x2_path);
+    RUN(x2_lookalikes);
     return th_summary();
 }
