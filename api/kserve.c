@@ -591,12 +591,17 @@ int up_kserve_server_metadata(up_http_resp *resp, int shm)
 
 /* The rank a tensor is shown with: KServe has no variable rank, so the 2d
  * form (N, C, H, W) stands for every op that has one; -1 marks every
- * variable dim. */
+ * variable dim. An op that takes x of any rank (UP_OPF_ANY_RANK: resize)
+ * has no form to stand for the others, so its x and y are shown as
+ * Triton shows a dim it cannot know, a single -1 ([-1]), and the tensor
+ * carries "parameters": {"min_rank", "max_rank"} for clients that read
+ * further; clients that do not, ignore the extra key. 0 = variable rank. */
 static int shown_rank(const up_op_def *op, up_io_kind kind)
 {
     int nsp = op->min_spatial <= 2 && op->max_spatial >= 2 ? 2 : op->min_spatial;
     if (kind == UP_IO_BIAS) return 1;
     if (kind == UP_IO_SAMPLES) return 3;
+    if (kind == UP_IO_VALUES && (op->flags & UP_OPF_ANY_RANK)) return 0;
     return 2 + nsp;
 }
 
@@ -612,8 +617,12 @@ static void put_io_list(up_buf *b, const up_op_def *op, const up_io_def *io, int
         int r = shown_rank(op, io[i].kind);
         up_buf_printf(b, "%s{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", i ? "," : "",
                       io[i].name, shown_dtype(io[i].kind));
-        for (int d = 0; d < r; d++) up_buf_printf(b, "%s-1", d ? "," : "");
-        up_buf_puts(b, "]}");
+        if (r == 0)
+            up_buf_printf(b, "-1],\"parameters\":{\"min_rank\":1,\"max_rank\":%d}}", UP_MAX_RANK);
+        else {
+            for (int d = 0; d < r; d++) up_buf_printf(b, "%s-1", d ? "," : "");
+            up_buf_puts(b, "]}");
+        }
     }
     up_buf_puts(b, "]");
 }

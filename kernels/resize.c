@@ -25,7 +25,16 @@
  * blend. Upsampling by 2 in H and W reads each input row about twice and
  * writes each output element once, close to the memory floor; when the
  * blend would cost more than gathering every tap directly (a strong
- * downsample without antialias), the kernel gathers directly. Nearest is a
+ * downsample without antialias), the kernel gathers directly. The common
+ * case of linear or cubic x2 over the last two axes with half_pixel's
+ * taps (the table is checked, not the params: x2_case) has its own path:
+ * the weights repeat with period 2 and the taps are neighbours, so there
+ * is no table lookup inside the row, and output row
+ * pairs are made from one read of their two input rows in straight-line
+ * loops the AVX2 clone vectorises, and outputs past the cache are
+ * streamed out (stream.h); same products and sums as the general path, so
+ * the same values, bit for bit but for which NaN an add of two NaNs keeps
+ * (resize_impl.h; tests/unit/test_kernels_resize.c). Nearest is a
  * pure gather (no arithmetic on the values: exact for every dtype), and an
  * output row that reads the same source row as the one before is a copy.
  *
@@ -42,6 +51,7 @@
 #include "dispatch.h"
 #include "geometry.h"
 #include "ops.h"
+#include "stream.h"
 #include "template.h"
 
 enum { M_NEAREST, M_LINEAR, M_CUBIC };
@@ -55,6 +65,8 @@ enum { KA_STRETCH, KA_NOT_LARGER, KA_NOT_SMALLER };
 #define RS_COORD_MAX 0x1p52
 /* Stack elements for the blended input span of a block of columns. */
 #define RS_BLEND 1024
+/* Input columns of one chunk of the x2 path's row (its blend on the stack). */
+#define RS_X2_CHUNK 512
 /* The kernel's helpers, inlined into its AVX2 clone (dispatch.h). */
 #define RS_INLINE static inline __attribute__((always_inline))
 
@@ -87,6 +99,7 @@ typedef struct rs_tab {
     int64_t in_stride[UP_MAX_RANK]; /* elements between steps of axis a in x */
     int64_t rows;                   /* output rows: numel / out[rank - 1] */
     int gather;                     /* nearest: every table one-hot */
+    int x2;                         /* exact x2 over the last two axes (x2_case) */
     int64_t nblocks;                /* linear/cubic with the last axis resized */
     rs_block *blocks;
     _Alignas(8) unsigned char buf[];
@@ -513,6 +526,46 @@ static void plan_blocks(rs_tab *t)
     }
 }
 
+/* Whether axis x's table is an exact x2 with half_pixel's taps, linear
+ * (K = 2) or cubic without antialias or exclude_outside (K = 4); the same
+ * tables come from pytorch_half_pixel and half_pixel_symmetric at scale 2.
+ * With h = K / 2: out = 2 in, in >= K, and for every m in [h, in - h)
+ * output 2m reads inputs m - h .. m + h - 1 with the weights of output 2h,
+ * output 2m + 1 inputs m - h + 1 .. m + h with those of output 2h + 1 (the
+ * source coordinates m -+ 0.25 have constant fractions). Outputs of m
+ * outside that range are the edges, folded onto the edge inputs; the
+ * kernel reads them from the table. The table itself is checked, not the
+ * params, so the x2 kernel multiplies the very weights the general one
+ * would, and rounds the same. */
+static int x2_axis(const rs_axis *x)
+{
+    const int64_t K = x->K, h = K / 2;
+    if (!x->resized || (K != 2 && K != 4) || x->n != K || x->in < K || x->out != 2 * x->in)
+        return 0;
+    for (int64_t j = 0; j < x->out; j++)
+        if (x->outside[j]) return 0;
+    for (int64_t m = h; m < x->in - h; m++)
+        for (int64_t par = 0; par < 2; par++) {
+            int64_t j = 2 * m + par, r = 2 * h + par;
+            if (x->start[j] != m - h + par ||
+                memcmp(x->wd + j * K, x->wd + r * K, (size_t)K * sizeof(double)) ||
+                memcmp(x->wf + j * K, x->wf + r * K, (size_t)K * sizeof(float)))
+                return 0;
+        }
+    return 1;
+}
+
+/* The x2 kernel's case: linear or cubic, the last two axes x2 (x2_axis)
+ * with the same K, no other axis resized. */
+static int x2_case(const rs_tab *t)
+{
+    if (t->mode == M_NEAREST || t->ct == CT_TF_CROP || t->rank < 2) return 0;
+    for (int a = 0; a < t->rank - 2; a++)
+        if (t->ax[a].resized) return 0;
+    return x2_axis(&t->ax[t->rank - 2]) && x2_axis(&t->ax[t->rank - 1]) &&
+           t->ax[t->rank - 2].K == t->ax[t->rank - 1].K;
+}
+
 int build_resize(up_plan *p, up_error *err)
 {
     rs_tab probe, *t;
@@ -549,6 +602,7 @@ int build_resize(up_plan *p, up_error *err)
     for (int a = 0; a < t->rank; a++)
         if (t->ax[a].resized) fill_axis(t, &t->ax[a], c);
     if (!t->gather && t->ax[t->rank - 1].resized) plan_blocks(t);
+    t->x2 = x2_case(t);
     return 0;
 }
 

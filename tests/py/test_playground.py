@@ -175,6 +175,26 @@ def run_checks(drv, base, out_dir):
             "return document.querySelector('#maps [data-map=\"y\"] .hm div:last-child').title")
         need(hover == "y[0, 0, 1, 1] = 4", hover)
 
+    def every_op_example_runs():
+        # the "example" button of every op answers 200, so no op opens on a 422
+        for o in ops_doc:
+            pick_op(drv, o["name"])
+            drv.find_element(By.ID, "example").click()
+            run_and_wait(drv)
+            prob = drv.find_element(By.ID, "problem")
+            need(prob.get_attribute("hidden"), "%s: %s" % (o["name"], prob.text))
+            need(drv.find_elements(By.CSS_SELECTOR, "#maps .map"), o["name"] + ": no result")
+
+    def resize_example_is_linear_x2():
+        pick_op(drv, "resize")
+        drv.find_element(By.ID, "example").click()
+        run_and_wait(drv)
+        shape = drv.find_element(By.ID, "shape").text
+        need("y: [1, 1, 8, 8]" in shape, shape)
+        # half_pixel x2: each output is 0.25/0.75 of two neighbours, edges clamp
+        need(cells(drv, "#maps", "y")[:8] == ["0", "0.25", "0.75", "1.25", "1.75", "2.25", "2.75", "3"],
+             cells(drv, "#maps", "y")[:8])
+
     def copy_as_curl_reproduces():
         cmd = drv.find_element(By.ID, "curl").get_attribute("value")
         need(cmd.startswith("curl -s '%s/v1/ops/max_unpool'" % base), cmd)
@@ -304,6 +324,8 @@ def run_checks(drv, base, out_dir):
                      ("param_forms_from_ops", param_forms_from_ops),
                      ("max_unpool_article_example", max_unpool_article_example),
                      ("copy_as_curl_reproduces", copy_as_curl_reproduces),
+                     ("every_op_example_runs", every_op_example_runs),
+                     ("resize_example_is_linear_x2", resize_example_is_linear_x2),
                      ("nan_and_infinity", nan_and_infinity), ("pool_then_unpool", pool_then_unpool),
                      ("error_next_to_field", error_next_to_field),
                      ("failed_run_marks_result_stale", failed_run_marks_result_stale),

@@ -154,6 +154,219 @@ static void split_independence_antialias_3d(void)
     up_plan_free(&b);
 }
 
+/* ---- the linear x2 path (resize_impl.h, rs_x2_*) ----
+ * Its answer must be the general path's bits. The reference below is that
+ * path's arithmetic written out: per output row the blend of its two input
+ * rows with H's weights, then per output column the blend of two blended
+ * columns with W's weights, each product and sum rounded to T; the edge
+ * outputs take weights 1 and 0, so a NaN or infinity next to an edge
+ * poisons it (0 * inf) exactly as the general path does. */
+static double x2_w(int64_t j, int64_t in, int64_t *st, double *w1)
+{
+    int64_t m = j / 2;
+    if (j == 0) return *st = 0, *w1 = 0, 1;
+    if (j == 2 * in - 1) return *st = in - 2, *w1 = 1, 0;
+    if (j % 2 == 0) return *st = m - 1, *w1 = 0.75, 0.25;
+    return *st = m, *w1 = 0.25, 0.75;
+}
+
+#define X2_REF(T, NAME)                                                                   \
+    static void NAME(const T *x, int64_t planes, int64_t H, int64_t W, T *y)                \
+    {                                                                                     \
+        T *b = malloc((size_t)W * sizeof(T));                                             \
+        for (int64_t pl = 0; pl < planes; pl++)                                           \
+            for (int64_t oh = 0; oh < 2 * H; oh++) {                                      \
+                int64_t sh, sw;                                                           \
+                double h1, w1, h0 = x2_w(oh, H, &sh, &h1), w0;                            \
+                const T *s0 = x + (pl * H + sh) * W, *s1 = s0 + W;                        \
+                for (int64_t i = 0; i < W; i++) {                                         \
+                    T p = (T)h0 * s0[i], q = (T)h1 * s1[i];                               \
+                    b[i] = p + q;                                                         \
+                }                                                                         \
+                for (int64_t ow = 0; ow < 2 * W; ow++) {                                  \
+                    w0 = x2_w(ow, W, &sw, &w1);                                           \
+                    T p = (T)w0 * b[sw], q = (T)w1 * b[sw + 1];                           \
+                    y[(pl * 2 * H + oh) * 2 * W + ow] = p + q;                            \
+                }                                                                         \
+            }                                                                             \
+        free(b);                                                                          \
+    }
+X2_REF(float, x2_ref_f32)
+X2_REF(double, x2_ref_f64)
+
+/* x of shape (2, 3, H, W) (or (H, W) when rank 2) resized x2 over the
+ * last two axes with ct, in one chunk and in uneven chunks (which split
+ * the row pairs the path makes), against the reference. Values are
+ * random, with NaN, infinity and -0 at the edges and inside. */
+static int x2_case(up_dtype dt, int rank, int64_t H, int64_t W, const char *ct)
+{
+    int64_t planes = rank == 2 ? 1 : 6, n = planes * H * W, on = 4 * n;
+    int64_t sh[4] = {2, 3, H, W}, *shape = rank == 2 ? sh + 2 : sh;
+    size_t es = dt == UP_F32 ? 4 : 8;
+    void *x = malloc((size_t)n * es), *want = malloc((size_t)on * es);
+    int ok = 1;
+    srand(7);
+    for (int64_t i = 0; i < n; i++) {
+        double v = (double)rand() / RAND_MAX * 200 - 100;
+        if (i == 1) v = NAN; /* next to the first edge column */
+        if (i == W - 2) v = INFINITY;
+        if (i == 2 * W + 3) v = -0.0;
+        if (i == n / 2) v = -INFINITY;
+        if (dt == UP_F32) ((float *)x)[i] = (float)v;
+        else ((double *)x)[i] = v;
+    }
+    if (dt == UP_F32) x2_ref_f32(x, planes, H, W, want);
+    else x2_ref_f64(x, planes, H, W, want);
+    for (int chunked = 0; chunked <= 1; chunked++) {
+        up_plan p;
+        up_error err;
+        int64_t axes[2] = {rank - 2, rank - 1};
+        begin(&p, dt, rank, shape, x);
+        tb_floats(&p, "scales", 2, (double[]){2, 2});
+        tb_ints(&p, "axes", 2, axes);
+        tb_enum(&p, "mode", "linear");
+        if (ct) tb_enum(&p, "coordinate_transformation_mode", ct);
+        if (run(&p, chunked, &err) < 0) {
+            printf("    %s\n", err.n ? err.items[0].message : "");
+            ok = 0;
+        } else if (up_tensor_numel(&p.result[0]) != on) {
+            ok = 0;
+        } else {
+            for (int64_t i = 0, shown = 0; i < on; i++) {
+                double g = dt == UP_F32 ? ((float *)p.result[0].data)[i]
+                                        : ((double *)p.result[0].data)[i];
+                double w = dt == UP_F32 ? ((float *)want)[i] : ((double *)want)[i];
+                /* bits, but any NaN for a NaN: which NaN an add of two
+                 * returns (0 * inf is the negative default one) is the
+                 * compiler's operand order, not the arithmetic */
+                if (isnan(g) && isnan(w)) continue;
+                if (memcmp((char *)p.result[0].data + i * es, (char *)want + i * es, es)) {
+                    ok = 0;
+                    if (shown >= 4) continue;
+                    printf("    %s %lldx%lld chunked %d: y[%lld] = %.17g, want %.17g\n",
+                           up_dtype_name(dt), (long long)H, (long long)W, chunked, (long long)i,
+                           g, w);
+                    shown++;
+                }
+            }
+        }
+        up_plan_free(&p);
+    }
+    free(x);
+    free(want);
+    return ok;
+}
+
+/* One resize of x over the given axes by 2 (mode, ct), chunked or not;
+ * the result stays in *p (caller frees), NULL data on error. */
+static const void *resize2(up_plan *p, up_dtype dt, int rank, const int64_t *shape, const void *x,
+                           int naxes, const int64_t *axes, const char *mode, const char *ct,
+                           int chunked)
+{
+    up_error err;
+    begin(p, dt, rank, shape, x);
+    tb_floats(p, "scales", naxes, (double[]){2, 2});
+    tb_ints(p, "axes", naxes, axes);
+    tb_enum(p, "mode", mode);
+    if (ct) tb_enum(p, "coordinate_transformation_mode", ct);
+    if (run(p, chunked, &err) < 0) {
+        printf("    %s\n", err.n ? err.items[0].message : "");
+        return NULL;
+    }
+    return p->result[0].data;
+}
+
+/* The x2 path against the general path, through the op itself: resizing
+ * H alone, then W alone, takes the general path twice (one resized axis
+ * each) and does exactly the x2 path's arithmetic (the single-tap blend
+ * multiplies by 1, which changes no bits), so the two must agree bit for
+ * bit (any NaN for a NaN, as above). Works for any mode and ct. */
+static int x2_vs_two_passes(up_dtype dt, int64_t H, int64_t W, const char *mode, const char *ct)
+{
+    int64_t sh[4] = {2, 3, H, W}, sh1[4] = {2, 3, 2 * H, W}, n = 6 * H * W, on = 4 * n;
+    int64_t ah[1] = {2}, aw[1] = {3}, ahw[2] = {2, 3};
+    size_t es = dt == UP_F32 ? 4 : 8;
+    void *x = malloc((size_t)n * es);
+    int ok = 1;
+    srand(11);
+    for (int64_t i = 0; i < n; i++) {
+        double v = (double)rand() / RAND_MAX * 200 - 100;
+        if (i == 2 || i == W - 3 || i == n - 1) v = INFINITY; /* near the edges */
+        if (i == W + 1) v = NAN;
+        if (i == 3 * W) v = -0.0;
+        if (dt == UP_F32) ((float *)x)[i] = (float)v;
+        else ((double *)x)[i] = v;
+    }
+    up_plan ph, pw;
+    const void *yh = resize2(&ph, dt, 4, sh, x, 1, ah, mode, ct, 0);
+    const void *want = yh ? resize2(&pw, dt, 4, sh1, yh, 1, aw, mode, ct, 0) : NULL;
+    for (int chunked = 0; want && chunked <= 1; chunked++) {
+        up_plan p;
+        const char *got = resize2(&p, dt, 4, sh, x, 2, ahw, mode, ct, chunked);
+        for (int64_t i = 0, shown = 0; got && i < on; i++) {
+            double g = dt == UP_F32 ? ((const float *)got)[i] : ((const double *)got)[i];
+            double w = dt == UP_F32 ? ((const float *)want)[i] : ((const double *)want)[i];
+            if ((isnan(g) && isnan(w)) || !memcmp(got + i * es, (const char *)want + i * es, es))
+                continue;
+            ok = 0;
+            if (shown++ < 4)
+                printf("    %s %s %lldx%lld chunked %d: y[%lld] = %.17g, want %.17g\n", mode,
+                       up_dtype_name(dt), (long long)H, (long long)W, chunked, (long long)i, g, w);
+        }
+        ok &= got != NULL;
+        up_plan_free(&p);
+    }
+    ok &= want != NULL;
+    if (yh) up_plan_free(&pw);
+    up_plan_free(&ph);
+    free(x);
+    return ok;
+}
+
+static void cubic_x2_path(void)
+{
+    CHECK(x2_vs_two_passes(UP_F32, 9, 37, "cubic", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 4, 4, "cubic", NULL)); /* edges only */
+    CHECK(x2_vs_two_passes(UP_F32, 5, 6, "cubic", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 6, 1027, "cubic", NULL)); /* chunk seams */
+    CHECK(x2_vs_two_passes(UP_F32, 6, 513, "cubic", NULL)); /* a last chunk of one column */
+    CHECK(x2_vs_two_passes(UP_F32, 8, 16, "cubic", "pytorch_half_pixel"));
+    CHECK(x2_vs_two_passes(UP_F64, 7, 21, "cubic", NULL));
+}
+
+/* Tables like x2's but not (align_corners, asymmetric, exclude_outside):
+ * the general path, still equal to the two passes. */
+static void x2_lookalikes(void)
+{
+    CHECK(x2_vs_two_passes(UP_F32, 5, 9, "linear", "align_corners"));
+    CHECK(x2_vs_two_passes(UP_F32, 5, 9, "cubic", "asymmetric"));
+    CHECK(x2_vs_two_passes(UP_F32, 6, 513, "linear", NULL));
+    CHECK(x2_vs_two_passes(UP_F32, 3, 2, "linear", "half_pixel_symmetric"));
+}
+
+static void linear_x2_path_f32(void)
+{
+    CHECK(x2_case(UP_F32, 4, 5, 37, NULL));
+    CHECK(x2_case(UP_F32, 4, 2, 2, NULL)); /* edges only */
+    CHECK(x2_case(UP_F32, 2, 3, 8, NULL));
+    CHECK(x2_case(UP_F32, 4, 4, 16, "pytorch_half_pixel"));
+    CHECK(x2_case(UP_F32, 4, 4, 16, "half_pixel_symmetric"));
+}
+
+/* A row wider than the path's chunk (512 input columns): the chunks'
+ * seams need the columns either side. */
+static void linear_x2_path_wide_rows(void)
+{
+    CHECK(x2_case(UP_F32, 2, 3, 1300, NULL));
+    CHECK(x2_case(UP_F64, 2, 3, 1025, NULL));
+}
+
+static void linear_x2_path_f64(void)
+{
+    CHECK(x2_case(UP_F64, 4, 5, 37, NULL));
+    CHECK(x2_case(UP_F64, 4, 2, 3, NULL));
+}
+
 int main(void)
 {
     RUN(batch_and_channel_axes_nearest);
@@ -162,5 +375,10 @@ int main(void)
     RUN(int8_tf_crop_extrapolation);
     RUN(uint8_linear_refused);
     RUN(split_independence_antialias_3d);
+    RUN(linear_x2_path_f32);
+    RUN(linear_x2_path_f64);
+    RUN(linear_x2_path_wide_rows);
+    RUN(cubic_x2_path);
+    RUN(x2_lookalikes);
     return th_summary();
 }

@@ -581,6 +581,45 @@ static void model_metadata_every_op(void)
     }
 }
 
+/* resize takes x of any rank 1-5: its x and y show [-1] with the ranks in
+ * "parameters"; roi stays [-1] without them; every fixed-rank op keeps its
+ * 2d form (N, C, H, W) and no parameters. */
+static void model_metadata_variable_rank(void)
+{
+    for (int i = 0; i < up_op_count(); i++) {
+        const up_op_def *op = up_op_at(i);
+        int any = (op->flags & UP_OPF_ANY_RANK) != 0;
+        up_http_resp resp;
+        up_http_resp_init(&resp);
+        CHECK(up_kserve_model_metadata(op, &resp) == 0);
+        cJSON *root = cJSON_Parse(resp.body.data);
+        CHECKF(root != NULL, "%s", op->name);
+        if (!root) continue;
+        const char *lists[] = {"inputs", "outputs"};
+        for (int l = 0; l < 2; l++) {
+            const cJSON *t;
+            cJSON_ArrayForEach(t, cJSON_GetObjectItem(root, lists[l])) {
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(t, "name"));
+                const cJSON *par = cJSON_GetObjectItem(t, "parameters");
+                int n = cJSON_GetArraySize(cJSON_GetObjectItem(t, "shape"));
+                int is_xy = strcmp(name, "x") == 0 || strcmp(name, "y") == 0;
+                if (any && is_xy) {
+                    CHECKF(n == 1, "%s.%s shape has %d dims", op->name, name, n);
+                    CHECKF(par && cJSON_GetNumberValue(cJSON_GetObjectItem(par, "min_rank")) == 1 &&
+                               cJSON_GetNumberValue(cJSON_GetObjectItem(par, "max_rank")) == UP_MAX_RANK,
+                           "%s.%s", op->name, name);
+                } else {
+                    CHECKF(par == NULL, "%s.%s has parameters", op->name, name);
+                    if (is_xy) CHECKF(n >= 3 && n <= 5, "%s.%s shape has %d dims", op->name, name, n);
+                }
+            }
+        }
+        cJSON_Delete(root);
+        up_http_resp_free(&resp);
+    }
+    CHECK(up_op_find("resize") && (up_op_find("resize")->flags & UP_OPF_ANY_RANK));
+}
+
 /* A large binary output is not copied: the body is the JSON header and
  * the tensor follows as the tail, owned by the answer after the call is
  * freed. */
@@ -809,6 +848,7 @@ int main(void)
     RUN(header_length_cuts_json);
     RUN(server_metadata);
     RUN(model_metadata_every_op);
+    RUN(model_metadata_variable_rank);
     RUN(json_depth_limit_applies);
     RUN(nul_in_keys_and_names_refused);
     RUN(repeated_keys_refused);
