@@ -3,7 +3,7 @@
 The same shapes, dtypes and params as bench/kbench.c, written once for
 torch_ref.py and ort_ref.py. Each case: (name, op, dtype, x shape, k), where
 op is unpool | nearest | linear | pool | convt | resize_linear |
-resize_cubic | shuffle, dtype "f32" or "f64", and k the window (pooling) or kernel
+resize_cubic | shuffle | unshuffle, dtype "f32" or "f64", and k the window (pooling) or kernel
 size (conv_transpose, 32 output channels, stride 2, padding 1).
 Unpooling, nearest, linear and resize scale by 2; shuffle has r = k.
 """
@@ -42,6 +42,9 @@ CASES = [
     ("resize_cubic2d", "resize_cubic", "f32", X2D, 2),
     # pixel_shuffle r=2 (PyTorch pixel_shuffle, ONNX DepthToSpace CRD)
     ("pixel_shuffle2d", "shuffle", "f32", (8, 256, 64, 64), 2),
+    # pixel_unshuffle r=2 (PyTorch pixel_unshuffle; ONNX SpaceToDepth has
+    # only DCR, which moves the same bytes in another channel order)
+    ("pixel_unshuffle2d", "unshuffle", "f32", (8, 64, 128, 128), 2),
 ]
 
 COUT = 32

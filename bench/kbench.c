@@ -101,7 +101,9 @@ static void fill_unpool_indices(int64_t *ind, int nsp, const int64_t *in, int64_
 
 /* ---- cases -------------------------------------------------------------- */
 
-typedef enum { OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE, OP_SHUFFLE } bop;
+typedef enum {
+    OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE, OP_SHUFFLE, OP_UNSHUFFLE
+} bop;
 
 typedef struct bcase {
     const char *name;
@@ -147,6 +149,8 @@ static const bcase cases[] = {
     {"resize_cubic2d", OP_RESIZE, UP_F32, 4, X2D, 0, 2},
     {"pixel_shuffle2d", OP_SHUFFLE, UP_F32, 4, {8, 256, 64, 64}, 0, 2},
     {"pixel_shuffle2d", OP_SHUFFLE, UP_U8, 4, {8, 256, 64, 64}, 0, 2},
+    /* its inverse over the same 32 MiB (the copy floor applies as is) */
+    {"pixel_unshuffle2d", OP_UNSHUFFLE, UP_F32, 4, {8, 64, 128, 128}, 0, 2},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -215,7 +219,8 @@ static void view_input(up_plan *p, const char *name, up_dtype dt, int rank, cons
 }
 
 static const char *const op_names[] = {"max_unpool", "nearest_unpool", "fractional_max_unpool",
-                                       "max_pool", "conv_transpose", "resize", "pixel_shuffle"};
+                                       "max_pool", "conv_transpose", "resize", "pixel_shuffle",
+                                       "pixel_unshuffle"};
 
 /* A fresh plan for case c over the case's inputs (nothing allocated). */
 static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
@@ -245,6 +250,9 @@ static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
     }
     case OP_SHUFFLE:
         param(p, "upscale_factor")->i[0] = c->k;
+        break;
+    case OP_UNSHUFFLE:
+        param(p, "downscale_factor")->i[0] = c->k;
         break;
     case OP_CONVT: {
         int64_t bs[1] = {c->cout};

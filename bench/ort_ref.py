@@ -14,6 +14,8 @@ every call timed from Python with a fresh output (as sess.run gives it):
   pool    MaxPool with its Indices output
   convt   ConvTranspose, stride 2, pads 1, bias
   shuffle DepthToSpace, mode CRD (= PyTorch's pixel_shuffle)
+  unshuffle SpaceToDepth (DCR, its only mode: the same bytes as PyTorch's
+          pixel_unshuffle, in another channel order)
 
 Prints `ort <case> ref <median_ms> <min_ms> <median_ms> <gflops>` rows for
 report.py; a case ONNX Runtime has no CPU kernel for (float64 MaxUnpool,
@@ -85,8 +87,9 @@ def make(op, dtype, shape, k, workers):
     if op in ("nearest", "linear", "resize_linear", "resize_cubic"):
         s = resize_session(dtype, shape, op.replace("resize_", ""), workers)
         return (lambda: s.run(None, {"x": x})), 0.0
-    if op == "shuffle":
-        node = helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=k, mode="CRD")
+    if op in ("shuffle", "unshuffle"):
+        node = (helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=k, mode="CRD")
+                if op == "shuffle" else helper.make_node("SpaceToDepth", ["x"], ["y"], blocksize=k))
         s = session(node, [vinfo("x", ONNX_DT[dtype], shape)], [vinfo("y", ONNX_DT[dtype], None)],
                     workers)
         return (lambda: s.run(None, {"x": x})), 0.0

@@ -57,6 +57,8 @@ def main():
     for (case, variant) in ours:
         if variant == "pool" and case not in cases:
             cases.append(case)
+    # pixel_shuffle2d_f32's bytes: every f32 shuffle case moves as many
+    copy_floor = min((v[0] for (c, var), v in ours.items() if var == "copyfloor"), default=None)
     for case in cases:
         t, _, k, gf = ours[(case, "pool")]
         tr, to = ref.get(case), ort.get(case)
@@ -64,8 +66,8 @@ def main():
         vs_ort = to[0] / t if to else None
         is_unpool = case.startswith(("max_unpool", "nearest", "fmu", "resize")) and "small" not in case
         kf = k / floor if floor and is_unpool else None
-        if case.startswith("pixel_shuffle") and (case, "copyfloor") in ours:
-            kf = k / ours[(case, "copyfloor")][0]  # a permutation: against a plain copy
+        if case.startswith("pixel_") and case.endswith("_f32") and copy_floor:
+            kf = k / copy_floor  # a permutation: against a plain copy of as many bytes
         gfs = ("%.1f / %.1f / %s" % (gf, tr[3] if tr else 0, "%.1f" % to[3] if to else "-")
                if gf else "")
         print("%-24s %9.3f %9.3f %9s %8s %9s %8s %9s %s" % (
@@ -93,15 +95,14 @@ def main():
                 target("%s >= ONNX Runtime" % case, vs_ort >= 1.0, "%.2fx" % vs_ort)
             if kf and "linear" in case:
                 target("%s kernel <= 1.5x floor" % case, kf <= 1.5, "%.2fx floor" % kf)
-        if case == "pixel_shuffle2d_f32":
+        if case in ("pixel_shuffle2d_f32", "pixel_unshuffle2d_f32"):
             if kf:
-                target("pixel_shuffle2d_f32 kernel <= 1.5x copy floor", kf <= 1.5,
+                target("%s kernel <= 1.5x copy floor" % case, kf <= 1.5,
                        "%.2fx the copy floor" % kf)
             if to:
-                target("pixel_shuffle2d_f32 >= ONNX Runtime DepthToSpace", vs_ort >= 1.0,
-                       "%.2fx" % vs_ort)
+                target("%s >= ONNX Runtime" % case, vs_ort >= 1.0, "%.2fx" % vs_ort)
             if tr:
-                target("pixel_shuffle2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
+                target("%s >= PyTorch" % case, speed >= 1.0, "%.2fx" % speed)
         if case == "max_pool2d_f32" and tr:
             target("max_pool2d_f32 >= PyTorch", speed >= 1.0, "%.2fx" % speed)
         if case == "conv_transpose2d_f32" and tr:

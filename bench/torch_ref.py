@@ -47,6 +47,8 @@ def make(op, dtype, shape, k):
         return (lambda: POOL[rank](x, 2, return_indices=True)), 0.0
     if op == "shuffle":
         return (lambda: F.pixel_shuffle(x, k)), 0.0
+    if op == "unshuffle":
+        return (lambda: F.pixel_unshuffle(x, k)), 0.0
     if op.startswith("resize_"):
         mode = "bilinear" if op == "resize_linear" else "bicubic"
         return (lambda: F.interpolate(x, scale_factor=2, mode=mode, align_corners=False)), 0.0
