@@ -84,6 +84,14 @@ def main():
                                   2, mode, cl=True))
     # an empty batch: an empty answer of the right shape
     cases.append(shuffle_case("ps_empty_batch", True, values((0, 4, 2, 2), "float32"), 2, "crd"))
+    # r = 2 rows long enough for the vector (de-)interleaves of every
+    # element width (32 one-byte lanes) plus an odd tail
+    for dt in ("uint8", "float16", "float32", "float64"):
+        for mode in ("crd", "dcr"):
+            cases.append(shuffle_case(f"ps_{dt}_r2_{mode}_long", True,
+                                      values((1, 8, 2, 67), dt), 2, mode))
+            cases.append(shuffle_case(f"pu_{dt}_r2_{mode}_long", False,
+                                      values((1, 2, 4, 134), dt), 2, mode))
     write_cases("shuffle", cases)
 
 
