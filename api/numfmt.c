@@ -531,6 +531,134 @@ static void schubfach(uint64_t c, int q, int lopsided, decimal *d)
     d->m = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
+/* ---- float32: a 64-bit Schubfach and digits eight at a time -------------
+ *
+ * float32 has c < 2^24, so the products above need far less than 128 bits
+ * of 10^-k: the top 63 bits of the table entry plus one (g, an upper
+ * approximation, g - 1 <= 10^-k * 2^-r < g) times c << (h + 31) fit one
+ * 64x64-bit multiply, and floor | sticky is taken from the product's high
+ * word, keeping 31 fraction bits (the low word, where g's excess lives, is
+ * dropped). This is the paper's own binary32 variant (same k, h larger by
+ * 31); it was checked against the 128-bit path above on every positive
+ * finite float32 once, by hand, and the tests compare it with the printf
+ * search on all subnormals, the binade ends and a million random values.
+ *
+ * The digits (m < 2^28, so at most 9) are made without a division loop:
+ * the low eight as one 64-bit word, one byte per digit, by splitting into
+ * two 4-digit halves (one division by 10^4), each half into two 2-digit
+ * quarters (multiply by 10486 >> 20 = floor(x / 100) for x < 10^4) and
+ * each quarter into two digits (103 >> 10 = floor(x / 10) for x < 100),
+ * all lanes at once. The most significant digit lands in the lowest byte,
+ * so the leading zeros are the trailing zero bytes (ctz) and the trailing
+ * zeros of m, which the shortest form drops, the leading zero bytes (clz):
+ * no % 10 loop. The plain layouts ("1.2345678", "0.00012345") are built in
+ * a local buffer with fixed-size copies; integers and exponent forms are
+ * rare here and go through format_decimal. */
+
+static inline uint64_t round_odd32(uint64_t g, uint64_t cp)
+{
+    uint64_t x = (uint64_t)(((unsigned __int128)g * cp) >> 64);
+    return x >> 31 | ((x & 0xffffffffu) + 0xffffffffu) >> 32;
+}
+
+static void schubfach32(uint64_t c, int q, int lopsided, decimal *d)
+{
+    uint64_t cb = c << 2, cbr = cb + 2, cbl = lopsided ? cb - 1 : cb - 2;
+    int k = lopsided ? (q * 1262611 - 524031) >> 22 : (q * 1262611) >> 22;
+    int h = q + ((-k * 1741647) >> 19) + 33;
+    uint64_t g = (pow10_tab[-k - POW10_MIN][0] >> 1) + 1;
+    uint64_t vb = round_odd32(g, cb << h), vbl = round_odd32(g, cbl << h),
+             vbr = round_odd32(g, cbr << h);
+    uint64_t out = c & 1, s = vb >> 2;
+    d->e = k;
+    if (s >= 10) {
+        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
+        int upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
+        if (upin != wpin) {
+            d->m = upin ? sp10 : tp10;
+            return;
+        }
+    }
+    uint64_t t = s + 1;
+    int uin = vbl + out <= s << 2, win = (t << 2) + out <= vbr;
+    if (uin != win) {
+        d->m = uin ? s : t;
+        return;
+    }
+    int64_t cmp = (int64_t)(vb - ((s + t) << 1));
+    d->m = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
+}
+
+/* v < 10^8 as eight digit values 0..9, the most significant in byte 0 */
+static inline uint64_t eight_digits(uint32_t v)
+{
+    uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+    uint64_t y = (x * 10486 >> 20) & 0x0000007f0000007fULL;
+    x = y | (x - y * 100) << 16;
+    y = (x * 103 >> 10) & 0x000f000f000f000fULL;
+    return y | (x - y * 10) << 8;
+}
+
+/* n bytes (3 <= n <= 24) from s to d, with fixed-size copies only */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 16) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+        memcpy(d, s, 2);
+        d[n - 1] = s[n - 1];
+    }
+}
+
+static size_t format_decimal32(int neg, decimal d, char *out)
+{
+    char dg[24], tmp[32];
+    uint32_t m = (uint32_t)d.m, hi = m / 100000000u;
+    uint64_t x = eight_digits(m - hi * 100000000u);
+    int k, tz = x ? __builtin_clzll(x) >> 3 : 8;
+    if (hi) {
+        dg[0] = (char)('0' + hi);
+        x |= 0x3030303030303030ULL;
+        memcpy(dg + 1, &x, 8);
+        k = 9;
+    } else {
+        int lz = __builtin_ctzll(x) >> 3; /* x != 0: m >= 1 */
+        x = x >> 8 * lz | 0x3030303030303030ULL;
+        memcpy(dg, &x, 8);
+        k = 8 - lz;
+    }
+    memset(dg + 9, '0', 15);
+    k -= tz;
+    d.e += tz;
+    int n = d.e + k; /* value = 0.digits * 10^n */
+    char *o = tmp + neg;
+    size_t len;
+    tmp[0] = '-';
+    if (0 < n && n < k) { /* n < k <= 9: the point inside the digits */
+        memcpy(o, dg, 16);
+        o[n] = '.';
+        memcpy(o + n + 1, dg + n, 8);
+        len = (size_t)(neg + k + 1);
+    } else if (-6 < n && n <= 0) {
+        memcpy(o, "0.000000", 8);
+        memcpy(o + 2 - n, dg, 16);
+        len = (size_t)(neg + 2 - n + k);
+    } else {
+        d.m = m; /* format_decimal strips the zeros itself */
+        d.e -= tz;
+        return format_decimal(neg, d, out);
+    }
+    copy_short(out, tmp, len);
+    return len;
+}
+
 size_t up_fmt_f32(float f, char *out)
 {
     uint32_t bits;
@@ -545,6 +673,21 @@ size_t up_fmt_f32(float f, char *out)
      * reference printer above) and print faster as integers */
     if (ex != 0 && a < 16777216.0f && a == (float)(int32_t)a)
         return up_fmt_i64(neg ? -(int64_t)a : (int64_t)a, out);
+    if (ex == 0) schubfach32(man, -149, 0, &d);
+    else schubfach32(man | 0x800000u, ex - 150, man == 0 && ex > 1, &d);
+    return format_decimal32(neg, d, out);
+}
+
+/* The 128-bit path on a float32, for the tests' cross-check of schubfach32. */
+size_t up_fmt_f32_wide(float f, char *out)
+{
+    uint32_t bits;
+    decimal d;
+    memcpy(&bits, &f, sizeof(bits));
+    int neg = (int)(bits >> 31), ex = (int)(bits >> 23 & 0xff);
+    uint32_t man = bits & 0x7fffff;
+    if (ex == 0xff) return special(neg, man != 0, 0, out);
+    if (ex == 0 && man == 0) return special(neg, 0, 1, out);
     if (ex == 0) schubfach(man, -149, 0, &d);
     else schubfach(man | 0x800000u, ex - 150, man == 0 && ex > 1, &d);
     return format_decimal(neg, d, out);
