@@ -4,11 +4,13 @@
  * to the same bits (the nearest such when several have that length, ties
  * to an even last digit), and an output may hold millions of them.
  *
- * float32 and float64: Schubfach (see the block at the end of the file),
+ * float32 and float64: Schubfach (see the blocks at the end of the file),
  * which computes that decimal directly with three 64x128-bit products per
- * value and no loop. It replaced a printf/strtod search that is kept, as
- * up_fmt_f32_ref/up_fmt_f64_ref, only as the oracle the tests, the fuzzer
- * and bench/codec_bench.c check it against, byte for byte.
+ * value (64x64-bit for float32, which then writes its digits eight per
+ * word and picks its candidate without a branch) and no loop. It replaced
+ * a printf/strtod search that is kept, as up_fmt_f32_ref/up_fmt_f64_ref,
+ * only as the oracle the tests, the fuzzer and bench/codec_bench.c check
+ * it against, byte for byte.
  *
  * The reference search for float32, and the printers of float16 and
  * bfloat16 (24, 11 and 8 bit significands): for every value v of such a
@@ -561,6 +563,7 @@ static inline uint64_t round_odd32(uint64_t g, uint64_t cp)
     return x >> 31 | ((x & 0xffffffffu) + 0xffffffffu) >> 32;
 }
 
+/* schubfach() for c < 2^24, with round_odd32; t = s + 1 and cmp as there */
 static inline void schubfach32(uint64_t c, int q, int lopsided, decimal *d)
 {
     uint64_t cb = c << 2, cbr = cb + 2, cbl = lopsided ? cb - 1 : cb - 2;
@@ -569,24 +572,18 @@ static inline void schubfach32(uint64_t c, int q, int lopsided, decimal *d)
     uint64_t g = (pow10_tab[-k - POW10_MIN][0] >> 1) + 1;
     uint64_t vb = round_odd32(g, cb << h), vbl = round_odd32(g, cbl << h),
              vbr = round_odd32(g, cbr << h);
-    uint64_t out = c & 1, s = vb >> 2;
+    uint64_t out = c & 1, s = vb >> 2, sp10 = s / 10 * 10;
+    /* every test is made and the winner picked by arithmetic: which one
+     * wins is data, and a branch on it mispredicts often */
+    int upin = vbl + out <= sp10 << 2, wpin = ((sp10 + 10) << 2) + out <= vbr;
+    int uin = vbl + out <= s << 2, win = ((s + 1) << 2) + out <= vbr;
+    int64_t cmp = (int64_t)(vb - ((2 * s + 1) << 1));
+    int below = (cmp < 0) | ((cmp == 0) & (((int)s & 1) == 0));
+    uint64_t one = s + (uint64_t)(uin != win ? !uin : !below);
+    uint64_t ten = sp10 + 10 * (uint64_t)!upin;
+    uint64_t use_ten = (uint64_t)0 - (uint64_t)((s >= 10) & (upin != wpin));
+    d->m = (ten & use_ten) | (one & ~use_ten);
     d->e = k;
-    if (s >= 10) {
-        uint64_t sp10 = s / 10 * 10, tp10 = sp10 + 10;
-        int upin = vbl + out <= sp10 << 2, wpin = (tp10 << 2) + out <= vbr;
-        if (upin != wpin) {
-            d->m = upin ? sp10 : tp10;
-            return;
-        }
-    }
-    uint64_t t = s + 1;
-    int uin = vbl + out <= s << 2, win = (t << 2) + out <= vbr;
-    if (uin != win) {
-        d->m = uin ? s : t;
-        return;
-    }
-    int64_t cmp = (int64_t)(vb - ((s + t) << 1));
-    d->m = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
 /* v < 10^8 as eight digit values 0..9, the most significant in byte 0 */
