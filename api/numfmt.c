@@ -4,11 +4,13 @@
  * to the same bits (the nearest such when several have that length, ties
  * to an even last digit), and an output may hold millions of them.
  *
- * float32 and float64: Schubfach (see the block at the end of the file),
+ * float32 and float64: Schubfach (see the blocks at the end of the file),
  * which computes that decimal directly with three 64x128-bit products per
- * value and no loop. It replaced a printf/strtod search that is kept, as
- * up_fmt_f32_ref/up_fmt_f64_ref, only as the oracle the tests, the fuzzer
- * and bench/codec_bench.c check it against, byte for byte.
+ * value (64x64-bit for float32, which then writes its digits eight per
+ * word and picks its candidate without a branch) and no loop. It replaced
+ * a printf/strtod search that is kept, as up_fmt_f32_ref/up_fmt_f64_ref,
+ * only as the oracle the tests, the fuzzer and bench/codec_bench.c check
+ * it against, byte for byte.
  *
  * The reference search for float32, and the printers of float16 and
  * bfloat16 (24, 11 and 8 bit significands): for every value v of such a
@@ -531,6 +533,114 @@ static void schubfach(uint64_t c, int q, int lopsided, decimal *d)
     d->m = cmp < 0 || (cmp == 0 && (s & 1) == 0) ? s : t;
 }
 
+/* ---- float32: a 64-bit Schubfach and digits eight at a time -------------
+ *
+ * float32 has c < 2^24, so the products above need far less than 128 bits
+ * of 10^-k: the top 63 bits of the table entry plus one (g, an upper
+ * approximation, g - 1 <= 10^-k * 2^-r < g) times c << (h + 31) fit one
+ * 64x64-bit multiply, and floor | sticky is taken from the product's high
+ * word, keeping 31 fraction bits (the low word, where g's excess lives, is
+ * dropped). This is the paper's own binary32 variant (same k, h larger by
+ * 31); it was checked against the 128-bit path above on every positive
+ * finite float32 once, by hand, and the tests compare it with the printf
+ * search on all subnormals, the binade ends and a million random values.
+ *
+ * The digits (m < 2^28, so at most 9) are made without a division loop:
+ * the low eight as one 64-bit word, one byte per digit, by splitting into
+ * two 4-digit halves (one division by 10^4), each half into two 2-digit
+ * quarters (multiply by 10486 >> 20 = floor(x / 100) for x < 10^4) and
+ * each quarter into two digits (103 >> 10 = floor(x / 10) for x < 100),
+ * all lanes at once. The most significant digit lands in the lowest byte,
+ * so the leading zeros are the trailing zero bytes (ctz) and the trailing
+ * zeros of m, which the shortest form drops, the leading zero bytes (clz):
+ * no % 10 loop. The plain layouts ("1.2345678", "0.00012345") are stored
+ * as whole words; integers and exponent forms are rare here and go through
+ * format_decimal. */
+
+static inline uint64_t round_odd32(uint64_t g, uint64_t cp)
+{
+    uint64_t x = (uint64_t)(((unsigned __int128)g * cp) >> 64);
+    return x >> 31 | ((x & 0xffffffffu) + 0xffffffffu) >> 32;
+}
+
+/* schubfach() for c < 2^24, with round_odd32; t = s + 1 and cmp as there */
+static inline void schubfach32(uint64_t c, int q, int lopsided, decimal *d)
+{
+    uint64_t cb = c << 2, cbr = cb + 2, cbl = lopsided ? cb - 1 : cb - 2;
+    int k = lopsided ? (q * 1262611 - 524031) >> 22 : (q * 1262611) >> 22;
+    int h = q + ((-k * 1741647) >> 19) + 33;
+    uint64_t g = (pow10_tab[-k - POW10_MIN][0] >> 1) + 1;
+    uint64_t vb = round_odd32(g, cb << h), vbl = round_odd32(g, cbl << h),
+             vbr = round_odd32(g, cbr << h);
+    uint64_t out = c & 1, s = vb >> 2, sp10 = s / 10 * 10;
+    /* every test is made and the winner picked by arithmetic: which one
+     * wins is data, and a branch on it mispredicts often */
+    int upin = vbl + out <= sp10 << 2, wpin = ((sp10 + 10) << 2) + out <= vbr;
+    int uin = vbl + out <= s << 2, win = ((s + 1) << 2) + out <= vbr;
+    int64_t cmp = (int64_t)(vb - ((2 * s + 1) << 1));
+    int below = (cmp < 0) | ((cmp == 0) & (((int)s & 1) == 0));
+    uint64_t one = s + (uint64_t)(uin != win ? !uin : !below);
+    uint64_t ten = sp10 + 10 * (uint64_t)!upin;
+    uint64_t use_ten = (uint64_t)0 - (uint64_t)((s >= 10) & (upin != wpin));
+    d->m = (ten & use_ten) | (one & ~use_ten);
+    d->e = k;
+}
+
+/* v < 10^8 as eight digit values 0..9, the most significant in byte 0 */
+static inline uint64_t eight_digits(uint32_t v)
+{
+    uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+    uint64_t y = (x * 10486 >> 20) & 0x0000007f0000007fULL;
+    x = y | (x - y * 100) << 16;
+    y = (x * 103 >> 10) & 0x000f000f000f000fULL;
+    return y | (x - y * 10) << 8;
+}
+
+static inline void store8(char *p, uint64_t v) { memcpy(p, &v, 8); }
+
+/* The plain layouts are written as whole 8-byte words straight into out,
+ * overlapping where a '.' or the digits after it go: stores only, never a
+ * read of bytes just written (a load spanning several recent stores waits
+ * for them all, which cost a fifth of the time). Bytes past the text may
+ * be written, but never past out + 18, inside up_json_elem_max(UP_F32).
+ * (Building both layouts in one 128-bit word without a branch was tried:
+ * the variable 128-bit shifts cost more than the mispredictions saved.) */
+static size_t format_decimal32(int neg, decimal d, char *out)
+{
+    const uint64_t zeros = 0x3030303030303030ULL;
+    uint32_t m = (uint32_t)d.m, hi = m / 100000000u;
+    uint64_t x = eight_digits(m - hi * 100000000u), w0, w1;
+    int k, tz = x ? __builtin_clzll(x) >> 3 : 8;
+    if (hi) { /* nine digits: w0 the first eight, w1 the ninth and '0's */
+        w0 = ('0' + hi) | (x | zeros) << 8;
+        w1 = (x | zeros) >> 56 | zeros << 8;
+        k = 9;
+    } else {
+        int lz = __builtin_ctzll(x) >> 3; /* x != 0: m >= 1 */
+        w0 = x >> 8 * lz | zeros;
+        w1 = zeros;
+        k = 8 - lz;
+    }
+    k -= tz;
+    int n = d.e + tz + k; /* value = 0.digits * 10^n */
+    char *o = out + neg;
+    out[0] = '-';
+    if (0 < n && n < k) { /* n < k <= 9: the point inside the digits */
+        unsigned __int128 all = (unsigned __int128)w1 << 64 | w0;
+        store8(o, w0);
+        o[n] = '.';
+        store8(o + n + 1, (uint64_t)(all >> 8 * n));
+        return (size_t)(neg + k + 1);
+    }
+    if (-6 < n && n <= 0) {
+        store8(o, 0x3030303030302e30ULL); /* "0.000000" */
+        store8(o + 2 - n, w0);
+        if (k == 9) o[10 - n] = (char)w1;
+        return (size_t)(neg + 2 - n + k);
+    }
+    return format_decimal(neg, d, out); /* it strips the zeros itself */
+}
+
 size_t up_fmt_f32(float f, char *out)
 {
     uint32_t bits;
@@ -545,6 +655,21 @@ size_t up_fmt_f32(float f, char *out)
      * reference printer above) and print faster as integers */
     if (ex != 0 && a < 16777216.0f && a == (float)(int32_t)a)
         return up_fmt_i64(neg ? -(int64_t)a : (int64_t)a, out);
+    if (ex == 0) schubfach32(man, -149, 0, &d);
+    else schubfach32(man | 0x800000u, ex - 150, man == 0 && ex > 1, &d);
+    return format_decimal32(neg, d, out);
+}
+
+/* The 128-bit path on a float32, for the tests' cross-check of schubfach32. */
+size_t up_fmt_f32_wide(float f, char *out)
+{
+    uint32_t bits;
+    decimal d;
+    memcpy(&bits, &f, sizeof(bits));
+    int neg = (int)(bits >> 31), ex = (int)(bits >> 23 & 0xff);
+    uint32_t man = bits & 0x7fffff;
+    if (ex == 0xff) return special(neg, man != 0, 0, out);
+    if (ex == 0 && man == 0) return special(neg, 0, 1, out);
     if (ex == 0) schubfach(man, -149, 0, &d);
     else schubfach(man | 0x800000u, ex - 150, man == 0 && ex > 1, &d);
     return format_decimal(neg, d, out);

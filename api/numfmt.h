@@ -38,6 +38,9 @@ size_t up_fmt_u64(uint64_t v, char *out);
  * against (tests, fuzzer, bench): the same bytes, several times slower. */
 size_t up_fmt_f32_ref(float f, char *out);
 size_t up_fmt_f64_ref(double d, char *out);
+/* float32 through the float64 Schubfach (128-bit products): what the
+ * tests check up_fmt_f32's 64-bit path against. */
+size_t up_fmt_f32_wide(float f, char *out);
 /* up_fmt_ms (durations) is declared in api.h: the server's access log
  * writes it too. */
 

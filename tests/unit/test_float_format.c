@@ -473,6 +473,32 @@ static void test_f32_schubfach_vs_ref(void)
     CHECK(bad == 0);
 }
 
+/* up_fmt_f32 runs Schubfach with 64-bit products and writes the digits
+ * eight at a time; the 128-bit float64 path on the same float32
+ * (up_fmt_f32_wide) must give the same bytes. Every 61st pattern over all
+ * finite floats of both signs (about 70 million values: every exponent,
+ * every digit count and layout), and every pattern whose shortest decimal
+ * has nine digits and a leading 1 or 2 near the top of a decade. */
+static int same_f32_wide(uint32_t b)
+{
+    char a[UP_NUMFMT_MAX], r[UP_NUMFMT_MAX];
+    size_t na = up_fmt_f32(f32_of(b), a), nr = up_fmt_f32_wide(f32_of(b), r);
+    if (na == nr && !memcmp(a, r, na)) return 1;
+    printf("    f32 0x%08x: \"%.*s\" wide \"%.*s\"\n", (unsigned)b, (int)na, a, (int)nr, r);
+    return 0;
+}
+
+static void test_f32_narrow_vs_wide(void)
+{
+    int bad = 0;
+    for (uint64_t b = 1; b < 0xff800000u && bad < 5; b += 61)
+        if ((b & 0x7f800000u) != 0x7f800000u) bad += !same_f32_wide((uint32_t)b);
+    /* [1e8, 1.7e8) and [1, 1.7): nine-digit significands, hi digit 1 */
+    for (uint32_t b = 0x4cbebc20u; b < 0x4d222222u && bad < 5; b += 3) bad += !same_f32_wide(b);
+    for (uint32_t b = 0x3f800000u; b < 0x3fd9999au && bad < 5; b += 7) bad += !same_f32_wide(b);
+    CHECK(bad == 0);
+}
+
 static void test_f64_schubfach_vs_ref(void)
 {
     int bad = 0;
@@ -530,6 +556,7 @@ int main(void)
     RUN(test_f32_random);
     RUN(test_f64);
     RUN(test_f32_schubfach_vs_ref);
+    RUN(test_f32_narrow_vs_wide);
     RUN(test_f64_schubfach_vs_ref);
     RUN(test_half_spellings);
     RUN(test_f16_all);
