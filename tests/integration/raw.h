@@ -78,6 +78,24 @@ static RAW_UNUSED int raw_send(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Send n bytes one a second (watching the socket between bytes) until the
+ * server closes the connection or limit_ms has passed; 1 if it was cut. */
+static RAW_UNUSED int raw_drip_until_cut(int fd, const char *p, size_t n, uint64_t limit_ms)
+{
+    uint64_t t0 = raw_now_ms();
+    int cut = 0;
+    for (size_t i = 0; fd >= 0 && i < n && !cut && raw_now_ms() - t0 < limit_ms; i++) {
+        if (raw_send(fd, p + i, 1) < 0) return 1;
+        for (int k = 0; k < 20 && !cut; k++) {
+            char b[64];
+            ssize_t got = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+            cut = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+            if (!cut) raw_nap_ms(50);
+        }
+    }
+    return cut;
+}
+
 static RAW_UNUSED void raw_free(raw_resp *r)
 {
     free(r->head);

@@ -506,20 +506,7 @@ static void request_line_drip_cut_by_header_timeout(void)
     double idle0 = tc_metric(&D, "unpoold_connections_cut_total{phase=\"idle\"}");
     int fd = raw_connect(D.port, 1000), cut = 0;
     uint64_t t0 = raw_now_ms();
-    for (size_t i = 0; fd >= 0 && i < sizeof(line) - 1 && raw_now_ms() - t0 < 9000; i++) {
-        if (raw_send(fd, line + i, 1) < 0) {
-            cut = 1;
-            break;
-        }
-        /* one byte a second, watching for the cut meanwhile */
-        for (int k = 0; k < 20 && !cut; k++) {
-            char b[64];
-            ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
-            cut = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-            if (!cut) raw_nap_ms(50);
-        }
-        if (cut) break;
-    }
+    cut = raw_drip_until_cut(fd, line, sizeof(line) - 1, 9000);
     uint64_t took = raw_now_ms() - t0;
     if (fd >= 0) close(fd);
     printf("    request line at a byte a second cut after %.1f s\n", (double)took / 1000);

@@ -1137,19 +1137,7 @@ static void request_line_drip_cut_by_header_timeout(void)
     int fd = raw_connect(D.port, 1000), cut = 0;
     probe_start(&p, D.port);
     uint64_t t0 = raw_now_ms();
-    for (size_t i = 0; fd >= 0 && i < sizeof(line) - 1 && raw_now_ms() - t0 < 8000; i++) {
-        if (raw_send(fd, line + i, 1) < 0) {
-            cut = 1;
-            break;
-        }
-        for (int w = 0; w < 20 && !cut; w++) { /* watch for the close during the second */
-            char b[64];
-            ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
-            cut = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-            if (!cut) raw_nap_ms(50);
-        }
-        if (cut) break;
-    }
+    cut = raw_drip_until_cut(fd, line, sizeof(line) - 1, 8000);
     uint64_t took = raw_now_ms() - t0;
     if (fd >= 0) close(fd);
     CHECK(probe_finish(&p));
