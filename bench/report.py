@@ -10,6 +10,8 @@ dnnl_deconv, http_big.py and run.sh:
     dnnl    <case> nchw|blocked <median_ms> <min_ms> <median_ms> <gflops>
     codec   <name> <impl>    <MB_per_s>
     http    <row>  <impl>    <values...>
+(grpc_small.py/h2load and grpc_big.py write "http grpc_small h2load ..." and
+"http grpc_big max_unpool ..." rows.)
 A kernel row that comes twice (run.sh's A B C D D C B A passes) counts as
 the median of its passes, field by field.
 Usage: report.py results.tsv
@@ -268,6 +270,33 @@ def main():
         print("   unpoold / bare: %.0f%% of the requests/s, p99 %.2fx" % (r * 100, q))
         target("small HTTP >= 60% of bare req/s", r >= 0.60, "%.0f%%" % (r * 100))
         target("small HTTP p99 <= 1.5x bare", q <= 1.5, "%.2fx" % q)
+
+    grpc_small = http.get(("grpc_small", "h2load"))
+    grpc_big = http.get(("grpc_big", "max_unpool"))
+    if grpc_small or grpc_big:
+        print()
+        print("== KServe v2 over gRPC, next to REST")
+    if grpc_small:
+        rps = statistics.median(float(x[0]) for x in grpc_small)
+        mean = statistics.median(float(x[1]) for x in grpc_small)
+        bad = sum(int(x[2]) for x in grpc_small)
+        print("   small max_unpool (1,1,4,4), h2load -t2 -c2 -m32 (64 streams on 2 connections),")
+        print("   medians of %d rounds, alternating with the wrk rounds above:" % len(grpc_small))
+        print("   %-8s %10.0f req/s   mean %7.3f ms   failed %d" % ("grpc", rps, mean, bad))
+        if wrk["unpoold"]:
+            rest = statistics.median(float(x[0]) for x in wrk["unpoold"])
+            print("   %-8s %10.0f req/s   (REST JSON, wrk -t2 -c64)" % ("rest", rest))
+            print("   grpc / rest: %.2fx the requests/s" % (rps / rest))
+            target("small gRPC >= REST wrk req/s", rps >= rest and bad == 0,
+                   "%.2fx (%.0f vs %.0f req/s, %d failed)" % (rps / rest, rps, rest, bad))
+    if grpc_big:
+        g_ms, r_ms = (float(x) for x in grpc_big[0])
+        print("   64 MiB max_unpool round trip (x 64 MiB + indices 128 MiB in, y 256 MiB out),")
+        print("   tritonclient call to y as an array, medians (ms): gRPC %.1f, REST binary %.1f,"
+              % (g_ms, r_ms))
+        print("   gRPC / REST binary: %.2fx the time" % (g_ms / r_ms))
+        target("gRPC 64MiB max_unpool <= 1.2x REST binary", g_ms <= 1.2 * r_ms,
+               "%.2fx (%.0f vs %.0f ms)" % (g_ms / r_ms, g_ms, r_ms))
 
     print()
     print("== targets (this run)")

@@ -19,12 +19,18 @@
 #      and the same bytes through a bare loopback socket (bare_socket);
 #   4. the large requests through the system shared-memory extension from
 #      tritonclient (shm_big.py), next to binary HTTP and PyTorch;
+#   4b. the large max_unpool over KServe v2 gRPC (tritonclient.grpc,
+#      grpc_big.py) next to the same call over REST with binary tensor data;
 #   5. small JSON requests with keep-alive, `wrk -t2 -c64`, against unpoold
-#      and against a bare libmicrohttpd server, alternating, REPEAT times.
+#      and against a bare libmicrohttpd server, and the same request over
+#      gRPC (`h2load -t2 -c2 -m32`: 64 streams on 2 connections, a
+#      pre-encoded message from grpc_small.py), alternating, REPEAT times.
 # Knobs (environment): BUILD (build), BENCH_WORKERS (2), BENCH_REPS (7),
 # BENCH_WRK_SECONDS (5), BENCH_WRK_REPEAT (3), BENCH_PORT (18480),
 # BENCH_SHM_PYTHON (an interpreter with tritonclient, torch and numpy:
 # default $TEST_PYTHON, else the test venv's).
+# The gRPC rows need a daemon built with --grpc-listen, h2load (Debian's
+# nghttp2-client) and tritonclient[grpc] in the test venv.
 # Needs wrk and /usr/bin/python3 with torch and numpy (Debian packages),
 # the test venv (VENV, default .venv: onnxruntime, tritonclient; `make
 # bench` makes it) and libdnnl-dev; a missing one skips its rows and says so.
@@ -137,10 +143,35 @@ else
     echo "no tritonclient/torch under $SHM_PY (BENCH_SHM_PYTHON, make venv): shared-memory rows skipped"
 fi
 
-# ---- 5. small requests, wrk --------------------------------------------
+# ---- 4b. the large request over gRPC, next to REST binary ---------------
+# the gRPC port is the REST port + 2 (the bare server of section 5 takes +1)
+GPORT=$((PORT + 2))
+HAVE_GRPC=0
+"$BUILD/unpoold" --help 2>&1 | grep -q -- '--grpc-listen' &&
+    "$SHM_PY" -c 'import tritonclient.grpc, tritonclient.http, numpy' 2>/dev/null && HAVE_GRPC=1
+if [ $HAVE_GRPC = 1 ]; then
+    echo "large request over KServe v2 gRPC and over REST binary (tritonclient, $SHM_PY) ..."
+    start_unpoold "$PORT" --grpc-listen "127.0.0.1:$GPORT" || exit 1
+    "$SHM_PY" bench/grpc_small.py body "$OUT/grpc_body.bin" "$GPORT" || exit 1
+    "$SHM_PY" bench/grpc_big.py "$PORT" "$GPORT" "$REPS" >>"$RES"
+    stop_pid "$UP_PID"
+else
+    echo "no --grpc-listen in $BUILD/unpoold or no tritonclient.grpc under $SHM_PY: gRPC rows skipped"
+fi
+
+# ---- 5. small requests, wrk (and h2load for gRPC) ------------------------
 if command -v wrk >/dev/null; then
     echo "small JSON requests, wrk -t2 -c64 -d${WRK_S}s, ${WRK_N} rounds ..."
-    start_unpoold "$PORT" || exit 1
+    H2LOAD=0
+    if [ $HAVE_GRPC = 1 ] && command -v h2load >/dev/null; then
+        H2LOAD=1
+        start_unpoold "$PORT" --grpc-listen "127.0.0.1:$GPORT" || exit 1
+        "$SHM_PY" bench/grpc_small.py body "$OUT/grpc_body.bin" "$GPORT" || exit 1
+        echo "  and the same max_unpool over gRPC: h2load -t2 -c2 -m32 -D${WRK_S} (64 streams, 2 connections)"
+    else
+        [ $HAVE_GRPC = 1 ] && echo "  h2load not installed (apt-get install nghttp2-client): gRPC small-request rows skipped"
+        start_unpoold "$PORT" || exit 1
+    fi
     "$BUILD/bench/bare_mhd" $((PORT + 1)) &
     BARE=$!
     PIDS+=("$BARE")
@@ -164,6 +195,23 @@ if command -v wrk >/dev/null; then
                 END { printf "http\twrk_small\t%s\t%s\t%.3f\t%.3f\t%d\n", t, rps, p50, p99, bad + 0 }
             ' "$OUT/wrk.txt" >>"$RES"
         done
+        [ $H2LOAD = 1 ] || continue
+        # h2load counts every HTTP 200 as a success and a failed gRPC call
+        # is one too (grpc-status is in the trailers): the daemon's own
+        # count of gRPC answers that were not 200 is added to h2load's
+        read -r ok0 bad0 < <("$SHM_PY" bench/grpc_small.py count "$PORT")
+        h2load -t2 -c2 -m32 -D"$WRK_S" -d "$OUT/grpc_body.bin" \
+            -H 'content-type: application/grpc' -H 'te: trailers' \
+            "http://127.0.0.1:$GPORT/inference.GRPCInferenceService/ModelInfer" >"$OUT/h2load.txt" 2>&1
+        read -r ok1 bad1 < <("$SHM_PY" bench/grpc_small.py count "$PORT")
+        awk -v bad=$((bad1 - bad0)) -v ok=$((ok1 - ok0)) '
+            function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0;
+                             if (v ~ /s$/) return v * 1000; return v }
+            /^finished in/ { rps = $4 }
+            /^requests:/ { failed = $10 + $12 + $14 }
+            /^time for request:/ { mean = ms($6) }
+            END { printf "http\tgrpc_small\th2load\t%s\t%.3f\t%d\t%d\n", rps, mean, failed + bad, ok }
+        ' "$OUT/h2load.txt" >>"$RES"
     done
 else
     echo "wrk not installed (apt-get install wrk): HTTP small-request rows skipped"

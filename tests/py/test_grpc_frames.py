@@ -1,0 +1,395 @@
+"""Malformed HTTP/2 and gRPC framing on the daemon's gRPC port.
+
+gRPC is HTTP/2 with every message behind a 5-byte prefix (a compressed
+flag, then a big-endian length). Clients such as tritonclient never get
+those wrong, so this test writes the frames itself: raw TCP for what is
+not HTTP/2 at all, and the `h2` package (pure-Python HTTP/2 state
+machine, tests/requirements.txt) for a well-formed connection that
+carries a lying gRPC message. Cases:
+
+  - positive controls first, through the same hand-made frames: ServerLive
+    and a ModelInfer answered with grpc-status 0, also with the message
+    cut into 1-byte DATA frames (else a refusal below could be our fault);
+  - garbage bytes instead of the connection preface, a preface with one
+    byte wrong, an HTTP/1.1 request, a DATA frame on stream 0, a frame
+    longer than SETTINGS_MAX_FRAME_SIZE, a CONTINUATION flood, and a
+    rapid-reset burst of streams opened and cancelled at once;
+  - a valid connection and headers, then a message whose length prefix
+    lies: bigger than what is sent before END_STREAM, 4 GiB (0xffffffff),
+    and bigger than sent with the stream left open while another client
+    is served; the compressed flag set with no grpc-encoding, and with
+    grpc-encoding gzip over bytes that are not gzip; a content-type that
+    is not application/grpc.
+Each refusal must end the stream (non-zero grpc-status, RST_STREAM,
+GOAWAY or a closed socket) within seconds, and after each the daemon must
+still answer ServerLive over gRPC and GET /healthz over REST. The daemon's
+peak RSS must stay far below the 4 GiB the lying prefix asks for.
+
+Prints "ok   name" / "FAIL name" per check and ends with "N passed, N
+failed".
+
+    UNPOOLD_BIN=build/unpoold <venv>/bin/python3 tests/py/test_grpc_frames.py
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import check, finish, record  # noqa: E402
+from grpc_common import (SERVICE, _assert, start_grpc_daemon_or_finish,  # noqa: E402
+                         still_serving)
+
+import numpy as np  # noqa: E402
+import tritonclient.grpc.service_pb2 as pb  # noqa: E402
+
+try:
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+except ImportError as e:
+    record("import_h2", False, "%s (pip install -r tests/requirements.txt)" % e)
+    finish()
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+WAIT_S = 15
+
+
+def frame(ftype, flags, stream, payload):
+    """One raw HTTP/2 frame: 24-bit length, type, flags, 31-bit stream id."""
+    return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
+        struct.pack(">I", stream) + payload
+
+
+def grpc_msg(payload, compressed=0, length=None):
+    n = len(payload) if length is None else length
+    return bytes([compressed]) + struct.pack(">I", n) + payload
+
+
+def live_request():
+    return pb.ServerLiveRequest().SerializeToString()
+
+
+def infer_request():
+    req = pb.ModelInferRequest(model_name="nearest_unpool")
+    req.parameters["scale_factor"].int64_param = 2
+    req.inputs.add(name="x", datatype="FP32", shape=[1, 1, 2, 2])
+    req.raw_input_contents.append(np.arange(4, dtype=np.float32).tobytes())
+    return req.SerializeToString()
+
+
+def connect(d):
+    s = socket.create_connection(("127.0.0.1", d.gport), timeout=WAIT_S)
+    s.settimeout(WAIT_S)
+    return s
+
+
+def closed_within(s, seconds=WAIT_S):
+    """True once the peer closes (or resets) the socket; False if it is
+    still open after `seconds`. Whatever it sends first (a GOAWAY) is read
+    and dropped."""
+    end = time.time() + seconds
+    try:
+        while time.time() < end:
+            s.settimeout(max(0.05, end - time.time()))
+            try:
+                if not s.recv(65536):
+                    return True
+            except socket.timeout:
+                return False
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    return False
+
+
+class H2:
+    """A client connection through the h2 state machine."""
+
+    def __init__(self, d):
+        self.d = d
+        self.sock = connect(d)
+        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        self.conn = h2.connection.H2Connection(config=cfg)
+        self.conn.initiate_connection()
+        self.flush()
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def headers(self, method="ModelInfer", ctype="application/grpc", extra=(), end=False):
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", "POST"), (":scheme", "http"), (":path", SERVICE + method),
+                (":authority", self.d.gurl), ("content-type", ctype), ("te", "trailers")]
+        self.conn.send_headers(sid, hdrs + list(extra), end_stream=end)
+        self.flush()
+        return sid
+
+    def data(self, sid, payload, end=True, pieces=None):
+        if pieces:
+            for k in range(0, len(payload), pieces):
+                last = k + pieces >= len(payload)
+                self.conn.send_data(sid, payload[k:k + pieces], end_stream=end and last)
+                self.flush()
+        else:
+            self.conn.send_data(sid, payload, end_stream=end)
+            self.flush()
+
+    def outcome(self, sid, seconds=WAIT_S):
+        """How stream sid ended: {"status": HTTP status, "grpc_status": str,
+        "message": bytes, "reset": code, "goaway": code, "closed": bool};
+        {"timeout": True} if it did not end in time."""
+        out = {"message": b""}
+        end = time.time() + seconds
+        while time.time() < end:
+            self.sock.settimeout(max(0.05, end - time.time()))
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                out["closed"] = True
+                return out
+            if not data:
+                out["closed"] = True
+                return out
+            try:
+                events = self.conn.receive_data(data)
+            except h2.exceptions.ProtocolError as e:
+                out["protocol_error"] = str(e)
+                return out
+            for ev in events:
+                if isinstance(ev, (h2.events.ResponseReceived, h2.events.TrailersReceived)) \
+                        and ev.stream_id == sid:
+                    h = dict(ev.headers)
+                    if ":status" in h:
+                        out["status"] = h[":status"]
+                    if "grpc-status" in h:
+                        out["grpc_status"] = h["grpc-status"]
+                        out["grpc_message"] = h.get("grpc-message", "")
+                elif isinstance(ev, h2.events.DataReceived):
+                    if ev.stream_id == sid:
+                        out["message"] += ev.data
+                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamReset) and ev.stream_id == sid:
+                    out["reset"] = int(ev.error_code)
+                    return out
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    out["goaway"] = int(ev.error_code)
+                    return out
+                elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid:
+                    return out
+            try:
+                self.flush()
+            except OSError:
+                out["closed"] = True
+                return out
+        out["timeout"] = True
+        return out
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def refused(out):
+    """The stream ended in a refusal of some kind, not in success and not
+    by hanging."""
+    _assert(not out.get("timeout"), "no answer in %d s: %s" % (WAIT_S, out))
+    if "grpc_status" in out:
+        _assert(out["grpc_status"] != "0", "accepted: %s" % out)
+        return
+    _assert(out.get("reset") is not None or out.get("goaway") is not None or out.get("closed")
+            or out.get("protocol_error") or (out.get("status") not in (None, "200")),
+            "neither refused nor answered: %s" % out)
+
+
+def one_call(d, build, check_out):
+    """Open a connection, let build(h2conn) -> sid send a stream, then
+    check_out(outcome)."""
+    c = H2(d)
+    try:
+        sid = build(c)
+        check_out(c.outcome(sid))
+    finally:
+        c.close()
+
+
+# ---- positive controls ---------------------------------------------------------
+
+def run_controls(d):
+    def live_by_hand():
+        def build(c):
+            sid = c.headers("ServerLive")
+            c.data(sid, grpc_msg(live_request()))
+            return sid
+
+        def ok(out):
+            _assert(out.get("status") == "200" and out.get("grpc_status") == "0", out)
+            m = out["message"]
+            _assert(len(m) >= 5 and m[0] == 0 and struct.unpack(">I", m[1:5])[0] == len(m) - 5, m)
+            _assert(pb.ServerLiveResponse.FromString(m[5:]).live, m)
+        one_call(d, build, ok)
+    check("control_server_live_by_hand", live_by_hand)
+
+    def infer_by_hand(pieces):
+        def build(c):
+            sid = c.headers()
+            c.data(sid, grpc_msg(infer_request()), pieces=pieces)
+            return sid
+
+        def ok(out):
+            _assert(out.get("grpc_status") == "0", out)
+            r = pb.ModelInferResponse.FromString(out["message"][5:])
+            y = np.frombuffer(r.raw_output_contents[0], np.float32)
+            _assert(y.tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 2, 2, 3, 3, 2, 2, 3, 3], y)
+        one_call(d, build, ok)
+    check("control_model_infer_by_hand", lambda: infer_by_hand(None))
+    check("control_model_infer_one_byte_frames", lambda: infer_by_hand(1))
+
+
+# ---- not HTTP/2 at all ------------------------------------------------------------
+
+def run_raw(d):
+    rng = np.random.default_rng(18)
+    raw_cases = {
+        "garbage_instead_of_preface": rng.integers(0, 256, 4096, dtype=np.uint8).tobytes(),
+        "preface_one_byte_wrong": PREFACE[:-3] + b"X\r\n" + frame(4, 0, 0, b""),
+        "http1_request": b"POST /inference.GRPCInferenceService/ServerLive HTTP/1.1\r\n"
+                         b"Host: x\r\nContent-Type: application/grpc\r\nContent-Length: 5\r\n\r\n"
+                         b"\0\0\0\0\0",
+        "data_on_stream_0": PREFACE + frame(4, 0, 0, b"") + frame(0, 0, 0, b"\0" * 16),
+        "frame_over_max_frame_size": PREFACE + frame(4, 0, 0, b"") +
+                                     frame(0, 0, 1, b"\0" * (1 << 20)),
+        "settings_bad_length": PREFACE + frame(4, 0, 0, b"\0" * 5),
+    }
+    for name, payload in raw_cases.items():
+        def one(payload=payload):
+            s = connect(d)
+            try:
+                try:
+                    s.sendall(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # cut off while sending: a refusal too
+                _assert(closed_within(s), "connection still open after %d s" % WAIT_S)
+            finally:
+                s.close()
+            still_serving(d)
+        check("raw_" + name, one)
+
+    def continuation_flood():
+        # HEADERS without END_HEADERS, then CONTINUATION frames of junk
+        # header block without end: the daemon must not buffer it forever
+        s = connect(d)
+        try:
+            s.sendall(PREFACE + frame(4, 0, 0, b""))
+            s.sendall(frame(1, 0x1, 1, b"\x82\x86\x84"))
+            sent = 0
+            try:
+                while sent < (32 << 20):
+                    s.sendall(frame(9, 0, 1, b"\x40\x01a\x01b" * 3000))
+                    sent += 15000
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                pass
+            _assert(closed_within(s) or sent < (32 << 20),
+                    "32 MiB of CONTINUATION taken without a close")
+        finally:
+            s.close()
+        still_serving(d)
+    check("raw_continuation_flood", continuation_flood)
+
+    def rapid_reset():
+        c = H2(d)
+        try:
+            for _ in range(500):
+                sid = c.headers()
+                c.conn.reset_stream(sid)
+            c.flush()
+            time.sleep(0.5)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon may drop such a client: also fine
+        finally:
+            c.close()
+        still_serving(d)
+    check("h2_rapid_reset_500_streams", rapid_reset)
+
+
+# ---- lying gRPC messages on a valid connection ---------------------------------------
+
+def vm_hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def run_messages(d):
+    msg = infer_request()
+    cases = {
+        "prefix_bigger_than_sent": (
+            lambda c: send(c, grpc_msg(msg, length=len(msg) + 1000))),
+        "prefix_4gib": (lambda c: send(c, grpc_msg(msg[:10], length=0xffffffff))),
+        "prefix_2gib": (lambda c: send(c, grpc_msg(msg[:10], length=0x80000000))),
+        "prefix_cut_short": (lambda c: send(c, grpc_msg(msg)[:3])),
+        "compressed_flag_without_encoding": (lambda c: send(c, grpc_msg(msg, compressed=1))),
+        "gzip_flag_not_gzip": (
+            lambda c: send(c, grpc_msg(msg, compressed=1), [("grpc-encoding", "gzip")])),
+        "no_message": (lambda c: send(c, b"")),
+        "content_type_json": (
+            lambda c: send(c, grpc_msg(msg), ctype="application/json")),
+        "protobuf_garbage": (lambda c: send(c, grpc_msg(b"\x2a\xff\xff\xff\xff\x0f\x01"))),
+    }
+    for name, build in cases.items():
+        def one(build=build):
+            one_call(d, build, refused)
+            still_serving(d)
+        check("msg_" + name, one)
+
+    def open_stream_does_not_block():
+        """A message whose prefix says 1 MiB, 10 bytes sent, stream left
+        open: the daemon keeps serving everyone else meanwhile."""
+        c = H2(d)
+        try:
+            sid = c.headers()
+            c.data(sid, grpc_msg(msg[:10], length=1 << 20), end=False)
+            t0 = time.time()
+            still_serving(d)
+            _assert(time.time() - t0 < 5, "others waited %.1f s" % (time.time() - t0))
+        finally:
+            c.close()
+        still_serving(d)
+    check("msg_prefix_bigger_stream_left_open", open_stream_does_not_block)
+
+    def rss_bounded():
+        kb = vm_hwm_kb(d.proc.pid)
+        _assert(kb < (1 << 20), "daemon peak RSS %d MiB after the lying prefixes" % (kb >> 10))
+    check("msg_lying_prefix_never_allocated", rss_bounded)
+
+
+def send(c, body, extra=(), ctype="application/grpc"):
+    sid = c.headers(ctype=ctype, extra=extra)
+    c.data(sid, body)
+    return sid
+
+
+def main():
+    d = start_grpc_daemon_or_finish()
+    try:
+        run_controls(d)
+        run_raw(d)
+        run_messages(d)
+        check("still_serving_at_end", lambda: still_serving(d))
+    finally:
+        harness.stop_and_check(d.proc, d.log)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
