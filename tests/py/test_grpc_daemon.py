@@ -113,7 +113,7 @@ def run_limits():
         c.close()
         stop(d)
 
-    d = started("budget", ["--max-inflight-mb", "2"])
+    d = started("budget", ["--max-body-mb", "1", "--max-inflight-mb", "2"])
     if d is None:
         return
     c = client(d)
