@@ -7,12 +7,14 @@
 CC      ?= cc
 BUILD   ?= build
 SAN     ?=
-PKGS     = libmicrohttpd libcjson
+PKGS     = libmicrohttpd libcjson libprotobuf-c
+# gRPC's C core: only the daemon links it (server/grpc.c).
+GRPC_LIBS := $(shell pkg-config --libs grpc 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     = -Wall -Wextra -Werror
-CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(WARN) -pthread -I. $(PKG_CFLAGS)
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(WARN) -pthread -I. -I$(BUILD)/gen $(PKG_CFLAGS)
 ifeq ($(SAN),1)
 OPT      = -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 else ifeq ($(SAN),thread)
@@ -42,10 +44,14 @@ ifneq ($(filter -DUP_TEST_TOY_OP,$(CFLAGS)),)
 KERNEL_SRC += tests/toy/toy_op.c
 endif
 API_SRC    = $(wildcard api/*.c)
+# The KServe v2 gRPC messages: C code generated from api/proto/ at build
+# time (protoc-c), never committed.
+PROTO_SRC  = $(wildcard api/proto/*.proto)
+PROTO_GEN  = $(PROTO_SRC:api/proto/%.proto=$(BUILD)/gen/%.pb-c.c)
 SERVER_SRC = $(wildcard server/*.c)
 SERVER_ASM = $(wildcard server/*.S)
 KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
-API_OBJ    = $(API_SRC:%.c=$(BUILD)/%.o)
+API_OBJ    = $(API_SRC:%.c=$(BUILD)/%.o) $(PROTO_GEN:%.c=%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o) $(SERVER_ASM:%.S=$(BUILD)/%.o)
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -59,13 +65,24 @@ TEST_SUPPORT_OBJ = $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
         openapi-check toy-op-test venv
 all: $(BUILD)/unpoold
 
-$(BUILD)/%.o: %.c
+$(BUILD)/%.o: %.c | $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: api/proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen --proto_path=api/proto $<
+
+# Generated code is protoc-c's, not ours: built without -Werror.
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c $< -o $@
+
+# Every api file may include a generated header: make them first.
+$(API_SRC:%.c=$(BUILD)/%.o): | $(PROTO_GEN)
 
 # openapi.S embeds openapi.yaml with .incbin, which -MMD does not track.
 $(BUILD)/server/openapi.o: openapi.yaml
@@ -76,7 +93,7 @@ $(BUILD)/server/playground_page.o: server/playground.html
 LIB_OBJ = $(API_OBJ) $(KERNEL_OBJ)
 
 $(BUILD)/unpoold: $(SERVER_OBJ) $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $(SERVER_OBJ) $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(SERVER_OBJ) $(LIB_OBJ) $(LDLIBS) $(GRPC_LIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_SUPPORT_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)

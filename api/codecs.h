@@ -229,6 +229,10 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 /* The outputs the answer carries, in order (list), and which are sent as
  * binary data (bin); returns how many. */
 int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS]);
+/* How model metadata shows a tensor (REST and gRPC alike): its rank (0 =
+ * any rank, shown as [-1]) and datatype. */
+int up_kserve_shown_rank(const up_op_def *op, up_io_kind kind);
+const char *up_kserve_shown_dtype(up_io_kind kind);
 
 /* ---- shared-memory tensors (shm_ref.c) ---- */
 

@@ -596,7 +596,7 @@ int up_kserve_server_metadata(up_http_resp *resp, int shm)
  * Triton shows a dim it cannot know, a single -1 ([-1]), and the tensor
  * carries "parameters": {"min_rank", "max_rank"} for clients that read
  * further; clients that do not, ignore the extra key. 0 = variable rank. */
-static int shown_rank(const up_op_def *op, up_io_kind kind)
+int up_kserve_shown_rank(const up_op_def *op, up_io_kind kind)
 {
     int nsp = op->min_spatial <= 2 && op->max_spatial >= 2 ? 2 : op->min_spatial;
     if (kind == UP_IO_BIAS) return 1;
@@ -605,7 +605,7 @@ static int shown_rank(const up_op_def *op, up_io_kind kind)
     return 2 + nsp;
 }
 
-static const char *shown_dtype(up_io_kind kind)
+const char *up_kserve_shown_dtype(up_io_kind kind)
 {
     return kind == UP_IO_INDICES ? "INT64" : kind == UP_IO_MASK ? "UINT8" : "FP32";
 }
@@ -614,9 +614,9 @@ static void put_io_list(up_buf *b, const up_op_def *op, const up_io_def *io, int
 {
     up_buf_puts(b, "[");
     for (int i = 0; i < n; i++) {
-        int r = shown_rank(op, io[i].kind);
+        int r = up_kserve_shown_rank(op, io[i].kind);
         up_buf_printf(b, "%s{\"name\":\"%s\",\"datatype\":\"%s\",\"shape\":[", i ? "," : "",
-                      io[i].name, shown_dtype(io[i].kind));
+                      io[i].name, up_kserve_shown_dtype(io[i].kind));
         if (r == 0)
             up_buf_printf(b, "-1],\"parameters\":{\"min_rank\":1,\"max_rank\":%d}}", UP_MAX_RANK);
         else {

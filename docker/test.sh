@@ -88,7 +88,7 @@ EOF
 }
 metrics_ok() {
     curl -sS -m 5 -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" &&
-        grep -q '^unpoold_requests_total{op="max_pool",status="200"} [1-9]' "$TMP/metrics.txt"
+        grep -q '^unpoold_requests_total{op="max_pool",status="200",protocol="http"} [1-9]' "$TMP/metrics.txt"
 }
 
 # --- base images (buildah path) ------------------------------------------

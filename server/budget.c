@@ -89,3 +89,29 @@ void up_budget_hold_exactly(atomic_int_fast64_t *held, int64_t keep)
     if (keep > h) up_budget_force(keep - h);
     else up_budget_give(h - keep);
 }
+
+int up_budget_admit(int64_t held, int64_t need, up_error *err)
+{
+    if (need <= up_budget_cap() - held) return 0;
+    up_metrics_budget_refused(1);
+    up_error_clear(err);
+    return up_errorf(err, UP_E_TOO_LARGE, "request",
+                     "the request needs about %lld bytes more for its tensors, tables and "
+                     "answer (it holds %lld): it can never fit the memory budget of %lld MiB "
+                     "(--max-inflight-mb)",
+                     (long long)need, (long long)held, (long long)(up_budget_cap() >> 20));
+}
+
+int64_t up_budget_plan_outputs(const up_plan *p)
+{
+    int64_t n = 0;
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        if (p->out[i].data != p->out_dest[i] &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0)
+            return INT64_MAX;
+        if (p->result[i].data && p->result[i].data != p->out[i].data &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
+            return INT64_MAX;
+    }
+    return n;
+}

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "../kernels/error.h"
+#include "../kernels/op.h"
 
 enum { UP_BUDGET_OK = 0, UP_BUDGET_BUSY = -1, UP_BUDGET_NEVER = -2 };
 
@@ -57,5 +58,16 @@ void up_budget_release(atomic_int_fast64_t *held);
 /* Move *held to exactly `keep` bytes (an answer whose real size is now
  * known): gives back the excess, forces a shortfall. */
 void up_budget_hold_exactly(atomic_int_fast64_t *held, int64_t keep);
+
+/* A plan's cost model is known and nothing of it is allocated yet: a
+ * request holding `held` that will need `need` bytes more (the plan's
+ * mem_bytes and its answer's bound) is refused now with 413 when that can
+ * never fit the budget, before its tables and outputs are built only to
+ * be freed. 0 when it can fit (nothing is charged). */
+int up_budget_admit(int64_t held, int64_t need, up_error *err);
+/* Bytes of a plan's outputs (compute dtype) and converted results, for a
+ * plan that states no mem_bytes of its own (charged before its kernel);
+ * an output written into a client's region is not ours and not counted. */
+int64_t up_budget_plan_outputs(const up_plan *p);
 
 #endif

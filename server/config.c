@@ -15,7 +15,7 @@
 #include "config.h"
 #include "../api/api.h"
 
-typedef enum { F_LISTEN, F_INT, F_LOGFMT, F_PATH } flag_kind;
+typedef enum { F_LISTEN, F_GRPC_LISTEN, F_INT, F_LOGFMT, F_PATH } flag_kind;
 
 typedef struct flag_def {
     const char *name;   /* without the leading "--" */
@@ -39,6 +39,9 @@ static const flag_def flags[] = {
     {"listen", F_LISTEN, 0, 0, 0, 0, "HOST:PORT",
      "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
      "[::1]:8080 for IPv6)"},
+    {"grpc-listen", F_GRPC_LISTEN, 0, 0, 0, 0, "HOST:PORT",
+     "also serve KServe v2 over gRPC (inference.GRPCInferenceService) on this address, "
+     "with the same ops, workers, limits, keys and TLS (default: off; README \"gRPC\")"},
     {"workers", F_INT, 1, 1024, OFF(workers), "N", "worker threads (default: online cores)"},
     {"queue", F_INT, 1, 1000000, OFF(queue), "N",
      "jobs waiting to start before 503 (default 256)"},
@@ -173,8 +176,9 @@ static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
-/* "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces). */
-static int parse_listen(up_config *c, const char *s)
+/* "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces) into host (256
+ * bytes) and port. */
+static int parse_listen(char *host_out, int *port_out, const char *s)
 {
     const char *colon;
     char host[256];
@@ -193,8 +197,8 @@ static int parse_listen(up_config *c, const char *s)
         host[colon - s] = 0;
     }
     if (parse_i64(colon + 1, 0, 65535, &port) < 0) return -1;
-    snprintf(c->listen_host, sizeof(c->listen_host), "%s", host[0] ? host : "0.0.0.0");
-    c->listen_port = (int)port;
+    snprintf(host_out, 256, "%s", host[0] ? host : "0.0.0.0");
+    *port_out = (int)port;
     return 0;
 }
 
@@ -204,7 +208,10 @@ static int apply(up_config *c, const flag_def *f, const char *v, const char *fro
     int64_t n;
     switch (f->kind) {
     case F_LISTEN:
-        if (parse_listen(c, v) == 0) return 0;
+    case F_GRPC_LISTEN:
+        if (f->kind == F_LISTEN ? parse_listen(c->listen_host, &c->listen_port, v) == 0
+                                : parse_listen(c->grpc_host, &c->grpc_port, v) == 0)
+            return 0;
         fprintf(stderr, "unpoold: %s: expected HOST:PORT (port 0-65535), got \"%s\"\n", from, v);
         return -1;
     case F_INT:

@@ -20,6 +20,8 @@ enum { UP_LOG_TEXT = 0, UP_LOG_JSON = 1 };
 typedef struct up_config {
     char listen_host[256];
     int listen_port;              /* 0 = ephemeral (the log line names the real one) */
+    char grpc_host[256];          /* --grpc-listen; "" = no gRPC */
+    int grpc_port;
     int workers;                  /* default: online cores */
     int queue;                    /* jobs waiting to start */
     int64_t max_body_bytes;       /* from --max-body-mb */

@@ -34,6 +34,7 @@
 #include "conns.h"
 #include "listen.h"
 #include "metrics.h"
+#include "grpc.h"
 #include "request.h"
 #include "shm_registry.h"
 
@@ -504,7 +505,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     /* 499 (the client closed first), as nginx logs it */
     int status = r->dropped ? 499 : r->queued ? r->status : 0;
-    if (status) up_metrics_request(r->route.op ? up_op_index(r->route.op) : -1, status,
+    if (status) up_metrics_request(UP_METRIC_HTTP, r->route.op ? up_op_index(r->route.op) : -1, status,
                                    r->bytes_in, r->queued ? r->bytes_out : 0);
     up_access a = {
         .method = r->method,
@@ -638,7 +639,7 @@ int up_server_start(up_server *s)
     up_log_event("info", "listening on %s://%s workers=%d queue=%d max_body_mb=%lld",
                  s->tls_cert_pem ? "https" : "http", s->bound, s->cfg.workers, s->cfg.queue,
                  (long long)(s->cfg.max_body_bytes >> 20));
-    return 0;
+    return up_grpc_start(s);
 }
 
 /* Connections the kernel completed but libmicrohttpd has not accepted yet
@@ -661,6 +662,7 @@ static void adopt_backlog(up_server *s, int fd)
 int up_server_drain(up_server *s)
 {
     atomic_store(&s->draining, 1);
+    up_grpc_drain(s);
     if (s->mhd) {
         MHD_socket fd = MHD_quiesce_daemon(s->mhd);
         if (fd != MHD_INVALID_SOCKET) {
@@ -693,8 +695,10 @@ void up_server_stop(up_server *s)
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
     up_conns_stop();
+    up_grpc_drain(s); /* no new calls while the pool finishes */
     up_pool_destroy(s->pool);
     s->pool = NULL;
+    up_grpc_stop(s);
     up_shm_shutdown(); /* no request holds a region any more */
     up_auth_free(s->auth);
     s->auth = NULL;

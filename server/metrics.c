@@ -23,7 +23,8 @@ static const double bucket_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 static const char *const phase_names[UP_PHASE_COUNT] = {"decode", "queue", "compute", "encode",
                                                         "total"};
 
-static atomic_uint_fast64_t requests[MAX_OPS + 1][N_STATUS + 1];
+static atomic_uint_fast64_t requests[UP_METRIC_PROTOCOLS][MAX_OPS + 1][N_STATUS + 1];
+static const char *const protocol_names[UP_METRIC_PROTOCOLS] = {"http", "grpc"};
 static atomic_uint_fast64_t hist[UP_PHASE_COUNT][N_BUCKET + 1];
 static atomic_uint_fast64_t hist_sum_ns[UP_PHASE_COUNT];
 static atomic_uint_fast64_t bytes_in, bytes_out, chunks;
@@ -40,10 +41,11 @@ static int status_index(int status)
     return N_STATUS;
 }
 
-void up_metrics_request(int op_index, int status, uint64_t in, uint64_t out)
+void up_metrics_request(int protocol, int op_index, int status, uint64_t in, uint64_t out)
 {
     int o = (op_index >= 0 && op_index < MAX_OPS) ? op_index : MAX_OPS;
-    atomic_fetch_add_explicit(&requests[o][status_index(status)], 1, memory_order_relaxed);
+    int pr = protocol == UP_METRIC_GRPC ? UP_METRIC_GRPC : UP_METRIC_HTTP;
+    atomic_fetch_add_explicit(&requests[pr][o][status_index(status)], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&bytes_in, in, memory_order_relaxed);
     atomic_fetch_add_explicit(&bytes_out, out, memory_order_relaxed);
 }
@@ -90,19 +92,23 @@ static uint64_t ld(atomic_uint_fast64_t *a) { return atomic_load_explicit(a, mem
 
 static void render_requests(up_buf *o)
 {
-    up_buf_puts(o, "# HELP unpoold_requests_total HTTP requests answered, by op and status.\n"
+    up_buf_puts(o, "# HELP unpoold_requests_total Requests answered, by op, status and protocol "
+                   "(http, grpc; a gRPC call counts under the HTTP status its error has on "
+                   "REST).\n"
                    "# TYPE unpoold_requests_total counter\n");
+    for (int pr = 0; pr < UP_METRIC_PROTOCOLS; pr++)
     for (int op = 0; op <= MAX_OPS; op++) {
         const up_op_def *d = op < MAX_OPS ? up_op_at(op) : NULL;
         if (op < MAX_OPS && !d) continue;
         for (int s = 0; s <= N_STATUS; s++) {
-            uint64_t v = ld(&requests[op][s]);
+            uint64_t v = ld(&requests[pr][op][s]);
             if (!v) continue;
             char st[8];
             if (s < N_STATUS) snprintf(st, sizeof(st), "%d", statuses[s]);
             else snprintf(st, sizeof(st), "other");
-            up_buf_printf(o, "unpoold_requests_total{op=\"%s\",status=\"%s\"} %llu\n",
-                          d ? d->name : "none", st, (unsigned long long)v);
+            up_buf_printf(o,
+                          "unpoold_requests_total{op=\"%s\",status=\"%s\",protocol=\"%s\"} %llu\n",
+                          d ? d->name : "none", st, protocol_names[pr], (unsigned long long)v);
         }
     }
 }

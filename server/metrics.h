@@ -21,8 +21,11 @@ typedef struct up_gauges {
     int64_t shm_regions, shm_in_use, shm_bytes, shm_max_regions, shm_max_bytes;
 } up_gauges;
 
+/* The protocol label of unpoold_requests_total. */
+enum { UP_METRIC_HTTP = 0, UP_METRIC_GRPC = 1, UP_METRIC_PROTOCOLS = 2 };
 /* op_index: index in the op table, or -1 for non-op routes. */
-void up_metrics_request(int op_index, int status, uint64_t bytes_in, uint64_t bytes_out);
+void up_metrics_request(int protocol, int op_index, int status, uint64_t bytes_in,
+                        uint64_t bytes_out);
 /* Phase durations of an op request that ran through the pool. */
 void up_metrics_phases(const up_timing *t);
 void up_metrics_chunks(int64_t n);

@@ -95,30 +95,7 @@ static int req_admit(void *ctx, const up_plan *p, up_error *err)
         return up_errorf(err, UP_E_OVERLOADED, "server", "%s",
                          "too big to decode on the event thread");
     }
-    if (need <= up_budget_cap() - held) return 0;
-    up_metrics_budget_refused(1);
-    up_error_clear(err);
-    return up_errorf(err, UP_E_TOO_LARGE, "request",
-                     "the request needs about %lld bytes more for its tensors, tables and "
-                     "answer (it holds %lld): it can never fit the memory budget of %lld MiB "
-                     "(--max-inflight-mb)",
-                     (long long)need, (long long)held, (long long)(up_budget_cap() >> 20));
-}
-
-/* Bytes of the plan's outputs (compute dtype) and converted results. */
-static int64_t output_bytes(const up_plan *p)
-{
-    int64_t n = 0;
-    for (int i = 0; i < p->op->n_outputs; i++) {
-        /* an output the kernel writes into a client's region is not ours */
-        if (p->out[i].data != p->out_dest[i] &&
-            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0)
-            return INT64_MAX;
-        if (p->result[i].data && p->result[i].data != p->out[i].data &&
-            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
-            return INT64_MAX;
-    }
-    return n;
+    return up_budget_admit(held, need, err);
 }
 
 /* After decode, before the kernel: charge what the plan will need beyond
@@ -136,7 +113,7 @@ static int admit(up_req *r)
 {
     const up_plan *p = &r->call.plan;
     up_error_clear(&r->err);
-    if (p->mem_bytes <= 0 && req_take(r, output_bytes(p), "the outputs", &r->err) < 0) return -1;
+    if (p->mem_bytes <= 0 && req_take(r, up_budget_plan_outputs(p), "the outputs", &r->err) < 0) return -1;
     return req_take(r, up_call_answer_bytes(&r->call), "the answer", &r->err);
 }
 
@@ -360,7 +337,7 @@ static int plan_is_small(const up_req *r)
 {
     const up_plan *p = &r->call.plan;
     /* mem_bytes, once a plan states it, includes its outputs */
-    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : output_bytes(p), touched;
+    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : up_budget_plan_outputs(p), touched;
     if (p->work > UP_INLINE_MAX_WORK) return 0;
     if (up_add_i64(mem, up_call_answer_bytes(&r->call), &mem) < 0 || mem > UP_INLINE_MAX_MEM)
         return 0;

@@ -24,6 +24,7 @@ typedef struct up_server {
     char *tls_cert_pem, *tls_key_pem;
     atomic_int draining;
     char bound[300];       /* "127.0.0.1:8080" as actually bound */
+    struct up_grpc *grpc;  /* --grpc-listen (grpc.c); NULL when off */
 } up_server;
 
 /* 0 started; otherwise an exit status (2: bad config or cannot bind). */

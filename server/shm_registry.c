@@ -244,28 +244,51 @@ void up_shm_shutdown(void)
     up_shm_unregister(NULL, &e);
 }
 
-static void status_entry(up_buf *out, const shm_region *r, int first)
+static void status_entry(up_buf *out, const char *name, const char *key, uint64_t offset,
+                         uint64_t byte_size, int first)
 {
     up_buf_puts(out, first ? "{\"name\":" : ",{\"name\":");
-    up_json_put_string(out, r->name);
+    up_json_put_string(out, name);
     up_buf_puts(out, ",\"key\":");
-    up_json_put_string(out, r->key);
-    up_buf_printf(out, ",\"offset\":%llu,\"byte_size\":%llu}", (unsigned long long)r->offset,
-                  (unsigned long long)r->byte_size);
+    up_json_put_string(out, key);
+    up_buf_printf(out, ",\"offset\":%llu,\"byte_size\":%llu}", (unsigned long long)offset,
+                  (unsigned long long)byte_size);
 }
 
-int up_shm_status(const char *name, up_buf *out, up_error *err)
+int up_shm_each(const char *name, up_shm_visit fn, void *ctx, up_error *err)
 {
     int n = 0;
     pthread_mutex_lock(&reg.mu);
-    up_buf_puts(out, "[");
     for (const shm_region *r = reg.head; r; r = r->next)
-        if (!name || strcmp(r->name, name) == 0) status_entry(out, r, n++ == 0);
-    up_buf_puts(out, "]");
+        if (!name || strcmp(r->name, name) == 0) {
+            fn(ctx, r->name, r->key, r->offset, r->byte_size);
+            n++;
+        }
     pthread_mutex_unlock(&reg.mu);
     if (name && n == 0)
         return up_errorf(err, UP_E_NOT_FOUND, "name", "no shared memory region \"%s\" is "
                          "registered", name);
+    return 0;
+}
+
+typedef struct status_doc {
+    up_buf *out;
+    int n;
+} status_doc;
+
+static void status_visit(void *ctx, const char *name, const char *key, uint64_t offset,
+                         uint64_t byte_size)
+{
+    status_doc *d = ctx;
+    status_entry(d->out, name, key, offset, byte_size, d->n++ == 0);
+}
+
+int up_shm_status(const char *name, up_buf *out, up_error *err)
+{
+    status_doc d = {out, 0};
+    up_buf_puts(out, "[");
+    if (up_shm_each(name, status_visit, &d, err) < 0) return -1;
+    up_buf_puts(out, "]");
     return out->failed ? up_errorf(err, UP_E_OVERLOADED, "", "out of memory") : 0;
 }
 

@@ -25,6 +25,11 @@ int up_shm_unregister(const char *name, up_error *err);
 /* Triton's status document: [{"name","key","offset","byte_size"}...],
  * every region or the one named (unknown: -1 with err). */
 int up_shm_status(const char *name, up_buf *out, up_error *err);
+/* fn for every region (or the one named; unknown: -1 with err), under
+ * the table's lock: fn must not call back into the registry. */
+typedef void (*up_shm_visit)(void *ctx, const char *name, const char *key, uint64_t offset,
+                             uint64_t byte_size);
+int up_shm_each(const char *name, up_shm_visit fn, void *ctx, up_error *err);
 
 /* The resolver decoders use (api.h); NULL when --shm is off. */
 const up_shm_resolver *up_shm_resolver_get(void);

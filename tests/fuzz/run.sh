@@ -15,10 +15,13 @@ secs=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-build/fuzz}
 mkdir -p "$out"
 CC=${FUZZ_CC:-clang}
-flags="-std=c11 -D_GNU_SOURCE -g -O1 -I. $(pkg-config --cflags libcjson) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+# the KServe v2 gRPC messages, generated as the Makefile does
+mkdir -p "$out/gen"
+protoc-c --c_out="$out/gen" --proto_path=api/proto api/proto/*.proto || exit 1
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -I. -I$out/gen $(pkg-config --cflags libcjson libprotobuf-c) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 # json_spans.c: the span checks the fuzzer shares with test_json_parse
-srcs="$(ls api/*.c kernels/*.c) tests/support/json_spans.c"
-libs="$(pkg-config --libs libcjson) -lopenblas -lm -pthread"
+srcs="$(ls api/*.c kernels/*.c "$out"/gen/*.pb-c.c) tests/support/json_spans.c"
+libs="$(pkg-config --libs libcjson libprotobuf-c) -lopenblas -lm -pthread"
 pass=0; fail=0
 for t in tests/fuzz/fuzz_*.c; do
     name=$(basename "$t" .c)

@@ -144,7 +144,7 @@ static void disconnect_while_queued(void)
     /* only the slow job computed; the dropped ones are logged as 499 */
     double computed = tc_metric(&d, "unpoold_phase_seconds_count{phase=\"compute\"}") - computed0;
     CHECKF(computed == 1, "%.0f jobs computed", computed);
-    CHECK(tc_metric(&d, "unpoold_requests_total{op=\"max_pool\",status=\"499\"}") == victims);
+    CHECK(tc_metric(&d, "unpoold_requests_total{op=\"max_pool\",status=\"499\",protocol=\"http\"}") == victims);
     CHECK(tc_wait_metric(&d, "unpoold_inflight_bytes", 0, 3000));
     CHECK(serve_ok(&d));
     printf("    %d queued jobs of vanished clients dropped, %.0f computed\n", victims, computed);

@@ -191,8 +191,8 @@ static void still_serving(void)
     CHECKF(r.status == 200 && strstr(r.body, "\"data\":[4]"), "%ld %s", r.status, r.body);
     tc_free(&r);
     /* and the statuses were counted */
-    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"503\"}") >= 1);
-    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"504\"}") >= 1);
+    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"503\",protocol=\"http\"}") >= 1);
+    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"504\",protocol=\"http\"}") >= 1);
 }
 
 /* --api-key-file: 401 with WWW-Authenticate without the key; health open. */

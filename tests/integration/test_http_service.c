@@ -44,8 +44,8 @@ static void metrics(void)
     CHECK(strstr(r.body, "# TYPE unpoold_requests_total counter"));
     CHECK(strstr(r.body, "# TYPE unpoold_phase_seconds histogram"));
     tc_free(&r);
-    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"200\"}") >= 1);
-    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"none\",status=\"200\"}") >= 1);
+    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"max_pool\",status=\"200\",protocol=\"http\"}") >= 1);
+    CHECK(tc_metric(&D, "unpoold_requests_total{op=\"none\",status=\"200\",protocol=\"http\"}") >= 1);
     double count = tc_metric(&D, "unpoold_phase_seconds_count{phase=\"compute\"}");
     CHECK(count >= 1);
     CHECK(tc_metric(&D, "unpoold_phase_seconds_bucket{phase=\"compute\",le=\"+Inf\"}") == count);

@@ -327,9 +327,9 @@ check "nginx + 3 replicas: no failed request" no_failures "$TMP/lb3.out"
 # The kill run needs nginx and the replicas working; stop here otherwise.
 [ "$failed" -eq 0 ] || finish
 
-metric_count() { # port -> unpoold_requests_total{op="max_pool",status="200"}
+metric_count() { # port -> unpoold_requests_total{op="max_pool",status="200",protocol="http"}
     curl -fsS -m 2 "http://127.0.0.1:$1/metrics" |
-        awk '/^unpoold_requests_total\{op="max_pool",status="200"\}/ { print $2; f = 1 }
+        awk '/^unpoold_requests_total\{op="max_pool",status="200",protocol="http"\}/ { print $2; f = 1 }
              END { if (!f) print 0 }'
 }
 
