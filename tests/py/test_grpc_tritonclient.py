@@ -16,7 +16,8 @@ one free port and --grpc-listen on another, then over gRPC:
   - op params as int64, bool, double and string InferParameters;
   - errors and their codes: NOT_FOUND (unknown model), INVALID_ARGUMENT
     (400: framing, datatypes, contents that do not match the shape; 422:
-    unknown or bad params);
+    unknown or bad params), RESOURCE_EXHAUSTED (413: a shape that
+    overflows), UNIMPLEMENTED (a method the service does not have);
   - 64 concurrent calls on one channel (async_infer), every answer checked;
   - a 64 MiB tensor both ways (max_unpool, 64 MiB x + 128 MiB indices in,
     256 MiB y out);
@@ -493,7 +494,6 @@ def run_errors(d, c):
         "unknown_datatype": raw([("x", "FP8", [1, 1, 4, 4])], [b"\0" * 16]),
         "bytes_datatype": raw([("x", "BYTES", [1, 1, 4, 4])], [b"\0" * 64]),
         "negative_dim": raw([("x", "FP32", [1, 1, -4, 4])], [b"\0" * 64]),
-        "shape_overflow": raw([("x", "FP32", [2**62, 2**62, 1, 1])], [b"\0" * 64]),
         "empty_name": raw([("", "FP32", [1, 1, 4, 4])], [b"\0" * 64]),
     }
     typed_short = pb.ModelInferRequest(model_name="nearest_unpool")
@@ -512,6 +512,11 @@ def run_errors(d, c):
     for name, req in bad.items():
         check("error_%s_invalid_argument" % name,
               lambda req=req: expect_code(lambda: infer_raw(req), "INVALID_ARGUMENT"))
+    # a shape whose element count overflows is a tensor too large, as on
+    # every REST path (413)
+    overflow = raw([("x", "FP32", [2**62, 2**62, 1, 1])], [b"\0" * 64])
+    check("error_shape_overflow_resource_exhausted",
+          lambda: expect_code(lambda: infer_raw(overflow), "RESOURCE_EXHAUSTED", "overflow"))
 
     def garbage_protobuf():
         ident = lambda b: b  # noqa: E731
