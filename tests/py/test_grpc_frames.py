@@ -24,7 +24,10 @@ carries a lying gRPC message. Cases:
 Each refusal must end the stream (non-zero grpc-status, RST_STREAM,
 GOAWAY or a closed socket) within seconds, and after each the daemon must
 still answer ServerLive over gRPC and GET /healthz over REST. The daemon's
-peak RSS must stay far below the 4 GiB the lying prefix asks for.
+peak RSS must stay far below the 4 GiB the lying prefix asks for, and, on
+a daemon of its own with --max-inflight-mb 64, grow by about the budget
+when eight streams each hold 31 MiB of a 32 MiB message (the transport's
+buffers are under gRPC's resource quota).
 
 Prints "ok   name" / "FAIL name" per check and ends with "N passed, N
 failed".
@@ -35,13 +38,15 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, finish, record  # noqa: E402
-from grpc_common import (SERVICE, _assert, start_grpc_daemon_or_finish,  # noqa: E402
-                         still_serving)
+from grpc_common import (SERVICE, _assert, start_grpc_daemon,  # noqa: E402
+                         start_grpc_daemon_or_finish, still_serving)
 
 import numpy as np  # noqa: E402
 import tritonclient.grpc.service_pb2 as pb  # noqa: E402
@@ -194,6 +199,34 @@ class H2:
         out["timeout"] = True
         return out
 
+    def fill(self, sid, nbytes, stall_s=3.0):
+        """Send up to nbytes of zeros on stream sid as flow control lets
+        them through; stops when the stream is reset or the window stays
+        shut for stall_s. Returns the bytes sent."""
+        sent, chunk, last = 0, b"\0" * 16384, time.time()
+        while sent < nbytes and time.time() - last < stall_s:
+            try:
+                w = min(self.conn.local_flow_control_window(sid), len(chunk), nbytes - sent)
+            except h2.exceptions.StreamClosedError:
+                return sent
+            if w > 0:
+                self.conn.send_data(sid, chunk[:w])
+                self.flush()
+                sent, last = sent + w, time.time()
+                continue
+            self.sock.settimeout(0.2)
+            try:
+                data = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                return sent
+            for ev in self.conn.receive_data(data):
+                if isinstance(ev, (h2.events.StreamReset, h2.events.ConnectionTerminated)):
+                    return sent
+            self.flush()
+        return sent
+
     def close(self):
         try:
             self.sock.close()
@@ -206,7 +239,8 @@ def refused(out):
     by hanging."""
     _assert(not out.get("timeout"), "no answer in %d s: %s" % (WAIT_S, out))
     if "grpc_status" in out:
-        _assert(out["grpc_status"] != "0", "accepted: %s" % out)
+        _assert(out["grpc_status"] != "0", "accepted: grpc-status 0, an answer of %d bytes"
+                % len(out["message"]))
         return
     _assert(out.get("reset") is not None or out.get("goaway") is not None or out.get("closed")
             or out.get("protocol_error") or (out.get("status") not in (None, "200")),
@@ -382,6 +416,49 @@ def run_messages(d):
     check("msg_lying_prefix_never_allocated", rss_bounded)
 
 
+def run_quota():
+    """Eight streams at once, each sending 31 of the 32 MiB its prefix
+    announces and holding the rest: the transport's buffers are bounded by
+    --max-inflight-mb (gRPC's resource quota), so the daemon's peak RSS
+    grows by about that much, not by the 248 MiB sent, and REST and gRPC
+    keep answering."""
+    budget, body = 64, 32
+    try:
+        d = start_grpc_daemon(["--max-body-mb", str(body), "--max-inflight-mb", str(budget)])
+    except Exception as e:
+        record("quota_daemon_starts", False, e)
+        return
+    conns, sent = [], []
+
+    def one():
+        c = H2(d)
+        conns.append(c)
+        sid = c.headers()
+        c.data(sid, struct.pack(">BI", 0, (body << 20) - 64), end=False)
+        sent.append(c.fill(sid, (body - 1) << 20))
+    try:
+        def bounded():
+            before = vm_hwm_kb(d.proc.pid)
+            threads = [threading.Thread(target=one) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+            grew = (vm_hwm_kb(d.proc.pid) - before) >> 10
+            _assert(grew <= budget + 32, "peak RSS grew %d MiB with %d MiB of partial messages "
+                    "sent, budget %d MiB" % (grew, sum(sent) >> 20, budget))
+            with urllib.request.urlopen("http://%s/healthz" % d.url, timeout=10) as r:
+                _assert(r.status == 200, r.status)
+        check("quota_partial_messages_bounded_by_budget", bounded)
+        for c in conns:
+            c.close()
+        check("quota_still_serving_after", lambda: still_serving(d))
+    finally:
+        for c in conns:
+            c.close()
+        harness.stop_daemon(d.proc)
+
+
 def send(c, body, extra=(), ctype="application/grpc"):
     sid = c.headers(ctype=ctype, extra=extra)
     c.data(sid, body)
@@ -397,6 +474,7 @@ def main():
         check("still_serving_at_end", lambda: still_serving(d))
     finally:
         harness.stop_and_check(d.proc, d.log)
+    run_quota()
     finish()
 
 
