@@ -29,6 +29,10 @@ a daemon of its own with --max-inflight-mb 64, grow by about the budget
 when eight streams each hold 31 MiB of a 32 MiB message (the transport's
 buffers are under gRPC's resource quota).
 
+The RSS bounds are for the plain build, which tests/run_all.sh runs the
+Python tests against: under AddressSanitizer freed memory waits in its
+quarantine and the bounds do not hold.
+
 Prints "ok   name" / "FAIL name" per check and ends with "N passed, N
 failed".
 
@@ -375,8 +379,20 @@ def vm_hwm_kb(pid):
     return 0
 
 
+def reset_hwm(pid):
+    """Start VmHWM over from the current RSS (Linux: clear_refs 5), so a
+    peak measured later is this part's own; False where not allowed."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def run_messages(d):
     msg = infer_request()
+    reset_hwm(d.proc.pid)  # the CONTINUATION flood before has its own check
     cases = {
         "prefix_bigger_than_sent": (
             lambda c: send(c, grpc_msg(msg, length=len(msg) + 1000))),
@@ -412,7 +428,7 @@ def run_messages(d):
 
     def rss_bounded():
         kb = vm_hwm_kb(d.proc.pid)
-        _assert(kb < (1 << 20), "daemon peak RSS %d MiB after the lying prefixes" % (kb >> 10))
+        _assert(kb < (512 << 10), "daemon peak RSS %d MiB after the lying prefixes" % (kb >> 10))
     check("msg_lying_prefix_never_allocated", rss_bounded)
 
 
@@ -438,6 +454,7 @@ def run_quota():
         sent.append(c.fill(sid, (body - 1) << 20))
     try:
         def bounded():
+            reset_hwm(d.proc.pid)
             before = vm_hwm_kb(d.proc.pid)
             threads = [threading.Thread(target=one) for _ in range(8)]
             for t in threads:
