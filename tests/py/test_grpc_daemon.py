@@ -13,8 +13,8 @@ the flags it is about:
              the wait -> DEADLINE_EXCEEDED, and the daemon does not run
              that call's kernel afterwards; --timeout-ms: the daemon's
              own deadline -> DEADLINE_EXCEEDED (504) to a client that set
-             none; SIGTERM drains: the call in flight is answered, the
-             daemon exits 0;
+             none; SIGTERM drains: the call in flight is answered, calls
+             after it are UNAVAILABLE, the daemon exits 0;
   api keys   --api-key-file: no or a wrong `authorization` metadata ->
              UNAUTHENTICATED (401), "Bearer KEY" passes; ServerLive and
              ServerReady stay open as /v2/health/* do;
@@ -136,12 +136,13 @@ def run_limits():
 
 # ---- overload -> UNAVAILABLE, deadlines -> DEADLINE_EXCEEDED, drain --------------
 
-SLOW_X = np.random.default_rng(2).random((1, 128, 64, 64), dtype=np.float32)
+SLOW_X = np.random.default_rng(2).random((1, 128, 128, 128), dtype=np.float32)
 SLOW_W = np.random.default_rng(3).random((128, 128, 7, 7), dtype=np.float32)
 
 
 def slow_call(c, out, key, **kw):
-    """A conv_transpose of several GFLOP (a few hundred ms on one worker);
+    """A conv_transpose of 26 GFLOP (0.4 s on one idle worker, more on a
+    busy machine: always far longer than the deadlines below);
     out[key] = 'OK' or the status code name."""
     try:
         grpc_infer(c, "conv_transpose", {"x": SLOW_X, "weight": SLOW_W}, {}, **kw)
@@ -163,83 +164,139 @@ def busy_until(d, timeout=30):
     """Until the daemon's worker is running a job (unpoold_busy_workers)."""
     end = time.time() + timeout
     while time.time() < end:
+        alive(d, "waiting for a busy worker")
         if metric_value(d, "unpoold_busy_workers") >= 1:
             return
         time.sleep(0.005)
     raise AssertionError("no worker became busy")
 
 
-def run_overload():
-    slow = ["--queue", "1", "--max-work", "100000000000"]
-    d = started("overload", slow, workers=1)
+SLOW_FLAGS = ["--queue", "1", "--max-work", "100000000000"]
+
+
+def on_slow_daemon(name, fn, extra=()):
+    """check(name, fn(d, c)) on a daemon of its own with one worker and a
+    queue of one, so that a daemon that falls over fails this check only."""
+    d = started(name, SLOW_FLAGS + list(extra), workers=1)
     if d is None:
         return
     c = client(d)
     try:
-        def queue_full():
-            out, threads = {}, []
-            for k in range(6):
-                t = threading.Thread(target=slow_call, args=(c, out, k))
-                t.start()
-                threads.append(t)
-                time.sleep(0.02)
-            for t in threads:
-                t.join(120)
-            codes = sorted(out.values())
-            _assert(set(codes) <= {"OK", "UNAVAILABLE"}, codes)
-            _assert("UNAVAILABLE" in codes and "OK" in codes, codes)
-        check("overload_queue_full_unavailable", queue_full)
-
-        def client_deadline():
-            before = metric_sum(d, "unpoold_requests_total", op="conv_transpose", status="200",
-                                protocol="grpc")
-            out = {}
-            a = threading.Thread(target=slow_call, args=(c, out, "a"))
-            a.start()
-            busy_until(d)
-            slow_call(c, out, "b", client_timeout=0.05)
-            a.join(120)
-            _assert(out == {"a": "OK", "b": "DEADLINE_EXCEEDED"}, out)
-            time.sleep(1.0)  # b, if it ran at all, has had time to finish
-            after = metric_sum(d, "unpoold_requests_total", op="conv_transpose", status="200",
-                                protocol="grpc")
-            _assert(after - before == 1, "%d calls computed, expected 1: the expired call ran"
-                    % (after - before))
-        check("client_deadline_exceeded_and_not_run", client_deadline)
-
-        def drain():
-            out = {}
-            a = threading.Thread(target=slow_call, args=(c, out, "a"))
-            a.start()
-            busy_until(d)
-            d.proc.terminate()
-            a.join(120)
-            rc = d.proc.wait(timeout=60)
-            _assert(out.get("a") == "OK", "call in flight at SIGTERM: %s" % out.get("a"))
-            _assert(rc == 0, "exit status %s" % rc)
-        check("sigterm_drains_grpc_call_in_flight", drain)
+        check(name, lambda: fn(d, c))
     finally:
         c.close()
         if d.proc.poll() is None:
             stop(d)
+        elif d.proc.poll() != 0:
+            print("    daemon exit status %s; log tail:\n    %s" % (
+                d.proc.poll(), "\n    ".join(harness.log_tail(d.log, 1500).splitlines()[-6:])))
 
-    d = started("daemon_deadline", slow + ["--timeout-ms", "100"], workers=1)
-    if d is None:
-        return
-    c = client(d)
+
+def alive(d, when):
+    _assert(d.proc.poll() is None, "%s: the daemon died (exit status %s)" % (when, d.proc.poll()))
+
+
+def queue_full(d, c):
+    out, threads = {}, []
+    for k in range(6):
+        t = threading.Thread(target=slow_call, args=(c, out, k))
+        t.start()
+        threads.append(t)
+        time.sleep(0.02)
+    for t in threads:
+        t.join(120)
+    codes = sorted(out.values())
+    _assert(set(codes) <= {"OK", "UNAVAILABLE"}, codes)
+    _assert("UNAVAILABLE" in codes and "OK" in codes, codes)
+
+
+def client_deadline(d, c):
+    """b, queued behind a, gives up before a worker is free: five rounds
+    (the client's close races the worker), the daemon alive after each,
+    and only the five a's computed."""
+    before = metric_sum(d, "unpoold_requests_total", op="conv_transpose", status="200",
+                        protocol="grpc")
+    for k in range(5):
+        out = {}
+        a = threading.Thread(target=slow_call, args=(c, out, "a"))
+        a.start()
+        busy_until(d)
+        slow_call(c, out, "b", client_timeout=0.05)
+        a.join(120)
+        alive(d, "round %d" % k)
+        _assert(out == {"a": "OK", "b": "DEADLINE_EXCEEDED"}, "round %d: %s" % (k, out))
+    time.sleep(1.0)  # a b, if it ran at all, has had time to finish
+    alive(d, "after the rounds")
+    after = metric_sum(d, "unpoold_requests_total", op="conv_transpose", status="200",
+                       protocol="grpc")
+    _assert(after - before == 5, "%d calls computed, expected 5: an expired call ran"
+            % (after - before))
+
+
+def client_cancel(d, c):
+    """b, queued behind a, cancelled by its client (CallContext.cancel):
+    five rounds, the daemon alive after each."""
+    for k in range(5):
+        out, done = {}, threading.Event()
+        a = threading.Thread(target=slow_call, args=(c, out, "a"))
+        a.start()
+        busy_until(d)
+        ins = [grpcclient.InferInput("x", list(SLOW_X.shape), "FP32"),
+               grpcclient.InferInput("weight", list(SLOW_W.shape), "FP32")]
+        ins[0].set_data_from_numpy(SLOW_X)
+        ins[1].set_data_from_numpy(SLOW_W)
+        ctx = c.async_infer("conv_transpose", ins, lambda r, e: done.set())
+        time.sleep(0.05)
+        ctx.cancel()
+        a.join(120)
+        done.wait(30)
+        time.sleep(0.2)
+        alive(d, "round %d" % k)
+        _assert(out == {"a": "OK"}, "round %d: %s" % (k, out))
+
+
+def drain(d, c):
+    out = {}
+    a = threading.Thread(target=slow_call, args=(c, out, "a"))
+    a.start()
+    busy_until(d)
+    d.proc.terminate()
+    time.sleep(0.1)
+    # while a is still running: a new call is turned away, on the same
+    # channel and on a new one
+    late = {}
+    slow_call(c, late, "same_channel", client_timeout=10)
+    c2 = client(d)
     try:
-        def daemon_deadline():
-            out = {}
-            a = threading.Thread(target=slow_call, args=(c, out, "a"))
-            a.start()
-            busy_until(d)
-            slow_call(c, out, "b")  # no client deadline: the daemon's 504
-            a.join(120)
-            _assert(out == {"a": "OK", "b": "DEADLINE_EXCEEDED"}, out)
-        check("daemon_timeout_ms_deadline_exceeded", daemon_deadline)
+        slow_call(c2, late, "new_channel", client_timeout=10)
     finally:
-        c.close()
-        stop(d)
+        c2.close()
+    a.join(120)
+    rc = d.proc.wait(timeout=60)
+    _assert(out.get("a") == "OK", "call in flight at SIGTERM: %s" % out.get("a"))
+    _assert(late == {"same_channel": "UNAVAILABLE", "new_channel": "UNAVAILABLE"},
+            "calls after SIGTERM: %s" % late)
+    _assert(rc == 0, "exit status %s" % rc)
+
+
+def daemon_deadline(d, c):
+    """--timeout-ms 200 counts from the call's arrival, as on REST: a (its
+    11 MiB sent well within it) starts at once, b waits out a's 0.4 s."""
+    out = {}
+    a = threading.Thread(target=slow_call, args=(c, out, "a"))
+    a.start()
+    busy_until(d)
+    slow_call(c, out, "b")  # no client deadline: the daemon's 504
+    a.join(120)
+    _assert(out == {"a": "OK", "b": "DEADLINE_EXCEEDED"}, out)
+
+
+def run_overload():
+    on_slow_daemon("overload_queue_full_unavailable", queue_full)
+    on_slow_daemon("client_deadline_exceeded_and_not_run", client_deadline)
+    on_slow_daemon("client_cancel_while_queued_daemon_survives", client_cancel)
+    on_slow_daemon("sigterm_drains_grpc_call_in_flight", drain)
+    on_slow_daemon("daemon_timeout_ms_deadline_exceeded", daemon_deadline, ["--timeout-ms", "200"])
 
 
 # ---- API keys -> UNAUTHENTICATED ------------------------------------------------
