@@ -8,8 +8,9 @@ CC      ?= cc
 BUILD   ?= build
 SAN     ?=
 PKGS     = libmicrohttpd libcjson libprotobuf-c
-# gRPC's C core: only the daemon links it (server/grpc.c).
-GRPC_LIBS := $(shell pkg-config --libs grpc 2>/dev/null)
+# HTTP/2 and TLS for the gRPC front end: only the daemon links them
+# (server/grpc_conn.c).
+GRPC_LIBS := $(shell pkg-config --libs libnghttp2 gnutls 2>/dev/null)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

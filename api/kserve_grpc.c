@@ -587,7 +587,7 @@ static int answer_list(const up_call *c, int *list)
 /* The response without raw_output_contents, packed into a->head. All its
  * parts live on this stack frame: protobuf-c only reads them. */
 static int pack_head(const up_call *c, const up_timing *t, const int *list, int n,
-                     up_grpc_answer *a)
+                     size_t copied, up_grpc_answer *a)
 {
     Inference__ModelInferResponse r = INFERENCE__MODEL_INFER_RESPONSE__INIT;
     Inference__ModelInferResponse__InferOutputTensor ot[UP_MAX_OUTPUTS], *otp[UP_MAX_OUTPUTS];
@@ -654,48 +654,65 @@ static int pack_head(const up_call *c, const up_timing *t, const int *list, int 
     }
     r.n_outputs = (size_t)n;
     r.outputs = otp;
+    /* one reservation for the whole head: the packed fields, then the
+     * outputs copied behind them (their tags and bytes), so what is
+     * allocated is what up_grpc_answer_bytes bounds */
     len = protobuf_c_message_get_packed_size(&r.base);
-    if (up_buf_reserve_exact(&a->head, len) < 0) return -1;
+    if (up_buf_reserve_exact(&a->head, len + copied) < 0) return -1;
     a->head.len += protobuf_c_message_pack(&r.base, (uint8_t *)a->head.data + a->head.len);
     return 0;
+}
+
+/* Output k's bytes in the answer (none for one in a region). */
+static size_t out_bytes(const up_call *c, int i)
+{
+    return c->shm_out[i].name[0] ? 0 : up_tensor_nbytes(&c->plan.result[i]);
 }
 
 int up_grpc_encode_infer(up_call *c, const up_fault *fault, up_timing *t, up_grpc_answer *a,
                          up_error *err)
 {
-    int list[UP_MAX_OUTPUTS], n;
+    int list[UP_MAX_OUTPUTS] = {0}, n, n_copied = 0;
+    size_t pl[UP_MAX_OUTPUTS], copied = 0;
     if (up_plan_finish(&c->plan, fault, err) < 0) return -1;
     n = answer_list(c, list);
     for (int k = 0; k < n; k++)
         if (!up_wire_kserve(c->plan.result[list[k]].dtype))
             return up_errorf(err, UP_E_INTERNAL, "", "no KServe datatype for %s",
                              up_dtype_name(c->plan.result[list[k]].dtype));
-    if (up_buf_reserve_exact(&a->head, UP_GRPC_HEAD_FIXED) < 0 || pack_head(c, t, list, n, a) < 0)
-        goto oom;
     /* raw_output_contents (field 6, length-delimited), one entry per
      * output; an output in a region has an empty one, so that indices
-     * match the outputs list */
+     * match the outputs list. Small outputs up to the first large one are
+     * copied into the head; the rest are pieces. */
     for (int k = 0; k < n; k++) {
-        const up_tensor *res = &c->plan.result[list[k]];
-        size_t bytes = c->shm_out[list[k]].name[0] ? 0 : up_tensor_nbytes(res);
-        unsigned char *p = a->prefix[k];
-        size_t pl = put_varint(p, (6u << 3) | 2u);
-        pl += put_varint(p + pl, bytes);
-        if (a->n_piece == 0 && bytes <= UP_GRPC_COPY_MAX) {
-            if (up_buf_append(&a->head, p, pl) < 0 || up_buf_append(&a->head, res->data, bytes) < 0)
-                goto oom;
-            continue;
+        size_t bytes = out_bytes(c, list[k]);
+        pl[k] = put_varint(a->prefix[k], (6u << 3) | 2u);
+        pl[k] += put_varint(a->prefix[k] + pl[k], bytes);
+        if (n_copied == k && bytes <= UP_GRPC_COPY_MAX) {
+            n_copied++;
+            copied += pl[k] + bytes;
+        } else if (n_copied == k) {
+            copied += pl[k]; /* the first piece's tag goes in the head */
         }
-        if (a->n_piece == 0) {
-            if (up_buf_append(&a->head, p, pl) < 0) goto oom;
-        } else {
-            a->piece[a->n_piece].base = p;
-            a->piece[a->n_piece++].len = pl;
-        }
-        a->piece[a->n_piece].base = res->data;
-        a->piece[a->n_piece++].len = bytes;
     }
-    if (a->head.failed) goto oom;
+    if (pack_head(c, t, list, n, copied, a) < 0) goto oom;
+    for (int k = 0; k < n; k++) {
+        size_t bytes = out_bytes(c, list[k]);
+        if (k < n_copied || k == n_copied) {
+            memcpy(a->head.data + a->head.len, a->prefix[k], pl[k]);
+            a->head.len += pl[k];
+        } else {
+            a->piece[a->n_piece].base = a->prefix[k];
+            a->piece[a->n_piece++].len = pl[k];
+        }
+        if (k < n_copied) {
+            memcpy(a->head.data + a->head.len, c->plan.result[list[k]].data, bytes);
+            a->head.len += bytes;
+        } else {
+            a->piece[a->n_piece].base = c->plan.result[list[k]].data;
+            a->piece[a->n_piece++].len = bytes;
+        }
+    }
     return 0;
 oom:
     return up_errorf(err, UP_E_OVERLOADED, "", "out of memory writing the answer");
