@@ -27,7 +27,10 @@ still answer ServerLive over gRPC and GET /healthz over REST. The daemon's
 peak RSS must stay far below the 4 GiB the lying prefix asks for, and, on
 a daemon of its own with --max-inflight-mb 64, grow by about the budget
 when eight streams each hold 31 MiB of a 32 MiB message (the transport's
-buffers are under gRPC's resource quota).
+buffers are under gRPC's resource quota). Last, the read deadlines
+(--header-timeout-s, --body-timeout-s, --idle-timeout-s): a silent
+connection, a message that stops half-way and a client that never reads
+its answer hold nothing for long.
 
 The RSS bounds are for the plain build, which tests/run_all.sh runs the
 Python tests against: under AddressSanitizer freed memory waits in its
@@ -476,6 +479,91 @@ def run_quota():
         harness.stop_daemon(d.proc)
 
 
+def inflight_bytes(d):
+    with urllib.request.urlopen("http://%s/metrics" % d.url, timeout=10) as r:
+        for ln in r.read().decode().splitlines():
+            if ln.startswith("unpoold_inflight_bytes "):
+                return float(ln.split()[1])
+    raise AssertionError("no unpoold_inflight_bytes in /metrics")
+
+
+def until(cond, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def run_timeouts():
+    """The read deadlines REST has, on the gRPC port (a daemon with
+    --header-timeout-s 2 --body-timeout-s 2 --idle-timeout-s 3):
+    a connection that never speaks is cut; a message that stops arriving
+    is reset and its charge given back; a client that never opens its
+    flow-control window for a 16 MiB answer does not hold that answer
+    (and its charge) past the idle timeout."""
+    try:
+        d = start_grpc_daemon(["--header-timeout-s", "2", "--body-timeout-s", "2",
+                               "--idle-timeout-s", "3"])
+    except Exception as e:
+        record("timeouts_daemon_starts", False, e)
+        return
+    try:
+        base = inflight_bytes(d)
+
+        def silent():
+            s = connect(d)
+            try:
+                t0 = time.time()
+                _assert(closed_within(s, 10), "a silent connection still open after 10 s")
+                _assert(time.time() - t0 >= 1.5, "cut after %.1f s" % (time.time() - t0))
+            finally:
+                s.close()
+        check("timeout_silent_connection_cut", silent)
+
+        def stalled():
+            c = H2(d)
+            try:
+                sid = c.headers()
+                c.data(sid, grpc_msg(b"\0" * 10, length=1 << 20), end=False)
+                t0 = time.time()
+                out = c.outcome(sid, seconds=10)
+                refused(out)
+                _assert(time.time() - t0 >= 1.5, "ended after %.1f s: %s" % (time.time() - t0, out))
+            finally:
+                c.close()
+            _assert(until(lambda: inflight_bytes(d) <= base, 5),
+                    "in-flight bytes %d after the reset, %d before" % (inflight_bytes(d), base))
+        check("timeout_stalled_message_reset_and_uncharged", stalled)
+
+        def never_reads():
+            import h2.settings
+            c = H2(d)
+            try:
+                c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+                c.flush()
+                req = pb.ModelInferRequest(model_name="nearest_unpool")
+                req.parameters["scale_factor"].int64_param = 32
+                req.inputs.add(name="x", datatype="FP32", shape=[1, 1, 64, 64])
+                req.raw_input_contents.append(b"\0" * (64 * 64 * 4))  # y: 16 MiB
+                sid = c.headers()
+                c.data(sid, grpc_msg(req.SerializeToString()), pieces=16384)
+                # read what comes, never acknowledge it (no WINDOW_UPDATE)
+                held = until(lambda: inflight_bytes(d) > base + (8 << 20), 10)
+                _assert(held, "the 16 MiB answer was never charged: %d" % inflight_bytes(d))
+                t0 = time.time()
+                released = until(lambda: inflight_bytes(d) <= base, 15)
+                _assert(released, "the unread answer still holds %d bytes %.0f s later" % (
+                    inflight_bytes(d) - base, time.time() - t0))
+            finally:
+                c.close()
+        check("timeout_reader_that_never_reads_released", never_reads)
+        check("timeout_still_serving", lambda: still_serving(d))
+    finally:
+        harness.stop_daemon(d.proc)
+
+
 def send(c, body, extra=(), ctype="application/grpc"):
     sid = c.headers(ctype=ctype, extra=extra)
     c.data(sid, body)
@@ -492,6 +580,7 @@ def main():
     finally:
         harness.stop_and_check(d.proc, d.log)
     run_quota()
+    run_timeouts()
     finish()
 
 
