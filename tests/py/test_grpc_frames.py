@@ -414,6 +414,43 @@ def run_messages(d):
             still_serving(d)
         check("msg_" + name, one)
 
+    def grpc_timeouts():
+        """grpc-timeout as sent by clients, and hostile: 1 ns and 0 ms
+        have passed before any worker starts (DEADLINE_EXCEEDED); the
+        largest legal value (8 digits of hours) must not wrap into the
+        past; a malformed one is ignored, as gRPC's servers do, or refused."""
+        want = {"1n": {"4"}, "0m": {"4"}, "99999999H": {"0"}, "30S": {"0"},
+                "123456789S": {"0", "3"}, "S": {"0", "3"}, "-5S": {"0", "3"},
+                "5x": {"0", "3"}, "١S": {"0", "3"}}
+        got = {}
+        for v in want:
+            c = H2(d)
+            try:
+                sid = c.headers(extra=[("grpc-timeout", v)])
+                c.data(sid, grpc_msg(msg))
+                out = c.outcome(sid)
+                got[v] = out.get("grpc_status", "none: %s" % out)
+            finally:
+                c.close()
+        bad = {v: g for v, g in got.items() if g not in want[v]}
+        _assert(not bad, "grpc-timeout -> grpc-status: %s" % bad)
+    check("msg_grpc_timeout_values", grpc_timeouts)
+
+    def huge_headers():
+        c = H2(d)
+        try:
+            sid = c.headers(extra=[("authorization", "Bearer " + "k" * 200000),
+                                   ("x-junk", "v" * 100000)])
+            c.data(sid, grpc_msg(msg))
+            out = c.outcome(sid)
+            _assert(not out.get("timeout"), "no answer: %s" % out)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            c.close()
+        still_serving(d)
+    check("msg_300kb_of_headers", huge_headers)
+
     def open_stream_does_not_block():
         """A message whose prefix says 1 MiB, 10 bytes sent, stream left
         open: the daemon keeps serving everyone else meanwhile."""

@@ -460,6 +460,11 @@ def run_errors(d, c):
     check("error_unknown_param_invalid_argument", lambda: expect_code(
         lambda: grpc_infer(c, "nearest_unpool", {"x": x}, {"scale_factor": 2, "kernel_sise": 2}),
         "INVALID_ARGUMENT", "kernel_sise"))
+    # the message travels percent-encoded in grpc-message: a name with
+    # non-ASCII letters and a '%' must come back as it was sent
+    check("error_message_percent_encoding_round_trip", lambda: expect_code(
+        lambda: grpc_infer(c, "nearest_unpool", {"x": x}, {"scale_factor": 2, "sïze%41 ok": 2}),
+        "INVALID_ARGUMENT", "sïze%41 ok"))
     check("error_bad_param_value_invalid_argument", lambda: expect_code(
         lambda: grpc_infer(c, "max_pool", {"x": x}, {"kernel_size": 0}), "INVALID_ARGUMENT",
         "kernel_size"))
