@@ -9,22 +9,30 @@ produced (128 MiB) through max_unpool k=2 -> y (16, 64, 256, 256) =
   grpc  tritonclient.grpc: client.infer() with raw_input_contents, y read
         with as_numpy (over the answer's raw_output_contents);
   rest  tritonclient.http: client.infer() with binary tensor data both ways
-        (the REST binary path, shm_big.py's "binary" row), y with as_numpy.
+        (the REST binary path, shm_big.py's "binary" row), y with as_numpy;
+  wire  the same ModelInferRequest serialized once before the clock and
+        sent through a bare gRPC channel with identity (de)serializers:
+        the transport and the daemon alone, without the client's protobuf
+        work (building the request copies x and the indices, serializing
+        copies them again, parsing the answer copies y).
 
-Both clock the whole call as an application sees it: inputs set from the
-arrays, the request sent, the answer read, y as an array. Each side is
-warmed once (first faults, the daemon's buffer cache); the answers of the
-two sides must hold the same bytes. Prints, for report.py:
+grpc and rest clock the whole call as an application sees it: inputs set
+from the arrays, the request sent, the answer read, y as an array. Each
+side is warmed once (first faults, the daemon's buffer cache); the answers
+of grpc and rest must hold the same bytes. Rotating order per repetition.
+Prints, for report.py:
 
-    http grpc_big max_unpool <grpc median ms> <rest median ms>
+    http grpc_big max_unpool <grpc ms> <rest ms> <wire ms>   (medians)
 Usage: grpc_big.py PORT GPORT REPS   (tritonclient[grpc,http], numpy)
 """
 import statistics
 import sys
 import time
 
+import grpc
 import numpy as np
 import tritonclient.grpc as grpcclient
+import tritonclient.grpc.service_pb2 as pb
 import tritonclient.http as httpclient
 
 SHAPE = (16, 64, 128, 128)
@@ -66,23 +74,41 @@ def main():
                      outputs=[httpclient.InferRequestedOutput("y", binary_data=True)])
         return r.as_numpy("y")
 
+    req = pb.ModelInferRequest(model_name="max_unpool")
+    req.parameters["kernel_size"].int64_param = 2
+    req.inputs.add(name="x", datatype="FP32", shape=list(x.shape))
+    req.inputs.add(name="indices", datatype="INT64", shape=list(ind.shape))
+    req.raw_input_contents.extend([x.tobytes(), ind.tobytes()])
+    wire_body = req.SerializeToString()
+    req = None
+    ch = grpc.insecure_channel("127.0.0.1:%d" % gport, options=CHANNEL_ARGS)
+    ident = lambda b: b  # noqa: E731
+    rpc = ch.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                         request_serializer=ident, response_deserializer=ident)
+
+    def wire_call():
+        out = rpc(wire_body, timeout=600)
+        assert len(out) > 256 << 20
+        return out
+
     yg, yr = grpc_call(), rest_call()
     if yg.shape != (16, 64, 256, 256) or yg.tobytes() != yr.tobytes():
         sys.exit("grpc_big: the gRPC and REST answers differ")
     yg = yr = None
-    times = {"grpc": [], "rest": []}
-    calls = {"grpc": grpc_call, "rest": rest_call}
+    wire_call()
+    times = {"grpc": [], "rest": [], "wire": []}
+    calls = {"grpc": grpc_call, "rest": rest_call, "wire": wire_call}
+    sides = ["grpc", "rest", "wire"]
     for i in range(reps):
-        for side in (("grpc", "rest") if i % 2 == 0 else ("rest", "grpc")):
+        for side in sides[i % 3:] + sides[:i % 3]:
             t0 = time.perf_counter()
-            y = calls[side]()
+            calls[side]()  # the answer is dropped as soon as it is timed
             times[side].append((time.perf_counter() - t0) * 1e3)
-            assert y.shape == (16, 64, 256, 256)
-            y = None
     gc.close()
     hc.close()
-    print("http\tgrpc_big\tmax_unpool\t%.3f\t%.3f" % (statistics.median(times["grpc"]),
-                                                     statistics.median(times["rest"])))
+    ch.close()
+    print("http\tgrpc_big\tmax_unpool\t%.3f\t%.3f\t%.3f" % tuple(
+        statistics.median(times[k]) for k in sides))
     sys.stdout.flush()
 
 

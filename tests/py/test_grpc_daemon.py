@@ -17,7 +17,8 @@ the flags it is about:
              after it are UNAVAILABLE, the daemon exits 0;
   api keys   --api-key-file: no or a wrong `authorization` metadata ->
              UNAUTHENTICATED (401), "Bearer KEY" passes; ServerLive and
-             ServerReady stay open as /v2/health/* do;
+             ServerReady stay open as /v2/health/* do, unless
+             --open-health 0;
   tls        --tls-cert/--tls-key: the gRPC port speaks TLS
              (InferenceServerClient(ssl=True, root_certificates=...)),
              and a plaintext client gets nowhere;
@@ -280,10 +281,11 @@ def drain(d, c):
 
 
 def daemon_deadline(d, c):
-    """--timeout-ms 200 counts from the call's arrival, as on REST: a (its
-    11 MiB sent well within it) starts at once, b waits out a's 0.4 s."""
+    """--timeout-ms applies to calls that bring no deadline of their own:
+    a sets 60 s (so its upload time does not count against the daemon's
+    100 ms), b none and waits out a's 0.4 s."""
     out = {}
-    a = threading.Thread(target=slow_call, args=(c, out, "a"))
+    a = threading.Thread(target=slow_call, args=(c, out, "a"), kwargs={"client_timeout": 60})
     a.start()
     busy_until(d)
     slow_call(c, out, "b")  # no client deadline: the daemon's 504
@@ -296,7 +298,7 @@ def run_overload():
     on_slow_daemon("client_deadline_exceeded_and_not_run", client_deadline)
     on_slow_daemon("client_cancel_while_queued_daemon_survives", client_cancel)
     on_slow_daemon("sigterm_drains_grpc_call_in_flight", drain)
-    on_slow_daemon("daemon_timeout_ms_deadline_exceeded", daemon_deadline, ["--timeout-ms", "200"])
+    on_slow_daemon("daemon_timeout_ms_deadline_exceeded", daemon_deadline, ["--timeout-ms", "100"])
 
 
 # ---- API keys -> UNAUTHENTICATED ------------------------------------------------
@@ -330,6 +332,24 @@ def run_api_keys(tmp):
             call({"authorization": "Bearer key-two"}).as_numpy("y"), want, "y", exact=True))
         check("api_key_health_stays_open", lambda: _assert(
             c.is_server_live() is True and c.is_server_ready() is True))
+    finally:
+        c.close()
+        stop(d)
+
+
+def run_open_health_off(tmp):
+    keyfile = os.path.join(tmp, "keys2")
+    with open(keyfile, "w") as f:
+        f.write("key-one\n")
+    d = started("open_health_0", ["--api-key-file", keyfile, "--open-health", "0"])
+    if d is None:
+        return
+    c = client(d)
+    try:
+        check("open_health_0_health_needs_key", lambda: expect_code(
+            lambda: c.is_server_live(), "UNAUTHENTICATED"))
+        check("open_health_0_health_with_key", lambda: _assert(
+            c.is_server_live(headers={"authorization": "Bearer key-one"}) is True))
     finally:
         c.close()
         stop(d)
@@ -532,6 +552,7 @@ def main():
         run_limits()
         run_overload()
         run_api_keys(tmp)
+        run_open_health_off(tmp)
         run_tls(tmp)
         run_shm()
         run_env()

@@ -414,6 +414,26 @@ def run_messages(d):
             still_serving(d)
         check("msg_" + name, one)
 
+    def not_grpc_415():
+        """Not gRPC at all (README: HTTP 415): another content-type, a GET."""
+        for how in ("json", "get"):
+            c = H2(d)
+            try:
+                sid = c.conn.get_next_available_stream_id()
+                hdrs = [(":method", "GET" if how == "get" else "POST"), (":scheme", "http"),
+                        (":path", SERVICE + "ModelInfer"), (":authority", d.gurl),
+                        ("content-type", "application/json" if how == "json"
+                         else "application/grpc"), ("te", "trailers")]
+                c.conn.send_headers(sid, hdrs, end_stream=how == "get")
+                c.flush()
+                if how == "json":
+                    c.data(sid, grpc_msg(msg))
+                out = c.outcome(sid)
+                _assert(out.get("status") == "415", "%s: %s" % (how, out))
+            finally:
+                c.close()
+    check("msg_not_grpc_http_415", not_grpc_415)
+
     def grpc_timeouts():
         """grpc-timeout as sent by clients, and hostile: 1 ns and 0 ms
         have passed before any worker starts (DEADLINE_EXCEEDED); the

@@ -12,12 +12,17 @@ one free port and --grpc-listen on another, then over gRPC:
     give the very same bytes;
   - every dtype the REST side takes, as raw_input_contents and as typed
     InferTensorContents (requests built by hand with service_pb2 and sent
-    through the generated stub); answers always in raw_output_contents;
-  - op params as int64, bool, double and string InferParameters;
+    through the generated stub; FP16 and BF16 in fp32_contents, rounded to
+    nearest even; integers out of their type's range refused); answers
+    always in raw_output_contents;
+  - op params as int64, uint64, bool, double and string InferParameters;
+    tritonclient's priority and timeout accepted and ignored;
   - errors and their codes: NOT_FOUND (unknown model), INVALID_ARGUMENT
     (400: framing, datatypes, contents that do not match the shape; 422:
     unknown or bad params), RESOURCE_EXHAUSTED (413: a shape that
-    overflows), UNIMPLEMENTED (a method the service does not have);
+    overflows, an 80 KiB request to a small method), UNIMPLEMENTED (a
+    method the service does not have, a gzip-compressed message),
+    NOT_FOUND for version "2";
   - 64 concurrent calls on one channel (async_infer), every answer checked;
   - a 64 MiB tensor both ways (max_unpool, 64 MiB x + 128 MiB indices in,
     256 MiB y out);
@@ -94,6 +99,13 @@ def run_health(d, c):
         check("model_ready_" + op + "_version_1",
               lambda op=op: _assert(c.is_model_ready(op, "1") is True))
 
+    check("model_ready_version_2_not_ready_or_not_found", lambda: _unknown_version(c))
+    check("model_metadata_version_2_not_found",
+          lambda: expect_code(lambda: c.get_model_metadata("max_pool", "2"), "NOT_FOUND"))
+    check("infer_version_2_not_found", lambda: expect_code(
+        lambda: c.infer("max_pool", [grpcclient_input("x", np.zeros((1, 1, 2, 2), np.float32))],
+                        model_version="2", parameters={"kernel_size": 2}), "NOT_FOUND"))
+
     def unknown_model_not_ready():
         try:
             ready = c.is_model_ready("no_such_op")
@@ -104,6 +116,15 @@ def run_health(d, c):
     check("model_ready_unknown_false_or_not_found", unknown_model_not_ready)
     check("model_metadata_unknown_not_found",
           lambda: expect_code(lambda: c.get_model_metadata("no_such_op"), "NOT_FOUND"))
+
+
+def _unknown_version(c):
+    try:
+        ready = c.is_model_ready("max_pool", "2")
+    except InferenceServerException as e:
+        _assert(code_of(e) == "NOT_FOUND", code_of(e))
+        return
+    _assert(ready is False, ready)
 
 
 # ---- every op against PyTorch, and against REST -------------------------------
@@ -164,6 +185,9 @@ def run_ops(d, c, hc):
             resp = r.get_response()
             _assert(resp.model_name == op, resp.model_name)
             _assert(resp.id == "req-" + op, "id not echoed: %r" % resp.id)
+            for k in ("decode_ms", "queue_ms", "compute_ms"):
+                _assert(resp.parameters[k].WhichOneof("parameter_choice") == "double_param",
+                        "timing %s missing: %s" % (k, dict(resp.parameters)))
             _assert(len(resp.raw_output_contents) == len(resp.outputs) == len(want),
                     "%d raw contents, %d outputs" % (len(resp.raw_output_contents),
                                                      len(resp.outputs)))
@@ -272,6 +296,27 @@ def run_params(d, c):
         finally:
             ch.close()
     check("params_oneof_by_hand", stub_param_kinds)
+
+    def uint64_param():
+        ch, st = stub(d)
+        try:
+            req = pb.ModelInferRequest(model_name="max_pool")
+            req.parameters["kernel_size"].uint64_param = 3
+            req.inputs.add(name="x", datatype="FP32", shape=list(src.shape))
+            req.raw_input_contents.append(src.numpy().tobytes())
+            resp = st.ModelInfer(req, timeout=30)
+            y = np.frombuffer(resp.raw_output_contents[0], np.float32).reshape(
+                list(resp.outputs[0].shape))
+            assert_close(y, F.max_pool2d(src, 3), "y", exact=True)
+        finally:
+            ch.close()
+    check("params_uint64", uint64_param)
+
+    def scheduling_params_ignored():
+        r = grpc_infer(c, "max_pool", {"x": src.numpy()}, {"kernel_size": 2}, priority=1,
+                       timeout=100000)
+        assert_close(r.as_numpy("y"), F.max_pool2d(src, 2), "y", exact=True)
+    check("params_priority_and_timeout_accepted", scheduling_params_ignored)
 
 
 # ---- dtypes: raw and typed contents -------------------------------------------
@@ -425,24 +470,50 @@ def run_dtypes(d):
         _assert(r1.raw_output_contents[0] == r2.raw_output_contents[0], "answers differ")
     check("typed_and_raw_same_answer", typed_and_raw_answer_alike)
 
-    def fp16_in_fp32_contents():
-        """FP16 has no typed field; a request that puts FP16 values in
-        fp32_contents is refused, or read as those values: never wrong."""
-        a = x_as(pooled, "FP16")
+    def half_in_fp32_contents(dt):
+        """FP16 and BF16 have no typed field: fp32_contents carries them,
+        rounded to the dtype (README); values the dtype holds come back
+        exactly."""
+        a = x_as(pooled, dt)
         req = pb.ModelInferRequest(model_name="max_unpool")
         set_param(req.parameters["kernel_size"], 2)
-        t = req.inputs.add(name="x", datatype="FP16", shape=list(a.shape))
+        t = req.inputs.add(name="x", datatype=dt, shape=list(a.shape))
         t.contents.fp32_contents.extend(a.astype(np.float32).ravel().tolist())
         t = req.inputs.add(name="indices", datatype="INT64", shape=list(idx.shape))
         t.contents.int64_contents.extend(idx.numpy().ravel().tolist())
-        try:
-            resp = s.ModelInfer(req, timeout=30)
-        except grpc.RpcError as e:
-            _assert(e.code() == grpc.StatusCode.INVALID_ARGUMENT, e.code())
-            return
-        y, _ = answer_y(resp, np.float16)
-        _assert(y.tobytes() == unpool_want(a, idx).tobytes(), "FP16 read wrong from fp32_contents")
-    check("typed_fp16_refused_or_exact", fp16_in_fp32_contents)
+        y, ydt = answer_y(s.ModelInfer(req, timeout=30), a.dtype)
+        _assert(ydt == dt, ydt)
+        _assert(y.tobytes() == unpool_want(a, idx).tobytes(), "%s read wrong from fp32_contents"
+                % dt)
+    check("typed_fp16_in_fp32_contents", lambda: half_in_fp32_contents("FP16"))
+    if ml_dtypes is not None:
+        check("typed_bf16_in_fp32_contents", lambda: half_in_fp32_contents("BF16"))
+
+    def fp16_rounded_to_nearest_even():
+        # 1 + 2^-11 is halfway between float16 1.0 and 1 + 2^-10: even is 1.0
+        req = pb.ModelInferRequest(model_name="nearest_unpool")
+        set_param(req.parameters["scale_factor"], 1)
+        t = req.inputs.add(name="x", datatype="FP16", shape=[1, 1, 1, 2])
+        t.contents.fp32_contents.extend([1 + 2**-11, 1 + 3 * 2**-11])
+        y, _ = answer_y(s.ModelInfer(req, timeout=30), np.float16)
+        _assert(y.ravel().tolist() == [1.0, 1 + 2 * 2**-10], y.ravel().tolist())
+    check("typed_fp16_rounded_to_nearest_even", fp16_rounded_to_nearest_even)
+
+    def int_out_of_range():
+        for dt, v in (("INT8", 128), ("INT8", -129), ("INT16", 40000), ("UINT8", 256)):
+            a = np.zeros((2, 3, 4, 4), np.int64)
+            a.flat[5] = v
+            req = pb.ModelInferRequest(model_name="max_unpool")
+            set_param(req.parameters["kernel_size"], 2)
+            t = req.inputs.add(name="x", datatype=dt, shape=list(a.shape))
+            if dt == "UINT8":
+                t.contents.uint_contents.extend(int(q) for q in a.ravel())
+            else:
+                t.contents.int_contents.extend(int(q) for q in a.ravel())
+            t = req.inputs.add(name="indices", datatype="INT64", shape=list(idx.shape))
+            t.contents.int64_contents.extend(idx.numpy().ravel().tolist())
+            expect_code(lambda: s.ModelInfer(req, timeout=30), "INVALID_ARGUMENT")
+    check("typed_int_out_of_range_invalid_argument", int_out_of_range)
     ch.close()
 
 
@@ -547,6 +618,23 @@ def run_errors(d, c):
             return
         raise AssertionError("no error")
     check("error_unknown_method_unimplemented", unknown_method)
+    check("error_gzip_compressed_unimplemented", lambda: expect_code(
+        lambda: grpc_infer(c, "nearest_unpool", {"x": x}, {"scale_factor": 2},
+                           compression_algorithm="gzip"), "UNIMPLEMENTED"))
+
+    def small_method_over_64kib():
+        ident = lambda b: b  # noqa: E731
+        rpc = ch.unary_unary(SERVICE + "ModelMetadata", request_serializer=ident,
+                             response_deserializer=ident)
+        big = pb.ModelMetadataRequest(name="m" * (80 << 10)).SerializeToString()
+        try:
+            rpc(big, timeout=30)
+        except grpc.RpcError as e:
+            _assert(e.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                 grpc.StatusCode.INVALID_ARGUMENT), e.code())
+            return
+        raise AssertionError("an 80 KiB ModelMetadata request answered")
+    check("error_small_method_over_64kib_refused", small_method_over_64kib)
     check("still_serving_after_errors", lambda: still_serving(d))
     ch.close()
 
