@@ -89,8 +89,8 @@ def start_grpc_daemon(extra_args=(), workers=2, creds=None):
     gport = free_port()
     args = ["--grpc-listen", "127.0.0.1:%d" % gport] + list(extra_args)
     probe = "/v2/health/live"
-    if "--tls-cert" in args:
-        proc, port, log = _start_tls(args, workers)
+    if "--tls-cert" in args or "--open-health" in args:
+        proc, port, log = _start_unprobed(args, workers)
     else:
         proc, port, log = harness.start_daemon(args, workers, probe)
     try:
@@ -101,9 +101,10 @@ def start_grpc_daemon(extra_args=(), workers=2, creds=None):
     return Daemon(proc, port, gport, log)
 
 
-def _start_tls(args, workers):
-    """The REST probe of start_daemon() speaks plain HTTP; under TLS the
-    gRPC probe alone says the daemon is up."""
+def _start_unprobed(args, workers):
+    """The REST probe of start_daemon() speaks plain HTTP without a key;
+    under TLS or --open-health 0 the gRPC probe alone says the daemon is
+    up (a channel connects whether or not calls need a key)."""
     import subprocess
     import tempfile
     port = free_port()
