@@ -15,10 +15,12 @@
  * By default the probe charges the real length then (the core's own buffer
  * was never charged); with -a it charges the largest message it accepts
  * (-m) when the call arrives, before any byte of it is read, which bounds
- * memory but refuses calls that would have fit.
+ * memory but refuses calls that would have fit. -q gives the core its own
+ * memory bound, a resource quota (GRPC_ARG_RESOURCE_QUOTA), to see what it
+ * does with buffered messages under it.
  *
  * Usage: probe_core -p PORT -r RESPONSE.pb [-t THREADS] [-b BUDGET_MIB]
- *                   [-m MAX_MESSAGE_MIB] [-a] */
+ *                   [-m MAX_MESSAGE_MIB] [-q QUOTA_MIB] [-a] */
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
@@ -174,7 +176,7 @@ static void *poll_loop(void *arg)
 static void usage(void)
 {
     fprintf(stderr, "usage: probe_core -p PORT -r RESPONSE.pb [-t THREADS] [-b BUDGET_MIB]"
-                    " [-m MAX_MESSAGE_MIB] [-a]\n");
+                    " [-m MAX_MESSAGE_MIB] [-q QUOTA_MIB] [-a]\n");
     exit(2);
 }
 
@@ -182,12 +184,14 @@ int main(int argc, char **argv)
 {
     const char *port = NULL, *resp = NULL;
     int threads = 1, opt, sig;
-    while ((opt = getopt(argc, argv, "p:r:t:b:m:a")) != -1) {
+    size_t quota = 0;
+    while ((opt = getopt(argc, argv, "p:r:t:b:m:q:a")) != -1) {
         if (opt == 'p') port = optarg;
         else if (opt == 'r') resp = optarg;
         else if (opt == 't') threads = atoi(optarg);
         else if (opt == 'b') budget.limit = strtoull(optarg, NULL, 10) * PROBE_MIB;
         else if (opt == 'm') max_msg = strtoull(optarg, NULL, 10) * PROBE_MIB;
+        else if (opt == 'q') quota = strtoull(optarg, NULL, 10) * PROBE_MIB;
         else if (opt == 'a') admit_at_arrival = 1;
         else usage();
     }
@@ -208,12 +212,16 @@ int main(int argc, char **argv)
     grpc_init();
     small_resp = grpc_slice_from_copied_buffer((const char *)resp_buf, resp_len);
     free(resp_buf);
-    grpc_arg args[2] = {
+    grpc_resource_quota *rq = grpc_resource_quota_create("probe");
+    grpc_resource_quota_resize(rq, quota ? quota : SIZE_MAX);
+    grpc_arg args[3] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = (int)max_msg}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
+        {GRPC_ARG_POINTER, GRPC_ARG_RESOURCE_QUOTA, {.pointer = {rq, grpc_resource_quota_arg_vtable()}}},
     };
-    grpc_channel_args cargs = {2, args};
+    grpc_channel_args cargs = {quota ? 3 : 2, args};
     server = grpc_server_create(&cargs, NULL);
+    grpc_resource_quota_unref(rq);
     cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(server, cq, NULL);
     char addr[64];

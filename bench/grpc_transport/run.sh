@@ -15,9 +15,12 @@
 #           median ms) and h2load -n BIG_N -c1 -m1 (ms per call), with the
 #           server's peak RSS after the grpcio calls;
 #   flood   64 concurrent 64 MiB calls on one connection (h2load -n64 -c1
-#           -m64) against a 512 MiB budget, once per admission policy, and
-#           with no budget: calls answered / refused, the budget's peak and
-#           the server's peak RSS. A server is run under `ulimit -v`, so a
+#           -m64) against a 512 MiB budget, once per admission policy; with
+#           the core's own bounds instead (a 512 MiB resource quota; a 32 MiB
+#           largest message, which refuses every call); and with no bound:
+#           calls answered / refused by the probe, the budget's peak, the
+#           server's peak RSS, and h2load's "succeeded" count (a stream the
+#           core resets itself is not answered and not counted as refused). A server is run under `ulimit -v`, so a
 #           transport that buffers more than that fails instead of taking
 #           the machine.
 # Knobs: BUILD (build), ROUNDS (2: each is one ABBA pair), SMALL_N (100000),
@@ -130,10 +133,14 @@ flood() { # label server [args]
     h2load -n64 -c1 -m64 -d "$OUT/big_req.grpc" "${H2[@]}" \
         "http://127.0.0.1:$PORT/$METHOD" >"$OUT/h2" || exit 1
     stop
-    printf '%-38s %s  in %s\n' "$label" "$(cat "$OUT/stats")" "$(awk '/^finished/ {print $3}' "$OUT/h2" | tr -d ,)"
+    printf '%-38s %s h2load_succeeded=%s in %s\n' "$label" "$(cat "$OUT/stats")" \
+        "$(awk '/^requests:/ {print $8}' "$OUT/h2")" "$(awk '/^finished/ {print $3}' "$OUT/h2" | tr -d ,)"
 }
 flood "core, budget 512, charge on message" core2 -b 512
 flood "core, budget 512, charge -m at call" core2 -b 512 -a -m 65
 flood "nghttp2, budget 512, charge on prefix" ng -b 512
+flood "core, resource quota 512 (its own)" core2 -q 512
+flood "core, max message 32 MiB (its own)" core2 -m 32
+flood "nghttp2, max message 32 MiB" ng -m 32
 flood "core, no budget" core2
 flood "nghttp2, no budget" ng
