@@ -13,7 +13,8 @@
 #           (utime + stime from /proc, less sensitive to a busy machine);
 #   big     the 64 MiB echo: grpcio (big_call.py, BIG_REPS calls per round,
 #           median ms) and h2load -n BIG_N -c1 -m1 (ms per call), with the
-#           server's peak RSS after the grpcio calls;
+#           server's peak RSS after the grpcio calls; and the floor, the
+#           same bytes each way over loopback TCP (bench/bare_socket.c);
 #   flood   64 concurrent 64 MiB calls on one connection (h2load -n64 -c1
 #           -m64) against a 512 MiB budget, once per admission policy; with
 #           the core's own bounds instead (a 512 MiB resource quota; a 32 MiB
@@ -101,7 +102,9 @@ for r in $(seq 0 $((2 * ROUNDS - 1))); do
 done
 
 echo "64 MiB echo: grpcio x $BIG_REPS, h2load -n $BIG_N -c1 -m1 ..."
+BIG=$(stat -c %s "$OUT/big_req.grpc")
 for r in $(seq 0 $((2 * ROUNDS - 1))); do
+    "$BUILD/bench/bare_socket" "$BIG" "$BIG" "$BIG_REPS" | awk '{print $6}' >>"$OUT/big_floor"
     for s in $(order "$r"); do
         start "$s"
         "$PY" bench/grpc_transport/big_call.py "$PORT" "$OUT" "$BIG_REPS" >"$OUT/py" || exit 1
@@ -124,6 +127,8 @@ for s in core1 core2 ng; do
         "$(med "$OUT/small_cpu_$s")" "$(med "$OUT/big_py_$s")" "$(med "$OUT/big_h2_$s")" \
         "$(med "$OUT/big_hwm_$s")"
 done
+printf '%-6s %12s %14s %14.1f ms (bare_socket: the same bytes over loopback TCP, no HTTP/2)\n' \
+    floor - - "$(med "$OUT/big_floor")"
 
 echo
 echo "64 concurrent 64 MiB calls on one connection (h2load -n64 -c1 -m64):"
