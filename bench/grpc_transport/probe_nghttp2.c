@@ -354,6 +354,8 @@ int main(int argc, char **argv)
             void *p = evs[i].data.ptr;
             if (p == &sfd) {
                 probe_print_stats(&budget);
+                nghttp2_session_callbacks_del(cb);
+                nghttp2_option_del(nopt);
                 return 0;
             }
             if (p == &lfd) {

@@ -15,6 +15,9 @@
 #           median ms) and h2load -n BIG_N -c1 -m1 (ms per call), with the
 #           server's peak RSS after the grpcio calls; and the floor, the
 #           same bytes each way over loopback TCP (bench/bare_socket.c);
+#   small under a budget: the small calls again, against a 512 MiB budget
+#           with 65 MiB the largest message, core charging that at arrival
+#           (-a: it cannot know the length sooner), nghttp2 on the prefix;
 #   flood   64 concurrent 64 MiB calls on one connection (h2load -n64 -c1
 #           -m64) against a 512 MiB budget, once per admission policy; with
 #           the core's own bounds instead (a 512 MiB resource quota; a 32 MiB
@@ -82,6 +85,8 @@ order() { # round r: core1 core2 ng, or the reverse
 
 # med FILE: the median of a file's numbers, one a line
 med() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+# range FILE: "min-max", to print next to the median
+range() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.4g-%.4g", lo, hi}'; }
 
 HZ=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); rounds $((2 * ROUNDS))"
@@ -126,9 +131,22 @@ for s in core1 core2 ng; do
     printf '%-6s %12.0f %14.1f %11.1f ms %11.1f ms %10.0f\n' "$s" "$(med "$OUT/small_rps_$s")" \
         "$(med "$OUT/small_cpu_$s")" "$(med "$OUT/big_py_$s")" "$(med "$OUT/big_h2_$s")" \
         "$(med "$OUT/big_hwm_$s")"
+    printf '%-6s %12s %14s %14s %14s %10s\n' "" "$(range "$OUT/small_rps_$s")" \
+        "$(range "$OUT/small_cpu_$s")" "$(range "$OUT/big_py_$s")" "$(range "$OUT/big_h2_$s")" \
+        "$(range "$OUT/big_hwm_$s")"
 done
 printf '%-6s %12s %14s %14.1f ms (bare_socket: the same bytes over loopback TCP, no HTTP/2)\n' \
     floor - - "$(med "$OUT/big_floor")"
+
+echo
+echo "small calls (h2load -n $SMALL_N -c2 -m32) with a 512 MiB budget and 65 MiB largest message:"
+for s in core2 ng; do
+    if [ "$s" = core2 ]; then start core2 -b 512 -m 65 -a; else start ng -b 512 -m 65; fi
+    h2load -n "$SMALL_N" -c2 -m32 -d "$OUT/small_req.grpc" "${H2[@]}" \
+        "http://127.0.0.1:$PORT/$METHOD" >"$OUT/h2" || exit 1
+    stop
+    printf '%-38s %s\n' "$s$([ "$s" = core2 ] && echo ', charge -m at call' || echo ', charge on prefix')" "$(cat "$OUT/stats")"
+done
 
 echo
 echo "64 concurrent 64 MiB calls on one connection (h2load -n64 -c1 -m64):"
