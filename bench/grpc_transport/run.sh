@@ -86,7 +86,7 @@ order() { # round r: core1 core2 ng, or the reverse
 # med FILE: the median of a file's numbers, one a line
 med() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 # range FILE: "min-max", to print next to the median
-range() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.4g-%.4g", lo, hi}'; }
+range() { sort -g "$1" | awk 'NR == 1 {lo = $1} {hi = $1} END {printf (hi < 100 ? "%.1f-%.1f" : "%.0f-%.0f"), lo, hi}'; }
 
 HZ=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); rounds $((2 * ROUNDS))"
