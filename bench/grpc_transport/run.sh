@@ -23,7 +23,8 @@
 #           the core's own bounds instead (a 512 MiB resource quota; a 32 MiB
 #           largest message, which refuses every call); and with no bound:
 #           calls answered / refused by the probe, the budget's peak, the
-#           server's peak RSS, and h2load's "succeeded" count (a stream the
+#           server's peak RSS, wall and server CPU time, and h2load's
+#           "succeeded" count (a stream the
 #           core resets itself is not answered and not counted as refused). A server is run under `ulimit -v`, so a
 #           transport that buffers more than that fails instead of taking
 #           the machine.
@@ -153,11 +154,15 @@ echo "64 concurrent 64 MiB calls on one connection (h2load -n64 -c1 -m64):"
 flood() { # label server [args]
     local label=$1; shift
     start "$@"
+    local c0 c1
+    c0=$(cpu_ticks)
     h2load -n64 -c1 -m64 -d "$OUT/big_req.grpc" "${H2[@]}" \
         "http://127.0.0.1:$PORT/$METHOD" >"$OUT/h2" || exit 1
+    c1=$(cpu_ticks)
     stop
-    printf '%-38s %s h2load_succeeded=%s in %s\n' "$label" "$(cat "$OUT/stats")" \
-        "$(awk '/^requests:/ {print $8}' "$OUT/h2")" "$(awk '/^finished/ {print $3}' "$OUT/h2" | tr -d ,)"
+    printf '%-38s %s h2load_succeeded=%s in %s cpu %.2fs\n' "$label" "$(cat "$OUT/stats")" \
+        "$(awk '/^requests:/ {print $8}' "$OUT/h2")" "$(awk '/^finished/ {print $3}' "$OUT/h2" | tr -d ,)" \
+        "$(echo "$c0 $c1" | awk -v hz="$HZ" '{print ($2 - $1) / hz}')"
 }
 flood "core, budget 512, charge on message" core2 -b 512
 flood "core, budget 512, charge -m at call" core2 -b 512 -a -m 65
