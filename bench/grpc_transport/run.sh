@@ -12,7 +12,8 @@
 #           the small ModelInfer: req/s, and the server's CPU time per call
 #           (utime + stime from /proc, less sensitive to a busy machine);
 #   big     the 64 MiB echo: grpcio (big_call.py, BIG_REPS calls per round,
-#           median ms) and h2load -n BIG_N -c1 -m1 (ms per call), with the
+#           median ms) and h2load -n BIG_N -c1 -m1 (ms per call, and the
+#           server's CPU ms per call), with the
 #           server's peak RSS after the grpcio calls; and the floor, the
 #           same bytes each way over loopback TCP (bench/bare_socket.c);
 #   small under a budget: the small calls again, against a 512 MiB budget
@@ -118,8 +119,11 @@ for r in $(seq 0 $((2 * ROUNDS - 1))); do
         stop
         sed 's/.*hwm_mib=//' "$OUT/stats" >>"$OUT/big_hwm_$s"
         start "$s"
+        c0=$(cpu_ticks)
         h2load -n "$BIG_N" -c1 -m1 -d "$OUT/big_req.grpc" "${H2[@]}" \
             "http://127.0.0.1:$PORT/$METHOD" >"$OUT/h2" || exit 1
+        c1=$(cpu_ticks)
+        echo "$c0 $c1" | awk -v n="$BIG_N" -v hz="$HZ" '{print ($2 - $1) / hz * 1e3 / n}' >>"$OUT/big_cpu_$s"
         grep -q "$BIG_N succeeded" "$OUT/h2" || { echo "$s: calls failed"; cat "$OUT/h2"; exit 1; }
         awk -v n="$BIG_N" '/^finished/ {t = $3; sub(/ms,/, "", t); if ($3 ~ /[^m]s,$/) {sub(/s,/, "", t); t *= 1e3} print t / n}' \
             "$OUT/h2" >>"$OUT/big_h2_$s"
@@ -127,14 +131,15 @@ for r in $(seq 0 $((2 * ROUNDS - 1))); do
     done
 done
 
-printf '\n%-6s %12s %14s %14s %14s %10s\n' server "small req/s" "small cpu us" "64MiB grpcio" "64MiB h2load" "RSS MiB"
+printf '\n%-6s %12s %14s %14s %14s %14s %10s\n' server "small req/s" "small cpu us" "64MiB grpcio" \
+    "64MiB h2load" "64MiB cpu" "RSS MiB"
 for s in core1 core2 ng; do
-    printf '%-6s %12.0f %14.1f %11.1f ms %11.1f ms %10.0f\n' "$s" "$(med "$OUT/small_rps_$s")" \
+    printf '%-6s %12.0f %14.1f %11.1f ms %11.1f ms %11.1f ms %10.0f\n' "$s" "$(med "$OUT/small_rps_$s")" \
         "$(med "$OUT/small_cpu_$s")" "$(med "$OUT/big_py_$s")" "$(med "$OUT/big_h2_$s")" \
-        "$(med "$OUT/big_hwm_$s")"
-    printf '%-6s %12s %14s %14s %14s %10s\n' "" "$(range "$OUT/small_rps_$s")" \
+        "$(med "$OUT/big_cpu_$s")" "$(med "$OUT/big_hwm_$s")"
+    printf '%-6s %12s %14s %14s %14s %14s %10s\n' "" "$(range "$OUT/small_rps_$s")" \
         "$(range "$OUT/small_cpu_$s")" "$(range "$OUT/big_py_$s")" "$(range "$OUT/big_h2_$s")" \
-        "$(range "$OUT/big_hwm_$s")"
+        "$(range "$OUT/big_cpu_$s")" "$(range "$OUT/big_hwm_$s")"
 done
 printf '%-6s %12s %14s %14.1f ms (bare_socket: the same bytes over loopback TCP, no HTTP/2)\n' \
     floor - - "$(med "$OUT/big_floor")"
