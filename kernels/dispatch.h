@@ -47,6 +47,48 @@
 #define UP_CLONES_FMA
 #endif
 
+/* ---- instruction-set levels, chosen at run time ---------------------------
+ *
+ * Code that is written with intrinsics for one instruction set (the
+ * float16/bfloat16 converters, convert.c) cannot be a target_clones clone:
+ * it needs one function per level and a choice between them. up_isa() is
+ * that choice, made once per process from what the CPU (and the OS: the
+ * vector registers' state must be saved) supports:
+ *   UP_ISA_BASELINE  any x86-64 (SSE2), and every other architecture;
+ *   UP_ISA_AVX2      AVX2 + FMA + F16C (x86-64-v3's vector part);
+ *   UP_ISA_AVX512    AVX-512 F + BW + VL (16 floats per zmm register, masked
+ *                    loads and stores of 16-bit lanes for the tails).
+ * UNPOOLD_ISA=baseline|avx2|avx512 caps the level (never raises it past the
+ * CPU's): a test forces the lower paths on this machine to prove that one
+ * binary is right on a CPU without the upper ones, and a bench compares two
+ * levels in one process. Any other value is ignored. The target_clones
+ * functions above are chosen by the dynamic loader before main() and do
+ * not follow the cap.
+ *
+ * UP_HAVE_ISA_PATHS: x86-64 with GCC or clang, sanitizers included -- the
+ * choice is an ordinary branch at call time, not an ifunc, so ASan and
+ * UBSan check the vector paths too. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define UP_HAVE_ISA_PATHS 1
+#define UP_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define UP_TARGET_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
+#else
+#define UP_HAVE_ISA_PATHS 0
+#endif
+
+typedef enum { UP_ISA_BASELINE = 0, UP_ISA_AVX2 = 1, UP_ISA_AVX512 = 2 } up_isa_level;
+
+/* The level in use: the CPU's, capped by UNPOOLD_ISA (read on first call). */
+up_isa_level up_isa(void);
+/* The highest level this CPU supports. */
+up_isa_level up_isa_cpu(void);
+/* Cap the level from now on (tests, kbench); returns the level in effect,
+ * min(want, up_isa_cpu()). Call between requests, not during one. */
+up_isa_level up_isa_set(up_isa_level want);
+/* "baseline", "avx2", "avx512"; up_isa_parse returns -1 for other names. */
+const char *up_isa_name(up_isa_level l);
+int up_isa_parse(const char *name);
+
 #if defined(__GNUC__)
 #define UP_HOT static inline __attribute__((always_inline))
 #else
