@@ -38,9 +38,19 @@
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 #define UP_HAVE_CLONES 1
+#if defined(UP_CLONES_TRY_AVX512)
+/* Measurement build only (CFLAGS=-DUP_CLONES_TRY_AVX512): the clones plus
+ * an x86-64-v4 (AVX-512) one, to compare against the shipped lists. */
+#define UP_CLONES_AVX2                                                                 \
+    __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), optimize("O3")))
+#define UP_CLONES_FMA                                                                  \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "fma", "default"),  \
+                   optimize("O3")))
+#else
 #define UP_CLONES_AVX2 __attribute__((target_clones("avx2", "default"), optimize("O3")))
 #define UP_CLONES_FMA                                                                  \
     __attribute__((target_clones("arch=x86-64-v3", "fma", "default"), optimize("O3")))
+#endif
 #else
 #define UP_HAVE_CLONES 0
 #define UP_CLONES_AVX2
