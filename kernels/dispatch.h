@@ -1,87 +1,82 @@
-/* dispatch.h -- runtime dispatch of the hot kernels, in one place.
+/* dispatch.h -- runtime dispatch of the hot code, in one place.
  *
  * unpoold ships one binary for every x86-64 machine. The few loops that
  * gain from wider vectors (max_pool's running maxima, nearest_unpool's
- * gathers, fractional_max_unpool's fma rows) are compiled several times
- * with GCC's target_clones, and the dynamic loader picks one per process
- * through an ifunc resolver. Each clone is also built at -O3, so its
- * straight-line loops vectorise whatever the build's -O level.
+ * gathers, fractional_max_unpool's fma rows, resize's and pixel_shuffle's
+ * rows, the float16/bfloat16 converters) are compiled once per
+ * instruction-set level, and up_isa() (below) picks one build per call.
  *
- *   UP_CLONES_AVX2   baseline x86-64 and AVX2
- *   UP_CLONES_FMA    baseline, FMA (implies AVX: 8 floats per vector) and
- *                    x86-64-v3; fma()/fmaf() are a libm call unless the
- *                    compiler may use the FMA instructions. Either way
- *                    they round identically: fma() is exact by definition.
- *   UP_HOT           for the helpers a cloned function calls in its loops:
- *                    they must be inlined into every clone, or they are
- *                    compiled once, for the baseline, and the clone gains
- *                    nothing (a libm fmaf() call per element).
+ *   UP_ISA_DISPATCH(storage, name, params, args)
+ *                    defines `storage void name params`, which calls one of
+ *                    three builds of the UP_HOT function name##_body: for
+ *                    every x86-64, for AVX2 (+ FMA + F16C) and for AVX-512;
+ *   UP_ISA_DISPATCH_AVX2(...)
+ *                    the same with two builds: at the AVX-512 level the AVX2
+ *                    one runs. For the loops where AVX-512 measured no
+ *                    faster (the record is below).
+ *   UP_HOT           for the body and the helpers it calls in its loops:
+ *                    they must be inlined into every build, or they are
+ *                    compiled once, for the baseline, and the build gains
+ *                    nothing (a libm fmaf() call per element where the
+ *                    target has FMA).
+ * Every build is also compiled at -O3, so its straight-line loops
+ * vectorise whatever the build's -O level. fma()/fmaf() are a libm call
+ * unless the compiler may use the FMA instructions; either way they round
+ * identically: fma() is exact by definition. The builds differ in
+ * instructions, not in arithmetic (compare/select in PyTorch's order,
+ * exactly rounded fma(), and -std=c11 leaves no a * b + c contracted), so
+ * every level gives the same bytes: test_golden runs at each
+ * (tests/run_all.sh, UNPOOLD_ISA), test_convert_isa checks the converters
+ * input by input.
  *
- * One guard decides where the clones exist: GCC on x86-64, with no
- * sanitizer. Why each condition:
- *   - x86-64: the targets named are x86-64's.
- *   - not clang: clang ignores optimize("O3") with a warning (an error
- *     under -Werror) and its target_clones spelling of "arch=" differs.
- *   - no sanitizer: an ifunc resolver runs while the dynamic loader
- *     relocates the binary, before the sanitizer runtime is initialised;
- *     instrumented, it crashes at start-up (ThreadSanitizer does; the
- *     Makefile builds the kernels uninstrumented under TSan for that
- *     reason). ASan's and TSan's runs are also better off on the one
- *     baseline code path, whose lines a report then names, than on
- *     whichever clone the machine picks. The baseline build computes the
- *     same bytes: the clones differ in instructions, not in arithmetic
- *     (compare/select in PyTorch's order, exactly rounded fma()).
- * Elsewhere the macros are empty and the kernels are plain C. */
+ * Why a branch per call and not GCC's target_clones (which the kernels
+ * used up to AVX2): a target_clones function is chosen once, by an ifunc
+ * resolver, while the dynamic loader relocates the binary. Nothing can
+ * then force a lower level: no test could prove the fallback right on a
+ * machine that has the upper one, and no bench could compare two levels
+ * in one process. The resolver also ran before the sanitizer runtime
+ * existed, so ASan builds had to skip the clones; a plain branch runs
+ * under every sanitizer, and the ASan run checks each level too. The cost
+ * is one relaxed atomic load and a switch per call, and the calls are per
+ * chunk or per output row.
+ *
+ * The builds exist with GCC on x86-64 (clang ignores optimize("O3") with
+ * a warning, an error under -Werror); elsewhere name calls name##_body.
+ *
+ * ---- AVX-512: measured, kept where it paid ------------------------------
+ * Rule: a loop keeps its AVX-512 build only if it is >= 5% faster than
+ * the AVX2 build in the median, consistently over rounds. Measured with
+ * `kbench -i avx2,avx512 -r N` (both levels in one process, alternating
+ * A B B A per repetition; "isaratio" = AVX2 time / AVX-512 time, > 1: the
+ * AVX-512 build is faster), on an AMD EPYC with AVX-512 (Zen 4: 512-bit
+ * operations run as two 256-bit halves) shared with other work, so each
+ * figure is the median of several runs' median ratios.
+ * (record to come)
+ */
 #ifndef UP_DISPATCH_H
 #define UP_DISPATCH_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#define UP_HAVE_CLONES 1
-#if defined(UP_CLONES_TRY_AVX512)
-/* Measurement build only (CFLAGS=-DUP_CLONES_TRY_AVX512): the clones plus
- * an x86-64-v4 (AVX-512) one, to compare against the shipped lists. */
-#define UP_CLONES_AVX2                                                                 \
-    __attribute__((target_clones("arch=x86-64-v4", "avx2", "default"), optimize("O3")))
-#define UP_CLONES_FMA                                                                  \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "fma", "default"),  \
-                   optimize("O3")))
-#else
-#define UP_CLONES_AVX2 __attribute__((target_clones("avx2", "default"), optimize("O3")))
-#define UP_CLONES_FMA                                                                  \
-    __attribute__((target_clones("arch=x86-64-v3", "fma", "default"), optimize("O3")))
-#endif
-#else
-#define UP_HAVE_CLONES 0
-#define UP_CLONES_AVX2
-#define UP_CLONES_FMA
-#endif
-
 /* ---- instruction-set levels, chosen at run time ---------------------------
  *
- * Code that is written with intrinsics for one instruction set (the
- * float16/bfloat16 converters, convert.c) cannot be a target_clones clone:
- * it needs one function per level and a choice between them. up_isa() is
- * that choice, made once per process from what the CPU (and the OS: the
- * vector registers' state must be saved) supports:
+ * up_isa() is the choice between the builds, made once per process from
+ * what the CPU (and the OS: the vector registers' state must be saved)
+ * supports:
  *   UP_ISA_BASELINE  any x86-64 (SSE2), and every other architecture;
  *   UP_ISA_AVX2      AVX2 + FMA + F16C (x86-64-v3's vector part);
- *   UP_ISA_AVX512    AVX-512 F + BW + VL (16 floats per zmm register, masked
- *                    loads and stores of 16-bit lanes for the tails).
+ *   UP_ISA_AVX512    AVX-512 F + BW + DQ + VL (16 floats per zmm register,
+ *                    masked loads and stores of 16-bit lanes for the tails).
  * UNPOOLD_ISA=baseline|avx2|avx512 caps the level (never raises it past the
  * CPU's): a test forces the lower paths on this machine to prove that one
  * binary is right on a CPU without the upper ones, and a bench compares two
- * levels in one process. Any other value is ignored. The target_clones
- * functions above are chosen by the dynamic loader before main() and do
- * not follow the cap.
+ * levels in one process. Any other value is ignored.
  *
- * UP_HAVE_ISA_PATHS: x86-64 with GCC or clang, sanitizers included -- the
- * choice is an ordinary branch at call time, not an ifunc, so ASan and
- * UBSan check the vector paths too. */
+ * UP_HAVE_ISA_PATHS: x86-64 with GCC or clang, sanitizers included; the
+ * intrinsics paths (convert.c) exist wherever it is set. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define UP_HAVE_ISA_PATHS 1
 #define UP_TARGET_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define UP_TARGET_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
+#define UP_TARGET_AVX512                                                                   \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
 #else
 #define UP_HAVE_ISA_PATHS 0
 #endif
@@ -103,6 +98,38 @@ int up_isa_parse(const char *name);
 #define UP_HOT static inline __attribute__((always_inline))
 #else
 #define UP_HOT static inline
+#endif
+
+#if UP_HAVE_ISA_PATHS && !defined(__clang__)
+#define UP_ISA_O3 __attribute__((optimize("O3")))
+#define UP_ISA_BUILD_(name, sfx, target, params, args)                 \
+    UP_ISA_O3 target static void TFN(name##_##sfx) params { TFN(name##_body) args; }
+#define UP_ISA_DISPATCH(storage, name, params, args)                                       \
+    UP_ISA_BUILD_(name, baseline, , params, args)                                        \
+    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                              \
+    UP_ISA_BUILD_(name, avx512, UP_TARGET_AVX512, params, args)                          \
+    storage void TFN(name) params                                                          \
+    {                                                                                      \
+        switch (up_isa()) {                                                                \
+        case UP_ISA_AVX512: TFN(name##_avx512) args; break;                                \
+        case UP_ISA_AVX2: TFN(name##_avx2) args; break;                                    \
+        default: TFN(name##_baseline) args; break;                                         \
+        }                                                                                  \
+    }
+#define UP_ISA_DISPATCH_AVX2(storage, name, params, args)                                  \
+    UP_ISA_BUILD_(name, baseline, , params, args)                                        \
+    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                              \
+    storage void TFN(name) params                                                          \
+    {                                                                                      \
+        if (up_isa() >= UP_ISA_AVX2)                                                       \
+            TFN(name##_avx2) args;                                                         \
+        else                                                                               \
+            TFN(name##_baseline) args;                                                     \
+    }
+#else
+#define UP_ISA_DISPATCH(storage, name, params, args)                                       \
+    storage void TFN(name) params { TFN(name##_body) args; }
+#define UP_ISA_DISPATCH_AVX2 UP_ISA_DISPATCH
 #endif
 
 #endif
