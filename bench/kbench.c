@@ -26,9 +26,9 @@
  * "wratio", the median of the per-repetition speedups; -i avx2,avx512
  * does the same between two instruction-set levels (dispatch.h, up_isa):
  * rows named after the levels and "isaratio", first level's time over
- * the second's. Only code that dispatches through up_isa() follows -i;
- * the target_clones kernels keep the loader's choice, so their isaratio
- * is the noise floor of the comparison.)
+ * the second's. max_unpool and conv_transpose have a single build, so
+ * their isaratio is the noise floor of the comparison; the floor rows
+ * are skipped.)
  *
  * The convert rows time the dtype converters (convert.c) alone, on the
  * calling thread as a request's preparation runs them: convert_<from>_<to>

@@ -25,9 +25,11 @@
  * identically: fma() is exact by definition. The builds differ in
  * instructions, not in arithmetic (compare/select in PyTorch's order,
  * exactly rounded fma(), and -std=c11 leaves no a * b + c contracted), so
- * every level gives the same bytes: test_golden runs at each
- * (tests/run_all.sh, UNPOOLD_ISA), test_convert_isa checks the converters
- * input by input.
+ * every level gives the same bytes: test_golden runs every case at each
+ * level and compares the bytes, test_convert_isa checks the converters
+ * input by input. A CPU with FMA but not AVX2 (AMD's 2012-2014 FX/Opteron
+ * line, which the old "fma" clone served) now runs the baseline build:
+ * right, with fma() a libm call.
  *
  * Why a branch per call and not GCC's target_clones (which the kernels
  * used up to AVX2): a target_clones function is chosen once, by an ifunc
@@ -136,12 +138,12 @@ int up_isa_parse(const char *name);
 
 #if UP_HAVE_ISA_PATHS && !defined(__clang__)
 #define UP_ISA_O3 __attribute__((optimize("O3")))
-#define UP_ISA_BUILD_(name, sfx, target, params, args)                 \
+#define UP_ISA_BUILD_(name, sfx, target, params, args)                                     \
     UP_ISA_O3 target static void TFN(name##_##sfx) params { TFN(name##_body) args; }
 #define UP_ISA_DISPATCH(storage, name, params, args)                                       \
-    UP_ISA_BUILD_(name, baseline, , params, args)                                        \
-    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                              \
-    UP_ISA_BUILD_(name, avx512, UP_TARGET_AVX512, params, args)                          \
+    UP_ISA_BUILD_(name, baseline, , params, args)                                          \
+    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                                \
+    UP_ISA_BUILD_(name, avx512, UP_TARGET_AVX512, params, args)                            \
     storage void TFN(name) params                                                          \
     {                                                                                      \
         switch (up_isa()) {                                                                \
@@ -151,8 +153,8 @@ int up_isa_parse(const char *name);
         }                                                                                  \
     }
 #define UP_ISA_DISPATCH_AVX2(storage, name, params, args)                                  \
-    UP_ISA_BUILD_(name, baseline, , params, args)                                        \
-    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                              \
+    UP_ISA_BUILD_(name, baseline, , params, args)                                          \
+    UP_ISA_BUILD_(name, avx2, UP_TARGET_AVX2, params, args)                                \
     storage void TFN(name) params                                                          \
     {                                                                                      \
         if (up_isa() >= UP_ISA_AVX2)                                                       \
