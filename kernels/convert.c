@@ -76,15 +76,15 @@ uint16_t up_f32_to_bf16(float f)
 
 /* ---- array converters, one set per instruction-set level -----------------
  *
- * The hardware conversions are exact where the scalar code is, with two
- * exceptions that are repaired rather than avoided:
+ * The hardware conversions round as the scalar code does; where they part
+ * from it, the difference is repaired or the instruction not used:
  *   - vcvtph2ps quiets a signalling NaN (sets the float's bit 22); the
  *     scalar widening keeps the payload as it is, so NaN lanes whose
  *     half had bit 9 clear get bit 22 cleared again. (Measured: 0x7c01 ->
  *     0x7fc02000 in hardware, 0x7f802000 in up_f16_to_f32.)
- *   - vcvtps2ph rounds to nearest-even (immediate 0, MXCSR not consulted)
- *     and turns a NaN into sign | 0x7e00 | payload >> 13, which is what
- *     up_f32_to_f16 computes; no repair.
+ *   - vcvtps2ph rounds to nearest-even (immediate 0: the rounding comes
+ *     from the instruction, not MXCSR) and turns a NaN into sign | 0x7e00
+ *     | payload >> 13, which is what up_f32_to_f16 computes; no repair.
  *   - AVX512_BF16's vcvtneps2bf16 is not used: it flushes float32
  *     subnormals to zero, where PyTorch's bfloat16 cast rounds them. The
  *     bfloat16 store is the scalar integer rounding, 8 or 16 lanes wide.
@@ -195,7 +195,8 @@ UP_TARGET_AVX512 static inline void f16_f32_16(const uint16_t *s, float *d, __mm
 {
     const __m512i abs_mask = _mm512_set1_epi32(0x7fff), inf = _mm512_set1_epi32(0x7c00);
     const __m512i quiet = _mm512_set1_epi32(0x400000), bit9 = _mm512_set1_epi32(0x200);
-    __m256i h = k == 0xffff ? _mm256_loadu_si256((const __m256i *)s) : _mm256_maskz_loadu_epi16(k, s);
+    __m256i h = k == 0xffff ? _mm256_loadu_si256((const __m256i *)s)
+                            : _mm256_maskz_loadu_epi16(k, s);
     __m512i w = _mm512_cvtepu16_epi32(h);
     __m512i f = _mm512_castps_si512(_mm512_cvtph_ps(h));
     __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(w, abs_mask), inf);
