@@ -10,17 +10,30 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#if UP_HAVE_ISA_PATHS
+#include <cpuid.h>
+#endif
 
 static _Atomic int isa_level = -1;
 
 static const char *const isa_names[] = {"baseline", "avx2", "avx512"};
 
+#if UP_HAVE_ISA_PATHS
+/* F16C straight from CPUID: clang's __builtin_cpu_supports does not know
+ * the name. Its register state is AVX's, which the "avx2" test below
+ * already requires the OS to save. */
+static int cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+#endif
+
 up_isa_level up_isa_cpu(void)
 {
 #if UP_HAVE_ISA_PATHS
     __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         return UP_ISA_AVX512;
