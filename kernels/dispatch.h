@@ -86,6 +86,12 @@
  * of up to some 100K elements): past the cache it measured 0.94
  * (0.24-1.16), but A/A runs (`-i avx2,avx2`, `-i avx512,avx512`) spread
  * as widely (0.95-1.02 medians), so no difference shows there.
+ * Leaving target_clones did not change the AVX2 code: nearest_unpool's
+ * AVX2 build is instruction for instruction the old AVX2 clone, resize's
+ * differs in 4 of 3866 lines, max_pool's in register choice; the old
+ * binary against this one at UNPOOLD_ISA=avx2 (8 alternating rounds, one
+ * process each) measured 1.00 on the control and 0.89-1.15 elsewhere,
+ * within what process-to-process noise gives on this machine.
  * AVX512_BF16's vcvtneps2bf16 was not tried for float32 -> bfloat16: it
  * flushes subnormal inputs to zero, which PyTorch's cast does not.
  */
