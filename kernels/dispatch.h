@@ -57,15 +57,21 @@
  * Six runs of 11 repetitions, load average 5-9 on the 2 cores; per case
  * the median of the six isaratios, their range, and the AVX2 / AVX-512
  * kernel medians. max_unpool (one build, no dispatch) is the control: its
- * isaratio is what noise alone gives. Then four confirming runs of 15
- * repetitions for the kept ones (second figure).
- *   control  max_unpool2d f32                   1.00 (0.95-1.04); 1.00
- *   kept     fractional_max_unpool 2d f32       1.16 (0.98-1.41); 1.17 (1.08-1.24)
- *            fractional_max_unpool 2d f64       1.15 (1.06-1.19); 1.13 (1.00-1.19)
- *            fractional_max_unpool 3d f32       1.09 (1.07-1.17); 1.07 (1.03-1.10)
- *            float32 -> bfloat16, 8M elements   1.08 (0.85-1.78); 1.08 (1.03-1.14)
- *            float32 -> bfloat16, 64K (cache)   1.05 (1.01-1.08); 1.05 (1.04-1.06)
- *            float16 -> float32, 64K (cache)    1.13 (1.07-1.50); 1.16 (1.11-1.22)
+ * isaratio is what noise alone gives. For the kept ones, then, runs of 15
+ * repetitions: four at the same load, and nine at load 2.5 (median and
+ * range).
+ *                                                six busy runs      4 busy  9 at load 2.5
+ *   control  max_unpool2d f32                   1.00 (0.95-1.04)   1.00    1.00 (1.00-1.01)
+ *   kept     fractional_max_unpool 2d f32       1.16 (0.98-1.41)   1.17    1.16 (1.15-1.20)
+ *              27.5 / 21.1 ms
+ *            fractional_max_unpool 2d f64       1.15 (1.06-1.19)   1.13    1.08 (1.00-1.28)
+ *              42.7 / 38.4 ms
+ *            fractional_max_unpool 3d f32       1.09 (1.07-1.17)   1.07    1.08 (1.07-1.09)
+ *              92.6 / 78.6 ms
+ *            float32 -> bfloat16, 8M elements   1.08 (0.85-1.78)   1.08    1.06 (1.02-1.08)
+ *            float32 -> bfloat16, 64K (cache)   1.05 (1.01-1.08)   1.05    1.05 (1.04-1.07)
+ *            float16 -> float32, 64K (cache)    1.13 (1.07-1.50)   1.16    1.14 (1.09-1.15),
+ *                                                                          three runs
  *   dropped  fractional_max_unpool 3d f64       1.01 (0.92-1.15): no gain
  *            fractional_max_unpool 1d f32/f64   0.97 / 0.88: slower
  *            max_pool 2d f32/f64/u8, 3d f32     0.91 / 0.73 / 0.77 / 0.71, every
