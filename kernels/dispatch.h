@@ -72,22 +72,34 @@
  *            float32 -> bfloat16, 64K (cache)   1.05 (1.01-1.08)   1.05    1.05 (1.04-1.07)
  *            float16 -> float32, 64K (cache)    1.13 (1.07-1.50)   1.16    1.14 (1.09-1.15),
  *                                                                          three runs
- *   dropped  fractional_max_unpool 3d f64       1.01 (0.92-1.15): no gain
- *            fractional_max_unpool 1d f32/f64   0.97 / 0.88: slower
- *            max_pool 2d f32/f64/u8, 3d f32     0.91 / 0.73 / 0.77 / 0.71, every
- *                                               run below 1: slower (1d f32
- *                                               1.07, the same function)
- *            nearest_unpool 1d/2d/3d f32, 2d f64  0.99 / 0.98 / 0.99 / 0.95
- *            resize linear / cubic x2           0.99 / 0.99
- *            pixel_shuffle f32 / u8, unshuffle  1.00 / 0.97 / 0.99
+ *   dropped  (busy: six runs at load 5-9; quiet: five runs of 11 repetitions
+ *            at load 2.5-3 with every AVX-512 build put back, control 1.01
+ *            (0.99-1.01))                        busy    quiet
+ *            fractional_max_unpool 3d f64       1.01    1.02 (1.01-1.13): no gain
+ *            fractional_max_unpool 1d f32/f64   0.97 / 0.88    0.99 / 0.97: slower
+ *            max_pool 2d f32                    0.91    0.92 (0.90-0.94): slower
+ *            max_pool 2d f64 / u8               0.73 / 0.77    0.76 / 0.78: slower
+ *            max_pool 3d f32                    0.71    0.67 (0.66-0.71): slower
+ *            max_pool 1d f32                    1.07    1.10 (1.03-1.15): faster,
+ *                                               but it is the same function
+ *                                               as 2d and 3d (one row per
+ *                                               window instead of 2)
+ *            nearest_unpool 1d/2d/3d f32        0.99 / 0.98 / 0.99   1.02 / 0.99 / 1.00
+ *            nearest_unpool 2d f64              0.95    1.02
+ *            resize linear / cubic x2           0.99 / 0.99    0.98 / 1.04 (1.00-1.07)
+ *            pixel_shuffle f32 / u8             1.00 / 0.97    1.01 / 0.97
+ *            pixel_unshuffle f32                0.99    1.01
  *            float32 -> float16                 0.98 (8M), 1.00 (64K)
  *            bfloat16 -> float32                0.97 (8M), 1.00 (64K)
  * The memory-bound loops (nearest, resize, pixel_shuffle, the converters
  * past the cache) sit at the bandwidth floor with AVX2 already: a wider
- * register moves no more bytes per second. max_pool's running maxima
- * compile to masked compare/blend chains in zmm that cost more than they
- * save here. fractional_max_unpool's 2d/3d rows are fma-bound on
- * cache-resident tiles, where 16 lanes per instruction pay. float16 ->
+ * register moves no more bytes per second. max_pool's AVX-512 build is
+ * slower as soon as a window has two rows or more; why was not chased
+ * (its running maxima become mask compares and blends per element, the
+ * likely cost). max_pool 1d, one row per window, gains 10%: a build
+ * chosen by window shape could take that; not done. fractional_max_unpool's
+ * 2d/3d rows are fma-bound on cache-resident tiles, where 16 lanes per
+ * instruction pay. float16 ->
  * float32 of 8M elements is kept for its gain in cache (a request's input
  * of up to some 100K elements): past the cache it measured 0.94
  * (0.24-1.16), but A/A runs (`-i avx2,avx2`, `-i avx512,avx512`) spread
