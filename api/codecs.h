@@ -229,6 +229,15 @@ int up_kserve_encode_call(up_call *c, up_timing *t, up_http_resp *resp, up_error
 /* The outputs the answer carries, in order (list), and which are sent as
  * binary data (bin); returns how many. */
 int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin[UP_MAX_OUTPUTS]);
+/* Bytes at src inside a buffer the decoder owns (base), as tensor t
+ * without a copy when it can: a view when src is aligned for dt; else
+ * moved down to an aligned spot at or above base + *floor (bytes below
+ * *floor are in use; everything between it and src is dead: a header
+ * already read); else a charged, aligned copy. *floor moves past the
+ * tensor's bytes. Binary KServe inputs and gRPC's raw_input_contents. */
+int up_tensor_in_place(char *base, size_t *floor, char *src, up_tensor *t, up_dtype dt, int rank,
+                       const int64_t *shape, size_t nbytes, const up_charge *charge,
+                       const char *field, up_error *err);
 /* How model metadata shows a tensor (REST and gRPC alike): its rank (0 =
  * any rank, shown as [-1]) and datatype. */
 int up_kserve_shown_rank(const up_op_def *op, up_io_kind kind);

@@ -136,43 +136,51 @@ typedef struct ks_binary {
 
 static uintptr_t align_up(uintptr_t v, uintptr_t a) { return (v + a - 1) / a * a; }
 
+int up_tensor_in_place(char *base, size_t *floor, char *src, up_tensor *t, up_dtype dt, int rank,
+                       const int64_t *shape, size_t nbytes, const up_charge *charge,
+                       const char *field, up_error *err)
+{
+    size_t es = up_dtype_size(dt);
+    if ((uintptr_t)src % es == 0) {
+        up_tensor_view(t, dt, rank, shape, src);
+        *floor = (size_t)(src - base) + nbytes;
+        return 0;
+    }
+    {
+        uintptr_t lo = (uintptr_t)(base + *floor);
+        uintptr_t dst = align_up(lo, 64);
+        if (dst > (uintptr_t)src) dst = align_up(lo, es);
+        if (dst <= (uintptr_t)src) {
+            memmove((void *)dst, src, nbytes);
+            up_tensor_view(t, dt, rank, shape, (void *)dst);
+            *floor = (size_t)((char *)dst - base) + nbytes;
+            return 0;
+        }
+    }
+    if (charge && charge->take && nbytes > 0 &&
+        charge->take(charge->ctx, (int64_t)nbytes, "a binary input's aligned copy", err) < 0)
+        return -1;
+    if (up_tensor_alloc(t, dt, rank, shape) < 0)
+        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
+    memcpy(t->data, src, nbytes);
+    *floor = (size_t)(src - base) + nbytes;
+    return 0;
+}
+
 /* The next nbytes of the binary region as tensor t: in place when aligned,
  * else moved down into dead space, else copied. */
 static int tensor_from_binary(ks_binary *bin, up_tensor *t, up_dtype dt, int rank,
                               const int64_t *shape, size_t nbytes, const char *field,
                               up_error *err)
 {
-    size_t es = up_dtype_size(dt);
     char *src = bin->base + bin->pos;
     if (nbytes > bin->len - bin->pos)
         return up_errorf(err, UP_E_MALFORMED, field,
                          "binary_data_size %zu runs past the end of the body (%zu bytes left)",
                          nbytes, bin->len - bin->pos);
     bin->pos += nbytes;
-    if ((uintptr_t)src % es == 0) {
-        up_tensor_view(t, dt, rank, shape, src);
-        bin->floor = bin->pos;
-        return 0;
-    }
-    {
-        uintptr_t lo = (uintptr_t)(bin->base + bin->floor);
-        uintptr_t dst = align_up(lo, 64);
-        if (dst > (uintptr_t)src) dst = align_up(lo, es);
-        if (dst <= (uintptr_t)src) {
-            memmove((void *)dst, src, nbytes);
-            up_tensor_view(t, dt, rank, shape, (void *)dst);
-            bin->floor = (size_t)((char *)dst - bin->base) + nbytes;
-            return 0;
-        }
-    }
-    if (bin->charge && bin->charge->take && nbytes > 0 &&
-        bin->charge->take(bin->charge->ctx, (int64_t)nbytes, "KServe binary input copy", err) < 0)
-        return -1;
-    if (up_tensor_alloc(t, dt, rank, shape) < 0)
-        return up_errorf(err, UP_E_OVERLOADED, field, "out of memory");
-    memcpy(t->data, src, nbytes);
-    bin->floor = bin->pos;
-    return 0;
+    return up_tensor_in_place(bin->base, &bin->floor, src, t, dt, rank, shape, nbytes,
+                              bin->charge, field, err);
 }
 
 /* The binary inputs, in input order, once nothing of the header is read

@@ -348,9 +348,19 @@ static int tensor_from_contents(up_tensor *t, up_dtype dt, int rank, const int64
 
 /* What a decoded gRPC call keeps: the unpacked message (raw inputs are
  * views of it) and the outputs asked for. */
+/* Where a raw_input_contents entry (field 7) sits in the message: the
+ * field from its tag (start), its bytes at off. */
+typedef struct raw_span {
+    size_t start, off, len;
+} raw_span;
+
 typedef struct grpc_state {
     pb_charged alloc;
-    Inference__ModelInferRequest *msg;
+    Inference__ModelInferRequest *rq; /* the message without its raw entries */
+    char *msg;                 /* the message as received: raw inputs are views of it */
+    size_t floor;              /* bytes of msg below this hold placed inputs */
+    raw_span raw[UP_MAX_INPUTS];
+    int n_raw;
     int n_req;                 /* outputs listed; 0 = every output */
     int req[UP_MAX_OUTPUTS];
 } grpc_state;
@@ -358,8 +368,93 @@ typedef struct grpc_state {
 static void grpc_state_free(void *p)
 {
     grpc_state *st = p;
-    if (st->msg) protobuf_c_message_free_unpacked(&st->msg->base, &st->alloc.alloc);
+    if (st->rq) protobuf_c_message_free_unpacked(&st->rq->base, &st->alloc.alloc);
+    free(st->msg);
     free(st);
+}
+
+/* ---- decoding: raw_input_contents in place ---------------------------------- */
+
+static int read_varint(const uint8_t *p, size_t n, size_t *at, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && *at < n; shift += 7) {
+        uint8_t b = p[(*at)++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* Find the raw_input_contents entries among the message's top-level
+ * fields, checking the wire format of every field on the way; the other
+ * fields are what protobuf-c unpacks. Written by hand (the rest is
+ * protobuf-c's) because protobuf-c copies every bytes field: a 64 MiB
+ * input would be held twice. */
+static int find_raw(const uint8_t *m, size_t n, grpc_state *st, up_error *err)
+{
+    size_t at = 0;
+    while (at < n) {
+        size_t start = at;
+        uint64_t key, len;
+        if (read_varint(m, n, &at, &key) < 0 || key >> 3 == 0) goto bad;
+        switch (key & 7) {
+        case 0:
+            if (read_varint(m, n, &at, &len) < 0) goto bad;
+            break;
+        case 1:
+            if (n - at < 8) goto bad;
+            at += 8;
+            break;
+        case 5:
+            if (n - at < 4) goto bad;
+            at += 4;
+            break;
+        case 2:
+            if (read_varint(m, n, &at, &len) < 0 || len > n - at) goto bad;
+            if (key >> 3 == 7) {
+                if (st->n_raw == UP_MAX_INPUTS)
+                    return up_errorf(err, UP_E_MALFORMED, "raw_input_contents",
+                                     "more than %d raw_input_contents entries", UP_MAX_INPUTS);
+                st->raw[st->n_raw++] = (raw_span){start, at, (size_t)len};
+            }
+            at += len;
+            break;
+        default:
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    return up_errorf(err, UP_E_MALFORMED, "message",
+                     "the ModelInferRequest message is not valid protobuf");
+}
+
+/* The message's other fields, unpacked by protobuf-c from a charged copy
+ * of them (the raw entries left out). */
+static int unpack_rest(const char *m, size_t n, grpc_state *st, up_error *err)
+{
+    size_t rest = n, at = 0, out = 0;
+    char *buf;
+    for (int i = 0; i < st->n_raw; i++) rest -= st->raw[i].off + st->raw[i].len - st->raw[i].start;
+    if (!(buf = pb_alloc(&st->alloc, rest))) {
+        if (st->alloc.refused) *err = st->alloc.err;
+        else up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
+        return -1;
+    }
+    for (int i = 0; i <= st->n_raw; i++) {
+        size_t end = i < st->n_raw ? st->raw[i].start : n;
+        memcpy(buf + out, m + at, end - at);
+        out += end - at;
+        if (i < st->n_raw) at = st->raw[i].off + st->raw[i].len;
+    }
+    st->rq = (Inference__ModelInferRequest *)unpack(&inference__model_infer_request__descriptor,
+                                                    &st->alloc, buf, out, err);
+    pb_free(&st->alloc, buf);
+    return st->rq ? 0 : -1;
 }
 
 static int read_shape(const Inference__ModelInferRequest__InferInputTensor *in, int64_t *shape,
@@ -378,8 +473,7 @@ static int read_shape(const Inference__ModelInferRequest__InferInputTensor *in, 
 }
 
 static int read_input(up_call *c, const Inference__ModelInferRequest__InferInputTensor *in,
-                      const Inference__ModelInferRequest *rq, size_t *next_raw,
-                      const up_limits *lim, up_error *err)
+                      grpc_state *st, int *next_raw, const up_limits *lim, up_error *err)
 {
     char field[UP_ERR_FIELD_LEN];
     int64_t shape[UP_MAX_RANK], numel, nbytes;
@@ -421,18 +515,18 @@ static int read_input(up_call *c, const Inference__ModelInferRequest__InferInput
     if (in->contents)
         return tensor_from_contents(&c->plan.raw[idx], dt, rank, shape, numel, in->contents,
                                     &c->plan.charge, field, err);
-    if (*next_raw >= rq->n_raw_input_contents)
+    if (*next_raw >= st->n_raw)
         return up_errorf(err, UP_E_MALFORMED, field, "input has no data: neither contents nor "
-                         "a raw_input_contents entry (%zu given)", rq->n_raw_input_contents);
+                         "a raw_input_contents entry (%d given)", st->n_raw);
     {
-        const ProtobufCBinaryData *raw = &rq->raw_input_contents[(*next_raw)++];
+        const raw_span *raw = &st->raw[(*next_raw)++];
         if ((uint64_t)raw->len != (uint64_t)nbytes)
             return up_errorf(err, UP_E_INVALID, field, "raw_input_contents has %zu bytes; "
                              "shape and %s need %lld", raw->len, in->datatype, (long long)nbytes);
-        /* in place: the unpacked bytes live as long as the call */
-        up_tensor_view(&c->plan.raw[idx], dt, rank, shape, raw->data);
+        /* in place: the message lives as long as the call */
+        return up_tensor_in_place(st->msg, &st->floor, st->msg + raw->off, &c->plan.raw[idx], dt,
+                                  rank, shape, raw->len, &c->plan.charge, field, err);
     }
-    return 0;
 }
 
 static int read_outputs(up_call *c, const Inference__ModelInferRequest *rq, grpc_state *st,
@@ -467,7 +561,7 @@ static int read_outputs(up_call *c, const Inference__ModelInferRequest *rq, grpc
 static int read_request(up_call *c, const Inference__ModelInferRequest *rq, grpc_state *st,
                         const up_limits *lim, up_error *err)
 {
-    size_t next_raw = 0;
+    int next_raw = 0;
     if (strlen(rq->id) > UP_KSERVE_ID_CHARS * 4)
         return up_errorf(err, UP_E_MALFORMED, "id", "id must be at most %d characters",
                          UP_KSERVE_ID_CHARS);
@@ -479,11 +573,10 @@ static int read_request(up_call *c, const Inference__ModelInferRequest *rq, grpc
         return up_errorf(err, UP_E_TOO_LARGE, "inputs", "%zu inputs, the limit is %d",
                          rq->n_inputs, lim->max_inputs);
     for (size_t i = 0; i < rq->n_inputs; i++)
-        if (read_input(c, rq->inputs[i], rq, &next_raw, lim, err) < 0) return -1;
-    if (next_raw != rq->n_raw_input_contents)
-        return up_errorf(err, UP_E_MALFORMED, "raw_input_contents", "%zu raw_input_contents "
-                         "entries, but %zu inputs read theirs from it", rq->n_raw_input_contents,
-                         next_raw);
+        if (read_input(c, rq->inputs[i], st, &next_raw, lim, err) < 0) return -1;
+    if (next_raw != st->n_raw)
+        return up_errorf(err, UP_E_MALFORMED, "raw_input_contents", "%d raw_input_contents "
+                         "entries, but %d inputs read theirs from it", st->n_raw, next_raw);
     if (rq->n_outputs > UP_MAX_OUTPUTS)
         return up_errorf(err, UP_E_INVALID, "outputs", "model %s has %d outputs",
                          c->plan.op->name, c->plan.op->n_outputs);
@@ -503,7 +596,7 @@ static const up_op_def *find_model(const char *name, const char *version, up_err
     return op;
 }
 
-int up_grpc_decode_infer(up_call *c, const void *msg, size_t n, const up_grpc_in *in,
+int up_grpc_decode_infer(up_call *c, char *msg, size_t n, const up_grpc_in *in,
                          const up_limits *lim, up_error *err)
 {
     grpc_state *st;
@@ -512,17 +605,20 @@ int up_grpc_decode_infer(up_call *c, const void *msg, size_t n, const up_grpc_in
     up_plan_init(&c->plan, NULL);
     c->proto = UP_PROTO_KSERVE;
     c->shm = in->shm;
-    if (!(st = calloc(1, sizeof(*st)))) return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
+    if (!(st = calloc(1, sizeof(*st)))) {
+        free(msg);
+        return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
+    }
+    st->msg = msg;
     c->codec_state = st;
     c->codec_state_free = grpc_state_free;
     pb_charged_init(&st->alloc, &in->charge);
-    st->msg = (Inference__ModelInferRequest *)unpack(&inference__model_infer_request__descriptor,
-                                                     &st->alloc, msg, n, err);
-    if (!st->msg) return -1;
-    if (!(op = find_model(st->msg->model_name, st->msg->model_version, err))) return -1;
+    if (find_raw((const uint8_t *)msg, n, st, err) < 0 || unpack_rest(msg, n, st, err) < 0)
+        return -1;
+    if (!(op = find_model(st->rq->model_name, st->rq->model_version, err))) return -1;
     up_plan_init(&c->plan, op);
     c->plan.charge = in->charge;
-    if (read_request(c, st->msg, st, lim, err) < 0) return -1;
+    if (read_request(c, st->rq, st, lim, err) < 0) return -1;
     return up_call_prepare(c, lim, err);
 }
 

@@ -18,11 +18,23 @@
  *
  * Output: one tab-separated line per row for bench/report.py:
  *   unpoold <case> <variant> <median_ms> <min_ms> <kernel_median_ms> <gflops>
- * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-C cache-MiB] [-s] [-l]
+ * Usage: kbench [-w workers] [-r reps] [-c case-substring] [-C cache-MiB] [-s]
+ *               [-i isa,isa] [-l]
  * (-C sets bigbuf.c's cache limit; -C 0 shows what huge pages alone give;
  * -s times each case with 1 worker and with -w workers, alternating
  * repetition by repetition, for the scaling rows "w1" / "wpair" and
- * "wratio", the median of the per-repetition speedups). */
+ * "wratio", the median of the per-repetition speedups; -i avx2,avx512
+ * does the same between two instruction-set levels (dispatch.h, up_isa):
+ * rows named after the levels and "isaratio", first level's time over
+ * the second's. max_unpool and conv_transpose have a single build, so
+ * their isaratio is the noise floor of the comparison; the floor rows
+ * are skipped.)
+ *
+ * The convert rows time the dtype converters (convert.c) alone, on the
+ * calling thread as a request's preparation runs them: convert_<from>_<to>
+ * over the 2-d cases' 8M elements, and convert_small_* over 64K elements
+ * (256 KiB of float32: the cache-resident case, where the vector width
+ * rather than the memory bus sets the speed). */
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,6 +44,8 @@
 #include <unistd.h>
 
 #include "kernels/bigbuf.h"
+#include "kernels/convert.h"
+#include "kernels/dispatch.h"
 #include "kernels/op.h"
 #include "server/pool.h"
 
@@ -62,7 +76,8 @@ static void *xmalloc(size_t n)
 /* The dtype in a case's name: max_pool2d_f32, max_pool2d_u8. */
 static const char *dt_suffix(up_dtype dt)
 {
-    return dt == UP_F64 ? "f64" : dt == UP_U8 ? "u8" : "f32";
+    return dt == UP_F64 ? "f64" : dt == UP_U8 ? "u8" : dt == UP_F16 ? "f16" : dt == UP_BF16 ? "bf16"
+                                                                                     : "f32";
 }
 
 static void fill_values(void *data, up_dtype dt, int64_t n)
@@ -70,6 +85,8 @@ static void fill_values(void *data, up_dtype dt, int64_t n)
     for (int64_t i = 0; i < n; i++) {
         double v = rng_unit() * 2.0 - 1.0;
         if (dt == UP_F64) ((double *)data)[i] = v;
+        else if (dt == UP_F16) ((uint16_t *)data)[i] = up_f32_to_f16((float)v);
+        else if (dt == UP_BF16) ((uint16_t *)data)[i] = up_f32_to_bf16((float)v);
         else if (dt == UP_U8) ((uint8_t *)data)[i] = (uint8_t)(v * 127.0 + 128.0);
         else ((float *)data)[i] = (float)v;
     }
@@ -102,7 +119,8 @@ static void fill_unpool_indices(int64_t *ind, int nsp, const int64_t *in, int64_
 /* ---- cases -------------------------------------------------------------- */
 
 typedef enum {
-    OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE, OP_SHUFFLE, OP_UNSHUFFLE
+    OP_UNPOOL, OP_NEAREST, OP_FMU, OP_POOL, OP_CONVT, OP_RESIZE, OP_SHUFFLE, OP_UNSHUFFLE,
+    OP_CONVERT
 } bop;
 
 typedef struct bcase {
@@ -111,7 +129,8 @@ typedef struct bcase {
     up_dtype dt;
     int rank;
     int64_t shape[5];   /* x */
-    int64_t cout, k;    /* conv: output channels, kernel; pools: kernel */
+    int64_t cout, k;    /* conv: output channels, kernel; pools: kernel;
+                           convert: the destination dtype (dt is the source) */
 } bcase;
 
 #define X2D {8, 64, 128, 128}
@@ -151,6 +170,14 @@ static const bcase cases[] = {
     {"pixel_shuffle2d", OP_SHUFFLE, UP_U8, 4, {8, 256, 64, 64}, 0, 2},
     /* its inverse over the same 32 MiB (the copy floor applies as is) */
     {"pixel_unshuffle2d", OP_UNSHUFFLE, UP_F32, 4, {8, 64, 128, 128}, 0, 2},
+    {"convert", OP_CONVERT, UP_F16, 4, X2D, 0, UP_F32},
+    {"convert", OP_CONVERT, UP_F32, 4, X2D, 0, UP_F16},
+    {"convert", OP_CONVERT, UP_BF16, 4, X2D, 0, UP_F32},
+    {"convert", OP_CONVERT, UP_F32, 4, X2D, 0, UP_BF16},
+    {"convert_small", OP_CONVERT, UP_F16, 4, {1, 1, 256, 256}, 0, UP_F32},
+    {"convert_small", OP_CONVERT, UP_F32, 4, {1, 1, 256, 256}, 0, UP_F16},
+    {"convert_small", OP_CONVERT, UP_BF16, 4, {1, 1, 256, 256}, 0, UP_F32},
+    {"convert_small", OP_CONVERT, UP_F32, 4, {1, 1, 256, 256}, 0, UP_BF16},
 };
 #define N_CASES ((int)(sizeof(cases) / sizeof(cases[0])))
 
@@ -220,7 +247,7 @@ static void view_input(up_plan *p, const char *name, up_dtype dt, int rank, cons
 
 static const char *const op_names[] = {"max_unpool", "nearest_unpool", "fractional_max_unpool",
                                        "max_pool", "conv_transpose", "resize", "pixel_shuffle",
-                                       "pixel_unshuffle"};
+                                       "pixel_unshuffle", "convert (no plan: run_convert)"};
 
 /* A fresh plan for case c over the case's inputs (nothing allocated). */
 static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
@@ -248,6 +275,8 @@ static void plan_setup(up_plan *p, const bcase *c, const bdata *d)
         param(p, "mode")->choice = (int)c->k;
         break;
     }
+    case OP_CONVERT: /* timed without a plan (run_convert) */
+        break;
     case OP_SHUFFLE:
         param(p, "upscale_factor")->i[0] = c->k;
         break;
@@ -273,6 +302,8 @@ static double conv_flops(const bcase *c)
     for (int i = 2; i < c->rank; i++) f *= (double)c->k;
     return f;
 }
+
+static double now_s(void);
 
 /* ---- one job through the pool ------------------------------------------ */
 
@@ -358,6 +389,14 @@ static void emit(const char *name, up_dtype dt, const char *variant, double *t, 
     fflush(stdout);
 }
 
+/* A case's row name without its last dtype: "nearest2d", "convert_f16". */
+static const char *case_stem(const bcase *c, char *buf, size_t n)
+{
+    if (c->op != OP_CONVERT) return c->name;
+    snprintf(buf, n, "%s_%s", c->name, dt_suffix(c->dt));
+    return buf;
+}
+
 /* The median over repetitions of a[r] / b[r]: each pair was timed back to
  * back, so load that comes and goes cancels out of every ratio. Printed in
  * the median column of a row of its own. */
@@ -372,23 +411,52 @@ static void emit_ratio(const char *name, up_dtype dt, const char *variant, const
     fflush(stdout);
 }
 
+/* One conversion of a convert case, timed on the calling thread. */
+static void run_convert(const bcase *c, const bdata *d, double *t)
+{
+    up_tensor src, dst;
+    double a = now_s();
+    up_tensor_view(&src, c->dt, c->rank, c->shape, d->x);
+    if (up_convert(&src, (up_dtype)c->k, &dst) < 0) {
+        fprintf(stderr, "kbench: convert failed\n");
+        exit(1);
+    }
+    *t = now_s() - a;
+    up_tensor_free(&dst);
+}
+
 /* Small requests are timed in batches: one job is a few microseconds.
  * With several pools (kbench -s) every repetition runs on each pool in
  * turn, so a burst of load on this shared machine hits every side of a
- * ratio alike; variant[i] names pool i's row. */
+ * ratio alike; variant[i] names pool i's row. With -i both sides are one
+ * pool, and side_isa[i] is the level side i runs at. */
+static int side_isa[2] = {-1, -1};
+
 static void bench_case(up_pool *const *pools, const char *const *variant, int npools,
                        const bcase *c, int reps)
 {
     bdata d;
     double t[2][64], k[2][64];
+    char stem[64];
+    const char *name = case_stem(c, stem, sizeof(stem));
+    up_dtype last = c->op == OP_CONVERT ? (up_dtype)c->k : c->dt;
     int small = numel(c->shape, c->rank) < 4096, inner = small ? 200 : 1;
+    if (c->op == OP_CONVERT && numel(c->shape, c->rank) < (1 << 20)) inner = 200;
     if (reps > 64) reps = 64;
     data_make(c, &d);
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up, not recorded */
         for (int qq = 0; qq < npools; qq++) {
             int q = r % 2 ? npools - 1 - qq : qq; /* ABBA: neither side always goes first */
             double ts = 0, ks = 0;
+            if (side_isa[q] >= 0) up_isa_set((up_isa_level)side_isa[q]);
             for (int i = 0; i < inner; i++) {
+                if (c->op == OP_CONVERT) {
+                    double a;
+                    run_convert(c, &d, &a);
+                    ts += a;
+                    ks += a;
+                    continue;
+                }
                 up_plan p;
                 double a, b;
                 up_error err;
@@ -408,10 +476,10 @@ static void bench_case(up_pool *const *pools, const char *const *variant, int np
             }
         }
     }
-    if (npools == 2) emit_ratio(c->name, c->dt, "wratio", t[0], t[1], reps);
+    if (npools == 2)
+        emit_ratio(name, last, side_isa[0] >= 0 ? "isaratio" : "wratio", t[0], t[1], reps);
     for (int q = 0; q < npools; q++)
-        emit(c->name, c->dt, variant[q], t[q], k[q], reps,
-             c->op == OP_CONVT ? conv_flops(c) : 0.0);
+        emit(name, last, variant[q], t[q], k[q], reps, c->op == OP_CONVT ? conv_flops(c) : 0.0);
     data_free(&d);
 }
 
@@ -587,50 +655,82 @@ static void bench_alloc(int reps)
 
 int main(int argc, char **argv)
 {
-    int workers = 2, reps = 7, opt, cache_mb = -1, paired = 0;
+    int workers = 2, reps = 7, opt, cache_mb = -1, paired = 0, isa_pair = 0;
     const char *only = NULL;
     up_pool *pools[2];
-    while ((opt = getopt(argc, argv, "w:r:c:C:ls")) != -1) {
+    while ((opt = getopt(argc, argv, "w:r:c:C:lsi:")) != -1) {
         switch (opt) {
         case 'w': workers = atoi(optarg); break;
         case 'r': reps = atoi(optarg); break;
         case 'c': only = optarg; break;
         case 'C': cache_mb = atoi(optarg); break;
         case 's': paired = 1; break;
+        case 'i': {
+            char a[32] = "", *comma;
+            snprintf(a, sizeof(a), "%s", optarg);
+            if (!(comma = strchr(a, ','))) return 2;
+            *comma = 0;
+            side_isa[0] = up_isa_parse(a);
+            side_isa[1] = up_isa_parse(comma + 1);
+            if (side_isa[0] < 0 || side_isa[1] < 0) {
+                fprintf(stderr, "kbench: -i wants two of baseline, avx2, avx512\n");
+                return 2;
+            }
+            isa_pair = 1;
+            break;
+        }
         case 'l':
-            for (int i = 0; i < N_CASES; i++)
-                printf("%s_%s\n", cases[i].name, dt_suffix(cases[i].dt));
+            for (int i = 0; i < N_CASES; i++) {
+                char stem[64];
+                printf("%s_%s\n", case_stem(&cases[i], stem, sizeof(stem)),
+                       dt_suffix(cases[i].op == OP_CONVERT ? (up_dtype)cases[i].k : cases[i].dt));
+            }
             return 0;
         default:
-            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-s] [-l]\n"
-                            "  -s  scaling: 1 worker and -w workers, alternating per repetition\n");
+            fprintf(stderr, "usage: kbench [-w workers] [-r reps] [-c case] [-C cache-MiB] [-s] "
+                            "[-i isa,isa] [-l]\n"
+                            "  -s  scaling: 1 worker and -w workers, alternating per repetition\n"
+                            "  -i  two instruction-set levels (baseline, avx2, avx512), "
+                            "alternating per repetition\n");
             return 2;
         }
     }
-    if (workers < 1 || reps < 1) return 2;
+    if (workers < 1 || reps < 1 || (paired && isa_pair)) return 2;
     if (cache_mb >= 0) up_bigbuf_set_cache_limit((size_t)cache_mb << 20);
     /* -s: rows "w1" and "wpair" (cases), "w1floor_*" and "wpfloor_*" */
     static const char *const case_variant[2][2] = {{"pool", NULL}, {"w1", "wpair"}};
     static const char *const floor_prefix[2][2] = {{"", NULL}, {"w1", "wp"}};
-    int npools = paired ? 2 : 1;
+    int npools = paired || isa_pair ? 2 : 1;
     pools[0] = up_pool_create(paired ? 1 : workers, 16);
-    pools[1] = paired ? up_pool_create(workers, 16) : NULL;
+    pools[1] = paired ? up_pool_create(workers, 16) : isa_pair ? pools[0] : NULL;
     if (!pools[0] || (paired && !pools[1])) return 1;
     static const char *const nocache[] = {"nocache"}, *const w1[] = {"w1"};
+    const char *isa_variant[2];
     const char *const *variant = case_variant[paired];
-    if (!paired && cache_mb == 0) variant = nocache;
-    else if (!paired && workers == 1) variant = w1;
-    for (int i = 0; i < N_CASES; i++) {
-        char full[96];
-        snprintf(full, sizeof(full), "%s_%s", cases[i].name,
-                 dt_suffix(cases[i].dt));
-        if (only && !strstr(full, only)) continue;
-        bench_case(pools, variant, npools, &cases[i], reps);
+    if (isa_pair) { /* rows named after the levels in effect on this CPU */
+        for (int q = 0; q < 2; q++) {
+            side_isa[q] = (int)up_isa_set((up_isa_level)side_isa[q]);
+            isa_variant[q] = up_isa_name((up_isa_level)side_isa[q]);
+        }
+        variant = isa_variant;
     }
+    if (!paired && !isa_pair && cache_mb == 0) variant = nocache;
+    else if (!paired && !isa_pair && workers == 1) variant = w1;
+    for (int i = 0; i < N_CASES; i++) {
+        char full[96], stem[64];
+        const bcase *c = &cases[i];
+        snprintf(full, sizeof(full), "%s_%s", case_stem(c, stem, sizeof(stem)),
+                 dt_suffix(c->op == OP_CONVERT ? (up_dtype)c->k : c->dt));
+        if (only && !strstr(full, only)) continue;
+        if (paired && c->op == OP_CONVERT) continue; /* one thread: nothing to scale */
+        bench_case(pools, variant, npools, c, reps);
+    }
+    if (isa_pair) goto done; /* the floors do not dispatch */
     if (!only || strstr("floor", only)) bench_floor(pools, floor_prefix[paired], npools, reps);
     if (!paired && cache_mb != 0 && (!only || strstr("copyfloor", only) || strstr("pixel", only)))
         bench_copy_floor(pools[0], reps);
     if (!paired && (!only || strstr("alloc", only))) bench_alloc(reps);
-    for (int q = 0; q < npools; q++) up_pool_destroy(pools[q]);
+done:
+    for (int q = 0; q < (paired ? 2 : 1); q++) up_pool_destroy(pools[q]);
     return 0;
 }

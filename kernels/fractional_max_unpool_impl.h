@@ -3,7 +3,7 @@
  * per type, with TFMA the fma of that type (fmaf, fma).
  *
  * The scatter form and each rank of the interpolation form are separate
- * functions, each rank with its own runtime-dispatched clones, so a
+ * functions, each rank with its own runtime-dispatched builds, so a
  * function holds only its own rank's pointers and weights. A first
  * conversion to plain functions kept one function for every rank, as the
  * macro bodies it replaced did, and ran float32 3d 20% slower (more spills
@@ -11,7 +11,7 @@
  * macro bodies did (kbench, one worker, base and new runs alternating
  * ABBA: every case within the machine's noise of about 5-10%, 3d float32
  * about 8% faster). The helpers are UP_HOT (always inlined), so every
- * clone gets its own copy of them; the combining loops take their rows as
+ * build gets its own copy of them; the combining loops take their rows as
  * restrict parameters, so they compile without overlap checks. */
 
 /* Scatter form: one (n, c) plane per unit. Bad indices are skipped and the
@@ -149,7 +149,7 @@ UP_HOT void TFN(fmu_combine3)(T *restrict o, const T *restrict v00, const T *res
 }
 
 /* Interpolation, 1d: each unit is a row, interpolated straight into y. */
-UP_CLONES_FMA static void TFN(fmu_linear1)(const up_plan *p, int64_t begin, int64_t end)
+UP_HOT void TFN(fmu_linear1_body)(const up_plan *p, int64_t begin, int64_t end)
 {
     const lin_tab *t = p->scratch;
     const int64_t ow = p->g.out[0];
@@ -167,7 +167,7 @@ UP_CLONES_FMA static void TFN(fmu_linear1)(const up_plan *p, int64_t begin, int6
 
 /* Interpolation, 2d: two W-interpolated source rows per tile, combined
  * with the output row's H weights. */
-UP_CLONES_FMA static void TFN(fmu_linear2)(const up_plan *p, int64_t begin, int64_t end)
+UP_HOT void TFN(fmu_linear2_body)(const up_plan *p, int64_t begin, int64_t end)
 {
     const lin_tab *t = p->scratch;
     const lin_axis *H = &t->ax[0];
@@ -195,7 +195,7 @@ UP_CLONES_FMA static void TFN(fmu_linear2)(const up_plan *p, int64_t begin, int6
 
 /* Interpolation, 3d: four W-interpolated source rows per tile, combined
  * along H, then along D. */
-UP_CLONES_FMA static void TFN(fmu_linear3)(const up_plan *p, int64_t begin, int64_t end)
+UP_HOT void TFN(fmu_linear3_body)(const up_plan *p, int64_t begin, int64_t end)
 {
     const lin_tab *t = p->scratch;
     const lin_axis *D = &t->ax[0], *H = &t->ax[1];
@@ -224,6 +224,17 @@ UP_CLONES_FMA static void TFN(fmu_linear3)(const up_plan *p, int64_t begin, int6
     }
 }
 
+/* Builds of each rank per instruction-set level (dispatch.h has the
+ * measurements): AVX-512 pays for 2d, and for 3d in float32
+ * (FMU_LINEAR3_DISPATCH, set per type by fractional_max_unpool.c); 1d
+ * stays on AVX2. */
+UP_ISA_DISPATCH_AVX2(static, fmu_linear1, (const up_plan *p, int64_t begin, int64_t end),
+                     (p, begin, end))
+UP_ISA_DISPATCH(static, fmu_linear2, (const up_plan *p, int64_t begin, int64_t end),
+                (p, begin, end))
+FMU_LINEAR3_DISPATCH(static, fmu_linear3, (const up_plan *p, int64_t begin, int64_t end),
+                     (p, begin, end))
+
 void TFN(compute_forward_fractional_max_unpool)(const up_plan *p, int64_t begin, int64_t end,
                                                 up_fault *fault)
 {
@@ -240,3 +251,4 @@ void TFN(compute_forward_fractional_max_unpool)(const up_plan *p, int64_t begin,
 #undef T
 #undef SFX
 #undef TFMA
+#undef FMU_LINEAR3_DISPATCH

@@ -34,10 +34,11 @@ UP_HOT void TFN(pool_block)(const pool3 *q, const T *x, int64_t d0, int64_t d1, 
 }
 
 /* The interior [ow0, ow1) of one output row, POOL_BLOCK outputs at a
- * time; built for every x86-64 and for AVX2 (dispatch.h). */
-UP_CLONES_AVX2 static void TFN(pool_row_fast)(const pool3 *q, const T *x, int64_t d0, int64_t d1,
-                                              int64_t h0, int64_t h1, int64_t ow0, int64_t ow1,
-                                              T *y, int64_t *yi, int64_t mul, int64_t add)
+ * time; builds for the baseline and AVX2 (dispatch.h: AVX-512 measured
+ * slower here). */
+UP_HOT void TFN(pool_row_fast_body)(const pool3 *q, const T *x, int64_t d0, int64_t d1,
+                                    int64_t h0, int64_t h1, int64_t ow0, int64_t ow1, T *y,
+                                    int64_t *yi, int64_t mul, int64_t add)
 {
     const int64_t s = q->s[2], k = q->k[2], sp = q->p[2];
     T m[POOL_BLOCK];
@@ -55,6 +56,11 @@ UP_CLONES_AVX2 static void TFN(pool_row_fast)(const pool3 *q, const T *x, int64_
         }
     }
 }
+
+UP_ISA_DISPATCH_AVX2(static, pool_row_fast,
+                (const pool3 *q, const T *x, int64_t d0, int64_t d1, int64_t h0, int64_t h1,
+                 int64_t ow0, int64_t ow1, T *y, int64_t *yi, int64_t mul, int64_t add),
+                (q, x, d0, d1, h0, h1, ow0, ow1, y, yi, mul, add))
 
 /* One output position by the plain scan (windows clipped by padding, and
  * every position when dilation along W is not 1). */

@@ -7,8 +7,8 @@
  * contiguous output row written once; its r source rows read in step.
  * r == 2 (the common x2 up-sampler) gets constant strides, which the
  * compiler turns into vector interleaves. */
-UP_CLONES_AVX2 static void TFN(interleave)(const T *restrict src, int64_t js, int64_t W,
-                                           int64_t r, T *restrict out)
+UP_HOT void TFN(interleave)(const T *restrict src, int64_t js, int64_t W, int64_t r,
+                            T *restrict out)
 {
     if (r == 2) {
         const T *restrict a = src, *restrict b = src + js;
@@ -26,8 +26,8 @@ UP_CLONES_AVX2 static void TFN(interleave)(const T *restrict src, int64_t js, in
 }
 
 /* De-interleave: dst[j * js + w] = in[w * r + j], the inverse. */
-UP_CLONES_AVX2 static void TFN(deinterleave)(const T *restrict in, int64_t W, int64_t r,
-                                             T *restrict dst, int64_t js)
+UP_HOT void TFN(deinterleave)(const T *restrict in, int64_t W, int64_t r, T *restrict dst,
+                              int64_t js)
 {
     if (r == 2) {
         T *restrict a = dst, *restrict b = dst + js;
@@ -47,8 +47,8 @@ UP_CLONES_AVX2 static void TFN(deinterleave)(const T *restrict in, int64_t W, in
 /* Units are rows of the large side (y for shuffle, x for unshuffle):
  * row u of that side is (n, c, hr) with hr = h * r + i, and its r
  * partner rows on the small side are channels ch(c, i, j), j < r, row h. */
-static void TFN(shuffle_rows)(const up_plan *p, const shuffle_geom *s, int64_t begin,
-                              int64_t end)
+UP_HOT void TFN(shuffle_rows_body)(const up_plan *p, const shuffle_geom *s, int64_t begin,
+                                   int64_t end)
 {
     const T *x = (const T *)p->in[UP_IN_X].data;
     T *y = (T *)p->out[UP_OUT_Y].data;
@@ -62,6 +62,12 @@ static void TFN(shuffle_rows)(const up_plan *p, const shuffle_geom *s, int64_t b
             TFN(deinterleave)(x + u * s->WR, s->W, s->r, y + small, s->js);
     }
 }
+
+/* Builds for the baseline and AVX2, chosen per chunk of rows; AVX-512
+ * measured no faster (dispatch.h). */
+UP_ISA_DISPATCH_AVX2(static, shuffle_rows,
+                (const up_plan *p, const shuffle_geom *s, int64_t begin, int64_t end),
+                (p, s, begin, end))
 
 #undef T
 #undef SFX

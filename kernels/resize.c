@@ -31,7 +31,7 @@
  * the weights repeat with period 2 and the taps are neighbours, so there
  * is no table lookup inside the row, and output row
  * pairs are made from one read of their two input rows in straight-line
- * loops the AVX2 clone vectorises, and outputs past the cache are
+ * loops the AVX2 and AVX-512 builds vectorise, and outputs past the cache are
  * streamed out (stream.h); same products and sums as the general path, so
  * the same values, bit for bit but for which NaN an add of two NaNs keeps
  * (resize_impl.h; tests/unit/test_kernels_resize.c). Nearest is a
@@ -67,7 +67,7 @@ enum { KA_STRETCH, KA_NOT_LARGER, KA_NOT_SMALLER };
 #define RS_BLEND 1024
 /* Input columns of one chunk of the x2 path's row (its blend on the stack). */
 #define RS_X2_CHUNK 512
-/* The kernel's helpers, inlined into its AVX2 clone (dispatch.h). */
+/* The kernel's helpers, inlined into each of its builds (dispatch.h). */
 #define RS_INLINE static inline __attribute__((always_inline))
 
 /* One canonical axis. */

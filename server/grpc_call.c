@@ -326,7 +326,9 @@ static void decode_fn(void *arg)
     gcall *g = arg;
     up_grpc_in in = {.charge = {.take = g_take, .admit = g_admit, .ctx = g},
                      .shm = up_shm_resolver_get()};
-    if (up_grpc_decode_infer(&g->call, g->msg, g->msg_len, &in, &g->srv->limits, &g->err) < 0)
+    char *msg = g->msg;
+    g->msg = NULL; /* the call's now: raw inputs are views of it */
+    if (up_grpc_decode_infer(&g->call, msg, g->msg_len, &in, &g->srv->limits, &g->err) < 0)
         g->decode_failed = 1;
 }
 
@@ -357,11 +359,6 @@ static void job_start(up_job *j)
     if (!up_shm_enabled()) decode_fn(g);
     else if (up_shm_guarded(decode_fn, g) < 0) shm_cut_short(g, "reading");
     if (g->decode_failed) return;
-    /* parsed: raw inputs are views of the unpacked copy, not of msg */
-    free(g->msg);
-    g->msg = NULL;
-    atomic_fetch_sub(&g->budget_held, (int64_t)g->msg_len);
-    up_budget_give((int64_t)g->msg_len);
     p = &g->call.plan;
     if ((p->mem_bytes <= 0 &&
          g_take(g, up_budget_plan_outputs(p), "the outputs", &g->err) < 0) ||

@@ -572,7 +572,7 @@ static void sweep(up_grpc *gs)
             continue;
         }
         for (gcall *g = c->calls; g; g = g->next)
-            if (!g->answered && !g->in_pool &&
+            if (!g->in_pool && !g->answered && /* in_pool first: a worker owns the rest */
                 now - g->t_arrival > (uint64_t)cfg->body_timeout_s * 1000000000u) {
                 g->status = 408; /* logged as the REST body timeout is */
                 nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, g->stream, NGHTTP2_CANCEL);

@@ -130,9 +130,8 @@ static int decode(up_call *c, const msg *m, charge_ctx *cc, up_error *err)
     charge_ctx own = {0, INT64_MAX};
     up_grpc_in in = {.charge = {.take = take, .ctx = cc ? cc : &own}};
     up_error_clear(err);
-    int rc = up_grpc_decode_infer(c, b, n, &in, &lim, err);
-    free(b); /* raw inputs are views of the unpacked copy, not of b */
-    return rc;
+    /* b is the call's now: raw inputs are views of it */
+    return up_grpc_decode_infer(c, (char *)b, n, &in, &lim, err);
 }
 
 /* Run, encode, and read the answer back as one ModelInferResponse. */
@@ -459,33 +458,73 @@ static void garbage_bytes_are_invalid_argument(void)
         up_call c;
         up_error err;
         up_grpc_in in = {0};
+        char *m = malloc(len[i]);
+        memcpy(m, bad[i], len[i]);
         up_error_clear(&err);
-        int rc = up_grpc_decode_infer(&c, bad[i], len[i], &in, &lim, &err);
+        int rc = up_grpc_decode_infer(&c, m, len[i], &in, &lim, &err);
         CHECKF(rc < 0 && up_grpc_code(&err) == UP_GRPC_INVALID_ARGUMENT, "case %zu", i);
         up_call_free(&c);
     }
 }
 
 /* The unpack is charged before it allocates: a budget too small for the
- * raw bytes refuses the message with the accountant's own error. */
+ * typed values refuses the message with the accountant's own error. */
 static void unpack_is_charged_first(void)
 {
     float x[1024] = {0};
     msg m;
     up_call c;
     up_error err;
-    charge_ctx small = {0, 2048}, enough = {0, 1 << 20};
+    charge_ctx small = {0, 2048};
     int64_t shape[4] = {1, 1, 32, 32};
-    msg_init(&m, "max_pool");
-    add_input(&m, "x", "FP32", 4, shape);
-    add_raw(&m, x, sizeof(x));
-    int_param(&m, "kernel_size", 2);
+    msg_init(&m, "nearest_unpool");
+    In *in = add_input(&m, "x", "FP32", 4, shape);
+    inference__infer_tensor_contents__init(&m.tc[0]);
+    m.tc[0].n_fp32_contents = 1024;
+    m.tc[0].fp32_contents = x;
+    in->contents = &m.tc[0];
+    int_param(&m, "scale_factor", 2);
     CHECK(decode(&c, &m, &small, &err) < 0 && err.kind == UP_E_TOO_LARGE &&
           up_grpc_code(&err) == UP_GRPC_RESOURCE_EXHAUSTED);
     CHECK(small.used <= 2048);
     up_call_free(&c);
-    CHECK(decode(&c, &m, &enough, &err) == 0 && enough.used >= (int64_t)sizeof(x));
-    up_call_free(&c);
+}
+
+/* raw_input_contents are read where they are in the message: a view when
+ * aligned, else moved down inside it; nothing is charged for them. The
+ * message's id field shifts the raw bytes by one byte at a time. */
+static void raw_inputs_stay_in_the_message(void)
+{
+    static float x[4096];
+    char id[8] = "";
+    for (int i = 0; i < 4096; i++) x[i] = (float)i * 0.25f;
+    for (int shift = 0; shift < 8; shift++) {
+        msg m;
+        up_call c;
+        up_error err;
+        size_t n;
+        charge_ctx cc = {0, 1 << 20};
+        int64_t shape[4] = {1, 1, 64, 64};
+        msg_init(&m, "nearest_unpool");
+        id[shift] = 0;
+        if (shift) id[shift - 1] = 'a';
+        m.r.id = id;
+        add_input(&m, "x", "FP32", 4, shape);
+        add_raw(&m, x, sizeof(x));
+        int_param(&m, "scale_factor", 2);
+        uint8_t *b = pack(&m, &n);
+        up_grpc_in in = {.charge = {.take = take, .ctx = &cc}};
+        up_error_clear(&err);
+        CHECKF(up_grpc_decode_infer(&c, (char *)b, n, &in, &lim, &err) == 0, "shift %d", shift);
+        const char *d = c.plan.raw[0].data;
+        CHECKF(d >= (char *)b && d + sizeof(x) <= (char *)b + n && (uintptr_t)d % 4 == 0 &&
+                   memcmp(d, x, sizeof(x)) == 0,
+               "shift %d: not in place", shift);
+        /* the output (4 x x) and the parsed fields, not x again */
+        CHECKF(cc.used < 4 * (int64_t)sizeof(x) + (int64_t)sizeof(x) / 2, "shift %d: %lld charged",
+               shift, (long long)cc.used);
+        up_call_free(&c);
+    }
 }
 
 /* Every InferParameter kind reaches the op as REST's KServe scalars do. */
@@ -625,6 +664,7 @@ int main(void)
     RUN(malformed_requests_get_their_codes);
     RUN(garbage_bytes_are_invalid_argument);
     RUN(unpack_is_charged_first);
+    RUN(raw_inputs_stay_in_the_message);
     RUN(params_of_every_kind);
     RUN(methods_and_codes);
     RUN(small_messages);
