@@ -13,8 +13,9 @@ carries a lying gRPC message. Cases:
   - garbage bytes instead of the connection preface, a preface with one
     byte wrong, an HTTP/1.1 request, a SETTINGS frame of a bad length, a
     DATA frame on stream 0 (the connection may stay open after it), a frame
-    longer than SETTINGS_MAX_FRAME_SIZE, a CONTINUATION flood, and a
-    rapid-reset burst of streams opened and cancelled at once;
+    longer than SETTINGS_MAX_FRAME_SIZE, a CONTINUATION flood, a
+    rapid-reset burst of streams opened and cancelled at once, and a
+    client that hangs up with 64 calls in flight, twenty times;
   - a valid connection and headers, then a message whose length prefix
     lies: bigger than what is sent before END_STREAM, 2 and 4 GiB,
     and bigger than sent with the stream left open while another client
@@ -205,6 +206,18 @@ class H2:
                 return out
         out["timeout"] = True
         return out
+
+    def settle(self):
+        """Read the server's SETTINGS and window updates (so the windows
+        it opens are known before a burst of calls)."""
+        self.sock.settimeout(2)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        if data:
+            self.conn.receive_data(data)
+            self.flush()
 
     def fill(self, sid, nbytes, stall_s=3.0):
         """Send up to nbytes of zeros on stream sid as flow control lets
@@ -494,6 +507,52 @@ def run_messages(d):
     check("msg_lying_prefix_never_allocated", rss_bounded)
 
 
+def hang_up_with_calls_in_flight(d):
+    """A client that goes away with 64 calls running or queued (h2load
+    at the end of its run does just that): twenty times, then the
+    daemon must still be there and serving. The answers that come
+    back for a closed connection must find it gone, not freed."""
+    g = np.random.default_rng(6)
+    req = pb.ModelInferRequest(model_name="conv_transpose")
+    req.inputs.add(name="x", datatype="FP32", shape=[1, 16, 16, 16])
+    req.inputs.add(name="weight", datatype="FP32", shape=[16, 16, 3, 3])
+    req.raw_input_contents.append(g.random((1, 16, 16, 16), dtype=np.float32).tobytes())
+    req.raw_input_contents.append(g.random((16, 16, 3, 3), dtype=np.float32).tobytes())
+    body = grpc_msg(req.SerializeToString())
+    for k in range(20):
+        c = H2(d)
+        try:
+            c.settle()
+            for _ in range(64):
+                sid = c.headers()
+                c.data(sid, body, pieces=16384)
+            time.sleep(0.002 * (k % 5))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()  # a reset, as a killed client's kernel sends
+        time.sleep(0.02)
+        _assert(d.proc.poll() is None, "the daemon died after hang-up %d (exit status %s)"
+                % (k, d.proc.poll()))
+    still_serving(d)
+
+
+def run_hang_up():
+    """On a daemon of its own: a daemon that falls over here fails this
+    check only."""
+    try:
+        d = start_grpc_daemon()
+    except Exception as e:
+        record("hang_up_daemon_starts", False, e)
+        return
+    try:
+        check("h2_hang_up_with_64_calls_in_flight", lambda: hang_up_with_calls_in_flight(d))
+    finally:
+        if d.proc.poll() is None:
+            harness.stop_daemon(d.proc)
+
+
 def run_quota():
     """Eight streams at once, each sending 31 of the 32 MiB its prefix
     announces and holding the rest: the transport's buffers are bounded by
@@ -638,6 +697,7 @@ def main():
         check("still_serving_at_end", lambda: still_serving(d))
     finally:
         harness.stop_and_check(d.proc, d.log)
+    run_hang_up()
     run_quota()
     run_timeouts()
     finish()
