@@ -50,6 +50,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "codecs.h"
 #include "json_arena.h"
@@ -69,6 +72,7 @@ typedef struct jp {
      * them, so they are not read twice. */
     int nvals, vals_ok;
     double vals[SPAN_VALUES];
+    int64_t deferred; /* LAZY: runs of numbers passed over unchecked */
 } jp;
 
 /* A span: a cJSON node (type cJSON_Raw, no child, no valuestring, so
@@ -365,6 +369,78 @@ static int scan_number(jp *j)
 bad:
     j->p = p;
     return -1;
+}
+
+/* ---- runs of numbers, passed over (UP_JSON_LAZY) ------------------------- */
+
+/* The bytes a run of numbers and commas is made of: digits, + , - . e E.
+ * Every byte the number grammar can take, bar the letters of NaN and
+ * Infinity, is one of them. */
+static const unsigned char in_run[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1};
+
+static int popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555);
+    x = (x & 0x3333) + ((x >> 2) & 0x3333);
+    x = (x + (x >> 4)) & 0x0f0f;
+    return (int)((x + (x >> 8)) & 0x1f);
+}
+
+/* The first byte at or after p that is not in_run, counting the commas
+ * before it into *commas: 16 bytes a step where SSE2 is (every x86-64).
+ * The set is the bytes 0x2b..0x39 but '/', and 'e' either case. */
+static const char *run_end(const char *p, const char *e, int64_t *commas)
+{
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8(0x2a), above = _mm_set1_epi8(0x3a);
+    const __m128i slash = _mm_set1_epi8('/'), comma = _mm_set1_epi8(','), ee = _mm_set1_epi8('e');
+    const __m128i lower = _mm_set1_epi8(0x20);
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compares: bytes from 0x80 are negative, so not in range */
+        __m128i range = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, above));
+        __m128i in = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, slash), range),
+                                  _mm_cmpeq_epi8(_mm_or_si128(v, lower), ee));
+        unsigned out = ~(unsigned)_mm_movemask_epi8(in) & 0xffff;
+        unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        if (out) {
+            int k = __builtin_ctz(out);
+            *commas += popcount16(c & ((1u << k) - 1));
+            return p + k;
+        }
+        *commas += popcount16(c);
+        p += 16;
+    }
+#endif
+    for (; p < e && in_run[(unsigned char)*p]; p++) *commas += *p == ',';
+    return p;
+}
+
+/* LAZY: the rest of a run of numbers at j->p, passed over without reading
+ * them: the caller's loop goes on from j->p exactly where it would have
+ * had every number been valid, and *more numbers follow the first. The
+ * run stops before a byte that is no part of one, and before a trailing
+ * comma (the loop decides what follows it). A word (NaN, Infinity) cuts
+ * the run at the comma before it, so the word is read, not passed over.
+ * 0 when there is no run here: the caller reads one number. */
+static int pass_run(jp *j, int64_t *more)
+{
+    const char *p = j->p;
+    int64_t commas = 0;
+    const char *q = run_end(p, j->end, &commas);
+    if (q < j->end && (*q == 'N' || *q == 'I'))
+        while (q > p && q[-1] != ',') q--;
+    if (q > p && q[-1] == ',') {
+        q--;
+        commas--;
+    }
+    if (q == p) return 0;
+    j->p = q;
+    *more = commas;
+    j->deferred++;
+    return 1;
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -749,6 +825,7 @@ static void list_add(up_json_list *s, const up_json_list *sub, int64_t idx, int 
     }
     s->leaves += sub->leaves;
     s->numbers &= sub->numbers;
+    s->unchecked |= sub->unchecked;
     if (s->height < sub->height + 1) s->height = sub->height + 1;
     if (*scalars || !sub->regular) s->regular = 0;
     if (idx == 0) {
@@ -807,11 +884,18 @@ static int scan_array(jp *j, up_json_list *s, cJSON **node)
         } else if (j->p < j->end && starts_number(*j->p)) {
             /* the common run: numbers and commas, no whitespace */
             for (;;) {
+                int64_t more = 0;
                 if (j->vals_ok && j->nvals < SPAN_VALUES) {
                     if (read_number(&j->p, j->end, &j->vals[j->nvals++]) < 0) goto bad;
                 } else {
                     j->vals_ok = 0;
-                    if (scan_number(j) < 0) goto bad;
+                    if ((j->flags & UP_JSON_LAZY) && pass_run(j, &more)) {
+                        s->unchecked = 1;
+                        s->leaves += more;
+                        count += more;
+                    } else if (scan_number(j) < 0) {
+                        goto bad;
+                    }
                 }
                 s->leaves++;
                 if (!(j->end - j->p > 1 && j->p[0] == ',' && starts_number(j->p[1]))) break;
@@ -876,6 +960,7 @@ static cJSON *new_span(jp *j, const up_json_list *s)
     sn->node.type = cJSON_Raw;
     sn->node.valueint = SPAN_MAGIC;
     sn->list = *s;
+    sn->list.span = &sn->node;
     if (nv) {
         memcpy(sn->values, j->vals, nv * sizeof(double));
         sn->list.values = sn->values;
@@ -940,7 +1025,8 @@ static cJSON *parse_value(jp *j)
 
 /* ---- entry points ----------------------------------------------------------- */
 
-cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
+static cJSON *parse_once(const char *s, size_t n, int max_depth, int flags, up_json_fault *f,
+                         int64_t *deferred)
 {
     jp j = {.p = s, .end = s + n, .base = s, .max_depth = max_depth > 0 ? max_depth : UP_JSON_MAX_DEPTH,
             .flags = flags, .f = f};
@@ -948,6 +1034,7 @@ cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_
     memset(f, 0, sizeof(*f));
     skip_ws(&j);
     v = parse_value(&j);
+    *deferred = j.deferred;
     if (!v) {
         if (f->kind == UP_JSON_OK) fault(&j, UP_JSON_SYNTAX, j.p);
         return NULL;
@@ -961,6 +1048,18 @@ cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_
             return NULL;
         }
     }
+    return v;
+}
+
+/* A LAZY parse that failed after passing over runs may have passed a
+ * fault in one: the strict parse then says which fault comes first, as if
+ * there had been no LAZY (only failing documents are read twice). */
+cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
+{
+    int64_t deferred;
+    cJSON *v = parse_once(s, n, max_depth, flags, f, &deferred);
+    if (!v && (flags & UP_JSON_LAZY) && deferred)
+        v = parse_once(s, n, max_depth, flags & ~UP_JSON_LAZY, f, &deferred);
     return v;
 }
 
@@ -1038,7 +1137,9 @@ cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error 
     int depth = up_json_depth_limit(rq->lim);
     up_json_arena_enter_charged(rq->charge, err);
     root = up_json_parse(s, n, depth,
-                         UP_JSON_SPANS | UP_JSON_STRICT | (rq->prefix ? UP_JSON_PREFIX : 0), &f);
+                         UP_JSON_SPANS | UP_JSON_STRICT | (rq->prefix ? UP_JSON_PREFIX : 0) |
+                             (rq->lazy ? UP_JSON_LAZY : 0),
+                         &f);
     rq->end = f.at;
     if (root) return root;
     up_json_arena_leave();
@@ -1095,6 +1196,59 @@ int up_json_list_of(const cJSON *v, up_json_list *l)
         return 1;
     }
     return cJSON_IsArray(v) && tree_list(v, l);
+}
+
+/* ---- spans passed over (UP_JSON_LAZY) ---------------------------------------- */
+
+/* Whether span l (its node's own flag, not a copy's) still has runs no
+ * one has read. */
+static int span_unchecked(const up_json_list *l)
+{
+    return l->span && ((const span_node *)l->span)->list.unchecked;
+}
+
+/* The parse's own node, const to its readers: the flag is the one thing a
+ * reader changes, once the span is known good. */
+static void span_mark_checked(const up_json_list *l)
+{
+    if (l->span) ((span_node *)(uintptr_t)l->span)->list.unchecked = 0;
+}
+
+/* Span l read strictly, as a parse without LAZY reads it: 0 (and marked
+ * checked), or -1 with *at the first fault's offset in its text, the byte
+ * the strict parse of the whole document stops at. */
+static int check_span(const up_json_list *l, size_t *at)
+{
+    up_json_fault f;
+    up_json_list s;
+    cJSON *node = NULL;
+    jp j = {.p = l->text, .end = l->text + l->len, .base = l->text, .max_depth = INT32_MAX,
+            .flags = UP_JSON_SPANS | UP_JSON_STRICT, .f = &f};
+    int r;
+    if (!span_unchecked(l)) return 0;
+    memset(&f, 0, sizeof(f));
+    r = scan_array(&j, &s, &node);
+    if (r == 1 && j.p == j.end) {
+        span_mark_checked(l);
+        return 0;
+    }
+    if (r == 0) up_json_arena_delete(node); /* cannot happen: the parse found no object */
+    *at = f.kind != UP_JSON_OK ? f.at : (size_t)(j.p - l->text);
+    return -1;
+}
+
+int up_json_check_spans(const cJSON *v, const char *doc, size_t *at)
+{
+    for (; v; v = v->next) {
+        const up_json_list *sp = span_list(v);
+        size_t off;
+        if (sp && check_span(sp, &off) < 0) {
+            *at = (size_t)(sp->text - doc) + off;
+            return -1;
+        }
+        if (!sp && up_json_check_spans(v->child, doc, at) < 0) return -1;
+    }
+    return 0;
 }
 
 /* Bytes between a span's scalars: whitespace, commas and brackets. */
@@ -1168,6 +1322,8 @@ static int walk_text(const char *p, const char *e, up_json_leaf_fn fn, void *ctx
 static int walk_span(const up_json_list *sp, up_json_leaf_fn fn, void *ctx, int64_t *i)
 {
     cJSON leaf;
+    size_t at;
+    if (check_span(sp, &at) < 0) return -1; /* a fault in a run passed over */
     if (!sp->values) return walk_text(sp->text, sp->text + sp->len, fn, ctx, i);
     memset(&leaf, 0, sizeof(leaf));
     leaf.type = cJSON_Number;
@@ -1233,6 +1389,8 @@ int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx
     if (l->text) { /* checked text: numbers between brackets, commas and spaces */
         const char *p = l->text, *e = l->text + l->len;
         int64_t i = 0;
+        size_t at;
+        if (check_span(l, &at) < 0) return -1;
         for (;;) {
             while (p < e && between[(unsigned char)*p]) p++;
             if (p >= e) break;
@@ -1271,4 +1429,75 @@ int up_json_numbers(const cJSON *v, double *out, int cap)
     if (!up_json_list_of(v, &l) || l.height != 1) return -1;
     r = up_json_list_walk(&l, number_leaf, &nb);
     return r ? r : (int)l.leaves;
+}
+
+/* ---- numbers straight into a typed array ------------------------------------- */
+
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+/* A span's text [p, e) into out[0..n) (double, or float: the double cast,
+ * as the tree path gives), each number read once, its syntax checked as it
+ * is converted: an array of numbers and such arrays, RFC 8259 strictly
+ * (the parse's own read_number), and exactly n numbers. So a span whose
+ * runs the parse passed over (LAZY) is checked by being converted: -1 on
+ * any fault, whose place check_span then finds. */
+INLINE int read_floats(const char *p, const char *e, int f64, void *out, int64_t n)
+{
+    int64_t i = 0, depth = 0;
+    double d;
+    for (;;) { /* a value: after '[' or ',' */
+        while (p < e && is_ws(*p)) p++;
+        if (p < e && *p == '[') {
+            depth++;
+            p++;
+            while (p < e && is_ws(*p)) p++;
+            if (p >= e || *p != ']') continue;
+            p++; /* [] */
+            depth--;
+        } else {
+            if (i >= n || read_number(&p, e, &d) < 0) return -1;
+            if (f64) ((double *)out)[i++] = d;
+            else ((float *)out)[i++] = (float)d;
+        }
+        for (;;) { /* after a value: ',' for the next, ']' to close, blanks */
+            if (p < e && *p == ',') {
+                p++;
+                break;
+            }
+            if (p < e && *p == ']') {
+                p++;
+                if (--depth <= 0) return depth == 0 && p == e && i == n ? 0 : -1;
+            } else if (p < e && is_ws(*p)) {
+                p++;
+            } else {
+                return -1;
+            }
+        }
+    }
+}
+
+typedef struct cast {
+    void *out;
+    int f64;
+} cast;
+
+static int cast_run(void *ctx, int64_t i0, const double *v, int n)
+{
+    cast *c = ctx;
+    if (c->f64) memcpy((double *)c->out + i0, v, sizeof(double) * (size_t)n);
+    else
+        for (int k = 0; k < n; k++) ((float *)c->out)[i0 + k] = (float)v[k];
+    return 0;
+}
+
+int up_json_list_floats(const up_json_list *l, up_dtype dt, void *out)
+{
+    cast c = {out, dt == UP_F64};
+    if (!l->numbers || (dt != UP_F32 && dt != UP_F64)) return -1;
+    if (!l->text || l->values) return up_json_list_numbers(l, cast_run, &c) ? -1 : 0;
+    if ((c.f64 ? read_floats(l->text, l->text + l->len, 1, out, l->leaves)
+               : read_floats(l->text, l->text + l->len, 0, out, l->leaves)) < 0)
+        return -1;
+    span_mark_checked(l);
+    return 0;
 }
