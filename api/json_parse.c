@@ -849,14 +849,14 @@ static void list_start(up_json_list *s)
 
 static int starts_number(char c) { return is_digit(c) || c == '-' || c == 'N' || c == 'I'; }
 
-static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child);
+static cJSON *materialize(jp *j, const char *start, int64_t count, const char *at, cJSON *child);
 
 /* An array read as a span, j->p on its '[' (its depth already counted).
  * 1: s describes it and j->p is past its ']'. 0: an object was found in
  * it, so it is the plain node *node. -1: a fault. */
 static int scan_array(jp *j, up_json_list *s, cJSON **node)
 {
-    const char *start = j->p;
+    const char *start = j->p, *elem;
     up_json_list sub;
     cJSON *child;
     int64_t count = 0;
@@ -870,6 +870,7 @@ static int scan_array(jp *j, up_json_list *s, cJSON **node)
     }
     do {
         skip_ws(j);
+        elem = j->p;
         if (j->p < j->end && *j->p == '[') {
             int r;
             if (enter(j) < 0) return -1;
@@ -922,14 +923,18 @@ bad:
     path_prepend_index(j, count);
     return -1;
 tree:
-    *node = materialize(j, start, count, child);
+    *node = materialize(j, start, count, elem, child);
     return *node ? 0 : -1;
 }
 
 /* Array [start ...] as a node after all: its first `count` elements are
  * read again (as nodes; arrays among them as spans again), then `child`,
- * the element that could not be a span (j->p is past it), then the rest. */
-static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child)
+ * the element at `at` that could not be a span (j->p is past it), then the
+ * rest. The first reading checked those elements, unless (LAZY) it passed
+ * over runs of numbers: so the reading again is checked too, and must end
+ * on the comma before `at` (a fault fails the parse; up_json_parse then
+ * finds it with a strict parse). */
+static cJSON *materialize(jp *j, const char *start, int64_t count, const char *at, cJSON *child)
 {
     const char *resume = j->p;
     cJSON *c = new_item(j, cJSON_Array), *tail = NULL, *v;
@@ -937,10 +942,12 @@ static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child)
     j->p = start + 1;
     for (int64_t i = 0; i < count; i++) {
         skip_ws(j);
-        if (!(v = parse_value(j))) goto err; /* read once already: only out of memory */
+        if (!(v = parse_value(j))) goto err;
         link_child(c, &tail, v);
-        after_member(j, ']');
+        if (after_member(j, ']') != 1) goto err;
     }
+    skip_ws(j);
+    if (j->p != at) goto err;
     j->p = resume;
     link_child(c, &tail, child);
     return array_rest(j, c, tail, count + 1);
