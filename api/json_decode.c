@@ -10,9 +10,13 @@
  * Number lists arrive as span nodes (json_parse.c): their bytes, scalar
  * count and shape, never one node per number. A tensor is checked against
  * its shape from that summary, charged to the request, allocated, and
- * filled straight from the bytes (up_json_list_walk), so a list body costs
- * its typed tensor and nothing per number. Plain cJSON trees (the golden
- * test's fixtures) go through the same code.
+ * filled straight from the bytes (up_json_list_floats for float32 and
+ * float64, each number read once; up_json_list_walk otherwise), so a list
+ * body costs its typed tensor and nothing per number. The body is parsed
+ * LAZY: long runs of numbers are checked only as they are converted, so
+ * up_json_decode_call ends with up_json_check_spans, whose fault (the one
+ * a strict parse stops at) is the error, before any the decoding found.
+ * Plain cJSON trees (the golden test's fixtures) go through the same code.
  *
  * Shared memory: a tensor may be {"shm": {"region", "offset", "byte_size"},
  * "dtype", "shape"}, read in place from a registered region, and

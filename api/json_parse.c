@@ -30,6 +30,23 @@
  * nodes (nested arrays among them again as spans), so every byte is read
  * at most twice, whatever the nesting.
  *
+ * Lazy spans (UP_JSON_LAZY, the v1 decoder's). Checking a long span's
+ * numbers here and reading them again to convert them walked its bytes
+ * twice (the check was a third of decoding a list body). With LAZY, once a
+ * span is past the numbers it keeps, runs of numbers and commas are passed
+ * over (run_end: 16 bytes a step, counting commas) and the span is marked
+ * unchecked; its numbers are read once, checked as they are converted into
+ * the tensor (up_json_list_floats), and whatever no conversion read is
+ * read strictly by up_json_check_spans, which the decoder runs whatever
+ * happened. The strict parse's fault stays the document's error, at the
+ * same byte: a fault in a run comes before anything after it, so a lazy
+ * parse that fails is checked again without nodes (check_value) for an
+ * earlier fault, and check_spans' fault replaces any error the decoder
+ * found. Passing over a run never changes where the parse goes on from, so
+ * the tree of a valid document is the one a strict parse builds. The cost:
+ * a document with a fault in a run is parsed (and charged) to its end, as
+ * a valid one of its size would be, before the fault is found.
+ *
  * Strict (UP_JSON_STRICT): a string or key holding \u0000 is a fault (C
  * strings would cut it short: "x\u0000junk" would be read as "x"), and so
  * is a key repeated in one object (cJSON keeps both and lookups take one
@@ -62,6 +79,7 @@
 #define SMALL_OBJECT 8       /* up to this many keys, repeats are checked pairwise */
 #define LEAF_STRING 64       /* a walked string leaf is cut to fit this (with its NUL) */
 #define SPAN_VALUES 64       /* a span of at most this many numbers keeps them parsed */
+#define CHECK_ONLY 0x100     /* private flag: objects in arrays are checked, not built */
 
 typedef struct jp {
     const char *p, *end, *base;
@@ -85,6 +103,7 @@ typedef struct span_node {
 } span_node;
 
 static cJSON *parse_value(jp *j);
+static int check_value(jp *j);
 
 static void skip_ws(jp *j)
 {
@@ -879,6 +898,9 @@ static int scan_array(jp *j, up_json_list *s, cJSON **node)
             if (r < 0) goto bad;
             if (r == 0) goto tree;
             list_add(s, &sub, count, &scalars, 0);
+        } else if (j->p < j->end && *j->p == '{' && (j->flags & CHECK_ONLY)) {
+            if (check_value(j) < 0) goto bad;
+            list_add(s, NULL, count, &scalars, 0);
         } else if (j->p < j->end && *j->p == '{') {
             if (!(child = parse_value(j))) goto bad;
             goto tree;
@@ -1058,15 +1080,69 @@ static cJSON *parse_once(const char *s, size_t n, int max_depth, int flags, up_j
     return v;
 }
 
+/* ---- checking without nodes ----------------------------------------------- */
+
+/* An object, j->p on its '{' (depth counted): the grammar parse_object
+ * reads, stopping at the same byte on a fault, but nothing is kept (so no
+ * repeated-key or \u0000 faults: those need the keys). */
+static int check_object(jp *j)
+{
+    int more;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return 0;
+    }
+    do {
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != '"' || scan_string(j) < 0) return -1;
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':') return -1;
+        j->p++;
+        skip_ws(j);
+        if (check_value(j) < 0) return -1;
+        more = after_member(j, '}');
+    } while (more > 0);
+    return more;
+}
+
+/* Any value, as parse_value reads it, allocating nothing. */
+static int check_value(jp *j)
+{
+    up_json_list s;
+    cJSON *node = NULL;
+    int r;
+    if (j->p >= j->end) return -1;
+    if (*j->p != '[' && *j->p != '{') return scan_scalar(j);
+    if (enter(j) < 0) return -1;
+    r = *j->p == '[' ? scan_array(j, &s, &node) : check_object(j);
+    j->depth--;
+    return r < 0 ? -1 : 0;
+}
+
 /* A LAZY parse that failed after passing over runs may have passed a
- * fault in one: the strict parse then says which fault comes first, as if
- * there had been no LAZY (only failing documents are read twice). */
+ * fault in one, before the one it stopped at. The document is checked
+ * again strictly, without nodes (so a failing document costs no more
+ * memory than before): a syntax fault before the parse's own is the first
+ * fault, as a parse without LAZY would have found it. */
 cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
 {
     int64_t deferred;
     cJSON *v = parse_once(s, n, max_depth, flags, f, &deferred);
-    if (!v && (flags & UP_JSON_LAZY) && deferred)
-        v = parse_once(s, n, max_depth, flags & ~UP_JSON_LAZY, f, &deferred);
+    if (!v && (flags & UP_JSON_LAZY) && deferred) {
+        up_json_fault cf;
+        jp j = {.p = s, .end = s + n, .base = s,
+                .max_depth = max_depth > 0 ? max_depth : UP_JSON_MAX_DEPTH,
+                .flags = UP_JSON_SPANS | CHECK_ONLY, .f = &cf};
+        memset(&cf, 0, sizeof(cf));
+        skip_ws(&j);
+        if (check_value(&j) < 0 && cf.kind == UP_JSON_OK && (size_t)(j.p - s) < f->at) {
+            memset(f, 0, sizeof(*f));
+            f->kind = UP_JSON_SYNTAX;
+            f->at = (size_t)(j.p - s);
+        }
+    }
     return v;
 }
 
@@ -1150,6 +1226,9 @@ cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error 
     rq->end = f.at;
     if (root) return root;
     up_json_arena_leave();
+    /* LAZY: a charge refused after a run with a fault in it; the fault is
+     * the error, as the strict parse would have stopped there first */
+    if (rq->lazy && f.kind != UP_JSON_NOMEM) up_error_clear(err);
     fault_error(&f, s, n, rq, depth, err);
     return NULL;
 }

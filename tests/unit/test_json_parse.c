@@ -684,6 +684,37 @@ static void json_refused_charge_is_the_hooks_error(void)
     free(t.s);
 }
 
+/* A LAZY request parse passes over a bad run and goes on building nodes
+ * the strict parse never would, until the budget refuses one: the error is
+ * still the syntax fault in the run, at the strict parse's byte. */
+static void json_lazy_refused_charge_after_a_bad_run(void)
+{
+    th_text t = {0};
+    th_budget b = {.limit = (int64_t)64 << 10};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
+    up_json_req rq = {.charge = &ch, .field = "body", .what = "the body"};
+    up_error lazy, strict;
+    up_json_fault f;
+    th_put(&t, "[[");
+    for (int i = 0; i < 100; i++) th_put(&t, i == 90 ? "1.e5," : "0.5,");
+    th_put(&t, "1]");
+    for (int i = 0; i < 20000; i++) th_put(&t, ",{\"a\":1}");
+    th_put(&t, "]");
+    CHECK(up_json_parse(t.s, t.n, 0, UP_JSON_SPANS | UP_JSON_STRICT, &f) == NULL &&
+          f.kind == UP_JSON_SYNTAX && f.at == 2 + 90 * 4 + 2);
+    up_error_clear(&strict);
+    CHECK(up_json_parse_request(t.s, t.n, &rq, &strict) == NULL);
+    b = (th_budget){.limit = (int64_t)64 << 10};
+    rq.lazy = 1;
+    up_error_clear(&lazy);
+    CHECK(up_json_parse_request(t.s, t.n, &rq, &lazy) == NULL);
+    CHECKF(lazy.kind == UP_E_MALFORMED && strict.kind == UP_E_MALFORMED &&
+               !strcmp(lazy.items[0].message, strict.items[0].message),
+           "lazy \"%s\", strict \"%s\"", lazy.items[0].message, strict.items[0].message);
+    CHECK(strstr(lazy.items[0].message, "at byte 364"));
+    free(t.s);
+}
+
 static void json_request_errors(void)
 {
     up_limits lim = {.max_json_depth = 3};
@@ -925,5 +956,6 @@ int main(void)
     RUN(json_lazy_agrees_with_strict);
     RUN(json_lazy_edges);
     RUN(json_list_floats_small_and_trees);
+    RUN(json_lazy_refused_charge_after_a_bad_run);
     return th_summary();
 }
