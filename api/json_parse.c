@@ -279,7 +279,7 @@ INLINE const char *digits_swar(const char *p, const char *e, uint64_t *m, int *d
  * Clinger's exact fast path when both fit a double, else Eisel-Lemire
  * (numparse.c), else (more than 19 digits, subnormal results, a product
  * too close to call) strtod. */
-static int read_number(const char **pp, const char *e, double *out)
+INLINE int number_at(const char **pp, const char *e, double *out)
 {
     const char *p = *pp, *start = p;
     uint64_t m = 0;
@@ -345,6 +345,11 @@ static int read_number(const char **pp, const char *e, double *out)
 bad:
     *pp = p;
     return -1;
+}
+
+static int read_number(const char **pp, const char *e, double *out)
+{
+    return number_at(pp, e, out);
 }
 
 INLINE const char *skip_digits(const char *p, const char *e)
@@ -1541,7 +1546,7 @@ INLINE int read_floats(const char *p, const char *e, int f64, void *out, int64_t
             p++; /* [] */
             depth--;
         } else {
-            if (i >= n || read_number(&p, e, &d) < 0) return -1;
+            if (i >= n || number_at(&p, e, &d) < 0) return -1;
             if (f64) ((double *)out)[i++] = d;
             else ((float *)out)[i++] = (float)d;
         }
