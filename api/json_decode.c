@@ -162,7 +162,7 @@ int up_json_fill_tensor(up_tensor *t, const up_json_list *l, const char *what, c
 {
     fill f = {t, field, what, err};
     int rc;
-    if (l->numbers && (t->dtype == UP_F32 || t->dtype == UP_F64))
+    if (l->numbers && (t->dtype == UP_F32 || t->dtype == UP_F64) && l->leaves == up_tensor_numel(t))
         rc = up_json_list_floats(l, t->dtype, t->data);
     else
         rc = l->numbers ? up_json_list_numbers(l, fill_run, &f) : up_json_list_walk(l, fill_leaf, &f);
