@@ -959,8 +959,8 @@ tree:
  * the element at `at` that could not be a span (j->p is past it), then the
  * rest. The first reading checked those elements, unless (LAZY) it passed
  * over runs of numbers: so the reading again is checked too, and must end
- * on the comma before `at` (a fault fails the parse; up_json_parse then
- * finds it with a strict parse). */
+ * on the comma before `at` (a fault fails the parse, and up_json_parse
+ * finds the first fault with check_value). */
 static cJSON *materialize(jp *j, const char *start, int64_t count, const char *at, cJSON *child)
 {
     const char *resume = j->p;
