@@ -168,7 +168,9 @@ typedef int (*up_json_leaf_fn)(void *ctx, int64_t i, const cJSON *leaf);
 int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx);
 /* The fast way for a list of numbers only (l->numbers; else -1): fn on
  * runs of at most 256 of them in order, v[0] being scalar i0, as parsing
- * reads them (bit for bit what up_json_list_walk gives). */
+ * reads them (bit for bit what up_json_list_walk gives). A span's text is
+ * read once, checked as it is read: after a LAZY parse a fault in it stops
+ * the reading with -1, after fn had the runs before it. */
 typedef int (*up_json_numbers_fn)(void *ctx, int64_t i0, const double *v, int n);
 int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx);
 /* A flat list of numbers into out[0..cap): the count; -1 when v is not a

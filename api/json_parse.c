@@ -1445,6 +1445,8 @@ int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx)
     return l->text ? walk_span(l, fn, ctx, &i) : walk_tree(l->tree, fn, ctx, &i);
 }
 
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* Numbers in runs, for trees: gathered leaf by leaf, handed on per run. */
 typedef struct run {
     up_json_numbers_fn fn;
@@ -1453,6 +1455,65 @@ typedef struct run {
     int n;
     double v[256];
 } run;
+
+enum { TO_F32, TO_F64, TO_RUNS };
+
+/* A span's text [p, e) as its n numbers, each read once, its syntax
+ * checked as it is converted: an array of numbers and such arrays, RFC
+ * 8259 strictly (the parse's own number reader), and exactly n numbers.
+ * `to` says where they go: out[0..n) as float (the double cast, as the
+ * tree path gives) or double, or (TO_RUNS) runs of 256 for out's fn. So a
+ * span whose runs the parse passed over (LAZY) is checked by being
+ * converted: -1 on any fault, whose place check_span then finds; fn's own
+ * nonzero return stops it too. */
+INLINE int read_text(const char *p, const char *e, int to, void *out, int64_t n)
+{
+    int64_t i = 0, depth = 0;
+    run *r = out;
+    int rc;
+    double d;
+    for (;;) { /* a value: after '[' or ',' */
+        while (p < e && is_ws(*p)) p++;
+        if (p < e && *p == '[') {
+            depth++;
+            p++;
+            while (p < e && is_ws(*p)) p++;
+            if (p >= e || *p != ']') continue;
+            p++; /* [] */
+            depth--;
+        } else {
+            if (i >= n || number_at(&p, e, &d) < 0) return -1;
+            if (to == TO_F32) {
+                ((float *)out)[i] = (float)d;
+            } else if (to == TO_F64) {
+                ((double *)out)[i] = d;
+            } else {
+                r->v[r->n++] = d;
+                if (r->n == 256 && (rc = r->fn(r->ctx, i - 255, r->v, 256)) != 0) return rc;
+                r->n &= 255;
+            }
+            i++;
+        }
+        for (;;) { /* after a value: ',' for the next, ']' to close, blanks */
+            if (p < e && *p == ',') {
+                p++;
+                break;
+            }
+            if (p < e && *p == ']') {
+                p++;
+                if (--depth <= 0) goto end;
+            } else if (p < e && is_ws(*p)) {
+                p++;
+            } else {
+                return -1;
+            }
+        }
+    }
+end:
+    if (depth != 0 || p != e || i != n) return -1;
+    return to == TO_RUNS && r->n ? r->fn(r->ctx, i - r->n, r->v, r->n) : 0;
+}
+
 
 static int run_leaf(void *ctx, int64_t i, const cJSON *leaf)
 {
@@ -1477,22 +1538,10 @@ int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx
     r.ctx = ctx;
     r.n = 0;
     r.i0 = 0;
-    if (l->text) { /* checked text: numbers between brackets, commas and spaces */
-        const char *p = l->text, *e = l->text + l->len;
-        int64_t i = 0;
-        size_t at;
-        if (check_span(l, &at) < 0) return -1;
-        for (;;) {
-            while (p < e && between[(unsigned char)*p]) p++;
-            if (p >= e) break;
-            if (read_number(&p, e, &r.v[r.n]) < 0) return -1; /* checked: cannot happen */
-            if (++r.n == 256) {
-                if ((rc = fn(ctx, i, r.v, r.n)) != 0) return rc;
-                i += r.n;
-                r.n = 0;
-            }
-        }
-        return r.n ? fn(ctx, i, r.v, r.n) : 0;
+    if (l->text) { /* read once, checked as it is read (the span may be LAZY's) */
+        if ((rc = read_text(l->text, l->text + l->len, TO_RUNS, &r, l->leaves)) == 0)
+            span_mark_checked(l);
+        return rc;
     }
     if ((rc = up_json_list_walk(l, run_leaf, &r)) != 0) return rc;
     return r.n ? fn(ctx, r.i0, r.v, r.n) : 0;
@@ -1524,49 +1573,6 @@ int up_json_numbers(const cJSON *v, double *out, int cap)
 
 /* ---- numbers straight into a typed array ------------------------------------- */
 
-static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-
-/* A span's text [p, e) into out[0..n) (double, or float: the double cast,
- * as the tree path gives), each number read once, its syntax checked as it
- * is converted: an array of numbers and such arrays, RFC 8259 strictly
- * (the parse's own read_number), and exactly n numbers. So a span whose
- * runs the parse passed over (LAZY) is checked by being converted: -1 on
- * any fault, whose place check_span then finds. */
-INLINE int read_floats(const char *p, const char *e, int f64, void *out, int64_t n)
-{
-    int64_t i = 0, depth = 0;
-    double d;
-    for (;;) { /* a value: after '[' or ',' */
-        while (p < e && is_ws(*p)) p++;
-        if (p < e && *p == '[') {
-            depth++;
-            p++;
-            while (p < e && is_ws(*p)) p++;
-            if (p >= e || *p != ']') continue;
-            p++; /* [] */
-            depth--;
-        } else {
-            if (i >= n || number_at(&p, e, &d) < 0) return -1;
-            if (f64) ((double *)out)[i++] = d;
-            else ((float *)out)[i++] = (float)d;
-        }
-        for (;;) { /* after a value: ',' for the next, ']' to close, blanks */
-            if (p < e && *p == ',') {
-                p++;
-                break;
-            }
-            if (p < e && *p == ']') {
-                p++;
-                if (--depth <= 0) return depth == 0 && p == e && i == n ? 0 : -1;
-            } else if (p < e && is_ws(*p)) {
-                p++;
-            } else {
-                return -1;
-            }
-        }
-    }
-}
-
 typedef struct cast {
     void *out;
     int f64;
@@ -1586,8 +1592,8 @@ int up_json_list_floats(const up_json_list *l, up_dtype dt, void *out)
     cast c = {out, dt == UP_F64};
     if (!l->numbers || (dt != UP_F32 && dt != UP_F64)) return -1;
     if (!l->text || l->values) return up_json_list_numbers(l, cast_run, &c) ? -1 : 0;
-    if ((c.f64 ? read_floats(l->text, l->text + l->len, 1, out, l->leaves)
-               : read_floats(l->text, l->text + l->len, 0, out, l->leaves)) < 0)
+    if ((c.f64 ? read_text(l->text, l->text + l->len, TO_F64, out, l->leaves)
+               : read_text(l->text, l->text + l->len, TO_F32, out, l->leaves)) < 0)
         return -1;
     span_mark_checked(l);
     return 0;
