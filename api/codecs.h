@@ -76,6 +76,10 @@ int up_resp_reserve_answer(const up_call *c, up_http_resp *resp, up_error *err);
 #define UP_JSON_STRICT 2 /* \u0000 in a string or key, or a key repeated in one object,
                           * is a fault */
 #define UP_JSON_PREFIX 4 /* other bytes may follow the value (else only whitespace) */
+#define UP_JSON_LAZY 8   /* with SPANS: runs of numbers in a long span are passed over,
+                          * not read; the span is checked when its numbers are read
+                          * (up_json_list_floats checks as it converts), and
+                          * up_json_check_spans checks what no one read */
 
 enum {
     UP_JSON_OK = 0,
@@ -125,6 +129,8 @@ typedef struct up_json_req {
     const char *field;       /* "body", or the document's own field */
     const char *what;        /* "the body", "the inference request", ... */
     int prefix;              /* other bytes may follow the value */
+    int lazy;                /* UP_JSON_LAZY: the caller runs up_json_check_spans after
+                              * reading the tree, error or not */
     size_t end;              /* out: the offset just past the value */
 } up_json_req;
 cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error *err);
@@ -146,6 +152,8 @@ typedef struct up_json_list {
     int rank;            /* nesting along the first elements */
     int regular;
     int numbers;         /* every scalar is a number */
+    int unchecked;       /* LAZY: runs of numbers in it were passed over, not read */
+    const cJSON *span;   /* the span node (NULL for a tree) */
     int64_t shape[UP_MAX_RANK]; /* the first min(rank, UP_MAX_RANK) */
 } up_json_list;
 
@@ -160,12 +168,30 @@ typedef int (*up_json_leaf_fn)(void *ctx, int64_t i, const cJSON *leaf);
 int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx);
 /* The fast way for a list of numbers only (l->numbers; else -1): fn on
  * runs of at most 256 of them in order, v[0] being scalar i0, as parsing
- * reads them (bit for bit what up_json_list_walk gives). */
+ * reads them (bit for bit what up_json_list_walk gives). A span's text is
+ * read once, checked as it is read: after a LAZY parse a fault in it stops
+ * the reading with -1, after fn had the runs before it. */
 typedef int (*up_json_numbers_fn)(void *ctx, int64_t i0, const double *v, int n);
 int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx);
 /* A flat list of numbers into out[0..cap): the count; -1 when v is not a
  * flat list of numbers, -2 when it holds more than cap. */
 int up_json_numbers(const cJSON *v, double *out, int cap);
+/* The numbers of l (l->numbers) into out, l->leaves of them, as dt
+ * (UP_F32 or UP_F64): bit for bit what up_json_list_numbers gives, cast to
+ * float for UP_F32 (the double nearest the text, then the float nearest
+ * that, as NumPy's float32 of a Python float). A span's text is read once,
+ * checked as it is converted. 0, or -1 when l is no list of numbers, dt
+ * another type, or (only after a LAZY parse) the text holds a fault:
+ * up_json_check_spans then says where. */
+int up_json_list_floats(const up_json_list *l, up_dtype dt, void *out);
+/* After a LAZY parse and whatever read the tree (error or not): every span
+ * under v (and its siblings) with runs no one has read is read strictly.
+ * 0, or -1 with *at the byte offset in doc of the first fault, the one a
+ * parse without LAZY would have stopped at: the document's real error,
+ * which comes before any other the reading found. The walks
+ * (up_json_list_walk, up_json_list_numbers, up_json_numbers) check a span
+ * first the same way, and fail (-1) on a fault. */
+int up_json_check_spans(const cJSON *v, const char *doc, size_t *at);
 
 /* ---- JSON requests and answers (json_decode.c / json_encode.c) ---- */
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim,

@@ -10,9 +10,13 @@
  * Number lists arrive as span nodes (json_parse.c): their bytes, scalar
  * count and shape, never one node per number. A tensor is checked against
  * its shape from that summary, charged to the request, allocated, and
- * filled straight from the bytes (up_json_list_walk), so a list body costs
- * its typed tensor and nothing per number. Plain cJSON trees (the golden
- * test's fixtures) go through the same code.
+ * filled straight from the bytes (up_json_list_floats for float32 and
+ * float64, each number read once; up_json_list_walk otherwise), so a list
+ * body costs its typed tensor and nothing per number. The body is parsed
+ * LAZY: long runs of numbers are checked only as they are converted, so
+ * up_json_decode_call ends with up_json_check_spans, whose fault (the one
+ * a strict parse stops at) is the error, before any the decoding found.
+ * Plain cJSON trees (the golden test's fixtures) go through the same code.
  *
  * Shared memory: a tensor may be {"shm": {"region", "offset", "byte_size"},
  * "dtype", "shape"}, read in place from a registered region, and
@@ -157,8 +161,15 @@ int up_json_fill_tensor(up_tensor *t, const up_json_list *l, const char *what, c
                         up_error *err)
 {
     fill f = {t, field, what, err};
-    if ((l->numbers ? up_json_list_numbers(l, fill_run, &f) : up_json_list_walk(l, fill_leaf, &f)) == 0)
-        return 0;
+    int rc;
+    if (l->numbers && (t->dtype == UP_F32 || t->dtype == UP_F64) && l->leaves == up_tensor_numel(t))
+        rc = up_json_list_floats(l, t->dtype, t->data);
+    else
+        rc = l->numbers ? up_json_list_numbers(l, fill_run, &f) : up_json_list_walk(l, fill_leaf, &f);
+    if (rc == 0) return 0;
+    /* a fault in text a LAZY parse passed over (the caller's
+     * up_json_check_spans names it) */
+    if (err->kind == UP_OK) up_errorf(err, UP_E_MALFORMED, field, "%s is not valid JSON", field);
     up_tensor_free(t);
     return -1;
 }
@@ -580,12 +591,21 @@ int up_json_syntax_error(up_error *err, const char *field, const char *what, con
 
 int up_json_decode_call(up_call *c, const up_http_req *req, const up_limits *lim, up_error *err)
 {
-    up_json_req rq = {.lim = lim, .charge = &c->plan.charge, .field = "body", .what = "the body"};
+    up_json_req rq = {.lim = lim, .charge = &c->plan.charge, .field = "body", .what = "the body",
+                      .lazy = 1};
     cJSON *root;
+    size_t at;
     int rc;
     if (req->body_len == 0) return up_errorf(err, UP_E_MALFORMED, "body", "empty body; expected a JSON object");
     if (!(root = up_json_parse_request(req->body, req->body_len, &rq, err))) return -1;
     rc = decode_root(c, root, lim, err);
+    /* the parse passed over long runs of numbers, read (and checked) as
+     * they were converted; a fault in one is the body's error, before any
+     * the decoding found, as if the parse had stopped there */
+    if (up_json_check_spans(root, req->body, &at) < 0) {
+        up_error_clear(err);
+        rc = up_json_syntax_error(err, rq.field, rq.what, req->body, req->body_len, at);
+    }
     up_json_document_free(root);
     return rc;
 }

@@ -30,6 +30,23 @@
  * nodes (nested arrays among them again as spans), so every byte is read
  * at most twice, whatever the nesting.
  *
+ * Lazy spans (UP_JSON_LAZY, the v1 decoder's). Checking a long span's
+ * numbers here and reading them again to convert them walked its bytes
+ * twice (the check was a third of decoding a list body). With LAZY, once a
+ * span is past the numbers it keeps, runs of numbers and commas are passed
+ * over (run_end: 16 bytes a step, counting commas) and the span is marked
+ * unchecked; its numbers are read once, checked as they are converted into
+ * the tensor (up_json_list_floats), and whatever no conversion read is
+ * read strictly by up_json_check_spans, which the decoder runs whatever
+ * happened. The strict parse's fault stays the document's error, at the
+ * same byte: a fault in a run comes before anything after it, so a lazy
+ * parse that fails is checked again without nodes (check_value) for an
+ * earlier fault, and check_spans' fault replaces any error the decoder
+ * found. Passing over a run never changes where the parse goes on from, so
+ * the tree of a valid document is the one a strict parse builds. The cost:
+ * a document with a fault in a run is parsed (and charged) to its end, as
+ * a valid one of its size would be, before the fault is found.
+ *
  * Strict (UP_JSON_STRICT): a string or key holding \u0000 is a fault (C
  * strings would cut it short: "x\u0000junk" would be read as "x"), and so
  * is a key repeated in one object (cJSON keeps both and lookups take one
@@ -50,6 +67,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "codecs.h"
 #include "json_arena.h"
@@ -59,6 +79,7 @@
 #define SMALL_OBJECT 8       /* up to this many keys, repeats are checked pairwise */
 #define LEAF_STRING 64       /* a walked string leaf is cut to fit this (with its NUL) */
 #define SPAN_VALUES 64       /* a span of at most this many numbers keeps them parsed */
+#define CHECK_ONLY 0x100     /* private flag: objects in arrays are checked, not built */
 
 typedef struct jp {
     const char *p, *end, *base;
@@ -69,6 +90,7 @@ typedef struct jp {
      * them, so they are not read twice. */
     int nvals, vals_ok;
     double vals[SPAN_VALUES];
+    int64_t deferred; /* LAZY: runs of numbers passed over unchecked */
 } jp;
 
 /* A span: a cJSON node (type cJSON_Raw, no child, no valuestring, so
@@ -81,6 +103,7 @@ typedef struct span_node {
 } span_node;
 
 static cJSON *parse_value(jp *j);
+static int check_value(jp *j);
 
 static void skip_ws(jp *j)
 {
@@ -256,7 +279,7 @@ INLINE const char *digits_swar(const char *p, const char *e, uint64_t *m, int *d
  * Clinger's exact fast path when both fit a double, else Eisel-Lemire
  * (numparse.c), else (more than 19 digits, subnormal results, a product
  * too close to call) strtod. */
-static int read_number(const char **pp, const char *e, double *out)
+INLINE int number_at(const char **pp, const char *e, double *out)
 {
     const char *p = *pp, *start = p;
     uint64_t m = 0;
@@ -324,6 +347,11 @@ bad:
     return -1;
 }
 
+static int read_number(const char **pp, const char *e, double *out)
+{
+    return number_at(pp, e, out);
+}
+
 INLINE const char *skip_digits(const char *p, const char *e)
 {
     while (e - p >= 8) {
@@ -365,6 +393,78 @@ static int scan_number(jp *j)
 bad:
     j->p = p;
     return -1;
+}
+
+/* ---- runs of numbers, passed over (UP_JSON_LAZY) ------------------------- */
+
+/* The bytes a run of numbers and commas is made of: digits, + , - . e E.
+ * Every byte the number grammar can take, bar the letters of NaN and
+ * Infinity, is one of them. */
+static const unsigned char in_run[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1};
+
+static int popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555);
+    x = (x & 0x3333) + ((x >> 2) & 0x3333);
+    x = (x + (x >> 4)) & 0x0f0f;
+    return (int)((x + (x >> 8)) & 0x1f);
+}
+
+/* The first byte at or after p that is not in_run, counting the commas
+ * before it into *commas: 16 bytes a step where SSE2 is (every x86-64).
+ * The set is the bytes 0x2b..0x39 but '/', and 'e' either case. */
+static const char *run_end(const char *p, const char *e, int64_t *commas)
+{
+#ifdef __SSE2__
+    const __m128i below = _mm_set1_epi8(0x2a), above = _mm_set1_epi8(0x3a);
+    const __m128i slash = _mm_set1_epi8('/'), comma = _mm_set1_epi8(','), ee = _mm_set1_epi8('e');
+    const __m128i lower = _mm_set1_epi8(0x20);
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compares: bytes from 0x80 are negative, so not in range */
+        __m128i range = _mm_and_si128(_mm_cmpgt_epi8(v, below), _mm_cmplt_epi8(v, above));
+        __m128i in = _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, slash), range),
+                                  _mm_cmpeq_epi8(_mm_or_si128(v, lower), ee));
+        unsigned out = ~(unsigned)_mm_movemask_epi8(in) & 0xffff;
+        unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma));
+        if (out) {
+            int k = __builtin_ctz(out);
+            *commas += popcount16(c & ((1u << k) - 1));
+            return p + k;
+        }
+        *commas += popcount16(c);
+        p += 16;
+    }
+#endif
+    for (; p < e && in_run[(unsigned char)*p]; p++) *commas += *p == ',';
+    return p;
+}
+
+/* LAZY: the rest of a run of numbers at j->p, passed over without reading
+ * them: the caller's loop goes on from j->p exactly where it would have
+ * had every number been valid, and *more numbers follow the first. The
+ * run stops before a byte that is no part of one, and before a trailing
+ * comma (the loop decides what follows it). A word (NaN, Infinity) cuts
+ * the run at the comma before it, so the word is read, not passed over.
+ * 0 when there is no run here: the caller reads one number. */
+static int pass_run(jp *j, int64_t *more)
+{
+    const char *p = j->p;
+    int64_t commas = 0;
+    const char *q = run_end(p, j->end, &commas);
+    if (q < j->end && (*q == 'N' || *q == 'I'))
+        while (q > p && q[-1] != ',') q--;
+    if (q > p && q[-1] == ',') {
+        q--;
+        commas--;
+    }
+    if (q == p) return 0;
+    j->p = q;
+    *more = commas;
+    j->deferred++;
+    return 1;
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -749,6 +849,7 @@ static void list_add(up_json_list *s, const up_json_list *sub, int64_t idx, int 
     }
     s->leaves += sub->leaves;
     s->numbers &= sub->numbers;
+    s->unchecked |= sub->unchecked;
     if (s->height < sub->height + 1) s->height = sub->height + 1;
     if (*scalars || !sub->regular) s->regular = 0;
     if (idx == 0) {
@@ -772,14 +873,14 @@ static void list_start(up_json_list *s)
 
 static int starts_number(char c) { return is_digit(c) || c == '-' || c == 'N' || c == 'I'; }
 
-static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child);
+static cJSON *materialize(jp *j, const char *start, int64_t count, const char *at, cJSON *child);
 
 /* An array read as a span, j->p on its '[' (its depth already counted).
  * 1: s describes it and j->p is past its ']'. 0: an object was found in
  * it, so it is the plain node *node. -1: a fault. */
 static int scan_array(jp *j, up_json_list *s, cJSON **node)
 {
-    const char *start = j->p;
+    const char *start = j->p, *elem;
     up_json_list sub;
     cJSON *child;
     int64_t count = 0;
@@ -793,6 +894,7 @@ static int scan_array(jp *j, up_json_list *s, cJSON **node)
     }
     do {
         skip_ws(j);
+        elem = j->p;
         if (j->p < j->end && *j->p == '[') {
             int r;
             if (enter(j) < 0) return -1;
@@ -801,17 +903,27 @@ static int scan_array(jp *j, up_json_list *s, cJSON **node)
             if (r < 0) goto bad;
             if (r == 0) goto tree;
             list_add(s, &sub, count, &scalars, 0);
+        } else if (j->p < j->end && *j->p == '{' && (j->flags & CHECK_ONLY)) {
+            if (check_value(j) < 0) goto bad;
+            list_add(s, NULL, count, &scalars, 0);
         } else if (j->p < j->end && *j->p == '{') {
             if (!(child = parse_value(j))) goto bad;
             goto tree;
         } else if (j->p < j->end && starts_number(*j->p)) {
             /* the common run: numbers and commas, no whitespace */
             for (;;) {
+                int64_t more = 0;
                 if (j->vals_ok && j->nvals < SPAN_VALUES) {
                     if (read_number(&j->p, j->end, &j->vals[j->nvals++]) < 0) goto bad;
                 } else {
                     j->vals_ok = 0;
-                    if (scan_number(j) < 0) goto bad;
+                    if ((j->flags & UP_JSON_LAZY) && pass_run(j, &more)) {
+                        s->unchecked = 1;
+                        s->leaves += more;
+                        count += more;
+                    } else if (scan_number(j) < 0) {
+                        goto bad;
+                    }
                 }
                 s->leaves++;
                 if (!(j->end - j->p > 1 && j->p[0] == ',' && starts_number(j->p[1]))) break;
@@ -838,14 +950,18 @@ bad:
     path_prepend_index(j, count);
     return -1;
 tree:
-    *node = materialize(j, start, count, child);
+    *node = materialize(j, start, count, elem, child);
     return *node ? 0 : -1;
 }
 
 /* Array [start ...] as a node after all: its first `count` elements are
  * read again (as nodes; arrays among them as spans again), then `child`,
- * the element that could not be a span (j->p is past it), then the rest. */
-static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child)
+ * the element at `at` that could not be a span (j->p is past it), then the
+ * rest. The first reading checked those elements, unless (LAZY) it passed
+ * over runs of numbers: so the reading again is checked too, and must end
+ * on the comma before `at` (a fault fails the parse, and up_json_parse
+ * finds the first fault with check_value). */
+static cJSON *materialize(jp *j, const char *start, int64_t count, const char *at, cJSON *child)
 {
     const char *resume = j->p;
     cJSON *c = new_item(j, cJSON_Array), *tail = NULL, *v;
@@ -853,10 +969,12 @@ static cJSON *materialize(jp *j, const char *start, int64_t count, cJSON *child)
     j->p = start + 1;
     for (int64_t i = 0; i < count; i++) {
         skip_ws(j);
-        if (!(v = parse_value(j))) goto err; /* read once already: only out of memory */
+        if (!(v = parse_value(j))) goto err;
         link_child(c, &tail, v);
-        after_member(j, ']');
+        if (after_member(j, ']') != 1) goto err;
     }
+    skip_ws(j);
+    if (j->p != at) goto err;
     j->p = resume;
     link_child(c, &tail, child);
     return array_rest(j, c, tail, count + 1);
@@ -876,6 +994,7 @@ static cJSON *new_span(jp *j, const up_json_list *s)
     sn->node.type = cJSON_Raw;
     sn->node.valueint = SPAN_MAGIC;
     sn->list = *s;
+    sn->list.span = &sn->node;
     if (nv) {
         memcpy(sn->values, j->vals, nv * sizeof(double));
         sn->list.values = sn->values;
@@ -940,7 +1059,8 @@ static cJSON *parse_value(jp *j)
 
 /* ---- entry points ----------------------------------------------------------- */
 
-cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
+static cJSON *parse_once(const char *s, size_t n, int max_depth, int flags, up_json_fault *f,
+                         int64_t *deferred)
 {
     jp j = {.p = s, .end = s + n, .base = s, .max_depth = max_depth > 0 ? max_depth : UP_JSON_MAX_DEPTH,
             .flags = flags, .f = f};
@@ -948,6 +1068,7 @@ cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_
     memset(f, 0, sizeof(*f));
     skip_ws(&j);
     v = parse_value(&j);
+    *deferred = j.deferred;
     if (!v) {
         if (f->kind == UP_JSON_OK) fault(&j, UP_JSON_SYNTAX, j.p);
         return NULL;
@@ -959,6 +1080,72 @@ cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_
             fault(&j, UP_JSON_TRAILING, j.p);
             up_json_arena_delete(v);
             return NULL;
+        }
+    }
+    return v;
+}
+
+/* ---- checking without nodes ----------------------------------------------- */
+
+/* An object, j->p on its '{' (depth counted): the grammar parse_object
+ * reads, stopping at the same byte on a fault, but nothing is kept (so no
+ * repeated-key or \u0000 faults: those need the keys). */
+static int check_object(jp *j)
+{
+    int more;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return 0;
+    }
+    do {
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != '"' || scan_string(j) < 0) return -1;
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':') return -1;
+        j->p++;
+        skip_ws(j);
+        if (check_value(j) < 0) return -1;
+        more = after_member(j, '}');
+    } while (more > 0);
+    return more;
+}
+
+/* Any value, as parse_value reads it, allocating nothing. */
+static int check_value(jp *j)
+{
+    up_json_list s;
+    cJSON *node = NULL;
+    int r;
+    if (j->p >= j->end) return -1;
+    if (*j->p != '[' && *j->p != '{') return scan_scalar(j);
+    if (enter(j) < 0) return -1;
+    r = *j->p == '[' ? scan_array(j, &s, &node) : check_object(j);
+    j->depth--;
+    return r < 0 ? -1 : 0;
+}
+
+/* A LAZY parse that failed after passing over runs may have passed a
+ * fault in one, before the one it stopped at. The document is checked
+ * again strictly, without nodes (so a failing document costs no more
+ * memory than before): a syntax fault before the parse's own is the first
+ * fault, as a parse without LAZY would have found it. */
+cJSON *up_json_parse(const char *s, size_t n, int max_depth, int flags, up_json_fault *f)
+{
+    int64_t deferred;
+    cJSON *v = parse_once(s, n, max_depth, flags, f, &deferred);
+    if (!v && (flags & UP_JSON_LAZY) && deferred) {
+        up_json_fault cf;
+        jp j = {.p = s, .end = s + n, .base = s,
+                .max_depth = max_depth > 0 ? max_depth : UP_JSON_MAX_DEPTH,
+                .flags = UP_JSON_SPANS | CHECK_ONLY, .f = &cf};
+        memset(&cf, 0, sizeof(cf));
+        skip_ws(&j);
+        if (check_value(&j) < 0 && cf.kind == UP_JSON_OK && (size_t)(j.p - s) < f->at) {
+            memset(f, 0, sizeof(*f));
+            f->kind = UP_JSON_SYNTAX;
+            f->at = (size_t)(j.p - s);
         }
     }
     return v;
@@ -1038,10 +1225,15 @@ cJSON *up_json_parse_request(const char *s, size_t n, up_json_req *rq, up_error 
     int depth = up_json_depth_limit(rq->lim);
     up_json_arena_enter_charged(rq->charge, err);
     root = up_json_parse(s, n, depth,
-                         UP_JSON_SPANS | UP_JSON_STRICT | (rq->prefix ? UP_JSON_PREFIX : 0), &f);
+                         UP_JSON_SPANS | UP_JSON_STRICT | (rq->prefix ? UP_JSON_PREFIX : 0) |
+                             (rq->lazy ? UP_JSON_LAZY : 0),
+                         &f);
     rq->end = f.at;
     if (root) return root;
     up_json_arena_leave();
+    /* LAZY: a charge refused after a run with a fault in it; the fault is
+     * the error, as the strict parse would have stopped there first */
+    if (rq->lazy && f.kind != UP_JSON_NOMEM) up_error_clear(err);
     fault_error(&f, s, n, rq, depth, err);
     return NULL;
 }
@@ -1095,6 +1287,59 @@ int up_json_list_of(const cJSON *v, up_json_list *l)
         return 1;
     }
     return cJSON_IsArray(v) && tree_list(v, l);
+}
+
+/* ---- spans passed over (UP_JSON_LAZY) ---------------------------------------- */
+
+/* Whether span l (its node's own flag, not a copy's) still has runs no
+ * one has read. */
+static int span_unchecked(const up_json_list *l)
+{
+    return l->span && ((const span_node *)l->span)->list.unchecked;
+}
+
+/* The parse's own node, const to its readers: the flag is the one thing a
+ * reader changes, once the span is known good. */
+static void span_mark_checked(const up_json_list *l)
+{
+    if (l->span) ((span_node *)(uintptr_t)l->span)->list.unchecked = 0;
+}
+
+/* Span l read strictly, as a parse without LAZY reads it: 0 (and marked
+ * checked), or -1 with *at the first fault's offset in its text, the byte
+ * the strict parse of the whole document stops at. */
+static int check_span(const up_json_list *l, size_t *at)
+{
+    up_json_fault f;
+    up_json_list s;
+    cJSON *node = NULL;
+    jp j = {.p = l->text, .end = l->text + l->len, .base = l->text, .max_depth = INT32_MAX,
+            .flags = UP_JSON_SPANS | UP_JSON_STRICT, .f = &f};
+    int r;
+    if (!span_unchecked(l)) return 0;
+    memset(&f, 0, sizeof(f));
+    r = scan_array(&j, &s, &node);
+    if (r == 1 && j.p == j.end) {
+        span_mark_checked(l);
+        return 0;
+    }
+    if (r == 0) up_json_arena_delete(node); /* cannot happen: the parse found no object */
+    *at = f.kind != UP_JSON_OK ? f.at : (size_t)(j.p - l->text);
+    return -1;
+}
+
+int up_json_check_spans(const cJSON *v, const char *doc, size_t *at)
+{
+    for (; v; v = v->next) {
+        const up_json_list *sp = span_list(v);
+        size_t off;
+        if (sp && check_span(sp, &off) < 0) {
+            *at = (size_t)(sp->text - doc) + off;
+            return -1;
+        }
+        if (!sp && up_json_check_spans(v->child, doc, at) < 0) return -1;
+    }
+    return 0;
 }
 
 /* Bytes between a span's scalars: whitespace, commas and brackets. */
@@ -1168,6 +1413,8 @@ static int walk_text(const char *p, const char *e, up_json_leaf_fn fn, void *ctx
 static int walk_span(const up_json_list *sp, up_json_leaf_fn fn, void *ctx, int64_t *i)
 {
     cJSON leaf;
+    size_t at;
+    if (check_span(sp, &at) < 0) return -1; /* a fault in a run passed over */
     if (!sp->values) return walk_text(sp->text, sp->text + sp->len, fn, ctx, i);
     memset(&leaf, 0, sizeof(leaf));
     leaf.type = cJSON_Number;
@@ -1198,6 +1445,8 @@ int up_json_list_walk(const up_json_list *l, up_json_leaf_fn fn, void *ctx)
     return l->text ? walk_span(l, fn, ctx, &i) : walk_tree(l->tree, fn, ctx, &i);
 }
 
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 /* Numbers in runs, for trees: gathered leaf by leaf, handed on per run. */
 typedef struct run {
     up_json_numbers_fn fn;
@@ -1206,6 +1455,65 @@ typedef struct run {
     int n;
     double v[256];
 } run;
+
+enum { TO_F32, TO_F64, TO_RUNS };
+
+/* A span's text [p, e) as its n numbers, each read once, its syntax
+ * checked as it is converted: an array of numbers and such arrays, RFC
+ * 8259 strictly (the parse's own number reader), and exactly n numbers.
+ * `to` says where they go: out[0..n) as float (the double cast, as the
+ * tree path gives) or double, or (TO_RUNS) runs of 256 for out's fn. So a
+ * span whose runs the parse passed over (LAZY) is checked by being
+ * converted: -1 on any fault, whose place check_span then finds; fn's own
+ * nonzero return stops it too. */
+INLINE int read_text(const char *p, const char *e, int to, void *out, int64_t n)
+{
+    int64_t i = 0, depth = 0;
+    run *r = out;
+    int rc;
+    double d;
+    for (;;) { /* a value: after '[' or ',' */
+        while (p < e && is_ws(*p)) p++;
+        if (p < e && *p == '[') {
+            depth++;
+            p++;
+            while (p < e && is_ws(*p)) p++;
+            if (p >= e || *p != ']') continue;
+            p++; /* [] */
+            depth--;
+        } else {
+            if (i >= n || number_at(&p, e, &d) < 0) return -1;
+            if (to == TO_F32) {
+                ((float *)out)[i] = (float)d;
+            } else if (to == TO_F64) {
+                ((double *)out)[i] = d;
+            } else {
+                r->v[r->n++] = d;
+                if (r->n == 256 && (rc = r->fn(r->ctx, i - 255, r->v, 256)) != 0) return rc;
+                r->n &= 255;
+            }
+            i++;
+        }
+        for (;;) { /* after a value: ',' for the next, ']' to close, blanks */
+            if (p < e && *p == ',') {
+                p++;
+                break;
+            }
+            if (p < e && *p == ']') {
+                p++;
+                if (--depth <= 0) goto end;
+            } else if (p < e && is_ws(*p)) {
+                p++;
+            } else {
+                return -1;
+            }
+        }
+    }
+end:
+    if (depth != 0 || p != e || i != n) return -1;
+    return to == TO_RUNS && r->n ? r->fn(r->ctx, i - r->n, r->v, r->n) : 0;
+}
+
 
 static int run_leaf(void *ctx, int64_t i, const cJSON *leaf)
 {
@@ -1230,20 +1538,10 @@ int up_json_list_numbers(const up_json_list *l, up_json_numbers_fn fn, void *ctx
     r.ctx = ctx;
     r.n = 0;
     r.i0 = 0;
-    if (l->text) { /* checked text: numbers between brackets, commas and spaces */
-        const char *p = l->text, *e = l->text + l->len;
-        int64_t i = 0;
-        for (;;) {
-            while (p < e && between[(unsigned char)*p]) p++;
-            if (p >= e) break;
-            if (read_number(&p, e, &r.v[r.n]) < 0) return -1; /* checked: cannot happen */
-            if (++r.n == 256) {
-                if ((rc = fn(ctx, i, r.v, r.n)) != 0) return rc;
-                i += r.n;
-                r.n = 0;
-            }
-        }
-        return r.n ? fn(ctx, i, r.v, r.n) : 0;
+    if (l->text) { /* read once, checked as it is read (the span may be LAZY's) */
+        if ((rc = read_text(l->text, l->text + l->len, TO_RUNS, &r, l->leaves)) == 0)
+            span_mark_checked(l);
+        return rc;
     }
     if ((rc = up_json_list_walk(l, run_leaf, &r)) != 0) return rc;
     return r.n ? fn(ctx, r.i0, r.v, r.n) : 0;
@@ -1271,4 +1569,32 @@ int up_json_numbers(const cJSON *v, double *out, int cap)
     if (!up_json_list_of(v, &l) || l.height != 1) return -1;
     r = up_json_list_walk(&l, number_leaf, &nb);
     return r ? r : (int)l.leaves;
+}
+
+/* ---- numbers straight into a typed array ------------------------------------- */
+
+typedef struct cast {
+    void *out;
+    int f64;
+} cast;
+
+static int cast_run(void *ctx, int64_t i0, const double *v, int n)
+{
+    cast *c = ctx;
+    if (c->f64) memcpy((double *)c->out + i0, v, sizeof(double) * (size_t)n);
+    else
+        for (int k = 0; k < n; k++) ((float *)c->out)[i0 + k] = (float)v[k];
+    return 0;
+}
+
+int up_json_list_floats(const up_json_list *l, up_dtype dt, void *out)
+{
+    cast c = {out, dt == UP_F64};
+    if (!l->numbers || (dt != UP_F32 && dt != UP_F64)) return -1;
+    if (!l->text || l->values) return up_json_list_numbers(l, cast_run, &c) ? -1 : 0;
+    if ((c.f64 ? read_text(l->text, l->text + l->len, TO_F64, out, l->leaves)
+               : read_text(l->text, l->text + l->len, TO_F32, out, l->leaves)) < 0)
+        return -1;
+    span_mark_checked(l);
+    return 0;
 }

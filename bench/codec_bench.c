@@ -4,10 +4,11 @@
  *   b64_decode, b64_encode        unpoold (run-time chosen: AVX2 where the
  *                                 CPU has it) vs scalar (the portable code)
  *   json_list_decode_f32/_f64     a "[v,v,...]" body of N numbers parsed
- *                                 as a request decoder does (span parse,
- *                                 then the numbers converted into a typed
- *                                 array) vs strtod (a strtod loop over the
- *                                 same text: the exact reference)
+ *                                 as the v1 decoder does (a LAZY span
+ *                                 parse, then the numbers read, checked
+ *                                 and converted into the typed array in
+ *                                 one pass) vs strtod (a strtod loop over
+ *                                 the same text: the exact reference)
  *   json_list_encode_f32/_f64     the answer's "data" list printed by
  *                                 up_json_put_values vs ref (the
  *                                 printf/strtod shortest search the
@@ -124,20 +125,6 @@ static size_t list_len;
 static void *list_out;          /* decoded values */
 static int list_f64;
 
-typedef struct fill {
-    void *out;
-    int f64;
-} fill;
-
-static int fill_run(void *ctx, int64_t i0, const double *v, int n)
-{
-    fill *f = ctx;
-    if (f->f64) memcpy((double *)f->out + i0, v, (size_t)n * sizeof(double));
-    else
-        for (int k = 0; k < n; k++) ((float *)f->out)[i0 + k] = (float)v[k];
-    return 0;
-}
-
 static void check_decoded(void)
 {
     if (memcmp(list_out, list_t.data, up_tensor_nbytes(&list_t))) {
@@ -153,9 +140,12 @@ static double run_list_decode(int impl)
     if (impl == 0) {
         up_json_fault f;
         up_json_list l;
-        fill fl = {list_out, list_f64};
-        cJSON *root = up_json_parse(list_text, list_len, 8, UP_JSON_SPANS | UP_JSON_STRICT, &f);
-        if (!root || !up_json_list_of(root, &l) || up_json_list_numbers(&l, fill_run, &fl)) {
+        size_t at;
+        cJSON *root = up_json_parse(list_text, list_len, 8,
+                                    UP_JSON_SPANS | UP_JSON_STRICT | UP_JSON_LAZY, &f);
+        if (!root || !up_json_list_of(root, &l) ||
+            up_json_list_floats(&l, list_t.dtype, list_out) < 0 ||
+            up_json_check_spans(root, list_text, &at) < 0) {
             fprintf(stderr, "codec_bench: JSON parse failed\n");
             exit(1);
         }

@@ -16,7 +16,14 @@
  * compared) with every non-empty array that holds no object as a span
  * node, whose summary (scalars, nesting, shape, regularity) matches the
  * plain subtree and whose scalars, walked, are its leaves bit for bit
- * (bare NaN and infinities included). */
+ * (bare NaN and infinities included).
+ *
+ * LAZY (what the v1 decoder uses) passes over runs of numbers: it must
+ * fail exactly where spans do (same kind, same byte), or succeed; then
+ * up_json_check_spans must find spans' syntax fault at the same byte, or
+ * nothing when spans accepted, and then the lazy tree is the same tree,
+ * its numbers read in one pass (up_json_list_floats, in th_same_span)
+ * before anything else checked them. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -92,6 +99,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ours && spans && s + f.at != end) abort();
     /* spans against the plain tree, itself checked against cJSON's above */
     if (whole && spans && !th_same_tree_spans(spans, ours)) abort();
+    {
+        up_json_fault lf;
+        size_t at;
+        cJSON *lazy = up_json_parse(s, size, 0,
+                                    UP_JSON_SPANS | UP_JSON_STRICT | UP_JSON_PREFIX | UP_JSON_LAZY, &lf);
+        if (!lazy && (spans || lf.kind != f.kind || lf.at != f.at)) abort();
+        if (lazy && whole && spans && !th_same_tree_spans(lazy, ours)) abort();
+        up_json_list l;
+        double *d;
+        /* a document that is one span and is refused: the one-pass read
+         * must refuse it too */
+        if (lazy && !spans && up_json_list_of(lazy, &l) && l.numbers && l.leaves <= (1 << 16) &&
+            (d = malloc(sizeof(double) * (size_t)(l.leaves + 1)))) {
+            if (up_json_list_floats(&l, UP_F64, d) == 0) abort();
+            free(d);
+        }
+        if (lazy && up_json_check_spans(lazy, s, &at) < 0) {
+            if (spans || f.kind != UP_JSON_SYNTAX || at != f.at) abort();
+        } else if (lazy && (!spans || lf.at != f.at)) {
+            abort();
+        }
+        cJSON_Delete(lazy);
+    }
     cJSON_Delete(spans);
     cJSON_Delete(theirs);
     cJSON_Delete(ours);

@@ -297,6 +297,178 @@ static void json_depth_limit(void)
     free(t.s);
 }
 
+
+/* ---- long runs: read once, checked as converted ------------------------------- */
+
+/* A span past the kept values (64 numbers) is passed over by the parse and
+ * read once as it is converted; these pin what the one pass gives. */
+enum { RUN_N = 100 };
+
+/* x (RUN_N numbers of dtype, shape [1,1,10,10]) with tok at index at, the
+ * other numbers k + 0.5; *body owned by the caller. */
+static char *run_body(const char *dtype, const char *tok, int at, const char *tail)
+{
+    th_text t = {0};
+    char num[64];
+    snprintf(num, sizeof(num), "{\"inputs\":{\"x\":{\"dtype\":\"%s\",\"shape\":[1,1,10,10],\"data\":[",
+             dtype);
+    th_put(&t, num);
+    for (int k = 0; k < RUN_N; k++) {
+        if (k) th_put(&t, ",");
+        if (k == at) {
+            th_put(&t, tok);
+        } else {
+            snprintf(num, sizeof(num), "%d.5", k);
+            th_put(&t, num);
+        }
+    }
+    th_put(&t, "]}}");
+    th_put(&t, tail ? tail : ",\"params\":{\"scale_factor\":1}}");
+    return t.s;
+}
+
+/* Edge values anywhere in a long run (first, the last of the kept ones,
+ * the first passed over, the middle, the last): float64 gets strtod's
+ * double; float32 that double's float cast, the old two-step rounding
+ * (NumPy's np.float32(float(text))), not the decimal's own nearest float:
+ * 1.00000005960464477550 lies just above 1 + 2^-24, so its nearest float
+ * is 1 + 2^-23, but its double is 1 + 2^-24 exactly, a tie that goes to
+ * 1.0; and 3.4028235677973366e38 (below FLT_MAX's upper midpoint) has that
+ * midpoint as its double, which goes to infinity. */
+static void json_long_run_edge_values(void)
+{
+    static const char *const toks[] = {
+        "-0", "0", "-0.0e5", "1e-46", "1e-45", "7.006492321624085e-46", "3.4028235677973366e38",
+        "3.4028235e38", "1e39", "1.00000005960464477550", "1e99999999999", "-1e-99999999999",
+        "1E+2", "123456789012345678901234567890", "1.2345678901234567890123e-5",
+        "4.9e-324", "2.2250738585072011e-308", "1.7976931348623157e308", "1.8e308",
+        "NaN", "Infinity", "-Infinity", "0.000000000000000000000000000001",
+        "9007199254740993", "-1.5e-7", "2e22", "2e23", "1e-22", "1e-23"};
+    static const int spots[] = {0, 63, 64, 65, 50, RUN_N - 1};
+    static const char *const dts[] = {"float32", "float64", "float16"};
+    for (size_t ti = 0; ti < sizeof(toks) / sizeof(*toks); ti++)
+        for (size_t si = 0; si < sizeof(spots) / sizeof(*spots); si++)
+            for (int di = 0; di < 3; di++) {
+                up_call c;
+                up_error err;
+                char *body = run_body(dts[di], toks[ti], spots[si], NULL);
+                double want = strtod(toks[ti], NULL);
+                int rc = decode(&c, "nearest_unpool", body, NULL, 0, NULL, &err);
+                CHECKF(rc == 0, "%s at %d as %s: %s", toks[ti], spots[si], dts[di],
+                       err.n ? err.items[0].message : "");
+                if (rc == 0) {
+                    const void *d = c.plan.raw[0].data;
+                    int at = spots[si], ok;
+                    if (di == 0) {
+                        float w = (float)want;
+                        ok = !memcmp((const float *)d + at, &w, 4) && ((const float *)d)[at ? 0 : 1] ==
+                                                                          (at ? 0.5f : 1.5f);
+                    } else if (di == 1) {
+                        ok = !memcmp((const double *)d + at, &want, 8);
+                    } else {
+                        ok = ((const uint16_t *)d)[at] == up_f64_to_f16(want);
+                    }
+                    CHECKF(ok, "%s at %d as %s", toks[ti], at, dts[di]);
+                }
+                up_call_free(&c);
+                free(body);
+            }
+}
+
+/* The same body's error as a parse without UP_JSON_LAZY gives it: a
+ * syntax error at the byte that parse stops at, in the same words. */
+static void check_as_strict(const char *op, const char *body, th_budget *b)
+{
+    up_call c;
+    up_error err, want;
+    up_json_fault f;
+    size_t n = strlen(body);
+    cJSON *v = up_json_parse(body, n, 64, UP_JSON_SPANS | UP_JSON_STRICT, &f);
+    CHECKF(!v && f.kind == UP_JSON_SYNTAX, "strict parse accepts %.80s", body);
+    cJSON_Delete(v);
+    up_error_clear(&want);
+    up_json_syntax_error(&want, "body", "the body", body, n, f.at);
+    CHECK(decode(&c, op, body, NULL, 0, b, &err) < 0);
+    CHECKF(err.kind == UP_E_MALFORMED && err.n == 1 && !strcmp(err.items[0].field, "body") &&
+               !strcmp(err.items[0].message, want.items[0].message),
+           "got \"%s\", want \"%s\"", err.n ? err.items[0].message : "", want.items[0].message);
+    up_call_free(&c);
+}
+
+/* Every malformed number, anywhere in a long run, is refused at the byte
+ * the strict parse names: a fault the parse passed over is found when the
+ * number is converted (float32, float64) or read (other dtypes). */
+static void json_long_run_faults_at_same_byte(void)
+{
+    static const char *const bad[] = {
+        "1.e5", "1e", "1e+", "-", "--1", "01", "-01", "1-2", "1..2", ".5", "+1", "1,,2", "1 2",
+        "1e5.5", "0x10", "1.5E", "1e+-5", "NaNa", "-NaN", "Inf", "Infinit", "-Infinityx", "1.5.",
+        "1,", "5e-", "1ee5", "1.5e+5e", "2-", ",", "00", "0.0.0", "-.5", "1E", "-e5", "1-"};
+    static const int spots[] = {0, 63, 64, 65, 50, RUN_N - 1};
+    static const char *const dts[] = {"float32", "float64", "int32"};
+    for (size_t bi = 0; bi < sizeof(bad) / sizeof(*bad); bi++)
+        for (size_t si = 0; si < sizeof(spots) / sizeof(*spots); si++)
+            for (int di = 0; di < 3; di++) {
+                char *body = run_body(dts[di], bad[bi], spots[si], NULL);
+                check_as_strict("nearest_unpool", body, NULL);
+                free(body);
+            }
+}
+
+/* A body cut short inside a long run, a byte at a time: each cut is the
+ * strict parse's error (the body ends inside the JSON). */
+static void json_long_run_cut_short(void)
+{
+    char *body = run_body("float32", "1.5e-7", 80, NULL);
+    const char *data = strstr(body, "[0.5");
+    size_t from = (size_t)(data - body) + 500, to = strlen(body) - 40;
+    for (size_t n = from; n < to; n++) {
+        char *cut = strndup(body, n);
+        check_as_strict("nearest_unpool", cut, NULL);
+        free(cut);
+    }
+    free(body);
+}
+
+/* A fault in a run comes first, before whatever the decoding would
+ * refuse after it: unknown keys, a bad dtype, a count that does not fit
+ * the shape, a long bad params list, a repeated key, a refused charge. */
+static void json_long_run_fault_comes_first(void)
+{
+    static const char *const tails[] = {
+        ",\"params\":{\"scale_factor\":1},\"bogus\":1}",
+        ",\"params\":{\"scale_factor\":1},\"params\":{}}",
+        ",\"params\":{\"scale_factor\":1,\"scale_factor\":2}}",
+        ",\"params\":{\"nope\":1}}",
+        "}"};
+    char *body;
+    for (size_t k = 0; k < sizeof(tails) / sizeof(*tails); k++) {
+        body = run_body("float32", "1.e5", 70, tails[k]);
+        check_as_strict("nearest_unpool", body, NULL);
+        free(body);
+    }
+    body = run_body("nope", "1.e5", 70, NULL);
+    check_as_strict("nearest_unpool", body, NULL);
+    free(body);
+    body = run_body("float32", "1,2", 70, NULL); /* 101 numbers for a shape of 100 */
+    char *bad = strstr(body, "0.5,1.5");
+    bad[1] = 'x'; /* "0x5": the fault, after the count would have failed */
+    check_as_strict("nearest_unpool", body, NULL);
+    free(body);
+    /* the fault in a long list that is a param, not a tensor */
+    th_text t = {0};
+    th_put(&t, "{\"inputs\":{\"x\":[[[[1]]]]},\"params\":{\"scale_factor\":[");
+    for (int k = 0; k < RUN_N; k++) th_put(&t, k == 80 ? "1.e5," : "1,");
+    th_put(&t, "1]}}");
+    check_as_strict("nearest_unpool", t.s, NULL);
+    free(t.s);
+    /* a charge refused (413/503 otherwise): the syntax error still */
+    th_budget b = {.limit = 64};
+    body = run_body("float32", "1.e5", 70, NULL);
+    check_as_strict("nearest_unpool", body, &b);
+    free(body);
+}
+
 /* ---- memory --------------------------------------------------------------------- */
 
 static char *big_list(int64_t n, int64_t *h)
@@ -391,6 +563,10 @@ int main(void)
     RUN(json_nul_refused);
     RUN(json_repeated_keys_refused);
     RUN(json_depth_limit);
+    RUN(json_long_run_edge_values);
+    RUN(json_long_run_faults_at_same_byte);
+    RUN(json_long_run_cut_short);
+    RUN(json_long_run_fault_comes_first);
     RUN(json_tensor_charged_list_costs_its_tensor);
     RUN(json_b64_charged);
     RUN(query_nul_refused);

@@ -684,6 +684,37 @@ static void json_refused_charge_is_the_hooks_error(void)
     free(t.s);
 }
 
+/* A LAZY request parse passes over a bad run and goes on building nodes
+ * the strict parse never would, until the budget refuses one: the error is
+ * still the syntax fault in the run, at the strict parse's byte. */
+static void json_lazy_refused_charge_after_a_bad_run(void)
+{
+    th_text t = {0};
+    th_budget b = {.limit = (int64_t)64 << 10};
+    up_charge ch = {.take = th_budget_take, .ctx = &b};
+    up_json_req rq = {.charge = &ch, .field = "body", .what = "the body"};
+    up_error lazy, strict;
+    up_json_fault f;
+    th_put(&t, "[[");
+    for (int i = 0; i < 100; i++) th_put(&t, i == 90 ? "1.e5," : "0.5,");
+    th_put(&t, "1]");
+    for (int i = 0; i < 20000; i++) th_put(&t, ",{\"a\":1}");
+    th_put(&t, "]");
+    CHECK(up_json_parse(t.s, t.n, 0, UP_JSON_SPANS | UP_JSON_STRICT, &f) == NULL &&
+          f.kind == UP_JSON_SYNTAX && f.at == 2 + 90 * 4 + 2);
+    up_error_clear(&strict);
+    CHECK(up_json_parse_request(t.s, t.n, &rq, &strict) == NULL);
+    b = (th_budget){.limit = (int64_t)64 << 10};
+    rq.lazy = 1;
+    up_error_clear(&lazy);
+    CHECK(up_json_parse_request(t.s, t.n, &rq, &lazy) == NULL);
+    CHECKF(lazy.kind == UP_E_MALFORMED && strict.kind == UP_E_MALFORMED &&
+               !strcmp(lazy.items[0].message, strict.items[0].message),
+           "lazy \"%s\", strict \"%s\"", lazy.items[0].message, strict.items[0].message);
+    CHECK(strstr(lazy.items[0].message, "at byte 364"));
+    free(t.s);
+}
+
 static void json_request_errors(void)
 {
     up_limits lim = {.max_json_depth = 3};
@@ -707,6 +738,148 @@ static void json_request_errors(void)
     up_json_document_free(v);
     CHECK(up_json_depth_limit(NULL) == 64);
     CHECK(up_json_depth_limit(&(up_limits){.max_json_depth = 100000}) == UP_JSON_MAX_DEPTH);
+}
+
+
+/* ---- UP_JSON_LAZY ------------------------------------------------------------ */
+
+/* One lazy parse against the strict one on the same bytes: the same fault
+ * (kind and byte) when lazy fails; else up_json_check_spans finds the
+ * strict syntax fault, or the strict parse accepts and the lazy tree is
+ * the plain tree, its numbers read in one pass first (th_same_span). A
+ * refused document that is one span of numbers is refused by the one-pass
+ * read as well. Returns 1 when they agree. */
+static int lazy_agrees(const char *s, size_t n)
+{
+    up_json_fault sf, lf;
+    const char *end;
+    size_t at;
+    up_json_list l;
+    int ok = 1;
+    cJSON *strict = up_json_parse(s, n, 0, UP_JSON_SPANS | UP_JSON_STRICT, &sf);
+    cJSON *lazy = up_json_parse(s, n, 0, UP_JSON_SPANS | UP_JSON_STRICT | UP_JSON_LAZY, &lf);
+    cJSON *plain = strict ? up_json_parse_value(s, n, &end) : NULL;
+    if (!lazy) {
+        ok = !strict && lf.kind == sf.kind && lf.at == sf.at;
+    } else if (!strict) {
+        if (up_json_list_of(lazy, &l) && l.numbers && l.leaves < 100000) {
+            double *d = malloc(sizeof(double) * (size_t)(l.leaves + 1));
+            ok = up_json_list_floats(&l, UP_F64, d) < 0;
+            free(d);
+        }
+        ok = ok && up_json_check_spans(lazy, s, &at) < 0 && sf.kind == UP_JSON_SYNTAX && at == sf.at;
+    } else {
+        ok = plain && th_same_tree_spans(lazy, plain) && up_json_check_spans(lazy, s, &at) == 0;
+    }
+    cJSON_Delete(strict);
+    cJSON_Delete(lazy);
+    cJSON_Delete(plain);
+    return ok;
+}
+
+/* Long lists of numbers in every spelling (words, exponents, blanks,
+ * nesting, the odd string or object), then the same with one byte changed
+ * to one a number or a list is made of: lazy and strict agree on every
+ * one, valid or not. */
+static void json_lazy_agrees_with_strict(void)
+{
+    static const char *const forms[] = {"%.9g", "%.17g", "%.3e", "%.0f", "%g", "%.2E"};
+    static const char *const words[] = {"NaN", "Infinity", "-Infinity", "-0", "0", "1e400",
+                                        "null", "\"NaN\"", "{}", "-1e-400"};
+    static const char swaps[] = "0123456789.eE+-,[] NaIy\"x\n";
+    int bad = 0, invalid = 0;
+    for (int round = 0; round < 3000 && bad < 3; round++) {
+        th_text t = {0};
+        char num[64];
+        int rows = 1 + (int)(rng() % 3), per = 60 + (int)(rng() % 100), nest = rows > 1 || rng() % 2;
+        th_put(&t, nest ? "[" : "");
+        for (int a = 0; a < rows; a++) {
+            th_put(&t, a ? (rng() % 4 ? "," : " ,\n") : "");
+            th_put(&t, "[");
+            for (int b = 0; b < per; b++) {
+                double d = (double)(int64_t)(rng() % 2000001) / 1000.0 - 1000;
+                if (rng() % 3 == 0) d *= 1e-9;
+                snprintf(num, sizeof(num), forms[rng() % 6], d);
+                if (rng() % 40 == 0) snprintf(num, sizeof(num), "%s", words[rng() % 10]);
+                th_put(&t, b ? (rng() % 30 ? "," : ", ") : "");
+                th_put(&t, num);
+            }
+            th_put(&t, "]");
+        }
+        th_put(&t, nest ? "]" : "");
+        if (round % 4) { /* one byte changed, inserted or dropped */
+            size_t at = (size_t)(rng() % t.n);
+            char c = swaps[rng() % (sizeof(swaps) - 1)];
+            int how = (int)(rng() % 3);
+            if (how == 0) t.s[at] = c;
+            else if (how == 1) memmove(t.s + at, t.s + at + 1, t.n-- - at);
+            else {
+                th_put(&t, " ");
+                memmove(t.s + at + 1, t.s + at, t.n - at - 1);
+                t.s[at] = c;
+            }
+        }
+        if (!lazy_agrees(t.s, t.n)) {
+            bad++;
+            printf("    differs: %.300s\n", t.s);
+        }
+        up_json_fault f;
+        cJSON *v = up_json_parse(t.s, t.n, 0, UP_JSON_SPANS | UP_JSON_STRICT, &f);
+        invalid += !v;
+        cJSON_Delete(v);
+        free(t.s);
+    }
+    CHECK(bad == 0);
+    CHECKF(invalid > 500, "only %d invalid documents", invalid);
+}
+
+/* Pinned cases: a fault in the run passed over, a run cut by the end of
+ * the text, a word after a run, a number cut between two 16-byte steps,
+ * and runs beside blanks and nesting. */
+static void json_lazy_edges(void)
+{
+    static const char *const tails[] = {
+        "1.e5]", "1e]", "1]", "1,]", "1,,2]", "-Infinity,2]", "1,-Infinity]", "NaN,NaN]",
+        "-NaN]", "1 ,2]", "1, 2]", "1\n]", "[1],[2]]", "1.5e+07,2E-3]", "1.5", "1.5e", "1,",
+        "1-2]", "1.2.3]", "0.5,01]", "1e99999999999,-1e-99999999999]", "-0,-0.0]", "2,[]]"};
+    th_text head = {0};
+    th_put(&head, "[");
+    for (int k = 0; k < 70; k++) th_put(&head, "0.25,"); /* 350 bytes: runs cross 16-byte steps */
+    for (size_t i = 0; i < sizeof(tails) / sizeof(*tails); i++)
+        for (int shift = 0; shift < 17; shift++) {
+            th_text t = {0};
+            th_put(&t, head.s);
+            for (int k = 0; k < shift; k++) th_put(&t, "7,");
+            th_put(&t, tails[i]);
+            CHECKF(lazy_agrees(t.s, t.n), "%s after %d", tails[i], shift);
+            free(t.s);
+        }
+    free(head.s);
+}
+
+/* One-pass reads of small spans (their kept values) and of plain trees
+ * agree with the walk. */
+static void json_list_floats_small_and_trees(void)
+{
+    up_json_fault f;
+    up_json_list l;
+    const char *end;
+    double d[4];
+    float g[4];
+    cJSON *v = parse_spans("[1.5, -0, 1e-46, 3.4028235677973366e38]", &f);
+    CHECK(v && up_json_list_of(v, &l) && l.values);
+    CHECK(up_json_list_floats(&l, UP_F64, d) == 0 && d[0] == 1.5 && signbit(d[1]) && d[2] == 1e-46);
+    CHECK(up_json_list_floats(&l, UP_F32, g) == 0 && g[0] == 1.5f && signbit(g[1]) && g[2] == 0 &&
+          isinf(g[3]));
+    CHECK(up_json_list_floats(&l, UP_I32, d) == -1);
+    cJSON_Delete(v);
+    v = up_json_parse_value("[[1,2],[3,4]]", 13, &end);
+    CHECK(v && up_json_list_of(v, &l) && !l.text);
+    CHECK(up_json_list_floats(&l, UP_F32, g) == 0 && g[0] == 1 && g[3] == 4);
+    cJSON_Delete(v);
+    v = parse_spans("[1, null]", &f);
+    CHECK(v && up_json_list_of(v, &l) && up_json_list_floats(&l, UP_F32, g) == -1);
+    cJSON_Delete(v);
 }
 
 /* An object deep inside nested number lists turns every enclosing list
@@ -780,5 +953,9 @@ int main(void)
     RUN(json_list_costs_no_memory_per_number);
     RUN(json_refused_charge_is_the_hooks_error);
     RUN(json_request_errors);
+    RUN(json_lazy_agrees_with_strict);
+    RUN(json_lazy_edges);
+    RUN(json_list_floats_small_and_trees);
+    RUN(json_lazy_refused_charge_after_a_bad_run);
     return th_summary();
 }
