@@ -27,9 +27,10 @@ GOAWAY or a closed socket) within seconds, and after each the daemon must
 still answer ServerLive over gRPC and GET /healthz over REST. The daemon's
 peak RSS must stay far below the 4 GiB the lying prefix asks for, and, on
 a daemon of its own with --max-inflight-mb 64, grow by about the budget
-when eight streams each hold 31 MiB of a 32 MiB message (the transport's
-buffers are under gRPC's resource quota). Last, the read deadlines
-(--header-timeout-s, --body-timeout-s, --idle-timeout-s): a silent
+when eight streams each hold 31 MiB of a 32 MiB message (a message is
+charged to the budget from its length prefix, before it is buffered).
+Last, the read deadlines (--header-timeout-s, --body-timeout-s,
+--idle-timeout-s): a silent
 connection, a message that stops half-way and a client that never reads
 its answer hold nothing for long.
 
@@ -555,10 +556,10 @@ def run_hang_up():
 
 def run_quota():
     """Eight streams at once, each sending 31 of the 32 MiB its prefix
-    announces and holding the rest: the transport's buffers are bounded by
-    --max-inflight-mb (gRPC's resource quota), so the daemon's peak RSS
-    grows by about that much, not by the 248 MiB sent, and REST and gRPC
-    keep answering."""
+    announces and holding the rest: what is buffered is bounded by
+    --max-inflight-mb (each message charged from its prefix), so the
+    daemon's peak RSS grows by about that much, not by the 248 MiB sent,
+    and REST and gRPC keep answering."""
     budget, body = 64, 32
     try:
         d = start_grpc_daemon(["--max-body-mb", str(body), "--max-inflight-mb", str(budget)])
