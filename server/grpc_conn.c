@@ -66,6 +66,7 @@ typedef struct gconn {
     uint32_t events;           /* what epoll waits for now */
     uint64_t t_active, t_open;
     int got_frame, goaway;
+    int dead;                  /* to be closed at the end of this loop turn */
     gcall *calls;
     struct gconn *prev, *next;
 } gconn;
@@ -385,6 +386,21 @@ static void conn_close(gconn *c)
     free(c);
 }
 
+/* Close c once this turn of the loop is over: later events of the same
+ * epoll batch, and answers handed back in it, may still name it. */
+static void conn_kill(gconn *c)
+{
+    c->dead = 1;
+}
+
+static void close_dead(up_grpc *gs)
+{
+    for (gconn *c = gs->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->dead) conn_close(c);
+    }
+}
+
 /* The transport: plain TCP or TLS. -1 = error or closed, 0 = would block,
  * else the count. */
 static ssize_t io_recv(gconn *c, uint8_t *buf, size_t n)
@@ -427,6 +443,7 @@ static int conn_flush(gconn *c)
             }
             c->pend += k;
             c->pend_len -= (size_t)k;
+            c->t_active = up_now_ns();
         }
         ssize_t n = nghttp2_session_mem_send(c->h2, &c->pend);
         if (n < 0) return -1;
@@ -473,12 +490,13 @@ static int conn_handshake(gconn *c)
 static void conn_event(gconn *c, uint32_t ev)
 {
     int bad = 0;
+    if (c->dead) return;
     if (c->handshaking) bad = conn_handshake(c) < 0;
     else {
         if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) bad = conn_read(c) < 0;
         if (!bad) bad = conn_flush(c) < 0;
     }
-    if (bad) conn_close(c);
+    if (bad) conn_kill(c);
 }
 
 static int tls_setup(gconn *c)
@@ -553,22 +571,33 @@ static void take_done(up_grpc *gs)
             continue;
         }
         gconn *c = g->conn;
-        if (send_answer(c, g) != 0 || conn_flush(c) < 0) conn_close(c);
+        if (c->dead) continue; /* freed with its connection, at the end of the turn */
+        if (send_answer(c, g) != 0 || conn_flush(c) < 0) conn_kill(c);
     }
 }
 
-/* Once a second: connections idle too long (or that never spoke HTTP/2),
- * and calls whose message is late. */
+static int has_call_in_pool(const gconn *c)
+{
+    for (const gcall *g = c->calls; g; g = g->next)
+        if (g->in_pool) return 1;
+    return 0;
+}
+
+/* Once a second: connections that never spoke HTTP/2, connections where
+ * no byte moved either way for --idle-timeout-s while no kernel runs for
+ * them (idle, or a client that stopped reading its answer: the answer and
+ * its budget charge are released, as REST's connection timeout does), and
+ * calls whose message is late. */
 static void sweep(up_grpc *gs)
 {
     const up_config *cfg = &gs->srv->cfg;
     uint64_t now = up_now_ns();
-    for (gconn *c = gs->conns, *next; c; c = next) {
-        next = c->next;
+    for (gconn *c = gs->conns; c; c = c->next) {
         uint64_t idle = now - c->t_active;
+        if (c->dead) continue;
         if ((!c->got_frame && now - c->t_open > (uint64_t)cfg->header_timeout_s * 1000000000u) ||
-            (!c->calls && idle > (uint64_t)cfg->conn_timeout_s * 1000000000u)) {
-            conn_close(c);
+            (idle > (uint64_t)cfg->conn_timeout_s * 1000000000u && !has_call_in_pool(c))) {
+            conn_kill(c);
             continue;
         }
         for (gcall *g = c->calls; g; g = g->next)
@@ -577,7 +606,7 @@ static void sweep(up_grpc *gs)
                 g->status = 408; /* logged as the REST body timeout is */
                 nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, g->stream, NGHTTP2_CANCEL);
             }
-        if (conn_flush(c) < 0) conn_close(c);
+        if (!c->handshaking && conn_flush(c) < 0) conn_kill(c);
     }
 }
 
@@ -588,12 +617,11 @@ static void start_drain(up_grpc *gs)
     close(gs->lfd);
     gs->lfd = -1;
     /* calls already started go on; new streams are refused */
-    for (gconn *c = gs->conns, *next; c; c = next) {
-        next = c->next;
+    for (gconn *c = gs->conns; c; c = c->next) {
         nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
                               nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
                               NULL, 0);
-        if (!c->handshaking && conn_flush(c) < 0) conn_close(c);
+        if (!c->dead && !c->handshaking && conn_flush(c) < 0) conn_kill(c);
     }
 }
 
@@ -622,6 +650,7 @@ static void *loop_main(void *arg)
             sweep(gs);
             last_sweep = up_now_ns();
         }
+        close_dead(gs);
     }
     take_done(gs);
     while (gs->conns) conn_close(gs->conns);
