@@ -110,7 +110,7 @@ def _start_unprobed(args, workers):
     port = free_port()
     log = tempfile.TemporaryFile()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNPOOLD_")}
-    cmd = [harness.daemon_binary(), "--listen", "127.0.0.1:%d" % port, "--workers", str(workers)]
+    cmd = harness.daemon_command() + ["--listen", "127.0.0.1:%d" % port, "--workers", str(workers)]
     proc = subprocess.Popen(cmd + args, stdout=log, stderr=log, env=env)
     time.sleep(0.2)
     if proc.poll() is not None:

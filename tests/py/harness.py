@@ -58,6 +58,13 @@ def daemon_binary():
     return binary if os.path.isabs(binary) else os.path.join(ROOT, binary)
 
 
+def daemon_command():
+    """The daemon's argv start: UNPOOLD_WRAP (e.g. "setarch x86_64 -R",
+    which tests/soak/tsan.sh needs where TSan cannot map its shadow memory)
+    then the binary."""
+    return os.environ.get("UNPOOLD_WRAP", "").split() + [daemon_binary()]
+
+
 def start_daemon(extra_args=(), workers=2, probe="/healthz"):
     """Start the daemon; returns (proc, port, log) once `probe` answers.
 
@@ -66,7 +73,7 @@ def start_daemon(extra_args=(), workers=2, probe="/healthz"):
     port = free_port()
     log = tempfile.TemporaryFile()
     env = {k: v for k, v in os.environ.items() if not k.startswith("UNPOOLD_")}
-    cmd = [daemon_binary(), "--listen", "127.0.0.1:%d" % port, "--workers", str(workers)]
+    cmd = daemon_command() + ["--listen", "127.0.0.1:%d" % port, "--workers", str(workers)]
     proc = subprocess.Popen(cmd + list(extra_args), stdout=log, stderr=log, env=env)
     for _ in range(400):
         if proc.poll() is not None:

@@ -250,7 +250,7 @@ def client_cancel(d, c):
         time.sleep(0.05)
         ctx.cancel()
         a.join(120)
-        done.wait(30)
+        done.wait(2)  # tritonclient does not always call back for a cancelled call
         time.sleep(0.2)
         alive(d, "round %d" % k)
         _assert(out == {"a": "OK"}, "round %d: %s" % (k, out))

@@ -36,5 +36,21 @@ for t in $tests; do
         echo "   $t: failed under TSan (exit $rc)"; fail=$((fail + 1))
     fi
 done
+# The gRPC front end's threads (its loop, the workers handing answers
+# back): tritonclient.grpc's checks, 64 concurrent calls among them,
+# against the TSan daemon.
+py=${TEST_PYTHON:-/usr/bin/python3}
+if "$py" -c "import tritonclient.grpc" 2>/dev/null; then
+    echo "== tsan test_grpc_tritonclient.py"
+    out=$(UNPOOLD_BIN="$build/unpoold" UNPOOLD_WRAP="$norand" "$py" tests/py/test_grpc_tritonclient.py 2>&1); rc=$?
+    printf '%s\n' "$out" | grep -v '^ok ' || true
+    if [ "$rc" -eq 0 ] && ! printf '%s' "$out" | grep -q 'WARNING: ThreadSanitizer'; then
+        pass=$((pass + 1))
+    else
+        echo "   test_grpc_tritonclient.py: failed under TSan (exit $rc)"; fail=$((fail + 1))
+    fi
+else
+    echo "   no tritonclient.grpc for $py: the gRPC check under TSan did not run"; fail=$((fail + 1))
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
