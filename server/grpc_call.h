@@ -54,6 +54,7 @@ typedef struct gcall {
     up_job job;
     up_call call;
     int call_inited, decode_failed, dropped;
+    int inline_run;            /* run on the loop, start to finish */
     up_error err;
     up_timing timing;
 

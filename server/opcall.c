@@ -41,20 +41,6 @@
 #include "request.h"
 #include "shm_registry.h"
 
-/* Bodies up to this size are decoded on the MHD thread (a few
- * microseconds of JSON or binary header parsing). */
-#define UP_INLINE_MAX_BODY 16384
-/* A plan runs on the MHD thread only below all three (plan_is_small).
- * Work: element operations; the kernels run 0.35-4 G of them a second on
- * one core here (README, --max-work), so 2^20 is 0.25-3 ms. Memory:
- * outputs, tables and the answer's bound (a JSON answer is written at
- * about 100-200 MB/s, so 256 KiB is 1-2 ms). Touched: work_units x
- * unit_cost, the pool's measure of a plan too big for one chunk. With
- * these, /healthz waits a few milliseconds at most behind an inline job. */
-#define UP_INLINE_MAX_WORK ((int64_t)1 << 20)
-#define UP_INLINE_MAX_MEM ((int64_t)256 << 10)
-#define UP_INLINE_MAX_TOUCHED ((int64_t)256 << 10)
-
 static double ms(uint64_t a, uint64_t b) { return b > a ? (double)(b - a) / 1e6 : 0.0; }
 
 /* The request's memory accountant (up_charge): decoders and the plan
@@ -335,16 +321,7 @@ static enum MHD_Result queue_answer(up_req *r)
  * workers: with one worker, a big plan must not run here either. */
 static int plan_is_small(const up_req *r)
 {
-    const up_plan *p = &r->call.plan;
-    /* mem_bytes, once a plan states it, includes its outputs */
-    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : up_budget_plan_outputs(p), touched;
-    if (p->work > UP_INLINE_MAX_WORK) return 0;
-    if (up_add_i64(mem, up_call_answer_bytes(&r->call), &mem) < 0 || mem > UP_INLINE_MAX_MEM)
-        return 0;
-    if (up_mul_i64(p->work_units, p->unit_cost > 0 ? p->unit_cost : 1, &touched) < 0 ||
-        touched > UP_INLINE_MAX_TOUCHED)
-        return 0;
-    return 1;
+    return up_plan_is_small(&r->call.plan, up_call_answer_bytes(&r->call));
 }
 
 /* Decode a small body here; run it here too when its plan is small.
@@ -395,8 +372,7 @@ enum MHD_Result up_op_begin(up_req *r)
     /* only while the pool is idle: then the request would not wait anyway,
      * and under load every request keeps its place in the one FIFO queue
      * (503 when full, 504 past its deadline, dropped when its client goes) */
-    if (r->body_len <= UP_INLINE_MAX_BODY && up_pool_queue_depth(s->pool) == 0 &&
-        up_pool_busy_workers(s->pool) == 0 && run_inline(r, &rc))
+    if (r->body_len <= UP_INLINE_MAX_BODY && up_pool_idle(s->pool) && run_inline(r, &rc))
         return rc;
     if (up_pool_reserve(s->pool) < 0) {
         up_error e;

@@ -71,4 +71,32 @@ int64_t up_pool_chunks_for(const up_pool *p, const up_plan *plan);
 
 uint64_t up_now_ns(void);
 
+/* Is the pool idle (nothing queued, no worker busy)? Only then may a
+ * front end run a small job where it arrived (the MHD thread, the gRPC
+ * loop) instead of queueing it: under load every request keeps its place
+ * in the one queue. */
+int up_pool_idle(up_pool *p);
+
+/* Bodies up to this size are decoded on the event thread (the MHD
+ * thread, the gRPC loop): a few microseconds of JSON or binary header
+ * parsing. */
+#define UP_INLINE_MAX_BODY 16384
+/* A plan runs on an event thread only below all three (up_plan_is_small).
+ * Work: element operations; the kernels run 0.35-4 G of them a second on
+ * one core here (README, --max-work), so 2^20 is 0.25-3 ms. Memory:
+ * outputs, tables and the answer's bound (a JSON answer is written at
+ * about 100-200 MB/s, so 256 KiB is 1-2 ms). Touched: work_units x
+ * unit_cost, the pool's measure of a plan too big for one chunk. With
+ * these, /healthz waits a few milliseconds at most behind an inline job. */
+#define UP_INLINE_MAX_WORK ((int64_t)1 << 20)
+#define UP_INLINE_MAX_MEM ((int64_t)256 << 10)
+#define UP_INLINE_MAX_TOUCHED ((int64_t)256 << 10)
+
+/* Cheap enough to run on an event thread, by the plan's cost model: its
+ * work (0 = not stated: judged by the other two), the memory it and its
+ * answer (answer_bytes, the format's bound) need, and the bytes it
+ * touches. Independent of the number of workers: with one worker, a big
+ * plan must not run there either. */
+int up_plan_is_small(const up_plan *p, int64_t answer_bytes);
+
 #endif
