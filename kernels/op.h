@@ -321,6 +321,11 @@ int up_plan_finish(up_plan *p, const up_fault *fault, up_error *err);
 void up_plan_free(up_plan *p);
 /* Charge bytes to p->charge before allocating them (0, or -1 with err). */
 int up_plan_charge(up_plan *p, int64_t bytes, const char *what, up_error *err);
+/* Bytes of the plan's outputs (compute dtype) and converted results, for a
+ * plan that states no mem_bytes of its own (the server charges them before
+ * the kernel); an output written into a client's region (out_dest) is not
+ * the server's and not counted. INT64_MAX on overflow. */
+int64_t up_plan_output_bytes(const up_plan *p);
 /* For op->build: charge `bytes`, then malloc them as p->scratch (freed by
  * up_plan_free). NULL with err set (the hook's error, or 500 when out of
  * memory). */

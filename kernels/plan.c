@@ -558,3 +558,17 @@ int up_plan_execute(up_plan *p, up_error *err)
     up_plan_run(p, 0, p->work_units, &f);
     return up_plan_finish(p, &f, err);
 }
+
+int64_t up_plan_output_bytes(const up_plan *p)
+{
+    int64_t n = 0;
+    for (int i = 0; i < p->op->n_outputs; i++) {
+        if (p->out[i].data != p->out_dest[i] &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0)
+            return INT64_MAX;
+        if (p->result[i].data && p->result[i].data != p->out[i].data &&
+            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
+            return INT64_MAX;
+    }
+    return n;
+}

@@ -101,17 +101,3 @@ int up_budget_admit(int64_t held, int64_t need, up_error *err)
                      "(--max-inflight-mb)",
                      (long long)need, (long long)held, (long long)(up_budget_cap() >> 20));
 }
-
-int64_t up_budget_plan_outputs(const up_plan *p)
-{
-    int64_t n = 0;
-    for (int i = 0; i < p->op->n_outputs; i++) {
-        if (p->out[i].data != p->out_dest[i] &&
-            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->out[i]), &n) < 0)
-            return INT64_MAX;
-        if (p->result[i].data && p->result[i].data != p->out[i].data &&
-            up_add_i64(n, (int64_t)up_tensor_nbytes(&p->result[i]), &n) < 0)
-            return INT64_MAX;
-    }
-    return n;
-}

@@ -65,9 +65,5 @@ void up_budget_hold_exactly(atomic_int_fast64_t *held, int64_t keep);
  * never fit the budget, before its tables and outputs are built only to
  * be freed. 0 when it can fit (nothing is charged). */
 int up_budget_admit(int64_t held, int64_t need, up_error *err);
-/* Bytes of a plan's outputs (compute dtype) and converted results, for a
- * plan that states no mem_bytes of its own (charged before its kernel);
- * an output written into a client's region is not ours and not counted. */
-int64_t up_budget_plan_outputs(const up_plan *p);
 
 #endif

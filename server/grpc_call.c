@@ -361,7 +361,7 @@ static void job_start(up_job *j)
     if (g->decode_failed) return;
     p = &g->call.plan;
     if ((p->mem_bytes <= 0 &&
-         g_take(g, up_budget_plan_outputs(p), "the outputs", &g->err) < 0) ||
+         g_take(g, up_plan_output_bytes(p), "the outputs", &g->err) < 0) ||
         g_take(g, up_grpc_answer_bytes(&g->call), "the answer", &g->err) < 0) {
         g->decode_failed = 1;
         return;

@@ -99,7 +99,7 @@ static int admit(up_req *r)
 {
     const up_plan *p = &r->call.plan;
     up_error_clear(&r->err);
-    if (p->mem_bytes <= 0 && req_take(r, up_budget_plan_outputs(p), "the outputs", &r->err) < 0) return -1;
+    if (p->mem_bytes <= 0 && req_take(r, up_plan_output_bytes(p), "the outputs", &r->err) < 0) return -1;
     return req_take(r, up_call_answer_bytes(&r->call), "the answer", &r->err);
 }
 

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "budget.h"
 #include "pool.h"
 
 /* A chunk smaller than this costs more to hand over (a wake-up, cache
@@ -236,7 +235,7 @@ int up_pool_idle(up_pool *p)
 int up_plan_is_small(const up_plan *p, int64_t answer_bytes)
 {
     /* mem_bytes, once a plan states it, includes its outputs */
-    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : up_budget_plan_outputs(p), touched;
+    int64_t mem = p->mem_bytes > 0 ? p->mem_bytes : up_plan_output_bytes(p), touched;
     if (p->work > UP_INLINE_MAX_WORK) return 0;
     if (up_add_i64(mem, answer_bytes, &mem) < 0 || mem > UP_INLINE_MAX_MEM) return 0;
     if (up_mul_i64(p->work_units, p->unit_cost > 0 ? p->unit_cost : 1, &touched) < 0 ||
