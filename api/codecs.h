@@ -264,6 +264,11 @@ int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin
 int up_tensor_in_place(char *base, size_t *floor, char *src, up_tensor *t, up_dtype dt, int rank,
                        const int64_t *shape, size_t nbytes, const up_charge *charge,
                        const char *field, up_error *err);
+/* A requested output by name (KServe REST and gRPC): its index, appended
+ * to req[*n_req]; -1 with err for an unknown name (422) or one asked for
+ * twice (400). req holds UP_MAX_OUTPUTS. */
+int up_kserve_request_output(const up_call *c, const char *name, int *req, int *n_req,
+                             up_error *err);
 /* How model metadata shows a tensor (REST and gRPC alike): its rank (0 =
  * any rank, shown as [-1]) and datatype. */
 int up_kserve_shown_rank(const up_op_def *op, up_io_kind kind);

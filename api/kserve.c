@@ -338,6 +338,21 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
 
 /* ---- decoding: requested outputs --------------------------------------- */
 
+int up_kserve_request_output(const up_call *c, const char *name, int *req, int *n_req,
+                             up_error *err)
+{
+    int idx = up_op_output_index(c->plan.op, name);
+    if (idx < 0)
+        return up_errorf(err, UP_E_INVALID, "outputs", "model %s has no output \"%.64s\"",
+                         c->plan.op->name, name);
+    for (int j = 0; j < *n_req; j++)
+        if (req[j] == idx)
+            return up_errorf(err, UP_E_MALFORMED, "outputs", "output %.64s requested twice",
+                             name);
+    req[(*n_req)++] = idx;
+    return idx;
+}
+
 static int read_outputs(up_call *c, const cJSON *outs, ks_state *st, up_error *err)
 {
     const cJSON *o;
@@ -349,15 +364,8 @@ static int read_outputs(up_call *c, const cJSON *outs, ks_state *st, up_error *e
         int idx;
         if (!cJSON_IsObject(o) || !cJSON_IsString(name))
             return up_errorf(err, UP_E_MALFORMED, "outputs", "each output needs a name");
-        idx = up_op_output_index(c->plan.op, name->valuestring);
-        if (idx < 0)
-            return up_errorf(err, UP_E_INVALID, "outputs", "model %s has no output \"%.64s\"",
-                             c->plan.op->name, name->valuestring);
-        for (int j = 0; j < st->n_req; j++)
-            if (st->req[j] == idx)
-                return up_errorf(err, UP_E_MALFORMED, "outputs", "output %s requested twice",
-                                 name->valuestring);
-        st->req[st->n_req++] = idx;
+        if ((idx = up_kserve_request_output(c, name->valuestring, st->req, &st->n_req, err)) < 0)
+            return -1;
         if (params && !cJSON_IsObject(params))
             return up_errorf(err, UP_E_MALFORMED, "outputs", "parameters must be an object");
         up_shm_ref ref = {.offset = 0};

@@ -537,15 +537,9 @@ static int read_outputs(up_call *c, const Inference__ModelInferRequest *rq, grpc
         char field[UP_ERR_FIELD_LEN];
         up_shm_ref ref = {.offset = 0};
         pb_entry e[UP_GRPC_MAX_TENSOR_PARAMS];
-        int idx = up_op_output_index(c->plan.op, o->name), shm;
-        if (idx < 0)
-            return up_errorf(err, UP_E_INVALID, "outputs", "model %s has no output \"%.64s\"",
-                             c->plan.op->name, o->name);
-        for (int j = 0; j < st->n_req; j++)
-            if (st->req[j] == idx)
-                return up_errorf(err, UP_E_MALFORMED, "outputs", "output %.64s requested twice",
-                                 o->name);
-        st->req[st->n_req++] = idx;
+        int idx, shm;
+        if ((idx = up_kserve_request_output(c, o->name, st->req, &st->n_req, err)) < 0)
+            return -1;
         up_field(field, sizeof(field), "outputs", o->name);
         if (o->n_parameters > UP_GRPC_MAX_TENSOR_PARAMS)
             return up_errorf(err, UP_E_MALFORMED, field, "at most %d tensor parameters",

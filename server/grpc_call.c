@@ -145,30 +145,31 @@ static int needs_key(const up_server *s, up_grpc_method m)
     return s->auth && !(health && s->cfg.open_health);
 }
 
+/* An answer unpoold's error kinds have no word for (HTTP 415, gRPC's
+ * UNIMPLEMENTED): the code, the status it is counted under, the text. */
+static int answer_plain(gcall *g, int code, int status, const char *msg)
+{
+    g->code = code;
+    g->status = status;
+    snprintf(g->message, sizeof(g->message), "%s", msg);
+    g->answered = 1;
+    return -1;
+}
+
 int up_grpc_call_headers(gcall *g)
 {
     up_server *s = g->srv;
     g->headers_done = 1;
-    if (!g->post || !g->grpc_content_type) {
-        /* not gRPC at all: HTTP's own answer (grpc_conn.c sends 415) */
-        g->code = UP_GRPC_UNKNOWN;
-        g->status = 415;
-        snprintf(g->message, sizeof(g->message), "%s",
-                 "unpoold's gRPC port takes POST with content-type application/grpc");
-        g->answered = 1;
-        return -1;
-    }
-    if (g->method == UP_GM_UNKNOWN) {
-        g->code = UP_GRPC_UNIMPLEMENTED;
-        g->status = 404;
-        snprintf(g->message, sizeof(g->message), "%s",
-                 "unpoold serves ServerLive, ServerReady, ModelReady, ServerMetadata, "
-                 "ModelMetadata, ModelInfer and SystemSharedMemory{Status,Register,Unregister} "
-                 "of inference.GRPCInferenceService");
-        g->answered = 1;
-        return -1;
-    }
-    if (needs_key(s, g->method) && !up_auth_check(s->auth, g->authorization[0] ? g->authorization : NULL)) {
+    if (!g->post || !g->grpc_content_type) /* not gRPC at all: grpc_conn.c sends HTTP 415 */
+        return answer_plain(g, UP_GRPC_UNKNOWN, 415,
+                            "unpoold's gRPC port takes POST with content-type application/grpc");
+    if (g->method == UP_GM_UNKNOWN)
+        return answer_plain(g, UP_GRPC_UNIMPLEMENTED, 404,
+                            "unpoold serves ServerLive, ServerReady, ModelReady, ServerMetadata, "
+                            "ModelMetadata, ModelInfer and SystemSharedMemory{Status,Register,"
+                            "Unregister} of inference.GRPCInferenceService");
+    if (needs_key(s, g->method) &&
+        !up_auth_check(s->auth, g->authorization[0] ? g->authorization : NULL)) {
         up_grpc_call_fail_with(g, UP_E_UNAUTHORIZED, "authorization",
                                "an API key is required: metadata \"authorization: Bearer KEY\"");
         return -1;
@@ -183,14 +184,9 @@ int up_grpc_call_prefix(gcall *g)
     uint64_t n = (uint64_t)p[1] << 24 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 8 | p[4];
     char text[160];
     up_error_clear(&e);
-    if (p[0]) {
-        g->code = UP_GRPC_UNIMPLEMENTED;
-        g->status = 415;
-        snprintf(g->message, sizeof(g->message), "%s",
-                 "compressed messages are not supported (grpc-encoding identity only)");
-        g->answered = 1;
-        return -1;
-    }
+    if (p[0])
+        return answer_plain(g, UP_GRPC_UNIMPLEMENTED, 415,
+                            "compressed messages are not supported (grpc-encoding identity only)");
     if (g->method != UP_GM_MODEL_INFER && n > UP_GRPC_SMALL_MAX) {
         snprintf(text, sizeof(text), "a %s message is at most %d bytes, this one has %llu",
                  up_grpc_method_name(g->method), UP_GRPC_SMALL_MAX, (unsigned long long)n);
