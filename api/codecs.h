@@ -264,6 +264,13 @@ int up_kserve_answer_outputs(const up_call *c, int list[UP_MAX_OUTPUTS], int bin
 int up_tensor_in_place(char *base, size_t *floor, char *src, up_tensor *t, up_dtype dt, int rank,
                        const int64_t *shape, size_t nbytes, const up_charge *charge,
                        const char *field, up_error *err);
+/* An input's datatype by its KServe name; UP_DT_INVALID with err (400:
+ * the bytes cannot be read at all) for one unpoold does not take. */
+up_dtype up_kserve_dtype(const char *name, const char *field, up_error *err);
+/* An input's element and byte counts, overflow-checked (413), and
+ * --max-elements (413). 0 or -1 with err. */
+int up_kserve_tensor_size(up_dtype dt, const int64_t *shape, int rank, const up_limits *lim,
+                          const char *field, int64_t *numel, int64_t *nbytes, up_error *err);
 /* A requested output by name (KServe REST and gRPC): its index, appended
  * to req[*n_req]; -1 with err for an unknown name (422) or one asked for
  * twice (400). req holds UP_MAX_OUTPUTS. */

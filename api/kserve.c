@@ -198,6 +198,28 @@ static int place_binaries(up_call *c, ks_binary *bin, up_error *err)
 
 /* ---- decoding: one input ----------------------------------------------- */
 
+up_dtype up_kserve_dtype(const char *name, const char *field, up_error *err)
+{
+    up_dtype dt = up_wire_from_kserve(name);
+    if (dt == UP_DT_INVALID) /* framing: the bytes cannot be read at all */
+        up_errorf(err, UP_E_MALFORMED, field,
+                  "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
+                  "INT16 INT8 UINT8 BOOL are)", name);
+    return dt;
+}
+
+int up_kserve_tensor_size(up_dtype dt, const int64_t *shape, int rank, const up_limits *lim,
+                          const char *field, int64_t *numel, int64_t *nbytes, up_error *err)
+{
+    if (up_shape_numel(shape, rank, numel) < 0 ||
+        up_mul_i64(*numel, (int64_t)up_dtype_size(dt), nbytes) < 0)
+        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
+    if (lim && lim->max_elements > 0 && *numel > lim->max_elements)
+        return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
+                         (long long)*numel, (long long)lim->max_elements);
+    return 0;
+}
+
 /* Triton's system shared-memory parameters, one at a time: 1 when k was
  * one of them (stored in ref, *seen gains its bit), 0 when it is not,
  * -1 on a bad value. */
@@ -294,19 +316,10 @@ static int read_input(up_call *c, const cJSON *in, ks_binary *bin, const up_limi
         return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
     if (!cJSON_IsString(dtj))
         return up_errorf(err, UP_E_MALFORMED, field, "datatype must be a string");
-    dt = up_wire_from_kserve(dtj->valuestring);
-    if (dt == UP_DT_INVALID) /* framing: the bytes cannot be read at all */
-        return up_errorf(err, UP_E_MALFORMED, field,
-                         "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
-                         "INT16 INT8 UINT8 BOOL are)", dtj->valuestring);
-    if (up_json_read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0)
+    if ((dt = up_kserve_dtype(dtj->valuestring, field, err)) == UP_DT_INVALID) return -1;
+    if (up_json_read_shape(cJSON_GetObjectItemCaseSensitive(in, "shape"), shape, &rank, field, err) < 0 ||
+        up_kserve_tensor_size(dt, shape, rank, lim, field, &numel, &nbytes, err) < 0)
         return -1;
-    if (up_shape_numel(shape, rank, &numel) < 0 ||
-        up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0)
-        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
-    if (lim && lim->max_elements > 0 && numel > lim->max_elements)
-        return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
-                         (long long)numel, (long long)lim->max_elements);
     has_bin = input_params(cJSON_GetObjectItemCaseSensitive(in, "parameters"), &bsize, &ref, field,
                            err);
     if (has_bin < 0) return -1;

@@ -488,18 +488,10 @@ static int read_input(up_call *c, const Inference__ModelInferRequest__InferInput
                          c->plan.op->name, in->name);
     if (c->plan.raw[idx].data || c->shm_in[idx].pin)
         return up_errorf(err, UP_E_MALFORMED, field, "input given twice");
-    dt = up_wire_from_kserve(in->datatype);
-    if (dt == UP_DT_INVALID)
-        return up_errorf(err, UP_E_MALFORMED, field,
-                         "datatype \"%.32s\" is not supported (FP32 FP64 FP16 BF16 INT64 INT32 "
-                         "INT16 INT8 UINT8 BOOL are)", in->datatype);
-    if (read_shape(in, shape, &rank, field, err) < 0) return -1;
-    if (up_shape_numel(shape, rank, &numel) < 0 ||
-        up_mul_i64(numel, (int64_t)up_dtype_size(dt), &nbytes) < 0)
-        return up_errorf(err, UP_E_TOO_LARGE, field, "shape overflows");
-    if (lim && lim->max_elements > 0 && numel > lim->max_elements)
-        return up_errorf(err, UP_E_TOO_LARGE, field, "%lld elements, the limit is %lld",
-                         (long long)numel, (long long)lim->max_elements);
+    if ((dt = up_kserve_dtype(in->datatype, field, err)) == UP_DT_INVALID) return -1;
+    if (read_shape(in, shape, &rank, field, err) < 0 ||
+        up_kserve_tensor_size(dt, shape, rank, lim, field, &numel, &nbytes, err) < 0)
+        return -1;
     {
         pb_entry e[UP_GRPC_MAX_TENSOR_PARAMS];
         if (in->n_parameters > UP_GRPC_MAX_TENSOR_PARAMS)
