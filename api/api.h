@@ -49,6 +49,11 @@ char *up_buf_steal(up_buf *b, size_t *len);
 /* Free what up_buf_steal handed over: large buffers come from the
  * big-buffer allocator (kernels/bigbuf.h), not from malloc. */
 void up_buf_release(char *data);
+/* n bytes (n > 0) for a caller that knows the size up front, freed with
+ * up_buf_release(): a big block when n is large enough, so a message of
+ * the same size as the last one lands on pages already faulted in. NULL
+ * when out of memory. */
+char *up_buf_block(size_t n);
 
 typedef struct up_kv {
     const char *key;

@@ -30,6 +30,12 @@ void up_buf_release(char *data)
     if (!up_bigbuf_free(data)) free(data);
 }
 
+char *up_buf_block(size_t n)
+{
+    char *d = n >= UP_BIGBUF_MIN ? up_bigbuf_alloc(n) : NULL;
+    return d ? d : malloc(n);
+}
+
 /* A new home of cap bytes for b's contents: a big block when cap is large
  * enough and the allocator has one, else the heap (realloc while the
  * contents are on the heap already). */

@@ -369,7 +369,7 @@ static void grpc_state_free(void *p)
 {
     grpc_state *st = p;
     if (st->rq) protobuf_c_message_free_unpacked(&st->rq->base, &st->alloc.alloc);
-    free(st->msg);
+    up_buf_release(st->msg);
     free(st);
 }
 
@@ -592,7 +592,7 @@ int up_grpc_decode_infer(up_call *c, char *msg, size_t n, const up_grpc_in *in,
     c->proto = UP_PROTO_KSERVE;
     c->shm = in->shm;
     if (!(st = calloc(1, sizeof(*st)))) {
-        free(msg);
+        up_buf_release(msg);
         return up_errorf(err, UP_E_OVERLOADED, "", "out of memory");
     }
     st->msg = msg;

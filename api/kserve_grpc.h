@@ -64,9 +64,10 @@ typedef struct up_grpc_in {
 /* A ModelInferRequest into c: the model (an op; unknown -> 404), op
  * params from `parameters`, inputs from raw_input_contents or typed
  * contents, outputs to answer; then up_call_prepare. -1 with err filled
- * (up_grpc_code maps it). msg (malloc'd, n bytes) is the call's from now
- * on, whatever the result: raw inputs are views of it, moved to an aligned
- * spot inside it when needed, and up_call_free frees it. */
+ * (up_grpc_code maps it). msg (n bytes from up_buf_block or malloc) is
+ * the call's from now on, whatever the result: raw inputs are views of it,
+ * moved to an aligned spot inside it when needed, and up_call_free frees
+ * it with up_buf_release. */
 int up_grpc_decode_infer(up_call *c, char *msg, size_t n, const up_grpc_in *in,
                          const up_limits *lim, up_error *err);
 

@@ -13,8 +13,9 @@
  * memory budget and trims the cache when requests need the room
  * (up_bigbuf_trim).
  *
- * tensor.c is the only user: up_tensor_alloc() asks here first and
- * up_tensor_free() gives back what came from here. Under AddressSanitizer the
+ * Users: up_tensor_alloc() asks here first and up_tensor_free() gives
+ * back what came from here; api/buf.c does the same for large answer
+ * bodies and received gRPC messages (up_buf_block). Under AddressSanitizer the
  * cache stays on and its blocks are poisoned (bigbuf.c), so a use after free
  * of a large tensor is still caught. */
 #ifndef UP_BIGBUF_H

@@ -46,7 +46,7 @@ void up_grpc_call_free(gcall *g)
     if (g->call_inited) up_call_free(&g->call);
     up_grpc_answer_free(&g->answer);
     up_buf_free(&g->small);
-    free(g->msg);
+    up_buf_release(g->msg);
     up_budget_release(&g->budget_held);
     up_metrics_in_flight(-1);
     free(g);
@@ -109,29 +109,37 @@ size_t up_grpc_call_answer_len(const gcall *g)
     return g->small_answer ? g->small.len : up_grpc_answer_len(&g->answer);
 }
 
-size_t up_grpc_call_read(gcall *g, size_t at, unsigned char *buf, size_t cap)
+const unsigned char *up_grpc_call_span(const gcall *g, size_t at, size_t *len)
 {
-    size_t n = 0;
+    *len = 0;
     if (g->small_answer) {
-        if (at < g->small.len) {
-            n = g->small.len - at < cap ? g->small.len - at : cap;
-            memcpy(buf, g->small.data + at, n);
-        }
-        return n;
+        if (at >= g->small.len) return NULL;
+        *len = g->small.len - at;
+        return (const unsigned char *)g->small.data + at;
     }
     /* the head, then the pieces (result tensors) in order */
     const up_grpc_answer *a = &g->answer;
     size_t base = 0;
-    for (int i = -1; i < a->n_piece && n < cap; i++) {
+    for (int i = -1; i < a->n_piece; i++) {
         const char *p = i < 0 ? a->head.data : a->piece[i].base;
-        size_t len = i < 0 ? a->head.len : a->piece[i].len;
-        if (at + n < base + len) {
-            size_t off = at + n - base, k = len - off;
-            if (k > cap - n) k = cap - n;
-            memcpy(buf + n, p + off, k);
-            n += k;
+        size_t n = i < 0 ? a->head.len : a->piece[i].len;
+        if (at < base + n) {
+            *len = base + n - at;
+            return (const unsigned char *)p + (at - base);
         }
-        base += len;
+        base += n;
+    }
+    return NULL;
+}
+
+size_t up_grpc_call_read(gcall *g, size_t at, unsigned char *buf, size_t cap)
+{
+    size_t n = 0, k;
+    const unsigned char *p;
+    while (n < cap && (p = up_grpc_call_span(g, at + n, &k)) != NULL) {
+        if (k > cap - n) k = cap - n;
+        memcpy(buf + n, p, k);
+        n += k;
     }
     return n;
 }
@@ -205,7 +213,7 @@ int up_grpc_call_prefix(gcall *g)
         up_grpc_call_fail(g, &e);
         return -1;
     }
-    if (!(g->msg = malloc(n ? n : 1))) {
+    if (!(g->msg = up_buf_block(n ? n : 1))) {
         up_grpc_call_fail_with(g, UP_E_OVERLOADED, "", "out of memory");
         return -1;
     }

@@ -66,6 +66,7 @@ typedef struct gcall {
     up_buf small;              /* the other methods */
     int small_answer;
     size_t out_sent;           /* bytes of prefix + message handed to HTTP/2 */
+    size_t frame_at;           /* where the DATA frame being sent without a copy starts */
     uint64_t bytes_out;
     int logged;
 } gcall;
@@ -89,7 +90,13 @@ void up_grpc_call_fail_with(gcall *g, up_err_kind kind, const char *field, const
 /* The answer's bytes after the 5-byte prefix, from offset `at`: copies at
  * most cap into buf, returns the count. */
 size_t up_grpc_call_read(gcall *g, size_t at, unsigned char *buf, size_t cap);
+/* The answer's bytes from offset `at` as they lie in memory: a pointer,
+ * and in *len how many follow it contiguously (0 at the end). */
+const unsigned char *up_grpc_call_span(const gcall *g, size_t at, size_t *len);
 size_t up_grpc_call_answer_len(const gcall *g);
+/* Answers at least this long go out without a copy into HTTP/2's frames
+ * (grpc_conn.c, read_answer). */
+#define UP_GRPC_NO_COPY_MIN ((size_t)64 << 10)
 /* The access-log line and the request metric, once. */
 void up_grpc_call_log(gcall *g);
 

@@ -59,6 +59,7 @@
  * over one by one, and a write per frame made the kernel's TCP path most
  * of a small call's cost (perf: 64 streams of small calls). */
 #define UP_GRPC_OBUF (32 << 10)
+#define UP_GRPC_DATA_FRAME (4 << 20) /* the largest DATA frame we send */
 
 typedef struct gconn {
     int fd;
@@ -69,6 +70,10 @@ typedef struct gconn {
     size_t olen, ooff;
     const uint8_t *pend;       /* a frame too big for obuf, from nghttp2_session_mem_send */
     size_t pend_len;
+    const uint8_t *seg;        /* after obuf: a DATA frame's payload, in seg_call's answer */
+    size_t seg_len;
+    struct gcall *seg_call;    /* kept alive until seg is written */
+    int seg_dropped;           /* its stream is over meanwhile: free it then */
     uint32_t events;           /* what epoll waits for now */
     uint64_t t_active, t_open;
     int got_frame, goaway;
@@ -134,12 +139,28 @@ static void call_unlink(gcall *g)
  * the call, or leave it to come back from the pool. */
 static void call_drop(gcall *g)
 {
+    gconn *c = g->conn;
     call_unlink(g);
+    if (c && c->seg_call == g) {
+        c->seg_dropped = 1; /* write_out or conn_close frees it */
+        return;
+    }
     if (g->in_pool) {
         atomic_store(&g->gone, 1);
         return;
     }
     up_grpc_call_free(g);
+}
+
+/* seg is written: let its call go (freed if its stream ended meanwhile). */
+static void seg_done(gconn *c)
+{
+    gcall *g = c->seg_call;
+    c->seg = NULL;
+    c->seg_len = 0;
+    c->seg_call = NULL;
+    if (g && c->seg_dropped) up_grpc_call_free(g);
+    c->seg_dropped = 0;
 }
 
 /* grpc-message: bytes outside printable ASCII, and '%', percent-encoded. */
@@ -180,23 +201,50 @@ static int send_error(gconn *c, gcall *g)
     return nghttp2_submit_response(c->h2, g->stream, nv, 4, NULL);
 }
 
+/* Byte i of the 5-byte gRPC prefix of a len-byte message: uncompressed,
+ * then the length big-endian. */
+static uint8_t prefix_byte(size_t len, size_t i)
+{
+    return i == 0 ? 0 : (uint8_t)(len >> (8 * (4 - i)));
+}
+
+/* A DATA frame of a large answer, sent by send_data without a copy: what
+ * is due of the prefix, then at most the rest of one span of the answer
+ * (the head or one result tensor), so that send_data has one piece of
+ * memory to point at. Returns the frame's length. */
+static size_t frame_no_copy(gcall *g, size_t cap)
+{
+    size_t at = g->out_sent, pre = at < 5 ? 5 - at : 0, k = 0;
+    if (pre > cap) pre = cap;
+    if (at + pre >= 5) {
+        up_grpc_call_span(g, at + pre - 5, &k);
+        if (k > cap - pre) k = cap - pre;
+    }
+    g->frame_at = at;
+    g->out_sent += pre + k;
+    return pre + k;
+}
+
 /* The answer's DATA: the 5-byte prefix, then the message; its end sends
- * the trailers, which carry END_STREAM. */
+ * the trailers, which carry END_STREAM. A large answer's frames point at
+ * the result tensors (NO_COPY, send_data); a small one is copied into
+ * nghttp2's frame, which conn_flush gathers with other small frames. */
 static ssize_t read_answer(nghttp2_session *s, int32_t id, uint8_t *buf, size_t cap,
                            uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     gcall *g = src->ptr;
     size_t len = up_grpc_call_answer_len(g), n = 0;
     (void)ud;
-    while (g->out_sent < 5 && n < cap) {
-        uint8_t pre[5] = {0, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-                          (uint8_t)len};
-        buf[n++] = pre[g->out_sent++];
-    }
-    if (n < cap) {
-        size_t k = up_grpc_call_read(g, g->out_sent - 5, buf + n, cap - n);
-        g->out_sent += k;
-        n += k;
+    if (!g->small_answer && len >= UP_GRPC_NO_COPY_MIN) {
+        n = frame_no_copy(g, cap);
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    } else {
+        for (; g->out_sent < 5 && n < cap; g->out_sent++) buf[n++] = prefix_byte(len, g->out_sent);
+        if (n < cap) {
+            size_t k = up_grpc_call_read(g, g->out_sent - 5, buf + n, cap - n);
+            g->out_sent += k;
+            n += k;
+        }
     }
     if (g->out_sent == 5 + len) {
         nghttp2_nv tr[] = {NV("grpc-status", "0", 1)};
@@ -204,6 +252,48 @@ static ssize_t read_answer(nghttp2_session *s, int32_t id, uint8_t *buf, size_t 
         if (nghttp2_submit_trailer(s, id, tr, 1) != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
     return (ssize_t)n;
+}
+
+/* A NO_COPY frame of read_answer: its 9-byte header and any prefix bytes
+ * go into obuf, its payload stays where it is (seg), and the call is kept
+ * until write_out has written it. PAUSE makes nghttp2_session_mem_send
+ * return here, so that one frame at a time is out of nghttp2's hands;
+ * WOULDBLOCK (obuf full) has it ask again once obuf is written. */
+static int send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *framehd,
+                     size_t length, nghttp2_data_source *src, void *ud)
+{
+    gconn *c = ud;
+    gcall *g = src->ptr;
+    size_t at = g->frame_at, len = up_grpc_call_answer_len(g), k = 0;
+    (void)s;
+    if (f->data.padlen) return NGHTTP2_ERR_CALLBACK_FAILURE; /* we never ask for padding */
+    if (UP_GRPC_OBUF - c->olen < 9 + 5) return NGHTTP2_ERR_WOULDBLOCK;
+    memcpy(c->obuf + c->olen, framehd, 9);
+    c->olen += 9;
+    for (; at < 5 && length > 0; at++, length--) c->obuf[c->olen++] = prefix_byte(len, at);
+    if (length) {
+        const uint8_t *p = up_grpc_call_span(g, at - 5, &k);
+        if (!p || k < length) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        c->seg = p;
+        c->seg_len = length;
+        c->seg_call = g;
+    }
+    return NGHTTP2_ERR_PAUSE;
+}
+
+/* DATA frames as large as the peer takes, up to UP_GRPC_DATA_FRAME:
+ * nghttp2 would cut them at 16 KiB, and a 256 MiB answer in 16 KiB frames
+ * is 16384 frames for both ends to handle (gRPC's own clients take 4 MiB
+ * frames). */
+static ssize_t data_frame_len(nghttp2_session *s, uint8_t type, int32_t id, int32_t conn_window,
+                              int32_t stream_window, uint32_t peer_max, void *ud)
+{
+    ssize_t n = UP_GRPC_DATA_FRAME;
+    (void)s, (void)type, (void)id, (void)ud;
+    if ((ssize_t)peer_max < n) n = (ssize_t)peer_max;
+    if (conn_window < n) n = conn_window;
+    if (stream_window < n) n = stream_window;
+    return n > 0 ? n : 1;
 }
 
 static int send_answer(gconn *c, gcall *g)
@@ -381,6 +471,10 @@ static void conn_close(gconn *c)
         nghttp2_session_set_stream_user_data(c->h2, g->stream, NULL);
         call_drop(g);
     }
+    if (c->seg_call) { /* dropped above or before; its frame is abandoned */
+        c->seg_dropped = 1;
+        seg_done(c);
+    }
     epoll_ctl(gs->ep, EPOLL_CTL_DEL, c->fd, NULL);
     nghttp2_session_del(c->h2);
     if (c->tls) gnutls_deinit(c->tls);
@@ -423,7 +517,9 @@ static ssize_t io_recv(gconn *c, uint8_t *buf, size_t n)
     return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : k <= 0 ? -1 : k;
 }
 
-static ssize_t io_send(gconn *c, const uint8_t *buf, size_t n)
+/* more: further bytes follow at once (MSG_MORE: no short packet between
+ * a frame header in obuf and its payload). */
+static ssize_t io_send(gconn *c, const uint8_t *buf, size_t n, int more)
 {
     ssize_t k;
     if (c->tls) {
@@ -431,29 +527,37 @@ static ssize_t io_send(gconn *c, const uint8_t *buf, size_t n)
         while (k == GNUTLS_E_INTERRUPTED);
         return k == GNUTLS_E_AGAIN ? 0 : k < 0 ? -1 : k;
     }
-    do k = send(c->fd, buf, n, MSG_NOSIGNAL);
+    do k = send(c->fd, buf, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
     while (k < 0 && errno == EINTR);
     return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : k;
 }
 
-/* Write everything pending: obuf from ooff, then pend. 0 when all is
- * out, 1 when the socket is full, -1 on error. */
+/* Write everything pending: obuf from ooff, then pend or seg. 0 when all
+ * is out, 1 when the socket is full, -1 on error. */
 static int write_out(gconn *c)
 {
     while (c->ooff < c->olen) {
-        ssize_t k = io_send(c, c->obuf + c->ooff, c->olen - c->ooff);
+        ssize_t k = io_send(c, c->obuf + c->ooff, c->olen - c->ooff, c->pend_len || c->seg_len);
         if (k <= 0) return k < 0 ? -1 : 1;
         c->ooff += (size_t)k;
         c->t_active = up_now_ns();
     }
     c->olen = c->ooff = 0;
     while (c->pend_len) {
-        ssize_t k = io_send(c, c->pend, c->pend_len);
+        ssize_t k = io_send(c, c->pend, c->pend_len, 0);
         if (k <= 0) return k < 0 ? -1 : 1;
         c->pend += k;
         c->pend_len -= (size_t)k;
         c->t_active = up_now_ns();
     }
+    while (c->seg_len) {
+        ssize_t k = io_send(c, c->seg, c->seg_len, 0);
+        if (k <= 0) return k < 0 ? -1 : 1;
+        c->seg += k;
+        c->seg_len -= (size_t)k;
+        c->t_active = up_now_ns();
+    }
+    if (c->seg_call) seg_done(c);
     return 0;
 }
 
@@ -484,7 +588,7 @@ static int conn_flush(gconn *c)
             memcpy(c->obuf + c->olen, p, (size_t)n);
             c->olen += (size_t)n;
         }
-        if (!c->olen && !c->pend_len) break;
+        if (!c->olen && !c->pend_len && !c->seg_len) break;
     }
     watch(c, EPOLLIN);
     return nghttp2_session_want_read(c->h2) || nghttp2_session_want_write(c->h2) ? 0 : -1;
@@ -706,6 +810,8 @@ static int callbacks(up_grpc *gs)
     nghttp2_session_callbacks_set_on_frame_recv_callback(gs->cb, on_frame_recv);
     nghttp2_session_callbacks_set_on_frame_send_callback(gs->cb, on_frame_sent);
     nghttp2_session_callbacks_set_on_stream_close_callback(gs->cb, on_stream_close);
+    nghttp2_session_callbacks_set_data_source_read_length_callback(gs->cb, data_frame_len);
+    nghttp2_session_callbacks_set_send_data_callback(gs->cb, send_data);
     return 0;
 }
 

@@ -386,6 +386,19 @@ def run_tls(tmp):
                 c.close()
         check("tls_grpc_infer", tls_client)
 
+        def tls_large_answer():
+            # 4 MiB: an answer this large goes out without a copy
+            # (DATA frames that point into the result), through GnuTLS here
+            c = grpcclient.InferenceServerClient(url=d.gurl, ssl=True, root_certificates=cert)
+            try:
+                x = np.random.default_rng(3).random((1, 4, 128, 128), dtype=np.float32)
+                y = grpc_infer(c, "nearest_unpool", {"x": x}, {"scale_factor": 2}).as_numpy("y")
+                assert_close(y, F.interpolate(torch.from_numpy(x), scale_factor=2), "y",
+                             exact=True)
+            finally:
+                c.close()
+        check("tls_grpc_infer_large_answer", tls_large_answer)
+
         def plaintext_refused():
             c = grpcclient.InferenceServerClient(url=d.gurl)
             try:

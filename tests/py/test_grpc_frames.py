@@ -21,7 +21,9 @@ carries a lying gRPC message. Cases:
     and bigger than sent with the stream left open while another client
     is served; the compressed flag set with no grpc-encoding, and with
     grpc-encoding gzip over bytes that are not gzip; the prefix cut short;
-    no message at all; a message that is not protobuf.
+    no message at all; a message that is not protobuf;
+  - a 64 MiB answer, which goes out without a copy, cut off half-way
+    through a DATA frame by a reset of its stream or by a hang-up.
 Each refusal must end the stream (non-zero grpc-status, RST_STREAM,
 GOAWAY or a closed socket) within seconds, and after each the daemon must
 still answer ServerLive over gRPC and GET /healthz over REST. The daemon's
@@ -98,9 +100,15 @@ def infer_request():
     return req.SerializeToString()
 
 
-def connect(d):
-    s = socket.create_connection(("127.0.0.1", d.gport), timeout=WAIT_S)
+def connect(d, rcvbuf=None):
+    """rcvbuf: a small receive buffer, set before the handshake so that the
+    TCP window stays small too (a client that stops reading then fills up
+    after that many bytes, not after the kernel's megabytes)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     s.settimeout(WAIT_S)
+    s.connect(("127.0.0.1", d.gport))
     return s
 
 
@@ -125,9 +133,9 @@ def closed_within(s, seconds=WAIT_S):
 class H2:
     """A client connection through the h2 state machine."""
 
-    def __init__(self, d):
+    def __init__(self, d, rcvbuf=None):
         self.d = d
-        self.sock = connect(d)
+        self.sock = connect(d, rcvbuf)
         cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
         self.conn = h2.connection.H2Connection(config=cfg)
         self.conn.initiate_connection()
@@ -615,6 +623,68 @@ def until(cond, seconds):
     return cond()
 
 
+def big_answer_request():
+    """nearest_unpool x64 of a 64x64 x: a 16 KiB request, a 64 MiB answer."""
+    req = pb.ModelInferRequest(model_name="nearest_unpool")
+    req.parameters["scale_factor"].int64_param = 64
+    req.inputs.add(name="x", datatype="FP32", shape=[1, 1, 64, 64])
+    req.raw_input_contents.append(np.ones((64, 64), dtype=np.float32).tobytes())
+    return req.SerializeToString()
+
+
+def answer_cut_off(d, how):
+    """A large answer goes out without a copy: its DATA frames point into
+    the result tensor, and the call is kept until the frame being written
+    is out. Here the client opens every window, then stops reading, so the
+    daemon is left in the middle of such a frame; then the client either
+    resets the stream (the frame is finished, nothing more is sent, and
+    the same connection answers another call) or hangs up. Either way the
+    answer's charge must come back and the daemon keep serving."""
+    import h2.settings
+    base = inflight_bytes(d)
+    c = H2(d, rcvbuf=1 << 16)
+    try:
+        c.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 2**31 - 1})
+        c.conn.increment_flow_control_window(2**31 - 1 - 65535)
+        c.flush()
+        sid = c.headers()
+        c.data(sid, grpc_msg(big_answer_request()), pieces=16384)
+        _assert(until(lambda: inflight_bytes(d) > base + (32 << 20), 10),
+                "the 64 MiB answer was never charged: %d" % inflight_bytes(d))
+        time.sleep(0.5)  # the socket fills, a frame half written
+        if how == "reset":
+            c.conn.reset_stream(sid)
+            c.flush()
+            live = c.headers(method="ServerLive")
+            c.data(live, grpc_msg(live_request()))
+            out = c.outcome(live, seconds=30)
+            _assert(out.get("grpc_status") == "0" and len(out["message"]) == 7,
+                    "ServerLive after the reset: %s" % {k: out[k] for k in out if k != "message"})
+        else:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        _assert(until(lambda: inflight_bytes(d) <= base, 10),
+                "in-flight bytes %d after the %s, %d before" % (inflight_bytes(d), how, base))
+    finally:
+        c.close()
+    still_serving(d)
+
+
+def run_cut_off():
+    """On a daemon of its own: the no-copy answer path cut off mid-frame."""
+    try:
+        d = start_grpc_daemon()
+    except Exception as e:
+        record("cut_off_daemon_starts", False, e)
+        return
+    try:
+        check("answer_stream_reset_mid_frame", lambda: answer_cut_off(d, "reset"))
+        check("answer_hang_up_mid_frame", lambda: answer_cut_off(d, "hang-up"))
+    finally:
+        rc = harness.stop_daemon(d.proc)
+        record("cut_off_daemon_exit_0", rc == 0, "exit %s" % rc)
+
+
 def run_timeouts():
     """The read deadlines REST has, on the gRPC port (a daemon with
     --header-timeout-s 2 --body-timeout-s 2 --idle-timeout-s 3):
@@ -699,6 +769,7 @@ def main():
     finally:
         harness.stop_and_check(d.proc, d.log)
     run_hang_up()
+    run_cut_off()
     run_quota()
     run_timeouts()
     finish()
