@@ -30,7 +30,17 @@
  * message has not arrived within --body-timeout-s of its headers, is
  * closed (slowloris). Flow control: a 1 MiB stream window and a 4 MiB
  * connection window (measured: 64 KiB was slower for 64 MiB calls, 16 MiB
- * no faster); nghttp2 reopens the window as on_data consumes. */
+ * no faster); nghttp2 reopens the window as on_data consumes.
+ *
+ * Answers: a small one is copied into nghttp2's frames and gathered with
+ * other small frames into one write (obuf). A large one (64 KiB and up)
+ * goes out without a copy: DATA frames of up to 1 MiB whose payload is
+ * written straight from the result tensor (NO_COPY, send_data), the call
+ * kept alive until its frame is out even if the stream is reset meanwhile.
+ * Measured on a 64 MiB max_unpool (256 MiB answer): the daemon's CPU per
+ * call 304 -> 120-130 ms together with up_buf_block for the message
+ * (bench/README.md); 4 MiB frames were no faster than 1 MiB, and would
+ * hold a small call's answer longer behind a large one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
@@ -59,7 +69,7 @@
  * over one by one, and a write per frame made the kernel's TCP path most
  * of a small call's cost (perf: 64 streams of small calls). */
 #define UP_GRPC_OBUF (32 << 10)
-#define UP_GRPC_DATA_FRAME (4 << 20) /* the largest DATA frame we send */
+#define UP_GRPC_DATA_FRAME (1 << 20) /* the largest DATA frame we send */
 
 typedef struct gconn {
     int fd;
