@@ -10,8 +10,9 @@ dnnl_deconv, http_big.py and run.sh:
     dnnl    <case> nchw|blocked <median_ms> <min_ms> <median_ms> <gflops>
     codec   <name> <impl>    <MB_per_s>
     http    <row>  <impl>    <values...>
-(grpc_small.py/h2load and grpc_big.py write "http grpc_small h2load ..." and
-"http grpc_big max_unpool ..." rows.)
+(grpc_small.py/h2load, grpc_big.py and kserve_big_client write "http
+grpc_small h2load ...", "http grpc_big max_unpool ..." and "http kserve_big
+max_unpool ..." rows.)
 A kernel row that comes twice (run.sh's A B C D D C B A passes) counts as
 the median of its passes, field by field.
 Usage: report.py results.tsv
@@ -290,16 +291,25 @@ def main():
             target("small gRPC >= REST wrk req/s", rps >= rest and bad == 0,
                    "%.2fx (%.0f vs %.0f req/s, %d failed)" % (rps / rest, rps, rest, bad))
     if grpc_big:
-        g_ms, r_ms, w_ms = (float(x) for x in grpc_big[0])
+        g_ms, r_ms, w_ms, rw_ms = (float(x) for x in grpc_big[0])
         print("   64 MiB max_unpool round trip (x 64 MiB + indices 128 MiB in, y 256 MiB out),")
-        print("   tritonclient call to y as an array, medians (ms): gRPC %.1f, REST binary %.1f,"
-              % (g_ms, r_ms))
-        print("   gRPC / REST binary: %.2fx the time; the same call's bytes through a bare gRPC"
-              % (g_ms / r_ms))
-        print("   channel, no client protobuf work (wire): %.1f ms, %.2fx REST binary"
-              % (w_ms, w_ms / r_ms))
+        print("   medians (ms), one process, rotating order:")
+        row = "   %-48s gRPC %7.1f   REST binary %7.1f   %.2fx"
+        print(row % ("tritonclient, the arrays to y as an array:", g_ms, r_ms, g_ms / r_ms))
+        print(row % ("Python, the bytes built before the clock (wire):", w_ms, rw_ms,
+                     w_ms / rw_ms))
+        cpu = http.get(("grpc_big_cpu", "max_unpool"))
+        if cpu:
+            c = [float(x) for x in cpu[0]]
+            print(row % ("the daemon's CPU per tritonclient call:", c[0], c[1], c[0] / c[1])
+                  if c[1] else "   the daemon's CPU per call: not measured")
         target("gRPC 64MiB max_unpool <= 1.2x REST binary", g_ms <= 1.2 * r_ms,
-               "%.2fx (%.0f vs %.0f ms)" % (g_ms / r_ms, g_ms, r_ms))
+               "%.2fx (%.0f vs %.0f ms, tritonclient)" % (g_ms / r_ms, g_ms, r_ms))
+    kserve_big = http.get(("kserve_big", "max_unpool"))
+    if kserve_big:
+        g_ms, r_ms = (float(x) for x in kserve_big[0])
+        print("   %-48s gRPC %7.1f   REST binary %7.1f   %.2fx"
+              % ("compiled (generated gRPC C++; libcurl):", g_ms, r_ms, g_ms / r_ms))
 
     print()
     print("== targets (this run)")

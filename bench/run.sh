@@ -153,7 +153,14 @@ if [ $HAVE_GRPC = 1 ]; then
     echo "large request over KServe v2 gRPC and over REST binary (tritonclient, $SHM_PY) ..."
     start_unpoold "$PORT" --grpc-listen "127.0.0.1:$GPORT" || exit 1
     "$SHM_PY" bench/grpc_small.py body "$OUT/grpc_body.bin" "$GPORT" || exit 1
-    "$SHM_PY" bench/grpc_big.py "$PORT" "$GPORT" "$REPS" >>"$RES"
+    "$SHM_PY" bench/grpc_big.py "$PORT" "$GPORT" "$REPS" "$UP_PID" >>"$RES"
+    # the same round trip from compiled clients: generated gRPC C++, libcurl
+    if make -s -f bench/Makefile BUILD="$BUILD" grpc-client-build >"$OUT/client-build.log" 2>&1; then
+        "$BUILD/bench/kserve_big_client" "$PORT" "$GPORT" "$REPS" >>"$RES"
+    else
+        echo "  no compiled KServe client (apt-get install libgrpc++-dev protobuf-compiler-grpc" \
+             "libprotobuf-dev protobuf-compiler libcurl4-openssl-dev): its row skipped"
+    fi
     stop_pid "$UP_PID"
 else
     echo "no --grpc-listen in $BUILD/unpoold or no tritonclient.grpc under $SHM_PY: gRPC rows skipped"

@@ -632,7 +632,7 @@ def big_answer_request():
     return req.SerializeToString()
 
 
-def answer_cut_off(d, how):
+def answer_cut_off(d, how, wait_s=0.5):
     """A large answer goes out without a copy: its DATA frames point into
     the result tensor, and the call is kept until the frame being written
     is out. Here the client opens every window, then stops reading, so the
@@ -651,7 +651,7 @@ def answer_cut_off(d, how):
         c.data(sid, grpc_msg(big_answer_request()), pieces=16384)
         _assert(until(lambda: inflight_bytes(d) > base + (32 << 20), 10),
                 "the 64 MiB answer was never charged: %d" % inflight_bytes(d))
-        time.sleep(0.5)  # the socket fills, a frame half written
+        time.sleep(wait_s)  # the socket fills, a frame half written
         if how == "reset":
             c.conn.reset_stream(sid)
             c.flush()
@@ -678,8 +678,13 @@ def run_cut_off():
         record("cut_off_daemon_starts", False, e)
         return
     try:
-        check("answer_stream_reset_mid_frame", lambda: answer_cut_off(d, "reset"))
-        check("answer_hang_up_mid_frame", lambda: answer_cut_off(d, "hang-up"))
+        # the wait starts once the answer is charged: 0 cuts it off as its
+        # first frames go out, 0.5 s with the socket full half-way through one
+        for wait_s in (0, 0.05, 0.5):
+            check("answer_stream_reset_mid_frame_after_%gs" % wait_s,
+                  lambda: answer_cut_off(d, "reset", wait_s))
+            check("answer_hang_up_mid_frame_after_%gs" % wait_s,
+                  lambda: answer_cut_off(d, "hang-up", wait_s))
     finally:
         rc = harness.stop_daemon(d.proc)
         record("cut_off_daemon_exit_0", rc == 0, "exit %s" % rc)
