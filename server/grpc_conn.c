@@ -542,31 +542,32 @@ static ssize_t io_send(gconn *c, const uint8_t *buf, size_t n, int more)
     return k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : k;
 }
 
+/* Write *len bytes from *p, moving both on; more: bytes follow after them.
+ * 0 when all is out, 1 when the socket is full, -1 on error. */
+static int write_span(gconn *c, const uint8_t **p, size_t *len, int more)
+{
+    while (*len) {
+        ssize_t k = io_send(c, *p, *len, more);
+        if (k <= 0) return k < 0 ? -1 : 1;
+        *p += k;
+        *len -= (size_t)k;
+        c->t_active = up_now_ns();
+    }
+    return 0;
+}
+
 /* Write everything pending: obuf from ooff, then pend or seg. 0 when all
  * is out, 1 when the socket is full, -1 on error. */
 static int write_out(gconn *c)
 {
-    while (c->ooff < c->olen) {
-        ssize_t k = io_send(c, c->obuf + c->ooff, c->olen - c->ooff, c->pend_len || c->seg_len);
-        if (k <= 0) return k < 0 ? -1 : 1;
-        c->ooff += (size_t)k;
-        c->t_active = up_now_ns();
-    }
+    const uint8_t *o = c->obuf + c->ooff;
+    size_t olen = c->olen - c->ooff;
+    int rc = write_span(c, &o, &olen, c->pend_len || c->seg_len);
+    c->ooff = c->olen - olen;
+    if (rc) return rc;
     c->olen = c->ooff = 0;
-    while (c->pend_len) {
-        ssize_t k = io_send(c, c->pend, c->pend_len, 0);
-        if (k <= 0) return k < 0 ? -1 : 1;
-        c->pend += k;
-        c->pend_len -= (size_t)k;
-        c->t_active = up_now_ns();
-    }
-    while (c->seg_len) {
-        ssize_t k = io_send(c, c->seg, c->seg_len, 0);
-        if (k <= 0) return k < 0 ? -1 : 1;
-        c->seg += k;
-        c->seg_len -= (size_t)k;
-        c->t_active = up_now_ns();
-    }
+    if ((rc = write_span(c, &c->pend, &c->pend_len, 0)) != 0) return rc;
+    if ((rc = write_span(c, &c->seg, &c->seg_len, 0)) != 0) return rc;
     if (c->seg_call) seg_done(c);
     return 0;
 }
