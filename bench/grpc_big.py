@@ -36,11 +36,10 @@ Usage: grpc_big.py PORT GPORT REPS [PID]   (tritonclient[grpc,http], numpy)
 """
 import http.client
 import json
+import os
 import statistics
 import sys
 import time
-
-import os
 
 import grpc
 import numpy as np
